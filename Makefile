@@ -1,0 +1,29 @@
+# The README's commands. Each installs what is missing (Debian 12, as root), then builds.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+ifeq ($(SANITIZE),1)
+  BUILD := build-sanitize
+  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DSPAR_SANITIZE=ON
+else
+  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release
+endif
+
+.PHONY: setup build demo test bench clean
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/spar run
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+bench: build
+	$(BUILD)/bench/bench_wire
+
+clean:
+	rm -rf build build-sanitize

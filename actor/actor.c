@@ -1,0 +1,555 @@
+/* actor — see actor.h. State: one lease at a time, a task per prompt of it (waiting to be
+ * judged, waiting for its ack), and at most one weight transfer. Timers drive everything that
+ * can be lost: hello, work requests, judge requests, submissions and chunk fetches. */
+#include "actor/actor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/digest.h"
+#include "common/log.h"
+#include "common/policy.h"
+#include "common/rng.h"
+#include "common/util.h"
+#include "common/wire.h"
+
+#define MAX_JUDGES 64
+#define HELLO_RETRY_MS 1000
+#define REQUEST_RETRY_MS 2000
+#define FETCH_RETRY_MS 2000
+
+typedef enum { TASK_GENERATING, TASK_JUDGING, TASK_SUBMITTED } task_state_t;
+
+typedef struct {
+    task_state_t state;
+    uint32_t prompt;
+    uint64_t iteration, version, lease_id;
+    int k;
+    policy_sample_t *samples;
+    double *P;
+    char judge_version[128];
+    uint64_t request_id;
+    int judge, attempts;
+    int64_t due_ms; /* generating: ready time; judging: deadline; submitted: re-send time */
+} task_t;
+
+typedef struct {
+    int active;
+    uint64_t version;
+    uint32_t n_chunks;
+    uint64_t total;
+    uint8_t digest[DIGEST_BYTES];
+    uint8_t *buf;
+    uint8_t *have; /* per chunk */
+    uint32_t received;
+    int64_t retry_ms;
+} fetch_t;
+
+typedef struct {
+    const spar_config_t *cfg;
+    wire_t wire;
+    void *zctx, *ctl, *sub;
+    void *judges[MAX_JUDGES];
+    int n_judges, next_judge;
+
+    int welcomed;
+    uint64_t seed;
+    int64_t hello_at, heartbeat_at, request_at;
+    int request_outstanding;
+
+    policy_t *policy;
+    uint64_t have_version;
+    int has_policy;
+    fetch_t fetch;
+
+    /* the current lease, until its prompts are all submitted */
+    int lease_open;
+    uint64_t lease_id, lease_iteration, lease_version;
+    uint32_t *lease_prompts;
+    int lease_n, lease_k;
+
+    task_t *tasks;
+    int n_tasks, cap_tasks;
+    uint64_t next_request_id;
+    uint64_t groups_sent;
+    int stop;
+} actor_t;
+
+/* ---- sending ---------------------------------------------------------------------------- */
+
+static void s_to_learner(actor_t *A, Spar__Envelope *env) { wire_send(&A->wire, A->ctl, NULL, env); }
+
+static void s_hello(actor_t *A) {
+    Spar__Hello h = SPAR__HELLO__INIT;
+    h.role = SPAR__ROLE__ROLE_ACTOR;
+    h.pid = (uint32_t)getpid();
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    h.host = host;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    s_to_learner(A, &env);
+    A->hello_at = util_now_ms() + HELLO_RETRY_MS;
+}
+
+static void s_heartbeat(actor_t *A) {
+    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
+    hb.role = SPAR__ROLE__ROLE_ACTOR;
+    hb.policy_version = A->has_policy ? A->have_version : 0;
+    hb.bad_messages = A->wire.bad_messages;
+    hb.groups_sent = A->groups_sent;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    s_to_learner(A, &env);
+    A->heartbeat_at = util_now_ms() + A->cfg->actor.heartbeat_ms;
+}
+
+static void s_request_work(actor_t *A) {
+    Spar__WorkRequest r = SPAR__WORK_REQUEST__INIT;
+    r.have_version = A->have_version;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WORK_REQUEST;
+    env.work_request = &r;
+    s_to_learner(A, &env);
+    A->request_outstanding = 1;
+    A->request_at = util_now_ms() + REQUEST_RETRY_MS;
+}
+
+static void s_fetch_missing(actor_t *A) {
+    for (uint32_t i = 0; i < A->fetch.n_chunks; i++) {
+        if (A->fetch.have[i]) continue;
+        Spar__WeightsFetch f = SPAR__WEIGHTS_FETCH__INIT;
+        f.version = A->fetch.version;
+        f.chunk_index = i;
+        Spar__Envelope env = SPAR__ENVELOPE__INIT;
+        env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_FETCH;
+        env.weights_fetch = &f;
+        s_to_learner(A, &env);
+    }
+    A->fetch.retry_ms = util_now_ms() + FETCH_RETRY_MS;
+}
+
+static void s_send_judge(actor_t *A, task_t *t) {
+    Spar__Response *rs = xcalloc((size_t)t->k, sizeof *rs);
+    Spar__Response **rp = xcalloc((size_t)t->k, sizeof *rp);
+    float *tlp = xcalloc((size_t)t->k, sizeof(float));
+    for (int i = 0; i < t->k; i++) {
+        spar__response__init(&rs[i]);
+        rs[i].tokens = t->samples[i].tokens;
+        rs[i].n_tokens = (size_t)t->samples[i].n_tokens;
+        rs[i].logprob = t->samples[i].logprob;
+        tlp[i] = (float)t->samples[i].logprob;
+        rs[i].token_logprobs = &tlp[i];
+        rs[i].n_token_logprobs = 1;
+        rp[i] = &rs[i];
+    }
+    char prompt[32];
+    snprintf(prompt, sizeof prompt, "game-%u", t->prompt);
+    Spar__JudgeRequest jr = SPAR__JUDGE_REQUEST__INIT;
+    jr.request_id = t->request_id = ++A->next_request_id;
+    jr.prompt_id = t->prompt;
+    jr.prompt = prompt;
+    jr.responses = rp;
+    jr.n_responses = (size_t)t->k;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
+    env.judge_request = &jr;
+    t->judge = A->next_judge;
+    A->next_judge = (A->next_judge + 1) % A->n_judges;
+    wire_send(&A->wire, A->judges[t->judge], NULL, &env);
+    t->attempts++;
+    t->state = TASK_JUDGING;
+    t->due_ms = util_now_ms() + A->cfg->judge.timeout_ms;
+    free(rs);
+    free(rp);
+    free(tlp);
+}
+
+static void s_submit(actor_t *A, task_t *t) {
+    Spar__Response *rs = xcalloc((size_t)t->k, sizeof *rs);
+    Spar__Response **rp = xcalloc((size_t)t->k, sizeof *rp);
+    float *tlp = xcalloc((size_t)t->k, sizeof(float));
+    char text[32][16];
+    for (int i = 0; i < t->k; i++) {
+        spar__response__init(&rs[i]);
+        rs[i].tokens = t->samples[i].tokens;
+        rs[i].n_tokens = (size_t)t->samples[i].n_tokens;
+        rs[i].logprob = t->samples[i].logprob;
+        tlp[i] = (float)t->samples[i].logprob;
+        rs[i].token_logprobs = &tlp[i];
+        rs[i].n_token_logprobs = 1;
+        if (i < 32) {
+            snprintf(text[i], sizeof text[i], "a%u", t->samples[i].tokens[0]);
+            rs[i].text = text[i];
+        }
+        rp[i] = &rs[i];
+    }
+    char prompt[32];
+    snprintf(prompt, sizeof prompt, "game-%u", t->prompt);
+    Spar__RolloutGroup g = SPAR__ROLLOUT_GROUP__INIT;
+    g.lease_id = t->lease_id;
+    g.iteration = t->iteration;
+    g.prompt_id = t->prompt;
+    g.policy_version = t->version;
+    g.prompt = prompt;
+    g.responses = rp;
+    g.n_responses = (size_t)t->k;
+    g.preference = t->P;
+    g.n_preference = (size_t)t->k * t->k;
+    g.judge_version = t->judge_version;
+    g.actor_id = A->wire.sender_id;
+    g.judge_attempts = (uint32_t)t->attempts;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_GROUP;
+    env.rollout_group = &g;
+    s_to_learner(A, &env);
+    if (t->state != TASK_SUBMITTED) A->groups_sent++;
+    t->state = TASK_SUBMITTED;
+    t->due_ms = util_now_ms() + A->cfg->actor.resend_ms;
+    free(rs);
+    free(rp);
+    free(tlp);
+}
+
+/* ---- tasks ------------------------------------------------------------------------------ */
+
+static void s_task_free(task_t *t) {
+    free(t->samples);
+    free(t->P);
+}
+
+static void s_task_remove(actor_t *A, int i) {
+    s_task_free(&A->tasks[i]);
+    A->tasks[i] = A->tasks[--A->n_tasks];
+}
+
+/* The lease's version is loaded: sample every prompt (the seed of each sample depends only on
+ * run seed, iteration, prompt and sample index, so any actor draws the same responses). */
+static void s_start_lease(actor_t *A) {
+    int64_t now = util_now_ms();
+    for (int j = 0; j < A->lease_n; j++) {
+        if (A->n_tasks == A->cap_tasks) {
+            A->cap_tasks = A->cap_tasks ? 2 * A->cap_tasks : 16;
+            A->tasks = xrealloc(A->tasks, sizeof(task_t) * (size_t)A->cap_tasks);
+        }
+        task_t *t = &A->tasks[A->n_tasks++];
+        memset(t, 0, sizeof *t);
+        t->prompt = A->lease_prompts[j];
+        t->iteration = A->lease_iteration;
+        t->version = A->lease_version;
+        t->lease_id = A->lease_id;
+        t->k = A->lease_k;
+        t->samples = xcalloc((size_t)t->k, sizeof *t->samples);
+        for (int i = 0; i < t->k; i++) {
+            rng_t r;
+            rng_stream(&r, A->seed, t->iteration, t->prompt, (uint64_t)i);
+            policy_sample(A->policy, (int)t->prompt, &r, &t->samples[i]);
+        }
+        t->state = TASK_GENERATING;
+        t->due_ms = now + A->cfg->actor.delay_ms * (j + 1);
+    }
+    A->lease_open = 0;
+}
+
+/* ---- handlers --------------------------------------------------------------------------- */
+
+static void s_start_fetch(actor_t *A, uint64_t version, uint32_t n_chunks, uint64_t total, const uint8_t *digest) {
+    free(A->fetch.buf);
+    free(A->fetch.have);
+    memset(&A->fetch, 0, sizeof A->fetch);
+    A->fetch.active = 1;
+    A->fetch.version = version;
+    A->fetch.n_chunks = n_chunks;
+    A->fetch.total = total;
+    if (digest) memcpy(A->fetch.digest, digest, DIGEST_BYTES);
+    A->fetch.buf = xmalloc(total ? total : 1);
+    A->fetch.have = xcalloc(n_chunks ? n_chunks : 1, 1);
+    log_info("fetching weights v%llu (%llu bytes, %u chunks)", (unsigned long long)version,
+             (unsigned long long)total, n_chunks);
+    s_fetch_missing(A);
+}
+
+static void s_fetch_done(actor_t *A) {
+    uint8_t d[DIGEST_BYTES];
+    digest_compute(A->fetch.buf, A->fetch.total, d);
+    A->fetch.active = 0;
+    if (memcmp(d, A->fetch.digest, DIGEST_BYTES) != 0) {
+        log_warn("weights v%llu failed the digest check; fetching again", (unsigned long long)A->fetch.version);
+        return; /* the next grant or announcement restarts the transfer */
+    }
+    char why[256];
+    uint64_t v = 0;
+    policy_t *p = policy_load(A->fetch.buf, A->fetch.total, &v, why, sizeof why);
+    if (!p || v != A->fetch.version) {
+        log_warn("weights v%llu unusable: %s", (unsigned long long)A->fetch.version, p ? "version mismatch" : why);
+        policy_destroy(&p);
+        return;
+    }
+    policy_destroy(&A->policy);
+    A->policy = p;
+    A->have_version = v;
+    A->has_policy = 1;
+    log_info("running weights v%llu", (unsigned long long)v);
+    if (A->lease_open && A->lease_version == v) s_start_lease(A);
+}
+
+static void s_on_chunk(actor_t *A, const Spar__WeightsChunk *c) {
+    if (!A->fetch.active || c->version != A->fetch.version) return; /* a late chunk of an old transfer */
+    if (c->error && c->error[0]) {
+        A->fetch.active = 0;
+        log_warn("learner no longer holds v%llu: %s", (unsigned long long)c->version, c->error);
+        if (!A->request_outstanding) A->request_at = util_now_ms();
+        return;
+    }
+    if (c->n_chunks != A->fetch.n_chunks || c->total_bytes != A->fetch.total ||
+        memcmp(c->digest.data, A->fetch.digest, DIGEST_BYTES) != 0) {
+        /* A transfer started from a grant does not know the size or digest yet: adopt the
+         * learner's, which the whole blob is then checked against. */
+        s_start_fetch(A, c->version, c->n_chunks, c->total_bytes, c->digest.data);
+    }
+    uint8_t d[DIGEST_BYTES];
+    digest_compute(c->data.data, c->data.len, d);
+    if (memcmp(d, c->chunk_digest.data, DIGEST_BYTES) != 0) {
+        A->wire.bad_messages++;
+        log_warn("chunk %u of v%llu failed its digest; will fetch it again", c->chunk_index,
+                 (unsigned long long)c->version);
+        return;
+    }
+    if (A->fetch.have[c->chunk_index]) return;
+    uint64_t off = c->offset;
+    if (off > A->fetch.total || c->data.len > A->fetch.total - off) {
+        A->wire.bad_messages++;
+        log_warn("chunk %u of v%llu lies outside the blob", c->chunk_index, (unsigned long long)c->version);
+        return;
+    }
+    memcpy(A->fetch.buf + off, c->data.data, c->data.len);
+    A->fetch.have[c->chunk_index] = 1;
+    if (++A->fetch.received == A->fetch.n_chunks) s_fetch_done(A);
+}
+
+static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
+    A->request_outstanding = 0;
+    if (g->n_prompt_ids == 0) {
+        A->request_at = util_now_ms() + (g->retry_ms ? g->retry_ms : 50);
+        return;
+    }
+    free(A->lease_prompts);
+    A->lease_prompts = xmalloc(sizeof(uint32_t) * g->n_prompt_ids);
+    memcpy(A->lease_prompts, g->prompt_ids, sizeof(uint32_t) * g->n_prompt_ids);
+    A->lease_n = (int)g->n_prompt_ids;
+    A->lease_id = g->lease_id;
+    A->lease_iteration = g->iteration;
+    A->lease_version = g->policy_version;
+    A->lease_k = (int)g->samples_per_prompt;
+    A->lease_open = 1;
+    if (A->has_policy && A->have_version == g->policy_version) s_start_lease(A);
+    else if (!A->fetch.active || A->fetch.version != g->policy_version)
+        s_start_fetch(A, g->policy_version, 1, 0, NULL); /* size learnt from the first chunk */
+}
+
+static void s_on_ack(actor_t *A, const Spar__RolloutAck *a) {
+    for (int i = 0; i < A->n_tasks; i++) {
+        task_t *t = &A->tasks[i];
+        if (t->state != TASK_SUBMITTED || t->iteration != a->iteration || t->prompt != a->prompt_id) continue;
+        if (a->status == SPAR__ACK_STATUS__ACK_STALE || a->status == SPAR__ACK_STATUS__ACK_REJECTED)
+            log_warn("group for prompt %u of iteration %llu was %s", a->prompt_id, (unsigned long long)a->iteration,
+                     a->status == SPAR__ACK_STATUS__ACK_STALE ? "stale" : "rejected");
+        s_task_remove(A, i);
+        return;
+    }
+}
+
+static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
+    for (int i = 0; i < A->n_tasks; i++) {
+        task_t *t = &A->tasks[i];
+        if (t->state != TASK_JUDGING || t->request_id != r->request_id) continue;
+        if ((r->error && r->error[0]) || r->k != (uint32_t)t->k || r->n_preference != (size_t)t->k * t->k) {
+            A->wire.bad_messages++;
+            log_warn("judge could not judge prompt %u: %s; asking another judge", t->prompt,
+                     r->error && r->error[0] ? r->error : "reply does not match the request");
+            s_send_judge(A, t);
+            return;
+        }
+        t->P = xmalloc(sizeof(double) * r->n_preference);
+        memcpy(t->P, r->preference, sizeof(double) * r->n_preference);
+        snprintf(t->judge_version, sizeof t->judge_version, "%s", r->judge_version);
+        s_submit(A, t);
+        return;
+    }
+    /* A reply to a request already answered by another judge: nothing to do. */
+}
+
+static void s_on_learner(actor_t *A, Spar__Envelope *in) {
+    switch (in->body_case) {
+    case SPAR__ENVELOPE__BODY_WELCOME:
+        if (!A->welcomed) log_info("joined run %s (learner at v%llu)", in->welcome->run_id,
+                                   (unsigned long long)in->welcome->current_version);
+        A->welcomed = 1;
+        A->seed = in->welcome->seed;
+        snprintf(A->wire.run_id, sizeof A->wire.run_id, "%s", in->welcome->run_id);
+        break;
+    case SPAR__ENVELOPE__BODY_WORK_GRANT: s_on_grant(A, in->work_grant); break;
+    case SPAR__ENVELOPE__BODY_ROLLOUT_ACK: s_on_ack(A, in->rollout_ack); break;
+    case SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK: s_on_chunk(A, in->weights_chunk); break;
+    case SPAR__ENVELOPE__BODY_HEARTBEAT: break;
+    case SPAR__ENVELOPE__BODY_SHUTDOWN:
+        log_info("learner says: %s", in->shutdown->reason);
+        A->stop = 1;
+        break;
+    default:
+        A->wire.bad_messages++;
+        log_warn("dropped %s from the learner: not a message for an actor", wire_body_name(in));
+    }
+}
+
+static void s_on_broadcast(actor_t *A, Spar__Envelope *in) {
+    if (in->body_case == SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE) {
+        const Spar__WeightsAvailable *w = in->weights_available;
+        int have = A->has_policy && A->have_version == w->version;
+        int getting = A->fetch.active && A->fetch.version == w->version;
+        if (A->welcomed && !have && !getting) s_start_fetch(A, w->version, w->n_chunks, w->total_bytes, w->digest.data);
+    } else if (in->body_case == SPAR__ENVELOPE__BODY_SHUTDOWN) {
+        log_info("learner broadcast: %s", in->shutdown->reason);
+        A->stop = 1;
+    }
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+static int64_t s_timers(actor_t *A) {
+    int64_t now = util_now_ms(), next = now + 200;
+#define NEXT(t) do { if ((t) < next) next = (t); } while (0)
+    if (!A->welcomed) {
+        if (now >= A->hello_at) s_hello(A);
+        NEXT(A->hello_at);
+        return next;
+    }
+    if (now >= A->heartbeat_at) s_heartbeat(A);
+    NEXT(A->heartbeat_at);
+    if (A->fetch.active) {
+        if (now >= A->fetch.retry_ms) s_fetch_missing(A);
+        NEXT(A->fetch.retry_ms);
+    }
+    int busy = A->lease_open;
+    for (int i = 0; i < A->n_tasks; i++) {
+        task_t *t = &A->tasks[i];
+        if (t->state != TASK_SUBMITTED) busy = 1;
+        if (now < t->due_ms) {
+            NEXT(t->due_ms);
+            continue;
+        }
+        if (t->state == TASK_GENERATING) s_send_judge(A, t);
+        else if (t->state == TASK_JUDGING) {
+            log_warn("judge %d silent on prompt %u; retrying on another", t->judge, t->prompt);
+            s_send_judge(A, t);
+        } else s_submit(A, t);
+        NEXT(t->due_ms);
+    }
+    if (!busy && (!A->request_outstanding || now >= A->request_at)) {
+        if (now >= A->request_at || !A->request_outstanding) s_request_work(A);
+    }
+    if (A->request_outstanding || !busy) NEXT(A->request_at);
+#undef NEXT
+    return next;
+}
+
+/* ---- setup and main --------------------------------------------------------------------- */
+
+static int s_connect(actor_t *A) {
+    A->zctx = zmq_ctx_new();
+    A->ctl = zmq_socket(A->zctx, ZMQ_DEALER);
+    A->sub = zmq_socket(A->zctx, ZMQ_SUB);
+    wire_socket_defaults(A->ctl);
+    wire_socket_defaults(A->sub);
+    zmq_setsockopt(A->ctl, ZMQ_ROUTING_ID, A->wire.sender_id, strlen(A->wire.sender_id));
+    zmq_setsockopt(A->sub, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(A->ctl, A->cfg->learner.control) != 0 || zmq_connect(A->sub, A->cfg->learner.publish) != 0) {
+        log_error("cannot connect to the learner at %s / %s: %s", A->cfg->learner.control, A->cfg->learner.publish,
+                  zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    char list[sizeof A->cfg->judge.endpoints];
+    snprintf(list, sizeof list, "%s", A->cfg->judge.endpoints);
+    for (char *save = NULL, *ep = strtok_r(list, ", ", &save); ep; ep = strtok_r(NULL, ", ", &save)) {
+        if (A->n_judges == MAX_JUDGES) break;
+        void *s = zmq_socket(A->zctx, ZMQ_DEALER);
+        wire_socket_defaults(s);
+        if (zmq_connect(s, ep) != 0) {
+            log_error("cannot connect to judge %s: %s", ep, zmq_strerror(zmq_errno()));
+            zmq_close(s);
+            return -1;
+        }
+        A->judges[A->n_judges++] = s;
+    }
+    if (A->n_judges == 0) {
+        log_error("judge.endpoints names no judge");
+        return -1;
+    }
+    return 0;
+}
+
+static void s_poll(actor_t *A, int64_t until) {
+    zmq_pollitem_t items[2 + MAX_JUDGES];
+    items[0] = (zmq_pollitem_t){A->ctl, 0, ZMQ_POLLIN, 0};
+    items[1] = (zmq_pollitem_t){A->sub, 0, ZMQ_POLLIN, 0};
+    for (int j = 0; j < A->n_judges; j++) items[2 + j] = (zmq_pollitem_t){A->judges[j], 0, ZMQ_POLLIN, 0};
+    long wait = (long)(until - util_now_ms());
+    if (zmq_poll(items, 2 + A->n_judges, wait < 0 ? 0 : wait) <= 0) return;
+    Spar__Envelope *in;
+    while (wire_readable(A->ctl))
+        if ((in = wire_recv(&A->wire, A->ctl, 0, NULL))) {
+            s_on_learner(A, in);
+            wire_free(in);
+        }
+    while (wire_readable(A->sub))
+        if ((in = wire_recv(&A->wire, A->sub, 0, NULL))) {
+            s_on_broadcast(A, in);
+            wire_free(in);
+        }
+    for (int j = 0; j < A->n_judges; j++)
+        while (wire_readable(A->judges[j]))
+            if ((in = wire_recv(&A->wire, A->judges[j], 0, NULL))) {
+                if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REPLY) s_on_judge_reply(A, in->judge_reply);
+                else if (in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
+                    A->wire.bad_messages++;
+                    log_warn("dropped %s from a judge: not a judge reply", wire_body_name(in));
+                }
+                wire_free(in);
+            }
+}
+
+int actor_main(const spar_config_t *cfg, const char *id) {
+    static actor_t A;
+    memset(&A, 0, sizeof A);
+    A.cfg = cfg;
+    char sid[128];
+    snprintf(sid, sizeof sid, "%s.%d", id && id[0] ? id : "actor", (int)getpid());
+    wire_init(&A.wire, sid, cfg->wire.max_frame_bytes);
+    log_set_name(id && id[0] ? id : "actor");
+    util_install_stop_signals();
+    int status = 0;
+    if (s_connect(&A) != 0) status = 1;
+    else log_info("actor %s: learner %s, %d judge(s)", sid, cfg->learner.control, A.n_judges);
+    while (status == 0 && !A.stop && !util_stop_requested()) {
+        int64_t next = s_timers(&A);
+        s_poll(&A, next);
+    }
+    log_info("actor stopping: %llu groups sent, %llu bad messages", (unsigned long long)A.groups_sent,
+             (unsigned long long)A.wire.bad_messages);
+    for (int i = 0; i < A.n_tasks; i++) s_task_free(&A.tasks[i]);
+    free(A.tasks);
+    free(A.lease_prompts);
+    free(A.fetch.buf);
+    free(A.fetch.have);
+    policy_destroy(&A.policy);
+    for (int j = 0; j < A.n_judges; j++) zmq_close(A.judges[j]);
+    if (A.ctl) zmq_close(A.ctl);
+    if (A.sub) zmq_close(A.sub);
+    if (A.zctx) zmq_ctx_term(A.zctx);
+    return status;
+}

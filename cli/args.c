@@ -1,0 +1,71 @@
+/* args — see args.h. */
+#include "cli/args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/game.h"
+
+static void s_usage_exit(const char *command, const char *usage, int status) {
+    FILE *out = status ? stderr : stdout;
+    fprintf(out, "usage: spar %s %s\n\n", command, usage);
+    fprintf(out,
+            "options:\n"
+            "  --config FILE     YAML config (default: the built-in quickstart)\n"
+            "  --set KEY=VALUE   override one option; repeatable (after --config)\n"
+            "  --id NAME         name of this process in logs and on the wire\n"
+            "  --check           validate the config and exit (0: valid, 2: invalid)\n"
+            "  --verbose         (run) echo every process's log lines\n"
+            "  --help            this text\n\n"
+            "config keys:\n");
+    config_print_options(out);
+    exit(status);
+}
+
+void args_parse(int argc, char **argv, const char *command, const char *usage, int allow_positional, args_t *out) {
+    memset(out, 0, sizeof *out);
+    const char *sets[256];
+    int n_sets = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) s_usage_exit(command, usage, 0);
+        else if (!strcmp(a, "--config") && has_value) out->config_path = argv[++i];
+        else if (!strcmp(a, "--set") && has_value) {
+            if (n_sets == 256) {
+                fprintf(stderr, "spar %s: too many --set options\n", command);
+                exit(2);
+            }
+            sets[n_sets++] = argv[++i];
+        } else if (!strcmp(a, "--id") && has_value) out->id = argv[++i];
+        else if (!strcmp(a, "--check")) out->check = 1;
+        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) out->verbose = 1;
+        else if (a[0] != '-' && allow_positional && !out->positional) out->positional = a;
+        else {
+            fprintf(stderr, "spar %s: unexpected argument '%s'%s\n", command, a,
+                    (!strcmp(a, "--config") || !strcmp(a, "--set") || !strcmp(a, "--id")) ? " (needs a value)" : "");
+            s_usage_exit(command, usage, 2);
+        }
+    }
+    if (out->positional && out->config_path) {
+        fprintf(stderr, "spar %s: give the config either as an argument or with --config\n", command);
+        exit(2);
+    }
+    if (out->positional) out->config_path = out->positional;
+    char err[1024];
+    config_defaults(&out->cfg);
+    int rc = out->config_path ? config_load_file(&out->cfg, out->config_path, err, sizeof err)
+                              : config_load_string(&out->cfg, "quickstart (built-in)", spar_quickstart_yaml, err, sizeof err);
+    for (int i = 0; rc == 0 && i < n_sets; i++) rc = config_set(&out->cfg, sets[i], err, sizeof err);
+    if (rc == 0) rc = config_validate(&out->cfg, err, sizeof err);
+    if (rc == 0) { /* a game file is part of the config: check it before anything starts */
+        game_set_t g;
+        if (game_set_build(&g, &out->cfg, err, sizeof err) == 0) game_set_free(&g);
+        else rc = -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "spar %s: config error: %s\n", command, err);
+        exit(2);
+    }
+}

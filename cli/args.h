@@ -1,0 +1,21 @@
+/* args — command-line handling shared by the role commands: --config FILE, repeated
+ * --set key=value, --id NAME, --check, --help. Config problems print "FILE:LINE: KEY: what"
+ * and exit with status 2 before anything starts. */
+#ifndef SPAR_ARGS_H
+#define SPAR_ARGS_H
+
+#include "common/config.h"
+
+typedef struct {
+    spar_config_t cfg;
+    const char *config_path; /* NULL: the built-in quickstart */
+    const char *id;
+    int check; /* validate the config and exit */
+    int verbose;
+    const char *positional; /* spar run [CONFIG] */
+} args_t;
+
+/* Parses argv (after the subcommand). Exits 0 after --help, 2 on any error. */
+void args_parse(int argc, char **argv, const char *command, const char *usage, int allow_positional, args_t *out);
+
+#endif

@@ -1,0 +1,405 @@
+/* launcher — `spar run`: the whole run on one machine. Starts one learner, the configured
+ * judges and actors as child processes of this same binary on ipc:// endpoints in a private
+ * folder, stores each child's output in the run's logs/, prints the iteration table as
+ * iterations.jsonl grows, restarts a crashed actor or judge, forwards Ctrl-C, and exits 0
+ * only when the learner completed every iteration. */
+#include "cli/launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "learner/learner.h"
+
+#define MAX_CHILDREN 1100
+
+typedef struct {
+    char name[32];
+    char role[16];
+    char **argv;
+    pid_t pid;
+    int out_fd; /* read end of the child's stdout+stderr */
+    FILE *log;
+    char partial[4096];
+    size_t partial_len;
+    int restarts;
+    int running;
+    int exit_status; /* as from waitpid */
+} child_t;
+
+typedef struct {
+    args_t *args;
+    spar_config_t cfg;
+    char run_dir[1024];
+    char sock_dir[64];
+    char exe[1024];
+    child_t children[MAX_CHILDREN];
+    int n_children;
+    long jsonl_offset;
+    int table_header_done;
+    json_t *first, *last;
+} launcher_t;
+
+/* ---- children --------------------------------------------------------------------------- */
+
+static int s_spawn(launcher_t *R, child_t *c) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execv(R->exe, c->argv);
+        fprintf(stderr, "cannot start %s: %s\n", R->exe, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    c->pid = pid;
+    c->out_fd = fds[0];
+    c->running = 1;
+    printf("spar run: started %s (pid %d)\n", c->name, (int)pid);
+    fflush(stdout);
+    return 0;
+}
+
+static child_t *s_add(launcher_t *R, const char *role, int index, const char *extra_set) {
+    child_t *c = &R->children[R->n_children++];
+    memset(c, 0, sizeof *c);
+    if (index < 0) snprintf(c->name, sizeof c->name, "%s", role);
+    else snprintf(c->name, sizeof c->name, "%s-%d", role, index);
+    snprintf(c->role, sizeof c->role, "%s", role);
+    c->argv = xcalloc(12, sizeof(char *));
+    int a = 0;
+    c->argv[a++] = xstrdup("spar");
+    c->argv[a++] = xstrdup(role);
+    c->argv[a++] = xstrdup("--config");
+    c->argv[a++] = xasprintf("%s/config.yaml", R->run_dir);
+    c->argv[a++] = xstrdup("--id");
+    c->argv[a++] = xstrdup(c->name);
+    if (extra_set) {
+        c->argv[a++] = xstrdup("--set");
+        c->argv[a++] = xstrdup(extra_set);
+    }
+    char *logpath = xasprintf("%s/logs/%s.log", R->run_dir, c->name);
+    c->log = fopen(logpath, "a");
+    free(logpath);
+    c->out_fd = -1;
+    return c;
+}
+
+/* Moves a child's output into its log, line by line (prefixed on the terminal with --verbose). */
+static void s_drain(launcher_t *R, child_t *c) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = c->out_fd >= 0 ? read(c->out_fd, buf, sizeof buf) : 0;
+        if (n <= 0) {
+            if (n == 0 && c->out_fd >= 0) {
+                close(c->out_fd);
+                c->out_fd = -1;
+            }
+            return;
+        }
+        if (c->log) {
+            fwrite(buf, 1, (size_t)n, c->log);
+            fflush(c->log);
+        }
+        if (!R->args->verbose) continue;
+        for (ssize_t i = 0; i < n; i++) {
+            if (c->partial_len < sizeof c->partial - 1) c->partial[c->partial_len++] = buf[i];
+            if (buf[i] == '\n') {
+                c->partial[c->partial_len] = '\0';
+                fprintf(stderr, "[%s] %s", c->name, c->partial);
+                c->partial_len = 0;
+            }
+        }
+    }
+}
+
+static void s_signal_all(launcher_t *R, int sig, const char *role) {
+    for (int i = 0; i < R->n_children; i++) {
+        child_t *c = &R->children[i];
+        if (c->running && (!role || !strcmp(c->role, role))) kill(c->pid, sig);
+    }
+}
+
+static int s_running(const launcher_t *R, const char *role) {
+    int n = 0;
+    for (int i = 0; i < R->n_children; i++)
+        n += R->children[i].running && (!role || !strcmp(R->children[i].role, role));
+    return n;
+}
+
+static child_t *s_reap_one(launcher_t *R) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return NULL;
+    for (int i = 0; i < R->n_children; i++) {
+        child_t *c = &R->children[i];
+        if (c->pid == pid && c->running) {
+            c->running = 0;
+            c->exit_status = status;
+            s_drain(R, c);
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void s_describe_exit(int status, char *out, size_t len) {
+    if (WIFEXITED(status)) snprintf(out, len, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) snprintf(out, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else snprintf(out, len, "status %d", status);
+}
+
+/* ---- the iteration table ---------------------------------------------------------------- */
+
+static void s_cell(char *out, size_t len, json_t *v, const char *fmt) {
+    if (json_is_number(v)) snprintf(out, len, fmt, json_number_value(v));
+    else snprintf(out, len, "-");
+}
+
+static void s_print_row(launcher_t *R, json_t *o) {
+    if (!R->table_header_done) {
+        printf("%5s %4s %10s %8s %8s %9s %9s %5s %5s %4s %10s %7s\n", "iter", "ver", "loss", "kl_ref", "win_v0",
+               "exploit", "expl_avg", "lost", "stale", "bad", "samples/s", "wall_s");
+        R->table_header_done = 1;
+    }
+    char loss[32], kl[32], win[32], ex[32], exa[32], sps[32], wall[32];
+    s_cell(loss, sizeof loss, json_object_get(o, "loss"), "%.3e");
+    s_cell(kl, sizeof kl, json_object_get(o, "kl_to_ref"), "%.4f");
+    s_cell(win, sizeof win, json_object_get(o, "win_rate_vs_init"), "%.4f");
+    s_cell(ex, sizeof ex, json_object_get(o, "exploitability"), "%.5f");
+    s_cell(exa, sizeof exa, json_object_get(o, "exploitability_avg"), "%.5f");
+    s_cell(sps, sizeof sps, json_object_get(o, "samples_per_s"), "%.0f");
+    s_cell(wall, sizeof wall, json_object_get(o, "wall_s"), "%.3f");
+    printf("%5lld %4lld %10s %8s %8s %9s %9s %5lld %5lld %4lld %10s %7s\n",
+           json_integer_value(json_object_get(o, "iteration")), json_integer_value(json_object_get(o, "policy_version")),
+           loss, kl, win, ex, exa, json_integer_value(json_object_get(o, "lost")),
+           json_integer_value(json_object_get(o, "stale_dropped")), json_integer_value(json_object_get(o, "bad_messages")),
+           sps, wall);
+    fflush(stdout);
+}
+
+static void s_tail_table(launcher_t *R) {
+    char *path = xasprintf("%s/iterations.jsonl", R->run_dir);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f) return;
+    fseek(f, R->jsonl_offset, SEEK_SET);
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        if (len == 0 || line[len - 1] != '\n') break; /* a line still being written */
+        R->jsonl_offset += (long)len;
+        json_t *o = json_loads(line, 0, NULL);
+        if (!o) continue;
+        s_print_row(R, o);
+        if (!R->first) R->first = json_incref(o);
+        json_decref(R->last);
+        R->last = o;
+    }
+    fclose(f);
+}
+
+/* ---- setup ------------------------------------------------------------------------------ */
+
+static int s_prepare(launcher_t *R) {
+    R->cfg = R->args->cfg;
+    char base[1024];
+    learner_run_dir(&R->cfg, base, sizeof base);
+    snprintf(R->run_dir, sizeof R->run_dir, "%s", base);
+    for (int i = 1; util_file_exists(R->run_dir); i++) /* never overwrite an earlier run */
+        snprintf(R->run_dir, sizeof R->run_dir, "%s.%d", base, i);
+    char *logs = xasprintf("%s/logs", R->run_dir);
+    int rc = util_mkdirs(logs);
+    free(logs);
+    if (rc != 0) {
+        fprintf(stderr, "spar run: cannot create %s: %s\n", R->run_dir, strerror(-rc));
+        return -1;
+    }
+    snprintf(R->sock_dir, sizeof R->sock_dir, "/tmp/spar-XXXXXX");
+    if (!mkdtemp(R->sock_dir)) {
+        fprintf(stderr, "spar run: cannot create a socket folder: %s\n", strerror(errno));
+        return -1;
+    }
+    ssize_t n = readlink("/proc/self/exe", R->exe, sizeof R->exe - 1);
+    if (n <= 0) return -1;
+    R->exe[n] = '\0';
+
+    /* Children share one resolved config; only endpoints and the run folder change. */
+    snprintf(R->cfg.run.dir, sizeof R->cfg.run.dir, "%s", R->run_dir);
+    snprintf(R->cfg.learner.control, sizeof R->cfg.learner.control, "ipc://%s/control", R->sock_dir);
+    snprintf(R->cfg.learner.publish, sizeof R->cfg.learner.publish, "ipc://%s/publish", R->sock_dir);
+    size_t off = 0;
+    R->cfg.judge.endpoints[0] = '\0';
+    for (long j = 0; j < R->cfg.judge.count; j++)
+        off += (size_t)snprintf(R->cfg.judge.endpoints + off, sizeof R->cfg.judge.endpoints - off, "%sipc://%s/judge-%ld",
+                                j ? "," : "", R->sock_dir, j);
+    if (off >= sizeof R->cfg.judge.endpoints) {
+        fprintf(stderr, "spar run: too many judges for one endpoint list\n");
+        return -1;
+    }
+    char *cfgpath = xasprintf("%s/config.yaml", R->run_dir);
+    FILE *f = fopen(cfgpath, "w");
+    free(cfgpath);
+    if (!f) return -1;
+    config_write_yaml(&R->cfg, f);
+    fclose(f);
+    return 0;
+}
+
+static void s_cleanup(launcher_t *R) {
+    for (long j = 0; j < R->cfg.judge.count; j++) {
+        char *p = xasprintf("%s/judge-%ld", R->sock_dir, j);
+        unlink(p);
+        free(p);
+    }
+    char *p = xasprintf("%s/control", R->sock_dir);
+    unlink(p);
+    free(p);
+    p = xasprintf("%s/publish", R->sock_dir);
+    unlink(p);
+    free(p);
+    rmdir(R->sock_dir);
+    for (int i = 0; i < R->n_children; i++) {
+        child_t *c = &R->children[i];
+        if (c->out_fd >= 0) close(c->out_fd);
+        if (c->log) fclose(c->log);
+        for (int a = 0; c->argv[a]; a++) free(c->argv[a]);
+        free(c->argv);
+    }
+    json_decref(R->first);
+    json_decref(R->last);
+}
+
+/* Waits for children to exit (draining logs), up to timeout_ms. */
+static void s_wait_children(launcher_t *R, const char *role, int timeout_ms) {
+    int64_t end = util_now_ms() + timeout_ms;
+    while (s_running(R, role) && util_now_ms() < end) {
+        for (int i = 0; i < R->n_children; i++) s_drain(R, &R->children[i]);
+        while (s_reap_one(R)) {
+        }
+        util_sleep_ms(10);
+    }
+}
+
+static void s_stop_all(launcher_t *R) {
+    s_signal_all(R, SIGTERM, NULL);
+    s_wait_children(R, NULL, 5000);
+    s_signal_all(R, SIGKILL, NULL);
+    s_wait_children(R, NULL, 2000);
+}
+
+/* ---- main loop -------------------------------------------------------------------------- */
+
+int launcher_run(args_t *args) {
+    static launcher_t R;
+    memset(&R, 0, sizeof R);
+    R.args = args;
+    util_install_stop_signals();
+    if (s_prepare(&R) != 0) return 1;
+    double t0 = util_now_s();
+    printf("spar run: %s, %ld iterations of %s on %s games (n=%ld, %ld prompts, K=%ld), %ld judge(s), %ld actor(s)\n",
+           R.cfg.run.name, R.cfg.run.iterations, R.cfg.algorithm.name, R.cfg.game.family, R.cfg.game.n,
+           R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count, R.cfg.actor.count);
+    printf("spar run: run folder %s (logs in %s/logs)\n", R.run_dir, R.run_dir);
+
+    child_t *learner = s_add(&R, "learner", -1, NULL);
+    for (long j = 0; j < R.cfg.judge.count; j++) {
+        char set[400];
+        snprintf(set, sizeof set, "judge.bind=ipc://%s/judge-%ld", R.sock_dir, j);
+        s_add(&R, "judge", (int)j, set);
+    }
+    for (long a = 0; a < R.cfg.actor.count; a++) s_add(&R, "actor", (int)a, NULL);
+    for (int i = 0; i < R.n_children; i++)
+        if (s_spawn(&R, &R.children[i]) != 0) {
+            fprintf(stderr, "spar run: cannot start %s: %s\n", R.children[i].name, strerror(errno));
+            s_stop_all(&R);
+            s_cleanup(&R);
+            return 1;
+        }
+
+    int status = 1;
+    const char *why = NULL;
+    while (!why) {
+        struct pollfd pfd[MAX_CHILDREN];
+        int n = 0;
+        for (int i = 0; i < R.n_children; i++)
+            if (R.children[i].out_fd >= 0) pfd[n++] = (struct pollfd){R.children[i].out_fd, POLLIN, 0};
+        poll(pfd, (nfds_t)n, 100);
+        for (int i = 0; i < R.n_children; i++) s_drain(&R, &R.children[i]);
+        s_tail_table(&R);
+        if (util_stop_requested()) {
+            why = "interrupted";
+            status = 130;
+            break;
+        }
+        child_t *c;
+        while ((c = s_reap_one(&R))) {
+            char how[96];
+            s_describe_exit(c->exit_status, how, sizeof how);
+            if (c == learner) {
+                int ok = WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == 0;
+                if (!ok) printf("spar run: the learner ended with %s (see %s/logs/learner.log)\n", how, R.run_dir);
+                status = ok ? 0 : 1;
+                why = ok ? "complete" : "learner failed";
+                break;
+            }
+            int clean = WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == 0;
+            if (clean) continue; /* told to stop */
+            if (c->restarts >= R.cfg.actor.max_restarts) {
+                printf("spar run: %s ended with %s; restart limit (%ld) reached\n", c->name, how, R.cfg.actor.max_restarts);
+                if (!s_running(&R, c->role)) {
+                    why = !strcmp(c->role, "judge") ? "no judge left" : "no actor left";
+                    break;
+                }
+                continue;
+            }
+            c->restarts++;
+            printf("spar run: %s ended with %s; restarting (restart %d)\n", c->name, how, c->restarts);
+            if (c->out_fd >= 0) {
+                close(c->out_fd);
+                c->out_fd = -1;
+            }
+            if (s_spawn(&R, c) != 0) printf("spar run: cannot restart %s: %s\n", c->name, strerror(errno));
+        }
+    }
+    if (status == 0) { /* the learner told the actors; give them a moment, then stop judges */
+        s_wait_children(&R, "actor", 3000);
+        s_signal_all(&R, SIGTERM, "actor");
+        s_signal_all(&R, SIGTERM, "judge");
+        s_wait_children(&R, NULL, 5000);
+    }
+    s_stop_all(&R);
+    s_tail_table(&R);
+    double wall = util_now_s() - t0;
+    if (status == 0 && R.first && R.last) {
+        printf("spar run: complete in %.1f s: exploitability %.4f -> %.4f (average iterate %.4f), lost %lld\n", wall,
+               json_number_value(json_object_get(R.first, "exploitability")),
+               json_number_value(json_object_get(R.last, "exploitability")),
+               json_number_value(json_object_get(R.last, "exploitability_avg")),
+               json_integer_value(json_object_get(R.last, "lost")));
+    } else {
+        printf("spar run: %s after %.1f s; logs in %s/logs\n", why ? why : "failed", wall, R.run_dir);
+    }
+    printf("spar run: iterations in %s/iterations.jsonl\n", R.run_dir);
+    s_cleanup(&R);
+    return status;
+}

@@ -1,0 +1,59 @@
+/* spar — the one binary: `spar run|learner|actor|judge|config|help`. Each subcommand parses
+ * its arguments and config (exit 2 on a bad one) and hands over to its role's main. */
+#include <stdio.h>
+#include <string.h>
+
+#include "actor/actor.h"
+#include "cli/args.h"
+#include "cli/launcher.h"
+#include "common/log.h"
+#include "judge/judge.h"
+#include "learner/learner.h"
+
+static void s_help(FILE *out) {
+    fprintf(out,
+            "spar — online, iterative self-play preference optimisation\n\n"
+            "usage: spar COMMAND [options]\n\n"
+            "commands:\n"
+            "  run [CONFIG]   run a whole job here: learner, judges and actors as child processes\n"
+            "                 (without CONFIG: the built-in quickstart, configs/quickstart.yaml)\n"
+            "  learner        the learner role alone (cluster use)\n"
+            "  actor          an actor alone; start any number\n"
+            "  judge          a judge alone; start any number\n"
+            "  config         print the resolved config (--config, --set apply)\n"
+            "  help           this text\n\n"
+            "Every command takes --help, --config FILE and repeated --set key=value.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        s_help(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    args_t a;
+    if (!strcmp(cmd, "run")) {
+        args_parse(argc - 2, argv + 2, cmd, "[CONFIG] [--set key=value]... [--verbose]", 1, &a);
+        if (a.check) return 0;
+        return launcher_run(&a);
+    }
+    if (!strcmp(cmd, "learner") || !strcmp(cmd, "actor") || !strcmp(cmd, "judge")) {
+        args_parse(argc - 2, argv + 2, cmd, "[--config FILE] [--set key=value]... [--id NAME] [--check]", 0, &a);
+        if (a.check) {
+            printf("spar %s: config valid\n", cmd);
+            return 0;
+        }
+        log_set_name(a.id ? a.id : cmd);
+        if (!strcmp(cmd, "learner")) return learner_main(&a.cfg);
+        if (!strcmp(cmd, "actor")) return actor_main(&a.cfg, a.id);
+        return judge_main(&a.cfg, a.id);
+    }
+    if (!strcmp(cmd, "config")) {
+        args_parse(argc - 2, argv + 2, cmd, "[--config FILE] [--set key=value]...", 1, &a);
+        config_write_yaml(&a.cfg, stdout);
+        return 0;
+    }
+    fprintf(stderr, "spar: unknown command '%s'\n\n", cmd);
+    s_help(stderr);
+    return 2;
+}

@@ -1,0 +1,362 @@
+/* config — the option table and its readers. See config.h. */
+#include "common/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "common/util.h"
+
+typedef enum { T_INT, T_FLOAT, T_STRING, T_ENUM } opt_type_t;
+
+typedef struct {
+    const char *key;
+    opt_type_t type;
+    size_t offset;
+    size_t size; /* for strings: capacity */
+    double min, max;
+    const char *def;
+    const char *choices; /* for T_ENUM: "a|b|c" */
+    const char *help;
+} option_t;
+
+#define OFF(f) offsetof(spar_config_t, f), sizeof(((spar_config_t *)0)->f)
+#define BIG 1e15
+
+static const option_t s_options[] = {
+    {"run.name", T_STRING, OFF(run.name), 0, 0, "quickstart", NULL, "run name; the run folder is runs/<name>"},
+    {"run.dir", T_STRING, OFF(run.dir), 0, 0, "", NULL, "run folder (default runs/<name>, made unique)"},
+    {"run.seed", T_INT, OFF(run.seed), 0, BIG, "1", NULL, "seed of sampling and initialisation"},
+    {"run.iterations", T_INT, OFF(run.iterations), 1, 1e7, "30", NULL, "self-play iterations"},
+    {"task.prompts", T_INT, OFF(task.prompts), 1, 1e7, "16", NULL, "prompts per iteration (matrix games: one game each)"},
+    {"game.family", T_ENUM, OFF(game.family), 0, 0, "cyclic", "bt|cyclic|random|file", "matrix-game family"},
+    {"game.n", T_INT, OFF(game.n), 2, 4096, "3", NULL, "responses per prompt (actions of the game)"},
+    {"game.margin", T_FLOAT, OFF(game.margin), 0, 1, "0.8", NULL, "cyclic: |2P-1| of a win"},
+    {"game.jitter", T_FLOAT, OFF(game.jitter), 0, 1, "0.5", NULL, "cyclic: random share of each margin (0: all equal)"},
+    {"game.bt_scale", T_FLOAT, OFF(game.bt_scale), 0, 100, "2", NULL, "bt: std-dev of the Bradley-Terry scores"},
+    {"game.seed", T_INT, OFF(game.seed), 0, BIG, "7", NULL, "seed of the generated games"},
+    {"game.file", T_STRING, OFF(game.file), 0, 0, "", NULL, "game file (family file); format in README"},
+    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "tabular", "tabular", "policy backend"},
+    {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random", "initial logits"},
+    {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "3", NULL, "std-dev of random initial logits"},
+    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo", "learning algorithm"},
+    {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "2", NULL, "mirror-descent step size (bigger moves more)"},
+    {"algorithm.winrate", T_ENUM, OFF(algorithm.winrate), 0, 0, "leave_one_out", "leave_one_out|include_self", "SPPO win-rate estimate"},
+    {"algorithm.pairs", T_ENUM, OFF(algorithm.pairs), 0, 0, "all", "all|best_worst", "SPPO targets: all K, or best and worst"},
+    {"rollout.samples_per_prompt", T_INT, OFF(rollout.samples_per_prompt), 2, 4096, "8", NULL, "K, responses sampled per prompt"},
+    {"learner.epochs", T_INT, OFF(learner.epochs), 1, 1e7, "100", NULL, "optimiser passes over an iteration's data"},
+    {"learner.lr", T_FLOAT, OFF(learner.lr), 1e-12, 1e6, "0.05", NULL, "learning rate"},
+    {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "adam", "adam|sgd", "optimiser"},
+    {"learner.prompts_per_lease", T_INT, OFF(learner.prompts_per_lease), 1, 1e6, "4", NULL, "prompts granted per lease"},
+    {"learner.lease_timeout_ms", T_INT, OFF(learner.lease_timeout_ms), 10, 1e8, "5000", NULL, "a lease not answered by then is re-issued"},
+    {"learner.control", T_STRING, OFF(learner.control), 0, 0, "tcp://127.0.0.1:5555", NULL, "learner control endpoint (ROUTER)"},
+    {"learner.publish", T_STRING, OFF(learner.publish), 0, 0, "tcp://127.0.0.1:5556", NULL, "learner broadcast endpoint (PUB)"},
+    {"learner.chunk_bytes", T_INT, OFF(learner.chunk_bytes), 1024, 1 << 30, "1048576", NULL, "weight transfer chunk size"},
+    {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "matrix", "matrix", "judge backend"},
+    {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
+    {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
+    {"judge.endpoints", T_STRING, OFF(judge.endpoints), 0, 0, "tcp://127.0.0.1:5557", NULL, "judges an actor uses, comma-separated"},
+    {"judge.timeout_ms", T_INT, OFF(judge.timeout_ms), 10, 1e8, "2000", NULL, "actor waits this long, then asks another judge"},
+    {"actor.count", T_INT, OFF(actor.count), 0, 1024, "2", NULL, "actors the launcher starts"},
+    {"actor.heartbeat_ms", T_INT, OFF(actor.heartbeat_ms), 10, 1e7, "500", NULL, "heartbeat period"},
+    {"actor.delay_ms", T_INT, OFF(actor.delay_ms), 0, 1e7, "0", NULL, "extra delay per group (simulates slow generation)"},
+    {"actor.resend_ms", T_INT, OFF(actor.resend_ms), 10, 1e7, "1000", NULL, "re-send an unacknowledged group after this"},
+    {"actor.max_restarts", T_INT, OFF(actor.max_restarts), 0, 1e6, "20", NULL, "launcher: restarts of crashed actors and judges"},
+    {"wire.max_frame_bytes", T_INT, OFF(wire.max_frame_bytes), 256, 1L << 31, "67108864", NULL, "larger frames are dropped"},
+};
+#define N_OPTIONS (sizeof s_options / sizeof s_options[0])
+
+static const option_t *s_find(const char *key) {
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strcmp(s_options[i].key, key) == 0) return &s_options[i];
+    return NULL;
+}
+
+static int s_in_choices(const char *choices, const char *v) {
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0) return 1;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/* Parses `value` into the option's field. Returns 0 or -1 with a reason in why. */
+static int s_assign(spar_config_t *cfg, const option_t *o, const char *value, char *why, size_t wl) {
+    char *base = (char *)cfg + o->offset;
+    char *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case T_INT: {
+        long v = strtol(value, &end, 10);
+        if (!*value || *end || errno) {
+            snprintf(why, wl, "expected an integer, got '%s'", value);
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(why, wl, "%ld is out of range [%.0f, %.0f]", v, o->min, o->max);
+            return -1;
+        }
+        *(long *)base = v;
+        return 0;
+    }
+    case T_FLOAT: {
+        double v = strtod(value, &end);
+        if (!*value || *end || errno || !isfinite(v)) {
+            snprintf(why, wl, "expected a number, got '%s'", value);
+            return -1;
+        }
+        if (v < o->min || v > o->max) {
+            snprintf(why, wl, "%g is out of range [%g, %g]", v, o->min, o->max);
+            return -1;
+        }
+        *(double *)base = v;
+        return 0;
+    }
+    case T_ENUM:
+        if (!s_in_choices(o->choices, value)) {
+            snprintf(why, wl, "'%s' is not one of %s", value, o->choices);
+            return -1;
+        }
+        /* fall through */
+    case T_STRING:
+        if (strlen(value) >= o->size) {
+            snprintf(why, wl, "value longer than %zu characters", o->size - 1);
+            return -1;
+        }
+        snprintf(base, o->size, "%s", value);
+        return 0;
+    }
+    return -1;
+}
+
+void config_defaults(spar_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    char why[256];
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        int rc = s_assign(cfg, &s_options[i], s_options[i].def, why, sizeof why);
+        if (rc != 0) { /* a bad default is a programmer error */
+            fprintf(stderr, "spar: bad default for %s: %s\n", s_options[i].key, why);
+            abort();
+        }
+    }
+}
+
+int config_set(spar_config_t *cfg, const char *assignment, char *err, size_t errlen) {
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) {
+        snprintf(err, errlen, "--set %s: expected key=value", assignment);
+        return -1;
+    }
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
+    const option_t *o = s_find(key);
+    if (!o) {
+        snprintf(err, errlen, "--set %s: unknown key '%s' (spar help config lists the keys)", assignment, key);
+        return -1;
+    }
+    char why[256];
+    if (s_assign(cfg, o, eq + 1, why, sizeof why) != 0) {
+        snprintf(err, errlen, "--set %s: %s: %s", assignment, key, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- YAML ------------------------------------------------------------------------------ */
+
+typedef struct {
+    yaml_parser_t parser;
+    const char *name;
+    char *err;
+    size_t errlen;
+} reader_t;
+
+static int s_next(reader_t *r, yaml_event_t *ev) {
+    if (!yaml_parser_parse(&r->parser, ev)) {
+        snprintf(r->err, r->errlen, "%s:%zu: invalid YAML: %s", r->name,
+                 r->parser.problem_mark.line + 1, r->parser.problem ? r->parser.problem : "?");
+        return -1;
+    }
+    return 0;
+}
+
+/* Skips the value that starts with `ev` (a scalar, or a whole mapping/sequence). */
+static int s_skip(reader_t *r, yaml_event_t *ev) {
+    int depth = (ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT);
+    while (depth > 0) {
+        yaml_event_t e;
+        if (s_next(r, &e) != 0) return -1;
+        if (e.type == YAML_MAPPING_START_EVENT || e.type == YAML_SEQUENCE_START_EVENT) depth++;
+        if (e.type == YAML_MAPPING_END_EVENT || e.type == YAML_SEQUENCE_END_EVENT) depth--;
+        yaml_event_delete(&e);
+    }
+    return 0;
+}
+
+/* Reads a mapping whose start event was consumed; keys get the dotted `prefix`. */
+static int s_mapping(reader_t *r, spar_config_t *cfg, const char *prefix) {
+    for (;;) {
+        yaml_event_t kev;
+        if (s_next(r, &kev) != 0) return -1;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        size_t line = kev.start_mark.line + 1;
+        if (kev.type != YAML_SCALAR_EVENT) {
+            snprintf(r->err, r->errlen, "%s:%zu: expected a key name", r->name, line);
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        char key[160];
+        snprintf(key, sizeof key, "%s%s", prefix, (const char *)kev.data.scalar.value);
+        yaml_event_delete(&kev);
+
+        yaml_event_t vev;
+        if (s_next(r, &vev) != 0) return -1;
+        size_t vline = vev.start_mark.line + 1;
+        int rc = 0;
+        if (vev.type == YAML_MAPPING_START_EVENT) {
+            char sub[170];
+            snprintf(sub, sizeof sub, "%s.", key);
+            /* A section must be one we know: check some option starts with it. */
+            int known = 0;
+            for (size_t i = 0; i < N_OPTIONS; i++)
+                if (strncmp(s_options[i].key, sub, strlen(sub)) == 0) known = 1;
+            if (!known) {
+                snprintf(r->err, r->errlen, "%s:%zu: %s: unknown section", r->name, line, key);
+                rc = -1;
+            } else {
+                rc = s_mapping(r, cfg, sub);
+            }
+        } else if (vev.type == YAML_SCALAR_EVENT) {
+            const option_t *o = s_find(key);
+            char why[256];
+            if (!o) {
+                snprintf(r->err, r->errlen, "%s:%zu: %s: unknown key", r->name, line, key);
+                rc = -1;
+            } else if (s_assign(cfg, o, (const char *)vev.data.scalar.value, why, sizeof why) != 0) {
+                snprintf(r->err, r->errlen, "%s:%zu: %s: %s", r->name, vline, key, why);
+                rc = -1;
+            }
+        } else {
+            snprintf(r->err, r->errlen, "%s:%zu: %s: expected a single value, not a list", r->name,
+                     vline, key);
+            s_skip(r, &vev);
+            rc = -1;
+        }
+        yaml_event_delete(&vev);
+        if (rc != 0) return -1;
+    }
+}
+
+static int s_load(spar_config_t *cfg, const char *name, const unsigned char *text, size_t len,
+                  char *err, size_t errlen) {
+    reader_t r = {.name = name, .err = err, .errlen = errlen};
+    yaml_parser_initialize(&r.parser);
+    yaml_parser_set_input_string(&r.parser, text, len);
+    int rc = 0, done = 0;
+    while (!done && rc == 0) {
+        yaml_event_t ev;
+        if (s_next(&r, &ev) != 0) {
+            rc = -1;
+            break;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT: done = 1; break;
+        case YAML_MAPPING_START_EVENT: rc = s_mapping(&r, cfg, ""); break;
+        case YAML_SCALAR_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            snprintf(err, errlen, "%s:%zu: the config must be a mapping of sections", name,
+                     ev.start_mark.line + 1);
+            rc = -1;
+            break;
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&r.parser);
+    return rc;
+}
+
+int config_load_string(spar_config_t *cfg, const char *name, const char *text, char *err,
+                       size_t errlen) {
+    return s_load(cfg, name, (const unsigned char *)text, strlen(text), err, errlen);
+}
+
+int config_load_file(spar_config_t *cfg, const char *path, char *err, size_t errlen) {
+    size_t len;
+    char *text = util_read_file(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = s_load(cfg, path, (const unsigned char *)text, len, err, errlen);
+    free(text);
+    return rc;
+}
+
+int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
+    if (strcmp(cfg->game.family, "file") == 0 && !cfg->game.file[0]) {
+        snprintf(err, errlen, "game.file: required when game.family is file");
+        return -1;
+    }
+    if (strcmp(cfg->game.family, "file") != 0 && cfg->game.file[0]) {
+        snprintf(err, errlen, "game.file: set, but game.family is %s (use family: file)", cfg->game.family);
+        return -1;
+    }
+    if (!cfg->learner.control[0] || !cfg->learner.publish[0]) {
+        snprintf(err, errlen, "learner.control/learner.publish: endpoint must not be empty");
+        return -1;
+    }
+    return 0;
+}
+
+/* A double-quoted YAML scalar: backslash and quote escaped, so any value reads back. */
+static void s_write_quoted(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', out);
+        fputc(*s, out);
+    }
+    fputs("\"\n", out);
+}
+
+void config_write_yaml(const spar_config_t *cfg, FILE *out) {
+    char section[64] = "";
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_t *o = &s_options[i];
+        const char *dot = strchr(o->key, '.');
+        int slen = (int)(dot - o->key);
+        if (strncmp(section, o->key, (size_t)slen) != 0 || section[slen] != '\0') {
+            snprintf(section, sizeof section, "%.*s", slen, o->key);
+            fprintf(out, "%s:\n", section);
+        }
+        const char *base = (const char *)cfg + o->offset;
+        fprintf(out, "  %s: ", dot + 1);
+        switch (o->type) {
+        case T_INT: fprintf(out, "%ld\n", *(const long *)base); break;
+        case T_FLOAT: fprintf(out, "%.17g\n", *(const double *)base); break;
+        default: s_write_quoted(out, base); break;
+        }
+    }
+}
+
+void config_print_options(FILE *out) {
+    static const char *names[] = {"int", "number", "string", "choice"};
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const option_t *o = &s_options[i];
+        fprintf(out, "  %-28s %-7s default %-22s %s", o->key, names[o->type],
+                o->def[0] ? o->def : "\"\"", o->help);
+        if (o->type == T_ENUM) fprintf(out, " (%s)", o->choices);
+        fprintf(out, "\n");
+    }
+}

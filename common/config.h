@@ -1,0 +1,98 @@
+/* config — spar's settings: one table of options (key, type, bounds, default, help) drives
+ * defaults, YAML parsing (libyaml), `--set key=value` overrides, validation and printing.
+ * Errors name the file, line and key; callers print them and exit with status 2. */
+#ifndef SPAR_CONFIG_H
+#define SPAR_CONFIG_H
+
+#include <stdio.h>
+
+#define CFG_STR 256
+
+typedef struct {
+    struct {
+        char name[CFG_STR];
+        char dir[CFG_STR];
+        long seed;
+        long iterations;
+    } run;
+    struct {
+        long prompts;
+    } task;
+    struct {
+        char family[CFG_STR]; /* bt | cyclic | random | file */
+        long n;
+        double margin;
+        double jitter;
+        double bt_scale;
+        long seed;
+        char file[CFG_STR];
+    } game;
+    struct {
+        char kind[CFG_STR]; /* tabular */
+        char init[CFG_STR]; /* uniform | random */
+        double init_scale;
+    } policy;
+    struct {
+        char name[CFG_STR]; /* sppo */
+        double eta;
+        char winrate[CFG_STR]; /* leave_one_out | include_self */
+        char pairs[CFG_STR];   /* all | best_worst */
+    } algorithm;
+    struct {
+        long samples_per_prompt;
+    } rollout;
+    struct {
+        long epochs;
+        double lr;
+        char optimizer[CFG_STR]; /* adam | sgd */
+        long prompts_per_lease;
+        long lease_timeout_ms;
+        char control[CFG_STR];
+        char publish[CFG_STR];
+        long chunk_bytes;
+        long shutdown_grace_ms;
+    } learner;
+    struct {
+        char kind[CFG_STR]; /* matrix */
+        long count;
+        char bind[CFG_STR];
+        char endpoints[4 * CFG_STR]; /* comma-separated */
+        long timeout_ms;
+    } judge;
+    struct {
+        long count;
+        long heartbeat_ms;
+        long delay_ms;
+        long resend_ms;
+        long max_restarts;
+    } actor;
+    struct {
+        long max_frame_bytes;
+    } wire;
+} spar_config_t;
+
+/* Fills every field with its default. */
+void config_defaults(spar_config_t *cfg);
+
+/* Applies the YAML file at `path` (or the in-memory `text` named `name` when text != NULL).
+ * Returns 0, or -1 with a message "FILE:LINE: KEY: what is wrong" in err. */
+int config_load_file(spar_config_t *cfg, const char *path, char *err, size_t errlen);
+int config_load_string(spar_config_t *cfg, const char *name, const char *text, char *err,
+                       size_t errlen);
+
+/* Applies one "key=value" override. Returns 0 or -1 with a message in err. */
+int config_set(spar_config_t *cfg, const char *assignment, char *err, size_t errlen);
+
+/* Checks relations between options (e.g. game.file set when game.family is file). */
+int config_validate(const spar_config_t *cfg, char *err, size_t errlen);
+
+/* Writes the resolved config as YAML that config_load_file reads back unchanged. */
+void config_write_yaml(const spar_config_t *cfg, FILE *out);
+
+/* Prints every option with its type, default and help (for --help). */
+void config_print_options(FILE *out);
+
+/* The built-in quickstart (configs/quickstart.yaml, embedded at build time). */
+extern const char spar_quickstart_yaml[];
+
+#endif

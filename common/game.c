@@ -1,0 +1,202 @@
+/* game — see game.h. */
+#include "common/game.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "common/util.h"
+#include "common/wire.h"
+
+enum { FAMILY_BT = 1, FAMILY_CYCLIC = 2, FAMILY_RANDOM = 3 };
+
+const double *game_matrix(const game_set_t *g, int prompt) {
+    return g->P + (size_t)prompt * g->n * g->n;
+}
+
+void game_set_free(game_set_t *g) {
+    free(g->P);
+    memset(g, 0, sizeof *g);
+}
+
+static void s_bt(double *P, int n, double scale, rng_t *r) {
+    double s[4096];
+    for (int i = 0; i < n; i++) s[i] = scale * rng_normal(r);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) P[i * n + j] = i == j ? 0.5 : 1.0 / (1.0 + exp(s[j] - s[i]));
+}
+
+/* Generalised rock-paper-scissors: i beats the next floor((n-1)/2) actions around the
+ * circle, each win by its own margin; with even n, i and i + n/2 tie. */
+static void s_cyclic(double *P, int n, double margin, double jitter, rng_t *r) {
+    for (int i = 0; i < n * n; i++) P[i] = 0.5;
+    for (int i = 0; i < n; i++) {
+        for (int k = 1; k <= (n - 1) / 2; k++) {
+            int j = (i + k) % n;
+            double m = margin * (1.0 - jitter * rng_uniform(r));
+            P[i * n + j] = 0.5 + m / 2;
+            P[j * n + i] = 0.5 - m / 2;
+        }
+    }
+}
+
+static void s_random(double *P, int n, rng_t *r) {
+    for (int i = 0; i < n; i++) {
+        P[i * n + i] = 0.5;
+        for (int j = i + 1; j < n; j++) {
+            P[i * n + j] = rng_uniform(r);
+            P[j * n + i] = 1.0 - P[i * n + j];
+        }
+    }
+}
+
+int game_set_build(game_set_t *g, const spar_config_t *cfg, char *why, size_t wl) {
+    memset(g, 0, sizeof *g);
+    const char *fam = cfg->game.family;
+    if (!strcmp(fam, "file")) {
+        if (game_load_file(g, cfg->game.file, (int)cfg->task.prompts, why, wl) != 0) return -1;
+        if (g->n != cfg->game.n) {
+            snprintf(why, wl, "%s: the games have %d actions but game.n is %ld", cfg->game.file, g->n,
+                     cfg->game.n);
+            game_set_free(g);
+            return -1;
+        }
+        return 0;
+    }
+    int family = !strcmp(fam, "bt") ? FAMILY_BT : !strcmp(fam, "cyclic") ? FAMILY_CYCLIC : FAMILY_RANDOM;
+    g->prompts = (int)cfg->task.prompts;
+    g->n = (int)cfg->game.n;
+    g->P = xmalloc(sizeof(double) * (size_t)g->prompts * g->n * g->n);
+    for (int p = 0; p < g->prompts; p++) {
+        rng_t r;
+        rng_stream(&r, (uint64_t)cfg->game.seed, (uint64_t)family, (uint64_t)p, 0x67616d65);
+        double *P = g->P + (size_t)p * g->n * g->n;
+        if (family == FAMILY_BT) s_bt(P, g->n, cfg->game.bt_scale, &r);
+        else if (family == FAMILY_CYCLIC) s_cyclic(P, g->n, cfg->game.margin, cfg->game.jitter, &r);
+        else s_random(P, g->n, &r);
+    }
+    return 0;
+}
+
+int game_load_file(game_set_t *g, const char *path, int prompts, char *why, size_t wl) {
+    memset(g, 0, sizeof *g);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, wl, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    double *vals = NULL;
+    size_t nvals = 0, cap = 0;
+    int n = 0, rows = 0, lineno = 0, matrices = 0, start_line = 0;
+    char line[65536];
+    int rc = 0;
+    for (;;) {
+        char *got = fgets(line, sizeof line, f);
+        lineno++;
+        char *hash = got ? strchr(line, '#') : NULL;
+        if (hash) *hash = '\0';
+        int blank = 1;
+        if (got)
+            for (char *c = line; *c; c++)
+                if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') blank = 0;
+        if (!got || blank) { /* end of a matrix (or of the file) */
+            if (rows > 0) {
+                if (rows != n) {
+                    snprintf(why, wl, "%s:%d: matrix has %d rows, expected %d", path, start_line, rows, n);
+                    rc = -1;
+                    break;
+                }
+                if (wire_check_preference(vals + nvals - (size_t)n * n, (size_t)n * n, (size_t)n, line,
+                                          sizeof line) != 0) {
+                    snprintf(why, wl, "%s:%d: %s", path, start_line, line);
+                    rc = -1;
+                    break;
+                }
+                matrices++;
+                rows = 0;
+            }
+            if (!got) break;
+            continue;
+        }
+        if (rows == 0) start_line = lineno;
+        int count = 0;
+        char *s = line, *end;
+        for (;;) {
+            while (*s == ' ' || *s == '\t' || *s == ',') s++;
+            if (!*s || *s == '\n' || *s == '\r') break;
+            errno = 0;
+            double v = strtod(s, &end);
+            if (end == s || errno) {
+                snprintf(why, wl, "%s:%d: not a number: '%.20s'", path, lineno, s);
+                rc = -1;
+                break;
+            }
+            if (nvals == cap) vals = xrealloc(vals, sizeof(double) * (cap = cap ? 2 * cap : 64));
+            vals[nvals++] = v;
+            count++;
+            s = end;
+        }
+        if (rc) break;
+        if (n == 0) n = count;
+        if (count != n || n < 2) {
+            snprintf(why, wl, "%s:%d: row has %d numbers, expected %d", path, lineno, count, n);
+            rc = -1;
+            break;
+        }
+        rows++;
+    }
+    fclose(f);
+    if (rc == 0 && matrices == 0) {
+        snprintf(why, wl, "%s: no matrix found", path);
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(vals);
+        return -1;
+    }
+    g->prompts = prompts;
+    g->n = n;
+    g->P = xmalloc(sizeof(double) * (size_t)prompts * n * n);
+    for (int p = 0; p < prompts; p++)
+        memcpy(g->P + (size_t)p * n * n, vals + (size_t)(p % matrices) * n * n, sizeof(double) * n * n);
+    free(vals);
+    return 0;
+}
+
+void game_win_vs(const double *P, int n, const double *pi, double *out) {
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = 0; j < n; j++) s += P[i * n + j] * pi[j];
+        out[i] = s;
+    }
+}
+
+double game_value(const double *P, int n, const double *pi, const double *sigma) {
+    double v = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) v += pi[i] * P[i * n + j] * sigma[j];
+    return v;
+}
+
+double game_exploitability(const double *P, int n, const double *pi) {
+    double best = -1;
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = 0; j < n; j++) s += P[i * n + j] * pi[j];
+        if (s > best) best = s;
+    }
+    return best - 0.5;
+}
+
+int game_nash_3cycle(const double *P, double out[3]) {
+    double a = 2 * P[0 * 3 + 1] - 1, c = 2 * P[1 * 3 + 2] - 1, b = 2 * P[2 * 3 + 0] - 1;
+    if (!(a > 0 && b > 0 && c > 0)) return -1;
+    double s = a + b + c;
+    out[0] = c / s;
+    out[1] = b / s;
+    out[2] = a / s;
+    return 0;
+}

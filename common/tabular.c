@@ -1,0 +1,138 @@
+/* tabular — the matrix-game policy: per prompt, a softmax over n actions with free logits.
+ * Every quantity is exact (double precision), which is what the exact checks of
+ * ALGORITHMS.md section 11 need. d log pi(y) / d z_k = 1[k = y] - pi_k. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/policy.h"
+#include "common/safetensors.h"
+#include "common/util.h"
+
+policy_t *policy_tabular_new(int prompts, int n) {
+    policy_t *p = xcalloc(1, sizeof *p);
+    p->kind = "tabular";
+    p->prompts = prompts;
+    p->n = n;
+    p->n_params = (size_t)prompts * n;
+    p->params = xcalloc(p->n_params, sizeof(double));
+    p->grads = xcalloc(p->n_params, sizeof(double));
+    return p;
+}
+
+void policy_init(policy_t *p, const char *init, double scale, uint64_t seed) {
+    if (!strcmp(init, "uniform")) {
+        memset(p->params, 0, p->n_params * sizeof(double));
+        return;
+    }
+    for (int q = 0; q < p->prompts; q++) {
+        rng_t r;
+        rng_stream(&r, seed, 0x696e6974, (uint64_t)q, 0); /* "init" */
+        for (int a = 0; a < p->n; a++) p->params[(size_t)q * p->n + a] = scale * rng_normal(&r);
+    }
+}
+
+policy_t *policy_clone(const policy_t *src) {
+    policy_t *p = policy_tabular_new(src->prompts, src->n);
+    policy_copy(p, src);
+    return p;
+}
+
+void policy_copy(policy_t *dst, const policy_t *src) {
+    memcpy(dst->params, src->params, src->n_params * sizeof(double));
+}
+
+void policy_destroy(policy_t **pp) {
+    if (!pp || !*pp) return;
+    free((*pp)->params);
+    free((*pp)->grads);
+    free(*pp);
+    *pp = NULL;
+}
+
+void policy_probs(const policy_t *p, int prompt, double *out) {
+    const double *z = p->params + (size_t)prompt * p->n;
+    double m = z[0];
+    for (int a = 1; a < p->n; a++) m = z[a] > m ? z[a] : m;
+    double s = 0;
+    for (int a = 0; a < p->n; a++) s += (out[a] = exp(z[a] - m));
+    for (int a = 0; a < p->n; a++) out[a] /= s;
+}
+
+static double s_lse(const double *z, int n) {
+    double m = z[0];
+    for (int a = 1; a < n; a++) m = z[a] > m ? z[a] : m;
+    double s = 0;
+    for (int a = 0; a < n; a++) s += exp(z[a] - m);
+    return m + log(s);
+}
+
+int policy_valid_response(const policy_t *p, const uint32_t *tokens, int n_tokens) {
+    return n_tokens == 1 && tokens[0] < (uint32_t)p->n;
+}
+
+double policy_logprob(const policy_t *p, int prompt, const uint32_t *tokens, int n_tokens) {
+    if (prompt < 0 || prompt >= p->prompts || !policy_valid_response(p, tokens, n_tokens)) return -INFINITY;
+    const double *z = p->params + (size_t)prompt * p->n;
+    return z[tokens[0]] - s_lse(z, p->n);
+}
+
+void policy_backward(policy_t *p, int prompt, const uint32_t *tokens, int n_tokens, double dlp) {
+    if (prompt < 0 || prompt >= p->prompts || !policy_valid_response(p, tokens, n_tokens)) return;
+    double pi[4096];
+    policy_probs(p, prompt, pi);
+    double *g = p->grads + (size_t)prompt * p->n;
+    for (int a = 0; a < p->n; a++) g[a] += dlp * ((a == (int)tokens[0]) - pi[a]);
+}
+
+void policy_zero_grad(policy_t *p) { memset(p->grads, 0, p->n_params * sizeof(double)); }
+
+void policy_sample(const policy_t *p, int prompt, rng_t *r, policy_sample_t *out) {
+    double pi[4096];
+    policy_probs(p, prompt, pi);
+    int a = rng_categorical(r, pi, p->n);
+    out->tokens[0] = (uint32_t)a;
+    out->n_tokens = 1;
+    out->logprob = policy_logprob(p, prompt, out->tokens, 1);
+}
+
+void *policy_serialize(const policy_t *p, uint64_t version, size_t *len_out) {
+    st_tensor_t t = {.name = "logits", .dtype = "F64", .ndim = 2,
+                     .shape = {p->prompts, p->n}, .data = p->params,
+                     .nbytes = p->n_params * sizeof(double)};
+    char ver[32];
+    snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
+    const char *keys[] = {"policy", "version", "format"};
+    const char *vals[] = {p->kind, ver, "spar-tabular-1"};
+    return st_serialize(&t, 1, keys, vals, 3, len_out);
+}
+
+policy_t *policy_load(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
+    st_file_t f;
+    if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
+    const char *kind = st_meta(&f, "policy");
+    const st_tensor_t *t = st_find(&f, "logits");
+    policy_t *p = NULL;
+    if (!kind || strcmp(kind, "tabular") != 0) {
+        snprintf(why, wl, "not a tabular policy (metadata policy = %s)", kind ? kind : "missing");
+    } else if (!t) {
+        snprintf(why, wl, "tensor 'logits' missing");
+    } else if (strcmp(t->dtype, "F64") != 0 || t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 2 ||
+               t->shape[1] > 4096) {
+        snprintf(why, wl, "tensor 'logits' must be F64 (prompts, n) with 2 <= n <= 4096");
+    } else {
+        p = policy_tabular_new((int)t->shape[0], (int)t->shape[1]);
+        memcpy(p->params, t->data, t->nbytes); /* memcpy: the blob need not be aligned */
+        for (size_t i = 0; i < p->n_params; i++)
+            if (!isfinite(p->params[i])) {
+                snprintf(why, wl, "tensor 'logits' holds a non-finite value");
+                policy_destroy(&p);
+                break;
+            }
+        const char *v = st_meta(&f, "version");
+        if (p && version_out) *version_out = v ? strtoull(v, NULL, 10) : 0;
+    }
+    st_free(&f);
+    return p;
+}

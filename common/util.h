@@ -1,0 +1,35 @@
+/* util — allocation that aborts on out-of-memory, clocks, small file helpers.
+ * Everything here either succeeds or ends the process (allocation) / returns a negative
+ * error (files); nothing here touches the network. */
+#ifndef SPAR_UTIL_H
+#define SPAR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Monotonic milliseconds (for timeouts) and wall-clock Unix milliseconds (for the wire). */
+int64_t util_now_ms(void);
+int64_t util_unix_ms(void);
+double util_now_s(void);
+void util_sleep_ms(int ms);
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees). NULL on error, errno set. */
+char *util_read_file(const char *path, size_t *len_out);
+/* Writes data atomically: temp file in the same folder, fsync, rename, fsync the folder.
+ * Returns 0 or -errno. */
+int util_write_atomic(const char *path, const void *data, size_t len);
+/* mkdir -p. Returns 0 or -errno. */
+int util_mkdirs(const char *path);
+int util_file_exists(const char *path);
+
+#endif
+
+/* SIGINT/SIGTERM set a flag that main loops poll (the handler does nothing else). */
+void util_install_stop_signals(void);
+int util_stop_requested(void);

@@ -1,0 +1,141 @@
+/* judge — see judge.h. */
+#include "judge/judge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/digest.h"
+#include "common/game.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/wire.h"
+
+typedef struct {
+    const spar_config_t *cfg;
+    wire_t wire;
+    void *zctx, *sock;
+    game_set_t games;
+    char version[96];
+    uint64_t served;
+} judge_t;
+
+static void s_send(judge_t *J, const wire_peer_t *to, Spar__Envelope *env) {
+    if (wire_send(&J->wire, J->sock, to, env) != 0)
+        log_warn("reply failed: %s", zmq_strerror(zmq_errno()));
+}
+
+/* The matrix backend: P restricted to the K sampled actions. Returns 0 or -1 with why. */
+static int s_judge_matrix(const judge_t *J, const Spar__JudgeRequest *r, double *P, char *why, size_t wl) {
+    if (r->prompt_id >= (uint32_t)J->games.prompts) {
+        snprintf(why, wl, "prompt %u is not one of this judge's %d games", r->prompt_id, J->games.prompts);
+        return -1;
+    }
+    int n = J->games.n;
+    size_t k = r->n_responses;
+    for (size_t i = 0; i < k; i++) {
+        const Spar__Response *y = r->responses[i];
+        if (y->n_tokens != 1 || y->tokens[0] >= (uint32_t)n) {
+            snprintf(why, wl, "response %zu is not an action 0..%d", i, n - 1);
+            return -1;
+        }
+    }
+    const double *G = game_matrix(&J->games, (int)r->prompt_id);
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++)
+            P[i * k + j] = G[r->responses[i]->tokens[0] * n + r->responses[j]->tokens[0]];
+    return 0;
+}
+
+static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelope *in) {
+    const Spar__JudgeRequest *r = in->judge_request;
+    size_t k = r->n_responses;
+    double *P = xmalloc(sizeof(double) * k * k);
+    char why[256];
+    Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
+    rep.request_id = r->request_id;
+    rep.judge_version = J->version;
+    rep.k = (uint32_t)k;
+    if (s_judge_matrix(J, r, P, why, sizeof why) == 0) {
+        rep.preference = P;
+        rep.n_preference = k * k;
+    } else {
+        rep.error = why;
+        log_warn("cannot judge request %llu from %s: %s", (unsigned long long)r->request_id, in->sender_id, why);
+    }
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
+    env.judge_reply = &rep;
+    s_send(J, from, &env);
+    J->served++;
+    free(P);
+}
+
+static void s_on_heartbeat(judge_t *J, const wire_peer_t *from) {
+    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
+    hb.role = SPAR__ROLE__ROLE_JUDGE;
+    hb.bad_messages = J->wire.bad_messages;
+    hb.requests_served = J->served;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    s_send(J, from, &env);
+}
+
+int judge_main(const spar_config_t *cfg, const char *id) {
+    judge_t J;
+    memset(&J, 0, sizeof J);
+    J.cfg = cfg;
+    char sid[128];
+    snprintf(sid, sizeof sid, "%s", id && id[0] ? id : "judge");
+    wire_init(&J.wire, sid, cfg->wire.max_frame_bytes);
+    log_set_name(sid);
+    util_install_stop_signals();
+
+    char why[512];
+    if (game_set_build(&J.games, cfg, why, sizeof why) != 0) {
+        log_error("%s", why);
+        return 2;
+    }
+    uint8_t d[DIGEST_BYTES];
+    char hex[2 * DIGEST_BYTES + 1];
+    digest_compute(J.games.P, sizeof(double) * (size_t)J.games.prompts * J.games.n * J.games.n, d);
+    digest_hex(d, hex);
+    snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", cfg->game.family, hex);
+
+    J.zctx = zmq_ctx_new();
+    J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
+    wire_socket_defaults(J.sock);
+    int status = 0;
+    if (zmq_bind(J.sock, cfg->judge.bind) != 0) {
+        log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
+        status = 1;
+    } else {
+        log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
+                 cfg->game.family, J.games.n, cfg->judge.bind);
+    }
+    while (status == 0 && !util_stop_requested()) {
+        zmq_pollitem_t item = {J.sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 200) <= 0) continue;
+        while (wire_readable(J.sock)) {
+            wire_peer_t from;
+            Spar__Envelope *in = wire_recv(&J.wire, J.sock, 1, &from);
+            if (!in) continue;
+            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &from, in);
+            else if (in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) s_on_heartbeat(&J, &from);
+            else {
+                J.wire.bad_messages++;
+                log_warn("dropped %s from %s: not a message for a judge", wire_body_name(in), in->sender_id);
+            }
+            wire_free(in);
+        }
+    }
+    log_info("judge stopping: %llu requests served, %llu bad messages", (unsigned long long)J.served,
+             (unsigned long long)J.wire.bad_messages);
+    zmq_close(J.sock);
+    zmq_ctx_term(J.zctx);
+    game_set_free(&J.games);
+    return status;
+}

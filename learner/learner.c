@@ -1,0 +1,579 @@
+/* learner — see learner.h. Message handlers first, then the iteration steps, then main. */
+#include "learner/learner.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/digest.h"
+#include "common/game.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/policy.h"
+#include "common/records.h"
+#include "common/util.h"
+#include "common/wire.h"
+#include "learner/leases.h"
+#include "learner/optim.h"
+#include "learner/train.h"
+
+#define MAX_PEERS 1024
+#define ANNOUNCE_MS 500
+
+typedef struct {
+    char id[WIRE_ID_MAX + 1];
+    Spar__Role role;
+    uint64_t version;
+    uint64_t bad_messages;
+    int64_t last_seen_ms;
+    int told_shutdown;
+} peer_t;
+
+typedef struct {
+    const spar_config_t *cfg;
+    wire_t wire;
+    void *zctx, *ctl, *pub;
+    char run_dir[1024];
+    FILE *jsonl, *records;
+
+    game_set_t games;
+    policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
+    avg_iterate_t avg;
+    optim_t *optim;
+    train_opts_t train;
+
+    uint64_t iteration; /* being collected (1-based); 0 before the first */
+    uint64_t version;   /* current policy version, which samples this iteration */
+    int finished;
+
+    uint8_t *blob; /* serialised current version */
+    size_t blob_len;
+    uint8_t digest[DIGEST_BYTES];
+    uint32_t n_chunks;
+    uint8_t (*chunk_digests)[DIGEST_BYTES];
+
+    leases_t leases;
+    Spar__RolloutGroup **buffer; /* per prompt, this iteration */
+    uint64_t stale_dropped, judge_queries, samples;
+    uint64_t stale_total;
+
+    peer_t peers[MAX_PEERS];
+    int n_peers;
+    int64_t next_announce_ms;
+} learner_t;
+
+void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
+    if (cfg->run.dir[0]) snprintf(out, outlen, "%s", cfg->run.dir);
+    else snprintf(out, outlen, "runs/%s", cfg->run.name);
+}
+
+/* ---- peers ------------------------------------------------------------------------------ */
+
+static peer_t *s_peer(learner_t *L, const char *id, Spar__Role role) {
+    for (int i = 0; i < L->n_peers; i++)
+        if (!strcmp(L->peers[i].id, id)) {
+            L->peers[i].last_seen_ms = util_now_ms();
+            return &L->peers[i];
+        }
+    if (L->n_peers == MAX_PEERS) return NULL;
+    peer_t *p = &L->peers[L->n_peers++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->role = role;
+    p->last_seen_ms = util_now_ms();
+    log_info("peer %s joined (%s)", id, role == SPAR__ROLE__ROLE_ACTOR ? "actor" : "peer");
+    return p;
+}
+
+static uint64_t s_bad_total(const learner_t *L) {
+    uint64_t n = L->wire.bad_messages;
+    for (int i = 0; i < L->n_peers; i++) n += L->peers[i].bad_messages;
+    return n;
+}
+
+/* ---- sending ---------------------------------------------------------------------------- */
+
+static void s_reply(learner_t *L, const wire_peer_t *to, Spar__Envelope *env) {
+    if (wire_send(&L->wire, L->ctl, to, env) != 0)
+        log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
+}
+
+static void s_publish(learner_t *L, Spar__Envelope *env) { wire_send(&L->wire, L->pub, NULL, env); }
+
+static void s_announce(learner_t *L) {
+    Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
+    wa.version = L->version;
+    wa.total_bytes = L->blob_len;
+    wa.n_chunks = L->n_chunks;
+    wa.digest.data = L->digest;
+    wa.digest.len = DIGEST_BYTES;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE;
+    env.weights_available = &wa;
+    s_publish(L, &env);
+    L->next_announce_ms = util_now_ms() + ANNOUNCE_MS;
+}
+
+static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *reason) {
+    Spar__Shutdown sd = SPAR__SHUTDOWN__INIT;
+    sd.reason = (char *)reason;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
+    env.shutdown = &sd;
+    if (to) s_reply(L, to, &env);
+    else s_publish(L, &env);
+}
+
+/* ---- handlers --------------------------------------------------------------------------- */
+
+static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
+    s_peer(L, in->sender_id, in->hello->role);
+    Spar__Welcome w = SPAR__WELCOME__INIT;
+    w.run_id = L->wire.run_id;
+    w.current_version = L->version;
+    w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
+    w.policy_kind = (char *)L->cfg->policy.kind;
+    w.seed = (uint64_t)L->cfg->run.seed;
+    w.prompts = (uint32_t)L->cfg->task.prompts;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WELCOME;
+    env.welcome = &w;
+    s_reply(L, from, &env);
+}
+
+static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
+    peer_t *p = s_peer(L, in->sender_id, in->heartbeat->role);
+    if (p) {
+        p->version = in->heartbeat->policy_version;
+        p->bad_messages = in->heartbeat->bad_messages;
+    }
+    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
+    hb.role = SPAR__ROLE__ROLE_LEARNER;
+    hb.policy_version = L->version;
+    hb.bad_messages = L->wire.bad_messages;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    s_reply(L, from, &env);
+}
+
+static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
+    peer_t *p = s_peer(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR);
+    if (L->finished) {
+        if (p) p->told_shutdown = 1;
+        s_send_shutdown(L, from, "run complete");
+        return;
+    }
+    int max = (int)L->cfg->learner.prompts_per_lease;
+    if (in->work_request->max_prompts > 0 && (int)in->work_request->max_prompts < max)
+        max = (int)in->work_request->max_prompts;
+    const lease_t *ls = leases_grant(&L->leases, max, util_now_ms(), L->cfg->learner.lease_timeout_ms,
+                                     in->sender_id);
+    Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
+    uint32_t ids[4096];
+    g.iteration = L->iteration;
+    g.policy_version = L->version;
+    g.samples_per_prompt = (uint32_t)L->cfg->rollout.samples_per_prompt;
+    g.retry_ms = 20;
+    if (ls) {
+        for (int i = 0; i < ls->n; i++) ids[i] = (uint32_t)ls->prompts[i];
+        g.lease_id = ls->id;
+        g.prompt_ids = ids;
+        g.n_prompt_ids = (size_t)ls->n;
+        g.deadline_unix_ms = (uint64_t)(util_unix_ms() + L->cfg->learner.lease_timeout_ms);
+    }
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
+    env.work_grant = &g;
+    s_reply(L, from, &env);
+}
+
+static void s_ack(learner_t *L, const wire_peer_t *to, uint64_t iteration, uint32_t prompt, Spar__AckStatus st) {
+    Spar__RolloutAck a = SPAR__ROLLOUT_ACK__INIT;
+    a.iteration = iteration;
+    a.prompt_id = prompt;
+    a.status = st;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_ACK;
+    env.rollout_ack = &a;
+    s_reply(L, to, &env);
+}
+
+/* Checks what only the learner can: the group answers a prompt of this run with responses
+ * its policy can produce. Returns 0 or -1 with the reason in why. */
+static int s_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
+    if (g->prompt_id >= (uint32_t)L->cfg->task.prompts) {
+        snprintf(why, wl, "prompt %u out of range", g->prompt_id);
+        return -1;
+    }
+    if (g->n_responses != (size_t)L->cfg->rollout.samples_per_prompt) {
+        snprintf(why, wl, "%zu responses, expected K = %ld", g->n_responses, L->cfg->rollout.samples_per_prompt);
+        return -1;
+    }
+    for (size_t i = 0; i < g->n_responses; i++)
+        if (!policy_valid_response(L->theta, g->responses[i]->tokens, (int)g->responses[i]->n_tokens)) {
+            snprintf(why, wl, "response %zu is not a response of this policy", i);
+            return -1;
+        }
+    return 0;
+}
+
+static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *in) {
+    const Spar__RolloutGroup *g = in->rollout_group;
+    if (L->finished || g->iteration < L->iteration) { /* that iteration took every prompt once */
+        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
+        return;
+    }
+    char why[256];
+    if (g->iteration > L->iteration || s_check_group(L, g, why, sizeof why) != 0) {
+        if (g->iteration > L->iteration) snprintf(why, sizeof why, "iteration %llu is in the future",
+                                                  (unsigned long long)g->iteration);
+        L->wire.bad_messages++;
+        log_warn("rejected group from %s: %s", in->sender_id, why);
+        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
+        return;
+    }
+    if (g->policy_version != L->version) {
+        L->stale_dropped++;
+        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
+        return;
+    }
+    if (leases_complete(&L->leases, (int)g->prompt_id) == LEASE_DUPLICATE) {
+        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
+        return;
+    }
+    Spar__RolloutGroup *own = wire_take_rollout_group(in);
+    L->buffer[own->prompt_id] = own;
+    L->samples += own->n_responses;
+    L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
+    if (records_append(L->records, own) != 0) log_error("cannot append to records: %s", strerror(errno));
+    s_ack(L, from, own->iteration, own->prompt_id, SPAR__ACK_STATUS__ACK_ACCEPTED);
+}
+
+static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
+    const Spar__WeightsFetch *f = in->weights_fetch;
+    Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
+    c.version = f->version;
+    if (f->version != L->version || f->chunk_index >= L->n_chunks) {
+        c.error = "version or chunk not held; ask for work to learn the current version";
+    } else {
+        size_t cb = (size_t)L->cfg->learner.chunk_bytes, off = (size_t)f->chunk_index * cb;
+        c.chunk_index = f->chunk_index;
+        c.offset = off;
+        c.n_chunks = L->n_chunks;
+        c.total_bytes = L->blob_len;
+        c.data.data = L->blob + off;
+        c.data.len = L->blob_len - off < cb ? L->blob_len - off : cb;
+        c.chunk_digest.data = L->chunk_digests[f->chunk_index];
+        c.chunk_digest.len = DIGEST_BYTES;
+        c.digest.data = L->digest;
+        c.digest.len = DIGEST_BYTES;
+    }
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK;
+    env.weights_chunk = &c;
+    s_reply(L, from, &env);
+}
+
+static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in) {
+    if (in->run_id[0] && strcmp(in->run_id, L->wire.run_id) != 0 &&
+        in->body_case != SPAR__ENVELOPE__BODY_HELLO && in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
+        L->wire.bad_messages++;
+        log_warn("dropped %s from %s: run %s is not this run", wire_body_name(in), in->sender_id, in->run_id);
+        return;
+    }
+    switch (in->body_case) {
+    case SPAR__ENVELOPE__BODY_HELLO: s_on_hello(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_HEARTBEAT: s_on_heartbeat(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
+    default:
+        L->wire.bad_messages++;
+        log_warn("dropped %s from %s: not a message for the learner", wire_body_name(in), in->sender_id);
+    }
+}
+
+/* Serves the control socket for up to timeout_ms. */
+static void s_serve(learner_t *L, long timeout_ms) {
+    zmq_pollitem_t item = {L->ctl, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0) return;
+    int budget = 1000; /* bound one pass so timers still run under a flood */
+    while (budget-- > 0 && wire_readable(L->ctl)) {
+        wire_peer_t from;
+        Spar__Envelope *in = wire_recv(&L->wire, L->ctl, 1, &from);
+        if (!in) continue;
+        s_dispatch(L, &from, in);
+        wire_free(in);
+    }
+}
+
+/* ---- iteration steps -------------------------------------------------------------------- */
+
+static void s_set_version(learner_t *L, uint64_t version) {
+    L->version = version;
+    free(L->blob);
+    free(L->chunk_digests);
+    L->blob = policy_serialize(L->theta, version, &L->blob_len);
+    digest_compute(L->blob, L->blob_len, L->digest);
+    size_t cb = (size_t)L->cfg->learner.chunk_bytes;
+    L->n_chunks = (uint32_t)((L->blob_len + cb - 1) / cb);
+    L->chunk_digests = xmalloc(sizeof *L->chunk_digests * L->n_chunks);
+    for (uint32_t i = 0; i < L->n_chunks; i++) {
+        size_t off = (size_t)i * cb, len = L->blob_len - off < cb ? L->blob_len - off : cb;
+        digest_compute(L->blob + off, len, L->chunk_digests[i]);
+    }
+}
+
+static int s_checkpoint(learner_t *L) {
+    char *path = xasprintf("%s/checkpoints/iter-%04llu.safetensors", L->run_dir, (unsigned long long)L->version);
+    int rc = util_write_atomic(path, L->blob, L->blob_len);
+    if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
+    free(path);
+    return rc;
+}
+
+static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result_t *tr, double wall_s,
+                            double collect_s, int lost) {
+    metrics_t m;
+    metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, &m);
+    json_t *o = json_object();
+    json_object_set_new(o, "iteration", json_integer((json_int_t)iteration));
+    json_object_set_new(o, "policy_version", json_integer((json_int_t)L->version));
+    json_object_set_new(o, "algorithm", json_string(L->cfg->algorithm.name));
+    json_object_set_new(o, "prompts", json_integer(iteration ? L->cfg->task.prompts : 0));
+    json_object_set_new(o, "samples", json_integer((json_int_t)L->samples));
+    json_object_set_new(o, "judge_queries", json_integer((json_int_t)L->judge_queries));
+    json_object_set_new(o, "loss", tr ? s_num(tr->loss) : json_null());
+    json_object_set_new(o, "loss_initial", tr ? s_num(tr->loss_initial) : json_null());
+    json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
+    json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
+    json_object_set_new(o, "exploitability", s_num(m.exploitability));
+    json_object_set_new(o, "exploitability_avg", s_num(m.exploitability_avg));
+    json_object_set_new(o, "lost", json_integer(lost));
+    json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
+    json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
+    json_object_set_new(o, "bad_messages", json_integer((json_int_t)s_bad_total(L)));
+    json_object_set_new(o, "samples_per_s", collect_s > 0 ? s_num((double)L->samples / collect_s) : json_null());
+    json_object_set_new(o, "wall_s", s_num(wall_s));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    fprintf(L->jsonl, "%s\n", line);
+    fflush(L->jsonl);
+    fsync(fileno(L->jsonl));
+
+    Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
+    s.iteration = iteration;
+    s.json = line;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_ITERATION_SUMMARY;
+    env.iteration_summary = &s;
+    s_publish(L, &env);
+    free(line);
+}
+
+/* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal. */
+static int s_collect(learner_t *L) {
+    leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
+    s_announce(L);
+    while (!leases_all_done(&L->leases)) {
+        if (util_stop_requested()) return -1;
+        int64_t now = util_now_ms();
+        int requeued = leases_expire(&L->leases, now);
+        if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
+                               (unsigned long long)L->iteration, requeued);
+        if (now >= L->next_announce_ms) s_announce(L);
+        int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
+        if (dl < wait) wait = dl < 1 ? 1 : dl;
+        s_serve(L, (long)wait);
+    }
+    return 0;
+}
+
+static void s_free_buffer(learner_t *L) {
+    for (long p = 0; p < L->cfg->task.prompts; p++) {
+        if (L->buffer[p]) spar__rollout_group__free_unpacked(L->buffer[p], NULL);
+        L->buffer[p] = NULL;
+    }
+}
+
+static int s_iteration(learner_t *L) {
+    double t0 = util_now_s();
+    L->iteration++;
+    L->samples = L->judge_queries = L->stale_dropped = 0;
+    if (s_collect(L) != 0) return -1;
+    double collect_s = util_now_s() - t0;
+    int lost = 0;
+    for (long p = 0; p < L->cfg->task.prompts; p++) lost += L->buffer[p] == NULL;
+
+    /* pi_t = the version that sampled; train theta from it. */
+    policy_copy(L->prev, L->theta);
+    train_result_t tr;
+    train_iteration(L->theta, L->prev, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
+    fflush(L->records);
+    fsync(fileno(L->records));
+    s_free_buffer(L);
+    s_set_version(L, L->version + 1);
+    avg_iterate_add(&L->avg, L->theta);
+    if (s_checkpoint(L) != 0) return -1;
+    s_log_iteration(L, L->iteration, &tr, util_now_s() - t0, collect_s, lost);
+    return 0;
+}
+
+/* After the last iteration: tell actors the run is over, then go. */
+static void s_shutdown_phase(learner_t *L) {
+    L->finished = 1;
+    s_send_shutdown(L, NULL, "run complete");
+    int64_t end = util_now_ms() + L->cfg->learner.shutdown_grace_ms;
+    while (util_now_ms() < end && !util_stop_requested()) {
+        int waiting = 0;
+        int64_t recent = util_now_ms() - 3 * L->cfg->actor.heartbeat_ms;
+        for (int i = 0; i < L->n_peers; i++)
+            if (L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && !L->peers[i].told_shutdown &&
+                L->peers[i].last_seen_ms >= recent)
+                waiting++;
+        if (!waiting) break;
+        s_serve(L, 50);
+    }
+}
+
+/* ---- setup and main --------------------------------------------------------------------- */
+
+static int s_open_run_dir(learner_t *L) {
+    learner_run_dir(L->cfg, L->run_dir, sizeof L->run_dir);
+    char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
+    int exists = util_file_exists(jsonl);
+    if (exists) {
+        log_error("%s already holds a run (resume is not implemented yet); choose another run.dir", L->run_dir);
+        free(jsonl);
+        return -1;
+    }
+    const char *subs[] = {"checkpoints", "records", "logs"};
+    for (int i = 0; i < 3; i++) {
+        char *d = xasprintf("%s/%s", L->run_dir, subs[i]);
+        int rc = util_mkdirs(d);
+        free(d);
+        if (rc != 0) {
+            log_error("cannot create %s/%s: %s", L->run_dir, subs[i], strerror(-rc));
+            free(jsonl);
+            return -1;
+        }
+    }
+    char *cfgpath = xasprintf("%s/config.yaml", L->run_dir);
+    FILE *cf = fopen(cfgpath, "w");
+    if (cf) {
+        fprintf(cf, "# resolved config of run %s\n", L->wire.run_id);
+        config_write_yaml(L->cfg, cf);
+        fclose(cf);
+    }
+    free(cfgpath);
+    L->jsonl = fopen(jsonl, "a");
+    free(jsonl);
+    char *rec = xasprintf("%s/records/groups.pb", L->run_dir);
+    L->records = fopen(rec, "ab");
+    free(rec);
+    if (!L->jsonl || !L->records) {
+        log_error("cannot open the run files in %s: %s", L->run_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int s_bind(learner_t *L) {
+    L->zctx = zmq_ctx_new();
+    L->ctl = zmq_socket(L->zctx, ZMQ_ROUTER);
+    L->pub = zmq_socket(L->zctx, ZMQ_PUB);
+    wire_socket_defaults(L->ctl);
+    wire_socket_defaults(L->pub);
+    int mandatory = 0; /* replies to vanished peers are dropped, never block */
+    zmq_setsockopt(L->ctl, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    if (zmq_bind(L->ctl, L->cfg->learner.control) != 0) {
+        log_error("cannot bind learner.control %s: %s", L->cfg->learner.control, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    if (zmq_bind(L->pub, L->cfg->learner.publish) != 0) {
+        log_error("cannot bind learner.publish %s: %s", L->cfg->learner.publish, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
+static void s_teardown(learner_t *L) {
+    if (L->buffer) s_free_buffer(L);
+    free(L->buffer);
+    leases_free(&L->leases);
+    free(L->blob);
+    free(L->chunk_digests);
+    optim_destroy(&L->optim);
+    avg_iterate_free(&L->avg);
+    policy_destroy(&L->theta);
+    policy_destroy(&L->prev);
+    policy_destroy(&L->ref);
+    game_set_free(&L->games);
+    if (L->jsonl) fclose(L->jsonl);
+    if (L->records) fclose(L->records);
+    if (L->ctl) zmq_close(L->ctl);
+    if (L->pub) zmq_close(L->pub);
+    if (L->zctx) zmq_ctx_term(L->zctx);
+}
+
+int learner_main(const spar_config_t *cfg) {
+    static learner_t L; /* large (peer table); one per process */
+    memset(&L, 0, sizeof L);
+    L.cfg = cfg;
+    char id[64];
+    snprintf(id, sizeof id, "learner-%d", (int)getpid());
+    wire_init(&L.wire, id, cfg->wire.max_frame_bytes);
+    snprintf(L.wire.run_id, sizeof L.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
+    util_install_stop_signals();
+
+    char why[512];
+    if (game_set_build(&L.games, cfg, why, sizeof why) != 0) {
+        log_error("%s", why);
+        return 2;
+    }
+    int status = 1;
+    if (s_open_run_dir(&L) != 0 || s_bind(&L) != 0) goto done;
+
+    L.theta = policy_tabular_new((int)cfg->task.prompts, (int)cfg->game.n);
+    policy_init(L.theta, cfg->policy.init, cfg->policy.init_scale, (uint64_t)cfg->run.seed);
+    L.prev = policy_clone(L.theta);
+    L.ref = policy_clone(L.theta);
+    avg_iterate_init(&L.avg, L.theta->prompts, L.theta->n);
+    avg_iterate_add(&L.avg, L.theta);
+    L.optim = optim_new(cfg->learner.optimizer, cfg->learner.lr, L.theta->n_params);
+    L.train.epochs = cfg->learner.epochs;
+    L.train.sppo.eta = cfg->algorithm.eta;
+    L.train.sppo.include_self = !strcmp(cfg->algorithm.winrate, "include_self");
+    L.train.sppo.best_worst = !strcmp(cfg->algorithm.pairs, "best_worst");
+    L.buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L.buffer);
+    leases_init(&L.leases);
+
+    s_set_version(&L, 0);
+    if (s_checkpoint(&L) != 0) goto done;
+    s_log_iteration(&L, 0, NULL, 0, 0, 0);
+    log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
+             L.wire.run_id, cfg->run.iterations, cfg->algorithm.name, cfg->task.prompts,
+             cfg->rollout.samples_per_prompt, cfg->learner.control, cfg->learner.publish, L.run_dir);
+
+    while ((long)L.iteration < cfg->run.iterations)
+        if (s_iteration(&L) != 0) break;
+    if ((long)L.iteration == cfg->run.iterations && !util_stop_requested()) {
+        log_info("run complete: %ld iterations", cfg->run.iterations);
+        s_shutdown_phase(&L);
+        status = 0;
+    } else {
+        log_warn("stopped during iteration %llu", (unsigned long long)L.iteration);
+        s_send_shutdown(&L, NULL, "learner stopped");
+    }
+done:
+    s_teardown(&L);
+    return status;
+}

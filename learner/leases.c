@@ -1,0 +1,122 @@
+/* leases — see leases.h. */
+#include "learner/leases.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+void leases_init(leases_t *l) { memset(l, 0, sizeof *l); }
+
+static void s_clear_leases(leases_t *l) {
+    for (int i = 0; i < l->n_leases; i++) free(l->leases[i].prompts);
+    l->n_leases = 0;
+}
+
+void leases_free(leases_t *l) {
+    s_clear_leases(l);
+    free(l->leases);
+    free(l->state);
+    free(l->queue);
+    memset(l, 0, sizeof *l);
+}
+
+static void s_push_back(leases_t *l, int prompt) {
+    l->queue[(l->q_head + l->q_len) % l->n_prompts] = prompt;
+    l->q_len++;
+}
+
+static void s_push_front(leases_t *l, int prompt) {
+    l->q_head = (l->q_head - 1 + l->n_prompts) % l->n_prompts;
+    l->queue[l->q_head] = prompt;
+    l->q_len++;
+}
+
+void leases_begin(leases_t *l, uint64_t iteration, int n_prompts) {
+    s_clear_leases(l);
+    if (n_prompts != l->n_prompts) {
+        free(l->state);
+        free(l->queue);
+        l->state = xcalloc((size_t)n_prompts, 1);
+        l->queue = xcalloc((size_t)n_prompts, sizeof(int));
+    }
+    l->iteration = iteration;
+    l->n_prompts = n_prompts;
+    memset(l->state, LEASE_QUEUED, (size_t)n_prompts);
+    l->q_head = l->q_len = 0;
+    for (int p = 0; p < n_prompts; p++) s_push_back(l, p);
+    l->done = 0;
+    l->reissued = 0;
+}
+
+const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeout_ms, const char *holder) {
+    int take[4096];
+    int n = 0;
+    if (max > 4096) max = 4096;
+    while (l->q_len > 0 && n < max) {
+        int p = l->queue[l->q_head];
+        l->q_head = (l->q_head + 1) % l->n_prompts;
+        l->q_len--;
+        if (l->state[p] != LEASE_QUEUED) continue; /* answered late while queued */
+        l->state[p] = LEASE_GRANTED;
+        take[n++] = p;
+    }
+    if (n == 0) return NULL;
+    if (l->n_leases == l->cap_leases) {
+        l->cap_leases = l->cap_leases ? 2 * l->cap_leases : 16;
+        l->leases = xrealloc(l->leases, sizeof(lease_t) * (size_t)l->cap_leases);
+    }
+    lease_t *ls = &l->leases[l->n_leases++];
+    memset(ls, 0, sizeof *ls);
+    ls->id = ++l->next_id;
+    ls->prompts = xmalloc(sizeof(int) * (size_t)n);
+    memcpy(ls->prompts, take, sizeof(int) * (size_t)n);
+    ls->n = n;
+    ls->deadline_ms = now_ms + timeout_ms;
+    snprintf(ls->holder, sizeof ls->holder, "%s", holder);
+    ls->open = 1;
+    return ls;
+}
+
+int leases_complete(leases_t *l, int prompt) {
+    if (prompt < 0 || prompt >= l->n_prompts) return LEASE_UNKNOWN;
+    if (l->state[prompt] == LEASE_DONE) return LEASE_DUPLICATE;
+    l->state[prompt] = LEASE_DONE; /* if still queued, the grant loop skips it */
+    l->done++;
+    return LEASE_ACCEPTED;
+}
+
+int leases_expire(leases_t *l, int64_t now_ms) {
+    int requeued = 0;
+    for (int i = 0; i < l->n_leases; i++) {
+        lease_t *ls = &l->leases[i];
+        if (!ls->open) continue;
+        int pending = 0;
+        for (int j = 0; j < ls->n; j++) pending += l->state[ls->prompts[j]] == LEASE_GRANTED;
+        if (pending == 0) {
+            ls->open = 0;
+            continue;
+        }
+        if (now_ms < ls->deadline_ms) continue;
+        ls->open = 0;
+        for (int j = ls->n - 1; j >= 0; j--) { /* front of the queue, original order */
+            int p = ls->prompts[j];
+            if (l->state[p] != LEASE_GRANTED) continue;
+            l->state[p] = LEASE_QUEUED;
+            s_push_front(l, p);
+            requeued++;
+        }
+    }
+    l->reissued += requeued;
+    return requeued;
+}
+
+int64_t leases_next_deadline(const leases_t *l) {
+    int64_t best = INT64_MAX;
+    for (int i = 0; i < l->n_leases; i++)
+        if (l->leases[i].open && l->leases[i].deadline_ms < best) best = l->leases[i].deadline_ms;
+    return best;
+}
+
+int leases_all_done(const leases_t *l) { return l->done == l->n_prompts; }

@@ -1,0 +1,50 @@
+/* leases — who answers which prompt of the current iteration, until when.
+ * Every prompt is queued, granted in a lease (a batch with a deadline), then done exactly
+ * once. An expired lease puts its unfinished prompts back at the front of the queue. A late
+ * answer from an expired lease still counts if the prompt is not done yet; any second answer
+ * for a prompt is a duplicate. */
+#ifndef SPAR_LEASES_H
+#define SPAR_LEASES_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t id;
+    int *prompts;
+    int n;
+    int64_t deadline_ms;
+    char holder[64];
+    int open; /* 0 once all its prompts are done or it expired */
+} lease_t;
+
+typedef struct {
+    uint64_t iteration;
+    int n_prompts;
+    uint8_t *state; /* per prompt: LEASE_QUEUED, LEASE_GRANTED, LEASE_DONE */
+    int *queue;     /* ring of queued prompts */
+    int q_head, q_len;
+    lease_t *leases;
+    int n_leases, cap_leases;
+    uint64_t next_id;
+    int done;
+    int reissued; /* prompts re-queued after their lease expired, this iteration */
+} leases_t;
+
+enum { LEASE_QUEUED = 0, LEASE_GRANTED = 1, LEASE_DONE = 2 };
+enum { LEASE_ACCEPTED = 0, LEASE_DUPLICATE = 1, LEASE_UNKNOWN = 2 };
+
+void leases_init(leases_t *l);
+void leases_free(leases_t *l);
+/* Starts an iteration: all prompts queued, no leases. */
+void leases_begin(leases_t *l, uint64_t iteration, int n_prompts);
+/* Grants up to max prompts to holder. Returns the lease or NULL when nothing is queued. */
+const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeout_ms, const char *holder);
+/* Marks a prompt answered: LEASE_ACCEPTED, LEASE_DUPLICATE, or LEASE_UNKNOWN (out of range). */
+int leases_complete(leases_t *l, int prompt);
+/* Re-queues the prompts of leases past their deadline; returns how many were re-queued. */
+int leases_expire(leases_t *l, int64_t now_ms);
+/* The earliest deadline of an open lease, or INT64_MAX. */
+int64_t leases_next_deadline(const leases_t *l);
+int leases_all_done(const leases_t *l);
+
+#endif

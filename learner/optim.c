@@ -1,0 +1,49 @@
+/* optim — see optim.h. */
+#include "learner/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+optim_t *optim_new(const char *kind, double lr, size_t n) {
+    optim_t *o = xcalloc(1, sizeof *o);
+    o->adam = strcmp(kind, "adam") == 0;
+    o->lr = lr;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->n = n;
+    o->m = xcalloc(n, sizeof(double));
+    o->v = xcalloc(n, sizeof(double));
+    return o;
+}
+
+void optim_reset(optim_t *o) {
+    memset(o->m, 0, o->n * sizeof(double));
+    memset(o->v, 0, o->n * sizeof(double));
+    o->t = 0;
+}
+
+void optim_step(optim_t *o, double *params, const double *grads) {
+    o->t++;
+    if (!o->adam) {
+        for (size_t i = 0; i < o->n; i++) params[i] -= o->lr * grads[i];
+        return;
+    }
+    double c1 = 1.0 - pow(o->beta1, (double)o->t), c2 = 1.0 - pow(o->beta2, (double)o->t);
+    for (size_t i = 0; i < o->n; i++) {
+        o->m[i] = o->beta1 * o->m[i] + (1 - o->beta1) * grads[i];
+        o->v[i] = o->beta2 * o->v[i] + (1 - o->beta2) * grads[i] * grads[i];
+        params[i] -= o->lr * (o->m[i] / c1) / (sqrt(o->v[i] / c2) + o->eps);
+    }
+}
+
+void optim_destroy(optim_t **op) {
+    if (!op || !*op) return;
+    free((*op)->m);
+    free((*op)->v);
+    free(*op);
+    *op = NULL;
+}

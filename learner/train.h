@@ -1,0 +1,32 @@
+/* train — one iteration of learning: several epochs of full-batch optimisation of the
+ * algorithm's loss over the iteration's judged groups, with pi_t (prev) and pi_ref frozen.
+ * Groups are taken in prompt order, so the result never depends on which actor answered
+ * first. The batch loss is the mean of the groups' losses. */
+#ifndef SPAR_TRAIN_H
+#define SPAR_TRAIN_H
+
+#include "common/policy.h"
+#include "learner/optim.h"
+#include "learner/sppo.h"
+#include "spar.pb-c.h"
+
+typedef struct {
+    sppo_opts_t sppo;
+    long epochs;
+} train_opts_t;
+
+typedef struct {
+    double loss_initial; /* batch loss before the first step */
+    double loss;         /* batch loss before the last step */
+    int groups;
+} train_result_t;
+
+void train_iteration(policy_t *theta, const policy_t *prev, const policy_t *ref,
+                     Spar__RolloutGroup *const *groups, int n_groups, const train_opts_t *opts,
+                     optim_t *optim, train_result_t *out);
+
+/* The group's K x K preference matrix: the judge's, or Bradley-Terry sigma(r_i - r_j) from its
+ * rewards. Writes k*k entries into P. */
+void train_group_preference(const Spar__RolloutGroup *g, double *P);
+
+#endif

@@ -1,0 +1,83 @@
+/* Leases: every prompt ends done exactly once, expired leases are re-issued, late answers
+ * still count, second answers are duplicates. */
+#include "tests/testutil.h"
+
+#include "learner/leases.h"
+
+static void test_leases_grant_complete_duplicate(void **state) {
+    (void)state;
+    leases_t l;
+    leases_init(&l);
+    leases_begin(&l, 1, 10);
+    const lease_t *a = leases_grant(&l, 4, 0, 100, "a");
+    assert_non_null(a);
+    assert_int_equal(a->n, 4);
+    assert_int_equal(a->prompts[0], 0);
+    const lease_t *b = leases_grant(&l, 4, 0, 100, "b");
+    const lease_t *c = leases_grant(&l, 4, 0, 100, "c");
+    assert_int_equal(b->prompts[0], 4);
+    assert_int_equal(c->n, 2);
+    assert_null(leases_grant(&l, 4, 0, 100, "d"));
+    for (int p = 0; p < 10; p++) assert_int_equal(leases_complete(&l, p), LEASE_ACCEPTED);
+    assert_int_equal(leases_complete(&l, 3), LEASE_DUPLICATE);
+    assert_int_equal(leases_complete(&l, 10), LEASE_UNKNOWN);
+    assert_int_equal(leases_complete(&l, -1), LEASE_UNKNOWN);
+    assert_true(leases_all_done(&l));
+    leases_free(&l);
+}
+
+static void test_leases_expired_are_reissued(void **state) {
+    (void)state;
+    leases_t l;
+    leases_init(&l);
+    leases_begin(&l, 1, 6);
+    const lease_t *a = leases_grant(&l, 3, 0, 100, "dead");
+    uint64_t a_id = a->id;
+    leases_grant(&l, 3, 0, 100, "alive");
+    assert_int_equal(leases_complete(&l, 1), LEASE_ACCEPTED); /* dead answered one before dying */
+    for (int p = 3; p < 6; p++) leases_complete(&l, p);
+    assert_int_equal(leases_next_deadline(&l), 100);
+    assert_int_equal(leases_expire(&l, 99), 0);
+    assert_int_equal(leases_expire(&l, 100), 2); /* prompts 0 and 2 */
+    assert_int_equal(l.reissued, 2);
+    const lease_t *r = leases_grant(&l, 3, 100, 100, "alive");
+    assert_non_null(r);
+    assert_true(r->id != a_id);
+    assert_int_equal(r->n, 2);
+    assert_int_equal(r->prompts[0], 0);
+    assert_int_equal(r->prompts[1], 2);
+    /* the dead actor's late answer for 0 arrives first: it counts; the re-issued one is a duplicate */
+    assert_int_equal(leases_complete(&l, 0), LEASE_ACCEPTED);
+    assert_int_equal(leases_complete(&l, 0), LEASE_DUPLICATE);
+    assert_int_equal(leases_complete(&l, 2), LEASE_ACCEPTED);
+    assert_true(leases_all_done(&l));
+    assert_int_equal(leases_expire(&l, 1000), 0);
+    leases_free(&l);
+}
+
+static void test_leases_late_answer_while_queued(void **state) {
+    (void)state;
+    leases_t l;
+    leases_init(&l);
+    leases_begin(&l, 1, 2);
+    leases_grant(&l, 2, 0, 10, "slow");
+    assert_int_equal(leases_expire(&l, 10), 2);
+    assert_int_equal(leases_complete(&l, 0), LEASE_ACCEPTED); /* answered while re-queued */
+    const lease_t *r = leases_grant(&l, 2, 10, 10, "other");
+    assert_int_equal(r->n, 1); /* only prompt 1 is handed out again */
+    assert_int_equal(r->prompts[0], 1);
+    /* a new iteration starts clean */
+    leases_begin(&l, 2, 3);
+    assert_false(leases_all_done(&l));
+    assert_int_equal(leases_grant(&l, 8, 0, 10, "x")->n, 3);
+    leases_free(&l);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leases_grant_complete_duplicate),
+        cmocka_unit_test(test_leases_expired_are_reissued),
+        cmocka_unit_test(test_leases_late_answer_while_queued),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,129 @@
+/* testutil — see testutil.h. */
+#include "tests/testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+extern char **environ;
+
+char *tu_tmpdir(void) {
+    char *t = xstrdup("/tmp/spar-test-XXXXXX");
+    if (!mkdtemp(t)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return t;
+}
+
+void tu_rmtree(const char *path) {
+    char *cmd = xasprintf("rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", path);
+    free(cmd);
+}
+
+pid_t tu_spawnv(const char *dir, const char *log, char *const argv[]) {
+    pid_t pid = fork();
+    if (pid < 0) abort();
+    if (pid == 0) {
+        if (dir && chdir(dir) != 0) _exit(126);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+pid_t tu_spawn(const char *dir, const char *log, const char *arg0, ...) {
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)arg0;
+    va_list ap;
+    va_start(ap, arg0);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 63) argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return tu_spawnv(dir, log, argv);
+}
+
+int tu_wait(pid_t pid, int timeout_ms) {
+    int64_t end = util_now_ms() + timeout_ms;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (util_now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        util_sleep_ms(10);
+    }
+}
+
+int tu_exit_code(int status) {
+    if (status == -1 || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+}
+
+json_t *tu_read_jsonl(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    json_t *arr = json_array();
+    char line[16384];
+    while (fgets(line, sizeof line, f)) {
+        json_t *o = json_loads(line, 0, NULL);
+        if (o) json_array_append_new(arr, o);
+    }
+    fclose(f);
+    return arr;
+}
+
+int tu_wait_lines(const char *path, int lines, int timeout_ms) {
+    int64_t end = util_now_ms() + timeout_ms;
+    while (util_now_ms() < end) {
+        FILE *f = fopen(path, "r");
+        int n = 0, c;
+        if (f) {
+            while ((c = fgetc(f)) != EOF) n += c == '\n';
+            fclose(f);
+        }
+        if (n >= lines) return 0;
+        util_sleep_ms(5);
+    }
+    return -1;
+}
+
+int tu_file_contains(const char *path, const char *text) {
+    char *s = util_read_file(path, NULL);
+    int found = s && strstr(s, text) != NULL;
+    free(s);
+    return found;
+}
+
+void tu_write(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) abort();
+    fputs(text, f);
+    fclose(f);
+}
+
+void tu_dump(const char *path) {
+    char *s = util_read_file(path, NULL);
+    fprintf(stderr, "---- %s ----\n%s\n----\n", path, s ? s : "(missing)");
+    free(s);
+}

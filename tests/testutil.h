@@ -1,0 +1,43 @@
+/* testutil — what the tests share: a private temporary folder per test (short, so ipc://
+ * paths fit), starting real spar processes with their output in a log file, waiting with a
+ * timeout, and reading iterations.jsonl. */
+#ifndef SPAR_TESTUTIL_H
+#define SPAR_TESTUTIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* cmocka needs these before its header */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* A new empty folder under /tmp; removed by tu_rmtree. Returns a static-lifetime string. */
+char *tu_tmpdir(void);
+void tu_rmtree(const char *path);
+
+/* Starts `spar ARGS...` (NULL-terminated) with cwd `dir` (NULL: inherit) and its stdout and
+ * stderr appended to `log`. Returns the pid. */
+pid_t tu_spawn(const char *dir, const char *log, const char *arg0, ...);
+pid_t tu_spawnv(const char *dir, const char *log, char *const argv[]);
+
+/* Waits up to timeout_ms for pid; returns its waitpid status, or -1 on timeout (pid killed). */
+int tu_wait(pid_t pid, int timeout_ms);
+/* Exit code of a status from tu_wait, or -1 when it did not exit normally. */
+int tu_exit_code(int status);
+
+/* iterations.jsonl as a JSON array (caller decrefs); NULL when missing. */
+json_t *tu_read_jsonl(const char *path);
+/* Waits until the file holds at least `lines` complete lines; 0 on success, -1 on timeout. */
+int tu_wait_lines(const char *path, int lines, int timeout_ms);
+/* Does the file contain the text? */
+int tu_file_contains(const char *path, const char *text);
+/* Writes text to path. */
+void tu_write(const char *path, const char *text);
+/* Prints a file to stderr (for a failing test's context). */
+void tu_dump(const char *path);
+
+#endif
