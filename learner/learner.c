@@ -251,7 +251,8 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
     L->buffer[own->prompt_id] = own;
     L->samples += own->n_responses;
     L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
-    if (records_append(L->records, own) != 0) log_error("cannot append to records: %s", strerror(errno));
+    if (records_append(L->records, own) != 0 || fflush(L->records) != 0)
+        log_error("cannot append to records: %s", strerror(errno));
     s_ack(L, from, own->iteration, own->prompt_id, SPAR__ACK_STATUS__ACK_ACCEPTED);
 }
 
