@@ -269,8 +269,8 @@ static void s_start_fetch(actor_t *A, uint64_t version, uint32_t n_chunks, uint6
     if (digest) memcpy(A->fetch.digest, digest, DIGEST_BYTES);
     A->fetch.buf = xmalloc(total ? total : 1);
     A->fetch.have = xcalloc(n_chunks ? n_chunks : 1, 1);
-    log_info("fetching weights v%llu (%llu bytes, %u chunks)", (unsigned long long)version,
-             (unsigned long long)total, n_chunks);
+    if (total) log_info("fetching weights v%llu (%llu bytes, %u chunks)", (unsigned long long)version,
+                        (unsigned long long)total, n_chunks);
     s_fetch_missing(A);
 }
 

@@ -127,3 +127,10 @@ void tu_dump(const char *path) {
     fprintf(stderr, "---- %s ----\n%s\n----\n", path, s ? s : "(missing)");
     free(s);
 }
+
+void tu_assert_no_sanitizer_report(const char *dir) {
+    char *cmd = xasprintf("grep -rlE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '%s'", dir);
+    int found = system(cmd) == 0; /* grep prints the files that hold a report */
+    free(cmd);
+    if (found) fail_msg("a sanitizer report was found under %s", dir);
+}

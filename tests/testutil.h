@@ -40,4 +40,7 @@ void tu_write(const char *path, const char *text);
 /* Prints a file to stderr (for a failing test's context). */
 void tu_dump(const char *path);
 
+/* Fails the test when any file under dir holds a sanitizer report (ASan, UBSan, LSan). */
+void tu_assert_no_sanitizer_report(const char *dir);
+
 #endif
