@@ -23,7 +23,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
 bench: build
-	$(BUILD)/bench/bench_wire
+	SPAR=$(CURDIR)/$(BUILD)/spar ./bench/quickstart.sh
 
 clean:
 	rm -rf build build-sanitize
