@@ -257,11 +257,12 @@ static int s_prepare(launcher_t *R) {
         return -1;
     }
     char *cfgpath = xasprintf("%s/config.yaml", R->run_dir);
-    FILE *f = fopen(cfgpath, "w");
+    int rc2 = config_save(&R->cfg, cfgpath, "resolved by spar run; every process of the run reads it");
     free(cfgpath);
-    if (!f) return -1;
-    config_write_yaml(&R->cfg, f);
-    fclose(f);
+    if (rc2 != 0) {
+        fprintf(stderr, "spar run: cannot write the config into %s: %s\n", R->run_dir, strerror(-rc2));
+        return -1;
+    }
     return 0;
 }
 

@@ -350,6 +350,19 @@ void config_write_yaml(const spar_config_t *cfg, FILE *out) {
     }
 }
 
+int config_save(const spar_config_t *cfg, const char *path, const char *comment) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return -errno;
+    if (comment) fprintf(f, "# %s\n", comment);
+    config_write_yaml(cfg, f);
+    fclose(f);
+    int rc = util_write_atomic(path, buf, len);
+    free(buf);
+    return rc;
+}
+
 void config_print_options(FILE *out) {
     static const char *names[] = {"int", "number", "string", "choice"};
     for (size_t i = 0; i < N_OPTIONS; i++) {

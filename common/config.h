@@ -89,6 +89,10 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen);
 /* Writes the resolved config as YAML that config_load_file reads back unchanged. */
 void config_write_yaml(const spar_config_t *cfg, FILE *out);
 
+/* Writes the resolved config to path atomically (readers see the old file or the new one,
+ * never a part), with an optional comment line first. Returns 0 or -errno. */
+int config_save(const spar_config_t *cfg, const char *path, const char *comment);
+
 /* Prints every option with its type, default and help (for --help). */
 void config_print_options(FILE *out);
 

@@ -24,6 +24,7 @@
 
 #define MAX_PEERS 1024
 #define ANNOUNCE_MS 500
+#define STALL_REPORT_MS 10000
 
 typedef struct {
     char id[WIRE_ID_MAX + 1];
@@ -384,9 +385,18 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
 static int s_collect(learner_t *L) {
     leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
     s_announce(L);
+    int64_t report_at = util_now_ms() + STALL_REPORT_MS;
     while (!leases_all_done(&L->leases)) {
         if (util_stop_requested()) return -1;
         int64_t now = util_now_ms();
+        if (now >= report_at) { /* a run that waits says what it waits for */
+            int actors = 0;
+            for (int i = 0; i < L->n_peers; i++)
+                actors += L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && L->peers[i].last_seen_ms > now - STALL_REPORT_MS;
+            log_warn("iteration %llu: %d of %ld prompts in; %d actor(s) heard from in the last %d s",
+                     (unsigned long long)L->iteration, L->leases.done, L->cfg->task.prompts, actors, STALL_REPORT_MS / 1000);
+            report_at = now + STALL_REPORT_MS;
+        }
         int requeued = leases_expire(&L->leases, now);
         if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
                                (unsigned long long)L->iteration, requeued);
@@ -467,14 +477,11 @@ static int s_open_run_dir(learner_t *L) {
             return -1;
         }
     }
-    char *cfgpath = xasprintf("%s/config.yaml", L->run_dir);
-    FILE *cf = fopen(cfgpath, "w");
-    if (cf) {
-        fprintf(cf, "# resolved config of run %s\n", L->wire.run_id);
-        config_write_yaml(L->cfg, cf);
-        fclose(cf);
-    }
+    char *cfgpath = xasprintf("%s/config.yaml", L->run_dir), *comment = xasprintf("resolved config of run %s", L->wire.run_id);
+    int rc = config_save(L->cfg, cfgpath, comment);
+    if (rc != 0) log_warn("cannot write %s: %s", cfgpath, strerror(-rc));
     free(cfgpath);
+    free(comment);
     L->jsonl = fopen(jsonl, "a");
     free(jsonl);
     char *rec = xasprintf("%s/records/groups.pb", L->run_dir);
