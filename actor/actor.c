@@ -368,11 +368,14 @@ static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
     for (int i = 0; i < A->n_tasks; i++) {
         task_t *t = &A->tasks[i];
         if (t->state != TASK_JUDGING || t->request_id != r->request_id) continue;
-        if ((r->error && r->error[0]) || r->k != (uint32_t)t->k || r->n_preference != (size_t)t->k * t->k) {
-            A->wire.bad_messages++;
-            log_warn("judge could not judge prompt %u: %s; asking another judge", t->prompt,
-                     r->error && r->error[0] ? r->error : "reply does not match the request");
-            s_send_judge(A, t);
+        int refused = r->error && r->error[0];
+        if (refused || r->k != (uint32_t)t->k || r->n_preference != (size_t)t->k * t->k) {
+            if (!refused) A->wire.bad_messages++; /* a valid frame, but not an answer to this request */
+            int64_t backoff = (int64_t)50 << (t->attempts < 6 ? t->attempts : 6);
+            log_warn("judge could not judge prompt %u: %s; asking again in %lld ms", t->prompt,
+                     refused ? r->error : "reply does not match the request", (long long)backoff);
+            t->state = TASK_GENERATING; /* the timer re-sends it, to the next judge */
+            t->due_ms = util_now_ms() + backoff;
             return;
         }
         t->P = xmalloc(sizeof(double) * r->n_preference);
