@@ -42,10 +42,19 @@ static const option_t s_options[] = {
     {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "tabular", "tabular", "policy backend"},
     {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random", "initial logits"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
-    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo", "learning algorithm"},
-    {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more)"},
+    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo|inpo|dno|dpo|ipo|apo", "learning algorithm"},
+    {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more): SPPO, INPO, DNO soft"},
+    {"algorithm.tau", T_FLOAT, OFF(algorithm.tau), 1e-9, 1e9, "0.1", NULL, "KL coefficient to pi_ref: INPO (eta*tau <= 1), IPO"},
+    {"algorithm.beta", T_FLOAT, OFF(algorithm.beta), 1e-9, 1e9, "0.1", NULL, "DPO / DNO-Prct beta"},
+    {"algorithm.label_smoothing", T_FLOAT, OFF(algorithm.label_smoothing), 0, 0.5, "0", NULL, "DPO label smoothing (cDPO)"},
     {"algorithm.winrate", T_ENUM, OFF(algorithm.winrate), 0, 0, "leave_one_out", "leave_one_out|include_self", "SPPO win-rate estimate"},
-    {"algorithm.pairs", T_ENUM, OFF(algorithm.pairs), 0, 0, "all", "all|best_worst", "SPPO targets: all K, or best and worst"},
+    {"algorithm.pairs", T_ENUM, OFF(algorithm.pairs), 0, 0, "auto", "auto|all|best_worst", "auto: SPPO all K, pair losses best vs worst"},
+    {"algorithm.labels", T_ENUM, OFF(algorithm.labels), 0, 0, "hard", "hard|soft", "pair labels: the judge's winner, or its expectation"},
+    {"algorithm.reference", T_ENUM, OFF(algorithm.reference), 0, 0, "ref", "ref|previous", "DPO reference: pi_ref or pi_t"},
+    {"dno.form", T_ENUM, OFF(dno.form), 0, 0, "prct", "prct|soft", "DNO-Prct (DPO vs pi_t on large margins) or soft-label"},
+    {"dno.margin", T_FLOAT, OFF(dno.margin), 0, 1, "0.1", NULL, "DNO-Prct: least win-rate margin of a kept pair"},
+    {"apo.base", T_ENUM, OFF(apo.base), 0, 0, "sppo", "sppo|dpo", "APO: the algorithm it accelerates"},
+    {"apo.alpha", T_FLOAT, OFF(apo.alpha), 0, 0.999, "0.3", NULL, "APO: Nesterov extrapolation weight"},
     {"rollout.samples_per_prompt", T_INT, OFF(rollout.samples_per_prompt), 2, 4096, "128", NULL, "K, responses sampled per prompt"},
     {"learner.epochs", T_INT, OFF(learner.epochs), 1, 1e7, "50", NULL, "optimiser passes over an iteration's data"},
     {"learner.lr", T_FLOAT, OFF(learner.lr), 1e-12, 1e6, "16", NULL, "learning rate (of the mean loss over the prompts)"},
@@ -311,6 +320,10 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
     }
     if (strcmp(cfg->game.family, "file") != 0 && cfg->game.file[0]) {
         snprintf(err, errlen, "game.file: set, but game.family is %s (use family: file)", cfg->game.family);
+        return -1;
+    }
+    if (!strcmp(cfg->algorithm.name, "inpo") && cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
+        snprintf(err, errlen, "algorithm.tau: INPO needs eta * tau <= 1 (got %g)", cfg->algorithm.eta * cfg->algorithm.tau);
         return -1;
     }
     if (!cfg->learner.control[0] || !cfg->learner.publish[0]) {

@@ -33,11 +33,24 @@ typedef struct {
         double init_scale;
     } policy;
     struct {
-        char name[CFG_STR]; /* sppo */
+        char name[CFG_STR]; /* sppo | inpo | dno | dpo | ipo | apo */
         double eta;
-        char winrate[CFG_STR]; /* leave_one_out | include_self */
-        char pairs[CFG_STR];   /* all | best_worst */
+        double tau;
+        double beta;
+        double label_smoothing;
+        char winrate[CFG_STR];   /* leave_one_out | include_self */
+        char pairs[CFG_STR];     /* auto | all | best_worst */
+        char labels[CFG_STR];    /* hard | soft */
+        char reference[CFG_STR]; /* ref | previous */
     } algorithm;
+    struct {
+        char form[CFG_STR]; /* prct | soft */
+        double margin;
+    } dno;
+    struct {
+        char base[CFG_STR]; /* sppo | dpo */
+        double alpha;
+    } apo;
     struct {
         long samples_per_prompt;
     } rollout;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/regularised.h"
 #include "common/util.h"
 
 void avg_iterate_init(avg_iterate_t *a, int prompts, int n) {
@@ -29,7 +30,8 @@ void avg_iterate_free(avg_iterate_t *a) {
 }
 
 void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *init,
-                     const policy_t *ref, const avg_iterate_t *avg, metrics_t *out) {
+                     const policy_t *ref, const avg_iterate_t *avg, double tau, const double *nash_tau,
+                     metrics_t *out) {
     int n = g->n;
     double pi[4096], p0[4096], pr[4096], pa[4096];
     memset(out, 0, sizeof *out);
@@ -46,9 +48,28 @@ void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *i
         for (int i = 0; i < n; i++)
             if (pi[i] > 0) kl += pi[i] * (log(pi[i]) - log(pr[i]));
         out->kl_to_ref += kl;
+        if (nash_tau) {
+            out->exploitability_tau += reg_gap(P, n, pi, pr, tau);
+            out->kl_to_nash_tau += reg_kl(nash_tau + (size_t)q * n, pi, n);
+        }
     }
+    if (!nash_tau) out->exploitability_tau = out->kl_to_nash_tau = NAN;
+    out->exploitability_tau /= g->prompts;
+    out->kl_to_nash_tau /= g->prompts;
     out->exploitability /= g->prompts;
     out->exploitability_avg /= g->prompts;
     out->win_rate_vs_init /= g->prompts;
     out->kl_to_ref /= g->prompts;
+}
+
+double *metrics_nash_tau(const game_set_t *g, const policy_t *ref, double tau) {
+    double *out = xmalloc(sizeof(double) * (size_t)g->prompts * g->n), pr[4096];
+    for (int q = 0; q < g->prompts; q++) {
+        policy_probs(ref, q, pr);
+        if (reg_nash(game_matrix(g, q), g->n, pr, tau, out + (size_t)q * g->n, 2000000) < 0) {
+            free(out);
+            return NULL;
+        }
+    }
+    return out;
 }

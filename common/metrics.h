@@ -12,6 +12,8 @@ typedef struct {
     double exploitability_avg;
     double kl_to_ref;
     double win_rate_vs_init;
+    double exploitability_tau; /* Gap_tau against the regularised game (NAN when tau = 0) */
+    double kl_to_nash_tau;     /* KL(pi*_tau || pi) (NAN when tau = 0) */
 } metrics_t;
 
 /* Running mean of the iterates' probabilities: (1/count) sum_s pi_s. */
@@ -25,7 +27,13 @@ void avg_iterate_init(avg_iterate_t *a, int prompts, int n);
 void avg_iterate_add(avg_iterate_t *a, const policy_t *p);
 void avg_iterate_free(avg_iterate_t *a);
 
+/* nash_tau: per prompt the regularised equilibrium (prompts * n), or NULL when tau = 0. */
 void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *init,
-                     const policy_t *ref, const avg_iterate_t *avg, metrics_t *out);
+                     const policy_t *ref, const avg_iterate_t *avg, double tau, const double *nash_tau,
+                     metrics_t *out);
+
+/* The regularised equilibrium of every prompt's game against ref's policy (malloc'd,
+ * prompts * n). Returns NULL when the solver does not converge. */
+double *metrics_nash_tau(const game_set_t *g, const policy_t *ref, double tau);
 
 #endif

@@ -44,6 +44,9 @@ typedef struct {
 
     game_set_t games;
     policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
+    policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
+    double tau;                   /* the regularised game's tau, 0 when none */
+    double *nash_tau;             /* its equilibrium per prompt */
     avg_iterate_t avg;
     optim_t *optim;
     train_opts_t train;
@@ -345,7 +348,7 @@ static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null()
 static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result_t *tr, double wall_s,
                             double collect_s, int lost) {
     metrics_t m;
-    metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, &m);
+    metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, L->tau, L->nash_tau, &m);
     json_t *o = json_object();
     json_object_set_new(o, "iteration", json_integer((json_int_t)iteration));
     json_object_set_new(o, "policy_version", json_integer((json_int_t)L->version));
@@ -359,6 +362,8 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
     json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
     json_object_set_new(o, "exploitability", s_num(m.exploitability));
     json_object_set_new(o, "exploitability_avg", s_num(m.exploitability_avg));
+    json_object_set_new(o, "exploitability_tau", s_num(m.exploitability_tau));
+    json_object_set_new(o, "kl_to_nash_tau", s_num(m.kl_to_nash_tau));
     json_object_set_new(o, "lost", json_integer(lost));
     json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
     json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
@@ -415,6 +420,17 @@ static void s_free_buffer(learner_t *L) {
     }
 }
 
+/* APO (ALGORITHMS.md section 8): logits_{t+1} = (1 + alpha) zhat_{t+1} - alpha zhat_t, where
+ * zhat are the base algorithm's solutions before extrapolation. */
+static void s_apo_extrapolate(learner_t *L) {
+    double a = L->train.alg.apo_alpha;
+    for (size_t i = 0; i < L->theta->n_params; i++) {
+        double hat = L->theta->params[i];
+        L->theta->params[i] = (1 + a) * hat - a * L->apo_hat->params[i];
+        L->apo_hat->params[i] = hat;
+    }
+}
+
 static int s_iteration(learner_t *L) {
     double t0 = util_now_s();
     L->iteration++;
@@ -428,6 +444,7 @@ static int s_iteration(learner_t *L) {
     policy_copy(L->prev, L->theta);
     train_result_t tr;
     train_iteration(L->theta, L->prev, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
+    if (L->apo_hat) s_apo_extrapolate(L);
     fflush(L->records);
     fsync(fileno(L->records));
     s_free_buffer(L);
@@ -524,6 +541,8 @@ static void s_teardown(learner_t *L) {
     policy_destroy(&L->theta);
     policy_destroy(&L->prev);
     policy_destroy(&L->ref);
+    policy_destroy(&L->apo_hat);
+    free(L->nash_tau);
     game_set_free(&L->games);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
@@ -558,9 +577,13 @@ int learner_main(const spar_config_t *cfg) {
     avg_iterate_add(&L.avg, L.theta);
     L.optim = optim_new(cfg->learner.optimizer, cfg->learner.lr, L.theta->n_params);
     L.train.epochs = cfg->learner.epochs;
-    L.train.sppo.eta = cfg->algorithm.eta;
-    L.train.sppo.include_self = !strcmp(cfg->algorithm.winrate, "include_self");
-    L.train.sppo.best_worst = !strcmp(cfg->algorithm.pairs, "best_worst");
+    algorithm_from_config(&L.train.alg, cfg);
+    if (L.train.alg.apo) L.apo_hat = policy_clone(L.theta);
+    L.tau = algorithm_tau(&L.train.alg);
+    if (L.tau > 0 && !(L.nash_tau = metrics_nash_tau(&L.games, L.ref, L.tau))) {
+        log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", L.tau);
+        L.tau = 0;
+    }
     L.buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L.buffer);
     leases_init(&L.leases);
 

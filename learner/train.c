@@ -57,7 +57,7 @@ void train_iteration(policy_t *theta, const policy_t *prev, const policy_t *ref,
                 p->lp_theta[i] = policy_logprob(theta, p->prompt, r->tokens, (int)r->n_tokens);
             }
             loss_group_t lg = {p->k, p->lp_theta, p->lp_prev, p->lp_ref, p->P};
-            total += sppo_loss(&opts->sppo, &lg, p->dlp);
+            total += algorithm_group_loss(&opts->alg, &lg, p->dlp);
             for (int i = 0; i < p->k; i++) {
                 const Spar__Response *r = G->responses[i];
                 if (p->dlp[i] != 0.0)

@@ -7,11 +7,11 @@
 
 #include "common/policy.h"
 #include "learner/optim.h"
-#include "learner/sppo.h"
+#include "learner/algorithm.h"
 #include "spar.pb-c.h"
 
 typedef struct {
-    sppo_opts_t sppo;
+    algorithm_t alg;
     long epochs;
 } train_opts_t;
 

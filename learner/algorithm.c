@@ -1,0 +1,133 @@
+/* algorithm — see algorithm.h. */
+#include "learner/algorithm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "learner/pairloss.h"
+
+void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
+    memset(a, 0, sizeof *a);
+    const char *name = cfg->algorithm.name;
+    if (!strcmp(name, "apo")) {
+        a->apo = 1;
+        a->apo_alpha = cfg->apo.alpha;
+        name = cfg->apo.base;
+    }
+    a->kind = !strcmp(name, "inpo") ? ALG_INPO
+              : !strcmp(name, "dno") ? ALG_DNO
+              : !strcmp(name, "dpo") ? ALG_DPO
+              : !strcmp(name, "ipo") ? ALG_IPO
+                                     : ALG_SPPO;
+    a->eta = cfg->algorithm.eta;
+    a->tau = cfg->algorithm.tau;
+    a->beta = cfg->algorithm.beta;
+    a->eps = cfg->algorithm.label_smoothing;
+    a->sppo.eta = cfg->algorithm.eta;
+    a->sppo.include_self = !strcmp(cfg->algorithm.winrate, "include_self");
+    a->sppo.best_worst = !strcmp(cfg->algorithm.pairs, "best_worst");
+    a->pairs_all = !strcmp(cfg->algorithm.pairs, "all");
+    a->soft_labels = !strcmp(cfg->algorithm.labels, "soft");
+    a->ref_previous = !strcmp(cfg->algorithm.reference, "previous");
+    a->dno_soft = !strcmp(cfg->dno.form, "soft");
+    a->dno_margin = cfg->dno.margin;
+}
+
+double algorithm_tau(const algorithm_t *a) {
+    switch (a->kind) {
+    case ALG_INPO:
+    case ALG_IPO: return a->tau;
+    case ALG_DPO: return a->ref_previous ? 0.0 : a->beta; /* DPO's optimum: pi_ref exp(r / beta) */
+    default: return 0.0;
+    }
+}
+
+/* Loss of "w beats l" for the pair losses, with dL/dlp_theta(w) in *dw (= -dL/dlp_theta(l)). */
+static double s_pair(const algorithm_t *a, const loss_group_t *g, int w, int l, double *dw) {
+    const double *th = g->lp_theta, *pv = g->lp_prev, *rf = g->lp_ref;
+    switch (a->kind) {
+    case ALG_INPO:
+        return pairloss_inpo(pairloss_inpo_h(th[w], th[l], rf[w], rf[l], pv[w], pv[l], a->eta * a->tau), a->eta, dw);
+    case ALG_IPO: return pairloss_ipo((th[w] - rf[w]) - (th[l] - rf[l]), a->tau, dw);
+    case ALG_DNO: /* DNO-Prct: DPO against pi_t */
+        return pairloss_dpo((th[w] - pv[w]) - (th[l] - pv[l]), a->beta, a->eps, dw);
+    default: {
+        const double *r = a->ref_previous ? pv : rf;
+        return pairloss_dpo((th[w] - r[w]) - (th[l] - r[l]), a->beta, a->eps, dw);
+    }
+    }
+}
+
+/* Adds weight * loss(w > l) to the group's loss and gradient. */
+static double s_add_pair(const algorithm_t *a, const loss_group_t *g, int w, int l, double weight, double *dlp) {
+    double d;
+    double L = s_pair(a, g, w, l, &d);
+    dlp[w] += weight * d;
+    dlp[l] -= weight * d;
+    return weight * L;
+}
+
+/* DNO's soft form on every pair: minimiser a_i - a_j = eta (Phat_i - Phat_j). */
+static double s_dno_soft(const algorithm_t *a, const loss_group_t *g, const double *ph, double *dlp) {
+    int k = g->k, n = 0;
+    double total = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = i + 1; j < k; j++) {
+            double da = (g->lp_theta[i] - g->lp_prev[i]) - (g->lp_theta[j] - g->lp_prev[j]), d;
+            total += pairloss_dno_soft(da, ph[i] - ph[j], a->eta, &d);
+            dlp[i] += d;
+            dlp[j] -= d;
+            n++;
+        }
+    for (int i = 0; i < k; i++) dlp[i] /= n;
+    return total / n;
+}
+
+double algorithm_group_loss(const algorithm_t *a, const loss_group_t *g, double *dlp) {
+    if (a->kind == ALG_SPPO) return sppo_loss(&a->sppo, g, dlp);
+    int k = g->k;
+    for (int i = 0; i < k; i++) dlp[i] = 0;
+    double *ph = xmalloc(sizeof(double) * (size_t)k);
+    sppo_winrates(g->P, k, 0, ph);
+    double total = 0;
+    if (a->kind == ALG_DNO && a->dno_soft) {
+        total = s_dno_soft(a, g, ph, dlp);
+        free(ph);
+        return total;
+    }
+    int n = 0;
+    if (a->pairs_all) {
+        for (int i = 0; i < k; i++)
+            for (int j = i + 1; j < k; j++) {
+                double p = g->P[i * k + j];
+                if (a->soft_labels) {
+                    total += s_add_pair(a, g, i, j, p, dlp) + s_add_pair(a, g, j, i, 1.0 - p, dlp);
+                } else if (p != 0.5) {
+                    total += p > 0.5 ? s_add_pair(a, g, i, j, 1.0, dlp) : s_add_pair(a, g, j, i, 1.0, dlp);
+                } else {
+                    continue;
+                }
+                n++;
+            }
+    } else {
+        int w = 0, l = 0;
+        for (int i = 1; i < k; i++) {
+            if (ph[i] > ph[w]) w = i;
+            if (ph[i] < ph[l]) l = i;
+        }
+        int keep = ph[w] > ph[l] && (a->kind != ALG_DNO || ph[w] - ph[l] >= a->dno_margin);
+        if (keep) {
+            double p = g->P[w * k + l];
+            total = a->soft_labels ? s_add_pair(a, g, w, l, p, dlp) + s_add_pair(a, g, l, w, 1.0 - p, dlp)
+                                   : s_add_pair(a, g, w, l, 1.0, dlp);
+            n = 1;
+        }
+    }
+    if (n > 1) {
+        for (int i = 0; i < k; i++) dlp[i] /= n;
+        total /= n;
+    }
+    free(ph);
+    return total;
+}

@@ -1,0 +1,39 @@
+/* algorithm — which loss the learner minimises over a judged group, built from the config:
+ * SPPO (regression on all K or best/worst), and the pair losses INPO, DPO, IPO and DNO
+ * (pairloss.h) on the pairs the config selects:
+ *   best_worst  (default): argmax vs argmin of the win rate, ties dropped;
+ *   all:        every i < j with P[i][j] != 1/2, the winner by P.
+ * With labels: soft, a pair's loss is the expectation over the judge's Bernoulli label,
+ * P[i][j] L(i > j) + P[j][i] L(j > i), which keeps the exact fixed point without label noise.
+ * APO (section 8) trains its base algorithm and extrapolates in the learner (learner.c). */
+#ifndef SPAR_ALGORITHM_H
+#define SPAR_ALGORITHM_H
+
+#include "common/config.h"
+#include "learner/loss.h"
+#include "learner/sppo.h"
+
+typedef enum { ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO } alg_kind_t;
+
+typedef struct {
+    alg_kind_t kind;
+    sppo_opts_t sppo;
+    double eta, tau, beta, eps;
+    int pairs_all, soft_labels;
+    int ref_previous; /* DPO: reference pi_t instead of pi_ref */
+    int dno_soft;
+    double dno_margin;
+    int apo;
+    double apo_alpha;
+} algorithm_t;
+
+void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg);
+
+/* Loss of one group; writes dL/dlp_theta for each of the K responses. */
+double algorithm_group_loss(const algorithm_t *a, const loss_group_t *g, double *dlp);
+
+/* The KL coefficient of the regularised game this algorithm targets, or 0 when it has none
+ * (SPPO, DNO: plain Nash equilibrium). */
+double algorithm_tau(const algorithm_t *a);
+
+#endif
