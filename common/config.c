@@ -57,7 +57,7 @@ static const option_t s_options[] = {
     {"apo.alpha", T_FLOAT, OFF(apo.alpha), 0, 0.999, "0.3", NULL, "APO: Nesterov extrapolation weight"},
     {"rollout.samples_per_prompt", T_INT, OFF(rollout.samples_per_prompt), 2, 4096, "128", NULL, "K, responses sampled per prompt"},
     {"learner.epochs", T_INT, OFF(learner.epochs), 1, 1e7, "50", NULL, "optimiser passes over an iteration's data"},
-    {"learner.lr", T_FLOAT, OFF(learner.lr), 1e-12, 1e6, "16", NULL, "learning rate (of the mean loss over the prompts)"},
+    {"learner.lr", T_FLOAT, OFF(learner.lr), 0, 1e6, "0", NULL, "learning rate of the mean loss over prompts; 0: automatic (README)"},
     {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", "adam|sgd", "optimiser"},
     {"learner.prompts_per_lease", T_INT, OFF(learner.prompts_per_lease), 1, 1e6, "4", NULL, "prompts granted per lease"},
     {"learner.lease_timeout_ms", T_INT, OFF(learner.lease_timeout_ms), 10, 1e8, "5000", NULL, "a lease not answered by then is re-issued"},

@@ -35,6 +35,7 @@ void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *i
     int n = g->n;
     double pi[4096], p0[4096], pr[4096], pa[4096];
     memset(out, 0, sizeof *out);
+    int with_winner = 0;
     for (int q = 0; q < g->prompts; q++) {
         const double *P = game_matrix(g, q);
         policy_probs(cur, q, pi);
@@ -48,6 +49,14 @@ void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *i
         for (int i = 0; i < n; i++)
             if (pi[i] > 0) kl += pi[i] * (log(pi[i]) - log(pr[i]));
         out->kl_to_ref += kl;
+        int w = metrics_condorcet_winner(P, n);
+        if (w >= 0) {
+            int top = 0;
+            for (int i = 1; i < n; i++)
+                if (pi[i] > pi[top]) top = i;
+            with_winner++;
+            out->condorcet_top += top == w;
+        }
         if (nash_tau) {
             out->exploitability_tau += reg_gap(P, n, pi, pr, tau);
             out->kl_to_nash_tau += reg_kl(nash_tau + (size_t)q * n, pi, n);
@@ -56,6 +65,7 @@ void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *i
     if (!nash_tau) out->exploitability_tau = out->kl_to_nash_tau = NAN;
     out->exploitability_tau /= g->prompts;
     out->kl_to_nash_tau /= g->prompts;
+    out->condorcet_top = with_winner ? out->condorcet_top / with_winner : NAN;
     out->exploitability /= g->prompts;
     out->exploitability_avg /= g->prompts;
     out->win_rate_vs_init /= g->prompts;
@@ -72,4 +82,14 @@ double *metrics_nash_tau(const game_set_t *g, const policy_t *ref, double tau) {
         }
     }
     return out;
+}
+
+int metrics_condorcet_winner(const double *P, int n) {
+    for (int i = 0; i < n; i++) {
+        int all = 1;
+        for (int j = 0; j < n && all; j++)
+            if (j != i && !(P[i * n + j] > 0.5)) all = 0;
+        if (all) return i;
+    }
+    return -1;
 }

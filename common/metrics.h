@@ -14,6 +14,8 @@ typedef struct {
     double win_rate_vs_init;
     double exploitability_tau; /* Gap_tau against the regularised game (NAN when tau = 0) */
     double kl_to_nash_tau;     /* KL(pi*_tau || pi) (NAN when tau = 0) */
+    double condorcet_top;      /* share of prompts with a Condorcet winner where it is pi's most
+                                  probable response (NAN when no prompt has one) */
 } metrics_t;
 
 /* Running mean of the iterates' probabilities: (1/count) sum_s pi_s. */
@@ -31,6 +33,9 @@ void avg_iterate_free(avg_iterate_t *a);
 void metrics_tabular(const game_set_t *g, const policy_t *cur, const policy_t *init,
                      const policy_t *ref, const avg_iterate_t *avg, double tau, const double *nash_tau,
                      metrics_t *out);
+
+/* The action that beats every other with probability > 1/2, or -1. */
+int metrics_condorcet_winner(const double *P, int n);
 
 /* The regularised equilibrium of every prompt's game against ref's policy (malloc'd,
  * prompts * n). Returns NULL when the solver does not converge. */

@@ -364,6 +364,7 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
     json_object_set_new(o, "exploitability_avg", s_num(m.exploitability_avg));
     json_object_set_new(o, "exploitability_tau", s_num(m.exploitability_tau));
     json_object_set_new(o, "kl_to_nash_tau", s_num(m.kl_to_nash_tau));
+    json_object_set_new(o, "condorcet_top", s_num(m.condorcet_top));
     json_object_set_new(o, "lost", json_integer(lost));
     json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
     json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
@@ -444,6 +445,11 @@ static int s_iteration(learner_t *L) {
     policy_copy(L->prev, L->theta);
     train_result_t tr;
     train_iteration(L->theta, L->prev, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
+    if (!isfinite(tr.loss) || tr.loss > 1e6 * (tr.loss_initial + 1e-12)) {
+        log_error("iteration %llu: training diverged (loss %g after %g at the first epoch); lower learner.lr",
+                  (unsigned long long)L->iteration, tr.loss, tr.loss_initial);
+        return -1;
+    }
     if (L->apo_hat) s_apo_extrapolate(L);
     fflush(L->records);
     fsync(fileno(L->records));
@@ -473,6 +479,19 @@ static void s_shutdown_phase(learner_t *L) {
 }
 
 /* ---- setup and main --------------------------------------------------------------------- */
+
+/* learner.lr 0 means automatic. The batch loss is the mean over prompts, so with the tabular
+ * policy each prompt's logits see 1/prompts of their gradient: lr = prompts x c gives every
+ * prompt the step c, with c inside the stable range of plain gradient descent on each loss
+ * (the squared pair losses of INPO and IPO curve 4x more than SPPO's regression). With Adam,
+ * whose steps do not scale with the gradient, automatic is 0.05. */
+static double s_learning_rate(const spar_config_t *cfg) {
+    if (cfg->learner.lr > 0) return cfg->learner.lr;
+    if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
+    const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
+    double c = (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
+    return c * (double)cfg->task.prompts;
+}
 
 static int s_open_run_dir(learner_t *L) {
     learner_run_dir(L->cfg, L->run_dir, sizeof L->run_dir);
@@ -575,7 +594,7 @@ int learner_main(const spar_config_t *cfg) {
     L.ref = policy_clone(L.theta);
     avg_iterate_init(&L.avg, L.theta->prompts, L.theta->n);
     avg_iterate_add(&L.avg, L.theta);
-    L.optim = optim_new(cfg->learner.optimizer, cfg->learner.lr, L.theta->n_params);
+    L.optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L.theta->n_params);
     L.train.epochs = cfg->learner.epochs;
     algorithm_from_config(&L.train.alg, cfg);
     if (L.train.alg.apo) L.apo_hat = policy_clone(L.theta);
