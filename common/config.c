@@ -308,8 +308,22 @@ int config_load_file(spar_config_t *cfg, const char *path, char *err, size_t err
         snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
         return -1;
     }
+    char before[sizeof cfg->game.file];
+    memcpy(before, cfg->game.file, sizeof before);
     int rc = s_load(cfg, path, (const unsigned char *)text, len, err, errlen);
     free(text);
+    /* A game file named in a config file is relative to that file, wherever spar runs. */
+    if (rc == 0 && cfg->game.file[0] && cfg->game.file[0] != '/' && strcmp(before, cfg->game.file) != 0) {
+        char *real = realpath(path, NULL);
+        if (real) {
+            char *slash = strrchr(real, '/');
+            *slash = '\0';
+            char *joined = xasprintf("%s/%s", real, cfg->game.file);
+            if (strlen(joined) < sizeof cfg->game.file) snprintf(cfg->game.file, sizeof cfg->game.file, "%s", joined);
+            free(joined);
+            free(real);
+        }
+    }
     return rc;
 }
 
