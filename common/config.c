@@ -42,9 +42,10 @@ static const option_t s_options[] = {
     {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "tabular", "tabular", "policy backend"},
     {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random", "initial logits"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
-    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo|inpo|dno|dpo|ipo|apo", "learning algorithm"},
+    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo|inpo|dno|dpo|ipo|nash-md|egpo|apo", "learning algorithm"},
     {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more): SPPO, INPO, DNO soft"},
-    {"algorithm.tau", T_FLOAT, OFF(algorithm.tau), 1e-9, 1e9, "0.1", NULL, "KL coefficient to pi_ref: INPO (eta*tau <= 1), IPO"},
+    {"algorithm.eta_decay", T_FLOAT, OFF(algorithm.eta_decay), 0, 1e9, "0", NULL, "eta_t = eta / (1 + eta_decay (t - 1))"},
+    {"algorithm.tau", T_FLOAT, OFF(algorithm.tau), 1e-9, 1e9, "0.1", NULL, "KL coefficient to pi_ref: INPO, Nash-MD (eta*tau <= 1), IPO, EGPO"},
     {"algorithm.beta", T_FLOAT, OFF(algorithm.beta), 1e-9, 1e9, "0.1", NULL, "DPO / DNO-Prct beta"},
     {"algorithm.label_smoothing", T_FLOAT, OFF(algorithm.label_smoothing), 0, 0.5, "0", NULL, "DPO label smoothing (cDPO)"},
     {"algorithm.winrate", T_ENUM, OFF(algorithm.winrate), 0, 0, "leave_one_out", "leave_one_out|include_self", "SPPO win-rate estimate"},
@@ -56,7 +57,7 @@ static const option_t s_options[] = {
     {"apo.base", T_ENUM, OFF(apo.base), 0, 0, "sppo", "sppo|dpo", "APO: the algorithm it accelerates"},
     {"apo.alpha", T_FLOAT, OFF(apo.alpha), 0, 0.999, "0.3", NULL, "APO: Nesterov extrapolation weight"},
     {"rollout.samples_per_prompt", T_INT, OFF(rollout.samples_per_prompt), 2, 4096, "128", NULL, "K, responses sampled per prompt"},
-    {"learner.epochs", T_INT, OFF(learner.epochs), 1, 1e7, "50", NULL, "optimiser passes over an iteration's data"},
+    {"learner.epochs", T_INT, OFF(learner.epochs), 0, 1e7, "0", NULL, "optimiser passes per step; 0: automatic (EGPO 1, others 50)"},
     {"learner.lr", T_FLOAT, OFF(learner.lr), 0, 1e6, "0", NULL, "learning rate of the mean loss over prompts; 0: automatic (README)"},
     {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", "adam|sgd", "optimiser"},
     {"learner.prompts_per_lease", T_INT, OFF(learner.prompts_per_lease), 1, 1e6, "4", NULL, "prompts granted per lease"},
@@ -336,8 +337,10 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "game.file: set, but game.family is %s (use family: file)", cfg->game.family);
         return -1;
     }
-    if (!strcmp(cfg->algorithm.name, "inpo") && cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
-        snprintf(err, errlen, "algorithm.tau: INPO needs eta * tau <= 1 (got %g)", cfg->algorithm.eta * cfg->algorithm.tau);
+    if ((!strcmp(cfg->algorithm.name, "inpo") || !strcmp(cfg->algorithm.name, "nash-md")) &&
+        cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
+        snprintf(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)", cfg->algorithm.name,
+                 cfg->algorithm.eta * cfg->algorithm.tau);
         return -1;
     }
     if (!cfg->learner.control[0] || !cfg->learner.publish[0]) {

@@ -35,6 +35,7 @@ typedef struct {
     struct {
         char name[CFG_STR]; /* sppo | inpo | dno | dpo | ipo | apo */
         double eta;
+        double eta_decay;
         double tau;
         double beta;
         double label_smoothing;

@@ -19,6 +19,8 @@ void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
               : !strcmp(name, "dno") ? ALG_DNO
               : !strcmp(name, "dpo") ? ALG_DPO
               : !strcmp(name, "ipo") ? ALG_IPO
+              : !strcmp(name, "nash-md") ? ALG_NASH_MD
+              : !strcmp(name, "egpo") ? ALG_EGPO
                                      : ALG_SPPO;
     a->eta = cfg->algorithm.eta;
     a->tau = cfg->algorithm.tau;
@@ -32,12 +34,17 @@ void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
     a->ref_previous = !strcmp(cfg->algorithm.reference, "previous");
     a->dno_soft = !strcmp(cfg->dno.form, "soft");
     a->dno_margin = cfg->dno.margin;
+    a->eta_decay = cfg->algorithm.eta_decay;
 }
+
+int algorithm_needs_opponent(const algorithm_t *a) { return a->kind == ALG_NASH_MD || a->kind == ALG_EGPO; }
 
 double algorithm_tau(const algorithm_t *a) {
     switch (a->kind) {
     case ALG_INPO:
-    case ALG_IPO: return a->tau;
+    case ALG_IPO:
+    case ALG_NASH_MD:
+    case ALG_EGPO: return a->tau;
     case ALG_DPO: return a->ref_previous ? 0.0 : a->beta; /* DPO's optimum: pi_ref exp(r / beta) */
     default: return 0.0;
     }
@@ -84,8 +91,37 @@ static double s_dno_soft(const algorithm_t *a, const loss_group_t *g, const doub
     return total / n;
 }
 
+static double s_nash_md(const algorithm_t *a, const loss_group_t *g, double *dlp) {
+    double et = a->eta * a->tau, loss = 0;
+    for (int i = 0; i < g->k; i++) {
+        double r = g->lp_theta[i] - (1 - et) * g->lp_prev[i] - et * g->lp_ref[i] - a->eta * (g->opp[i] - 0.5);
+        loss += r * r / g->k;
+        dlp[i] = 2.0 * r / g->k;
+    }
+    return loss;
+}
+
+static double s_egpo(const algorithm_t *a, const loss_group_t *g, double *dlp) {
+    int k = g->k, n = 0;
+    double loss = 0;
+    for (int i = 0; i < k; i++) dlp[i] = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = i + 1; j < k; j++) {
+            double d = (g->lp_theta[i] - g->lp_ref[i]) - (g->lp_theta[j] - g->lp_ref[j]);
+            double r = d - (g->opp[i] - g->opp[j]) / a->tau;
+            loss += r * r;
+            dlp[i] += 2 * r;
+            dlp[j] -= 2 * r;
+            n++;
+        }
+    for (int i = 0; i < k; i++) dlp[i] /= n;
+    return loss / n;
+}
+
 double algorithm_group_loss(const algorithm_t *a, const loss_group_t *g, double *dlp) {
     if (a->kind == ALG_SPPO) return sppo_loss(&a->sppo, g, dlp);
+    if (a->kind == ALG_NASH_MD) return s_nash_md(a, g, dlp);
+    if (a->kind == ALG_EGPO) return s_egpo(a, g, dlp);
     int k = g->k;
     for (int i = 0; i < k; i++) dlp[i] = 0;
     double *ph = xmalloc(sizeof(double) * (size_t)k);

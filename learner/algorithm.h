@@ -5,7 +5,14 @@
  *   all:        every i < j with P[i][j] != 1/2, the winner by P.
  * With labels: soft, a pair's loss is the expectation over the judge's Bernoulli label,
  * P[i][j] L(i > j) + P[j][i] L(j > i), which keeps the exact fixed point without label noise.
- * APO (section 8) trains its base algorithm and extrapolates in the learner (learner.c). */
+ * APO (section 8) trains its base algorithm and extrapolates in the learner (learner.c).
+ * Nash-MD (section 5) and EGPO (section 6) need win rates against an opponent policy that did
+ * not sample the group; train.c estimates them from the group by self-normalised importance
+ * weights and passes them in loss_group_t.opp:
+ *   Nash-MD: L = (1/K) sum_i (lp(y_i) - (1-eta tau) lpt(y_i) - eta tau lpref(y_i) - eta (opp_i - 1/2))^2,
+ *            the regression form of pi_{t+1} = pi_t^mu exp(eta P(y > pi_t^mu)), mu the mixture;
+ *   EGPO:    online IPO v1 on every pair, (Delta_ij - (opp_i - opp_j) / tau)^2 with
+ *            Delta_ij = [lp - lpref](i) - [lp - lpref](j), at the half step and the full step. */
 #ifndef SPAR_ALGORITHM_H
 #define SPAR_ALGORITHM_H
 
@@ -13,7 +20,7 @@
 #include "learner/loss.h"
 #include "learner/sppo.h"
 
-typedef enum { ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO } alg_kind_t;
+typedef enum { ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO, ALG_NASH_MD, ALG_EGPO } alg_kind_t;
 
 typedef struct {
     alg_kind_t kind;
@@ -25,12 +32,16 @@ typedef struct {
     double dno_margin;
     int apo;
     double apo_alpha;
+    double eta_decay; /* eta_t = eta / (1 + eta_decay (t - 1)) */
 } algorithm_t;
 
 void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg);
 
 /* Loss of one group; writes dL/dlp_theta for each of the K responses. */
 double algorithm_group_loss(const algorithm_t *a, const loss_group_t *g, double *dlp);
+
+/* Does the loss need loss_group_t.opp, and against which policy? */
+int algorithm_needs_opponent(const algorithm_t *a);
 
 /* The KL coefficient of the regularised game this algorithm targets, or 0 when it has none
  * (SPPO, DNO: plain Nash equilibrium). */

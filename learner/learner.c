@@ -441,8 +441,10 @@ static int s_iteration(learner_t *L) {
     int lost = 0;
     for (long p = 0; p < L->cfg->task.prompts; p++) lost += L->buffer[p] == NULL;
 
-    /* pi_t = the version that sampled; train theta from it. */
+    /* pi_t = the version that sampled; train theta from it, with this iteration's step size. */
     policy_copy(L->prev, L->theta);
+    double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
+    L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
     train_result_t tr;
     train_iteration(L->theta, L->prev, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
     if (!isfinite(tr.loss) || tr.loss > 1e6 * (tr.loss_initial + 1e-12)) {
@@ -489,8 +491,16 @@ static double s_learning_rate(const spar_config_t *cfg) {
     if (cfg->learner.lr > 0) return cfg->learner.lr;
     if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
     const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
-    double c = (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
+    double c = !strcmp(alg, "egpo") ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
     return c * (double)cfg->task.prompts;
+}
+
+/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step (a
+ * fitted half step would be a best response, which oscillates); the iterative algorithms fit
+ * each iteration's regression with 50 passes. */
+static long s_epochs(const spar_config_t *cfg) {
+    if (cfg->learner.epochs > 0) return cfg->learner.epochs;
+    return !strcmp(cfg->algorithm.name, "egpo") ? 1 : 50;
 }
 
 static int s_open_run_dir(learner_t *L) {
@@ -595,7 +605,7 @@ int learner_main(const spar_config_t *cfg) {
     avg_iterate_init(&L.avg, L.theta->prompts, L.theta->n);
     avg_iterate_add(&L.avg, L.theta);
     L.optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L.theta->n_params);
-    L.train.epochs = cfg->learner.epochs;
+    L.train.epochs = s_epochs(cfg);
     algorithm_from_config(&L.train.alg, cfg);
     if (L.train.alg.apo) L.apo_hat = policy_clone(L.theta);
     L.tau = algorithm_tau(&L.train.alg);

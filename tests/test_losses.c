@@ -32,7 +32,7 @@ static algorithm_t s_alg(const char *name, const char *pairs, const char *labels
 /* Section 13: (w, l) = (0, 1); DPO beta 0.1, IPO tau 0.1, INPO eta 2 tau 1/6. */
 static void test_losses_section13_vectors(void **state) {
     (void)state;
-    loss_group_t g = {3, TH, PT, PR, P3};
+    loss_group_t g = {3, TH, PT, PR, P3, NULL};
     double d[3];
     algorithm_t a = s_alg("dpo", "auto", "hard");
     double L = algorithm_group_loss(&a, &g, d);
@@ -77,8 +77,9 @@ static void test_losses_pair_finite_differences(void **state) {
 /* Every algorithm and pair form: dL/dlp by central differences on a K = 5 group. */
 static void test_losses_group_finite_differences(void **state) {
     (void)state;
-    const char *names[] = {"sppo", "inpo", "dno", "dpo", "ipo"};
+    const char *names[] = {"sppo", "inpo", "dno", "dpo", "ipo", "nash-md", "egpo"};
     const char *pairs[] = {"auto", "all", "best_worst"};
+    const double opp[5] = {0.3, 0.55, 0.7, 0.45, 0.5};
     const char *labels[] = {"hard", "soft"};
     double P[25], th[5] = {-1.0, -2.0, -0.5, -1.5, -2.5}, pv[5] = {-1.2, -1.8, -0.9, -1.1, -2.0},
                   rf[5] = {-1.6, -1.6, -1.6, -1.6, -1.6};
@@ -86,14 +87,14 @@ static void test_losses_group_finite_differences(void **state) {
         for (int j = 0; j < 5; j++) P[i * 5 + j] = i == j ? 0.5 : (i < j ? 0.2 + 0.15 * ((i + 2 * j) % 5) : 0);
     for (int i = 0; i < 5; i++)
         for (int j = 0; j < i; j++) P[i * 5 + j] = 1 - P[j * 5 + i];
-    for (int n = 0; n < 5; n++)
+    for (int n = 0; n < 7; n++)
         for (int p = 0; p < 3; p++)
             for (int l = 0; l < 2; l++)
                 for (int form = 0; form < 2; form++) {
                     algorithm_t a = s_alg(names[n], pairs[p], labels[l]);
                     a.dno_soft = form;
                     a.dno_margin = 0.05;
-                    loss_group_t g = {5, th, pv, rf, P};
+                    loss_group_t g = {5, th, pv, rf, P, opp};
                     double d[5], dd[5];
                     algorithm_group_loss(&a, &g, d);
                     for (int i = 0; i < 5; i++) {
@@ -129,7 +130,7 @@ static void test_losses_tabular_gradient_check(void **state) {
         for (int round = 0; round < 2; round++) { /* 0: analytic gradient; 1: finite differences */
             policy_zero_grad(pol);
             for (int i = 0; i < 4; i++) lp[i] = policy_logprob(pol, 0, &acts[i], 1);
-            loss_group_t g = {4, lp, pv, rf, P};
+            loss_group_t g = {4, lp, pv, rf, P, NULL};
             algorithm_group_loss(&a, &g, d);
             for (int i = 0; i < 4; i++) policy_backward(pol, 0, &acts[i], 1, d[i]);
             if (round == 1) break;

@@ -26,7 +26,7 @@ static void test_sppo_winrates(void **state) {
 static void test_sppo_all_k_vector(void **state) {
     (void)state;
     sppo_opts_t o = {.eta = 2.0, .include_self = 1};
-    loss_group_t g = {3, TH, PT, PR, P3};
+    loss_group_t g = {3, TH, PT, PR, P3, NULL};
     double d[3];
     double L = sppo_loss(&o, &g, d);
     /* SPPO-allK L=0.076296 dL/dlogpi [0.244444, -0.200000, -0.044444]; exactly 206/2700 and
@@ -41,7 +41,7 @@ static void test_sppo_all_k_vector(void **state) {
 static void test_sppo_pair_vector(void **state) {
     (void)state;
     sppo_opts_t o = {.eta = 2.0, .include_self = 1, .best_worst = 1};
-    loss_group_t g = {3, TH, PT, PR, P3};
+    loss_group_t g = {3, TH, PT, PR, P3, NULL};
     double d[3];
     double L = sppo_loss(&o, &g, d);
     /* SPPO-pair L=0.112222 dL/dlogpi_w=0.366667 dL/dlogpi_l=-0.300000, (w, l) = (0, 1) */
@@ -54,7 +54,7 @@ static void test_sppo_pair_vector(void **state) {
 static void test_sppo_leave_one_out_default(void **state) {
     (void)state;
     sppo_opts_t o = {.eta = 2.0};
-    loss_group_t g = {3, TH, PT, PR, P3};
+    loss_group_t g = {3, TH, PT, PR, P3, NULL};
     double d[3];
     double L = sppo_loss(&o, &g, d);
     /* residuals a - eta (Pex - 1/2) = (0.3, -0.2, -0.1) */
@@ -68,7 +68,7 @@ static void test_sppo_loss_finite_difference(void **state) {
     for (int form = 0; form < 4; form++) {
         sppo_opts_t o = {.eta = 1.7, .include_self = form & 1, .best_worst = form >> 1};
         double th[3] = {TH[0], TH[1], TH[2]}, d[3], dd[3];
-        loss_group_t g = {3, th, PT, PR, P3};
+        loss_group_t g = {3, th, PT, PR, P3, NULL};
         sppo_loss(&o, &g, d);
         for (int i = 0; i < 3; i++) {
             double h = 1e-6, keep = th[i];
@@ -88,7 +88,7 @@ static double s_policy_loss(policy_t *p, const uint32_t *acts, int k, const doub
     double lp[8], d[8];
     for (int i = 0; i < k; i++) lp[i] = policy_logprob(p, 1, &acts[i], 1);
     sppo_opts_t o = {.eta = 2.0};
-    loss_group_t g = {k, lp, lp_prev, lp_prev, P};
+    loss_group_t g = {k, lp, lp_prev, lp_prev, P, NULL};
     double L = sppo_loss(&o, &g, d);
     if (backward)
         for (int i = 0; i < k; i++) policy_backward(p, 1, &acts[i], 1, d[i]);
