@@ -65,6 +65,9 @@ static const option_t s_options[] = {
     {"learner.control", T_STRING, OFF(learner.control), 0, 0, "tcp://127.0.0.1:5555", NULL, "learner control endpoint (ROUTER)"},
     {"learner.publish", T_STRING, OFF(learner.publish), 0, 0, "tcp://127.0.0.1:5556", NULL, "learner broadcast endpoint (PUB)"},
     {"learner.chunk_bytes", T_INT, OFF(learner.chunk_bytes), 1024, 1 << 30, "1048576", NULL, "weight transfer chunk size"},
+    {"learner.broadcast_every", T_INT, OFF(learner.broadcast_every), 0, 1e9, "0", NULL, "online mode: new version every N learner steps (0: every iteration)"},
+    {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
+    {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
     {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "matrix", "matrix", "judge backend"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
@@ -341,6 +344,10 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
         cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
         snprintf(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)", cfg->algorithm.name,
                  cfg->algorithm.eta * cfg->algorithm.tau);
+        return -1;
+    }
+    if (!strcmp(cfg->algorithm.name, "apo") && cfg->learner.broadcast_every > 0) {
+        snprintf(err, errlen, "learner.broadcast_every: APO extrapolates whole iterations; it runs only in the synchronous mode (0)");
         return -1;
     }
     if (!cfg->learner.control[0] || !cfg->learner.publish[0]) {

@@ -64,6 +64,9 @@ typedef struct {
         char control[CFG_STR];
         char publish[CFG_STR];
         long chunk_bytes;
+        long broadcast_every;
+        long step_groups;
+        long max_staleness;
         long shutdown_grace_ms;
     } learner;
     struct {

@@ -63,6 +63,17 @@ typedef struct {
 
     leases_t leases;
     Spar__RolloutGroup **buffer; /* per prompt, this iteration */
+
+    /* online mode (learner.broadcast_every > 0): a learner step per step_groups accepted groups,
+     * a new version every broadcast_every steps, groups admitted up to max_staleness behind */
+    int online;
+    long step_groups, broadcast_every, max_staleness;
+    policy_t **ring;          /* the last max_staleness + 1 versions' policies, by version */
+    int *batch, n_batch;      /* prompts of the next step */
+    long steps, steps_since_broadcast;
+    uint64_t *lag_hist;       /* this iteration: accepted groups by version lag */
+    double step_loss, step_loss_initial;
+    int n_steps_iter;
     uint64_t stale_dropped, judge_queries, samples;
     uint64_t stale_total;
 
@@ -227,6 +238,42 @@ static int s_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *
     return 0;
 }
 
+static void s_set_version(learner_t *L, uint64_t version);
+static void s_announce(learner_t *L);
+
+/* A new version: serialise, remember it for admission, announce it. */
+static void s_broadcast(learner_t *L) {
+    s_set_version(L, L->version + 1);
+    policy_copy(L->ring[L->version % (uint64_t)(L->max_staleness + 1)], L->theta);
+    L->steps_since_broadcast = 0;
+    s_announce(L);
+}
+
+/* Online mode: one learner step on the batch; each group's pi_t is the version that sampled it. */
+static void s_online_step(learner_t *L) {
+    if (L->n_batch == 0) return;
+    Spar__RolloutGroup **groups = xmalloc(sizeof *groups * (size_t)L->n_batch);
+    const policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->n_batch);
+    for (int i = 0; i < L->n_batch; i++) {
+        groups[i] = L->buffer[L->batch[i]];
+        prevs[i] = L->ring[groups[i]->policy_version % (uint64_t)(L->max_staleness + 1)];
+    }
+    train_result_t tr;
+    train_iteration(L->theta, prevs, L->ref, groups, L->n_batch, &L->train, L->optim, &tr);
+    if (isfinite(tr.loss)) {
+        L->step_loss += tr.loss;
+        L->step_loss_initial += tr.loss_initial;
+    } else {
+        L->step_loss = NAN;
+    }
+    L->n_steps_iter++;
+    L->n_batch = 0;
+    free(groups);
+    free(prevs);
+    L->steps++;
+    if (++L->steps_since_broadcast >= L->broadcast_every) s_broadcast(L);
+}
+
 static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *in) {
     const Spar__RolloutGroup *g = in->rollout_group;
     if (L->finished || g->iteration < L->iteration) { /* that iteration took every prompt once */
@@ -242,22 +289,31 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
         return;
     }
-    if (g->policy_version != L->version) {
-        L->stale_dropped++;
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
-        return;
-    }
-    if (leases_complete(&L->leases, (int)g->prompt_id) == LEASE_DUPLICATE) {
+    if (leases_is_done(&L->leases, (int)g->prompt_id)) {
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
         return;
     }
+    /* Admission: sampled by a version at most max_staleness behind (synchronous: the current). */
+    if (g->policy_version > L->version || L->version - g->policy_version > (uint64_t)L->max_staleness) {
+        L->stale_dropped++;
+        leases_requeue(&L->leases, (int)g->prompt_id); /* answered again with a fresh version */
+        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
+        return;
+    }
+    leases_complete(&L->leases, (int)g->prompt_id);
     Spar__RolloutGroup *own = wire_take_rollout_group(in);
+    own->learner_version = L->version;
+    L->lag_hist[L->version - own->policy_version]++;
     L->buffer[own->prompt_id] = own;
     L->samples += own->n_responses;
     L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
     if (records_append(L->records, own) != 0 || fflush(L->records) != 0)
         log_error("cannot append to records: %s", strerror(errno));
     s_ack(L, from, own->iteration, own->prompt_id, SPAR__ACK_STATUS__ACK_ACCEPTED);
+    if (L->online) {
+        L->batch[L->n_batch++] = (int)own->prompt_id;
+        if (L->n_batch >= L->step_groups) s_online_step(L);
+    }
 }
 
 static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
@@ -336,7 +392,7 @@ static void s_set_version(learner_t *L, uint64_t version) {
 }
 
 static int s_checkpoint(learner_t *L) {
-    char *path = xasprintf("%s/checkpoints/iter-%04llu.safetensors", L->run_dir, (unsigned long long)L->version);
+    char *path = xasprintf("%s/checkpoints/iter-%04llu.safetensors", L->run_dir, (unsigned long long)L->iteration);
     int rc = util_write_atomic(path, L->blob, L->blob_len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);
@@ -368,6 +424,9 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
     json_object_set_new(o, "lost", json_integer(lost));
     json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
     json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
+    json_t *lag = json_array();
+    for (long i = 0; i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
+    json_object_set_new(o, "version_lag", lag);
     json_object_set_new(o, "bad_messages", json_integer((json_int_t)s_bad_total(L)));
     json_object_set_new(o, "samples_per_s", collect_s > 0 ? s_num((double)L->samples / collect_s) : json_null());
     json_object_set_new(o, "wall_s", s_num(wall_s));
@@ -436,17 +495,30 @@ static int s_iteration(learner_t *L) {
     double t0 = util_now_s();
     L->iteration++;
     L->samples = L->judge_queries = L->stale_dropped = 0;
+    memset(L->lag_hist, 0, sizeof(uint64_t) * (size_t)(L->max_staleness + 1));
+    L->step_loss = L->step_loss_initial = 0;
+    L->n_steps_iter = 0;
+    /* this iteration's step size */
+    double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
+    L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
     if (s_collect(L) != 0) return -1;
     double collect_s = util_now_s() - t0;
     int lost = 0;
     for (long p = 0; p < L->cfg->task.prompts; p++) lost += L->buffer[p] == NULL;
 
-    /* pi_t = the version that sampled; train theta from it, with this iteration's step size. */
-    policy_copy(L->prev, L->theta);
-    double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
-    L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
     train_result_t tr;
-    train_iteration(L->theta, L->prev, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
+    if (L->online) {
+        s_online_step(L); /* the iteration's last, partial batch */
+        tr.loss = L->n_steps_iter ? L->step_loss / L->n_steps_iter : NAN;
+        tr.loss_initial = L->n_steps_iter ? L->step_loss_initial / L->n_steps_iter : NAN;
+    } else {
+        /* pi_t = the version that sampled; train theta from it */
+        policy_copy(L->prev, L->theta);
+        const policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->cfg->task.prompts);
+        for (long p = 0; p < L->cfg->task.prompts; p++) prevs[p] = L->prev;
+        train_iteration(L->theta, prevs, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
+        free(prevs);
+    }
     if (!isfinite(tr.loss) || tr.loss > 1e6 * (tr.loss_initial + 1e-12)) {
         log_error("iteration %llu: training diverged (loss %g after %g at the first epoch); lower learner.lr",
                   (unsigned long long)L->iteration, tr.loss, tr.loss_initial);
@@ -456,7 +528,7 @@ static int s_iteration(learner_t *L) {
     fflush(L->records);
     fsync(fileno(L->records));
     s_free_buffer(L);
-    s_set_version(L, L->version + 1);
+    if (!L->online || L->steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
     avg_iterate_add(&L->avg, L->theta);
     if (s_checkpoint(L) != 0) return -1;
     s_log_iteration(L, L->iteration, &tr, util_now_s() - t0, collect_s, lost);
@@ -484,7 +556,7 @@ static void s_shutdown_phase(learner_t *L) {
 
 /* learner.lr 0 means automatic. The batch loss is the mean over prompts, so with the tabular
  * policy each prompt's logits see 1/prompts of their gradient: lr = prompts x c gives every
- * prompt the step c, with c inside the stable range of plain gradient descent on each loss
+ * prompt the step c (online: the groups of one step instead of all prompts), with c inside the stable range of plain gradient descent on each loss
  * (the squared pair losses of INPO and IPO curve 4x more than SPPO's regression). With Adam,
  * whose steps do not scale with the gradient, automatic is 0.05. */
 static double s_learning_rate(const spar_config_t *cfg) {
@@ -492,7 +564,10 @@ static double s_learning_rate(const spar_config_t *cfg) {
     if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
     const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
     double c = !strcmp(alg, "egpo") ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
-    return c * (double)cfg->task.prompts;
+    long batch = cfg->task.prompts; /* groups per learner step */
+    if (cfg->learner.broadcast_every > 0)
+        batch = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
+    return c * (double)batch;
 }
 
 /* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step (a
@@ -571,6 +646,10 @@ static void s_teardown(learner_t *L) {
     policy_destroy(&L->prev);
     policy_destroy(&L->ref);
     policy_destroy(&L->apo_hat);
+    for (long i = 0; L->ring && i <= L->max_staleness; i++) policy_destroy(&L->ring[i]);
+    free(L->ring);
+    free(L->batch);
+    free(L->lag_hist);
     free(L->nash_tau);
     game_set_free(&L->games);
     if (L->jsonl) fclose(L->jsonl);
@@ -614,6 +693,14 @@ int learner_main(const spar_config_t *cfg) {
         L.tau = 0;
     }
     L.buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L.buffer);
+    L.broadcast_every = cfg->learner.broadcast_every;
+    L.online = L.broadcast_every > 0;
+    L.step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
+    L.max_staleness = cfg->learner.max_staleness;
+    L.ring = xcalloc((size_t)L.max_staleness + 1, sizeof *L.ring);
+    for (long i = 0; i <= L.max_staleness; i++) L.ring[i] = policy_clone(L.theta);
+    L.batch = xcalloc((size_t)cfg->task.prompts, sizeof *L.batch);
+    L.lag_hist = xcalloc((size_t)L.max_staleness + 1, sizeof *L.lag_hist);
     leases_init(&L.leases);
 
     s_set_version(&L, 0);

@@ -120,3 +120,13 @@ int64_t leases_next_deadline(const leases_t *l) {
 }
 
 int leases_all_done(const leases_t *l) { return l->done == l->n_prompts; }
+
+int leases_is_done(const leases_t *l, int prompt) {
+    return prompt >= 0 && prompt < l->n_prompts && l->state[prompt] == LEASE_DONE;
+}
+
+void leases_requeue(leases_t *l, int prompt) {
+    if (prompt < 0 || prompt >= l->n_prompts || l->state[prompt] != LEASE_GRANTED) return;
+    l->state[prompt] = LEASE_QUEUED;
+    s_push_front(l, prompt);
+}

@@ -41,6 +41,10 @@ void leases_begin(leases_t *l, uint64_t iteration, int n_prompts);
 const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeout_ms, const char *holder);
 /* Marks a prompt answered: LEASE_ACCEPTED, LEASE_DUPLICATE, or LEASE_UNKNOWN (out of range). */
 int leases_complete(leases_t *l, int prompt);
+/* Is the prompt answered already? */
+int leases_is_done(const leases_t *l, int prompt);
+/* Puts a granted prompt back at the front of the queue (its answer was refused). */
+void leases_requeue(leases_t *l, int prompt);
 /* Re-queues the prompts of leases past their deadline; returns how many were re-queued. */
 int leases_expire(leases_t *l, int64_t now_ms);
 /* The earliest deadline of an open lease, or INT64_MAX. */

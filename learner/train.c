@@ -71,7 +71,7 @@ static void s_fit(policy_t *theta, Spar__RolloutGroup *const *groups, prepared_t
     }
 }
 
-void train_iteration(policy_t *theta, const policy_t *prev, const policy_t *ref,
+void train_iteration(policy_t *theta, const policy_t *const *prevs, const policy_t *ref,
                      Spar__RolloutGroup *const *groups, int n, const train_opts_t *opts,
                      optim_t *optim, train_result_t *out) {
     prepared_t *pg = xcalloc((size_t)(n ? n : 1), sizeof *pg);
@@ -92,7 +92,7 @@ void train_iteration(policy_t *theta, const policy_t *prev, const policy_t *ref,
         train_group_preference(G, p->P);
         for (int i = 0; i < k; i++) {
             const Spar__Response *r = G->responses[i];
-            p->lp_prev[i] = policy_logprob(prev, p->prompt, r->tokens, (int)r->n_tokens);
+            p->lp_prev[i] = policy_logprob(prevs[g], p->prompt, r->tokens, (int)r->n_tokens);
             p->lp_ref[i] = policy_logprob(ref, p->prompt, r->tokens, (int)r->n_tokens);
         }
         /* opponent: Nash-MD's mixture pi_t^(1 - eta tau) pi_ref^(eta tau); EGPO's first step pi_t */

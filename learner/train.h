@@ -1,7 +1,8 @@
 /* train — one iteration of learning: several epochs of full-batch optimisation of the
  * algorithm's loss over the iteration's judged groups, with pi_t (prev) and pi_ref frozen.
  * Groups are taken in prompt order, so the result never depends on which actor answered
- * first. The batch loss is the mean of the groups' losses. */
+ * first. The batch loss is the mean of the groups' losses. The online mode calls it once per
+ * learner step, on that step's groups. */
 #ifndef SPAR_TRAIN_H
 #define SPAR_TRAIN_H
 
@@ -21,7 +22,9 @@ typedef struct {
     int groups;
 } train_result_t;
 
-void train_iteration(policy_t *theta, const policy_t *prev, const policy_t *ref,
+/* prevs[g] is the policy that sampled group g (pi_t: the same for every group of a
+ * synchronous iteration; the group's own version in the online mode). */
+void train_iteration(policy_t *theta, const policy_t *const *prevs, const policy_t *ref,
                      Spar__RolloutGroup *const *groups, int n_groups, const train_opts_t *opts,
                      optim_t *optim, train_result_t *out);
 

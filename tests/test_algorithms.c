@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/records.h"
 #include "common/util.h"
 
 /* Runs `spar run CONFIG --set ...` in dir; returns iterations.jsonl as an array. */
@@ -99,12 +100,81 @@ static void test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium(vo
     s_check_regularised_convergence("egpo.yaml", "egpo");
 }
 
+/* Lines "was stale" in every actor log of a run: the stale acknowledgements the actors got. */
+static int s_stale_acks(const char *run) {
+    char *cmd = xasprintf("cat '%s'/logs/actor-*.log | grep -c 'was stale'", run);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    if (f && fscanf(f, "%d", &n) != 1) n = -1;
+    if (f) pclose(f);
+    free(cmd);
+    return n;
+}
+
+/* The online mode: a new version after every learner step of 2 groups, three actors. With
+ * max_staleness 0 no stale group is ever accepted; with 2 the lag histogram shows lags above
+ * 0; in both, stale_dropped counts exactly the groups the actors were told were stale, and
+ * every prompt is still answered exactly once. */
+static void test_algorithms_online_mode_admission(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    for (int ms = 0; ms <= 2; ms += 2) {
+        char name[32], stale[64];
+        snprintf(name, sizeof name, "online-%d", ms);
+        snprintf(stale, sizeof stale, "learner.max_staleness=%d", ms);
+        const char *sets[] = {"learner.broadcast_every=1", "learner.step_groups=2", stale, "actor.count=3",
+                              "run.iterations=6"};
+        json_t *lines = s_run(dir, "nash-md.yaml", name, sets, 5);
+        json_int_t stale_total = 0, lagged = 0, accepted = 0;
+        size_t i;
+        json_t *o;
+        json_array_foreach(lines, i, o) {
+            stale_total += json_integer_value(json_object_get(o, "stale_dropped"));
+            json_t *lag = json_object_get(o, "version_lag");
+            assert_int_equal((int)json_array_size(lag), ms + 1);
+            for (size_t l = 0; l < json_array_size(lag); l++) {
+                json_int_t c = json_integer_value(json_array_get(lag, l));
+                accepted += c;
+                if (l > 0) lagged += c;
+            }
+            if (i > 0) assert_true(json_integer_value(json_object_get(o, "policy_version")) >= (json_int_t)(8 * i));
+        }
+        assert_int_equal(accepted, 6 * 16);
+        char *run = xasprintf("%s/%s", dir, name);
+        assert_int_equal(s_stale_acks(run), (int)stale_total);
+        /* the records: each prompt once per iteration, never more than ms versions behind */
+        char *rec = xasprintf("%s/records/groups.pb", run);
+        FILE *f = fopen(rec, "rb");
+        assert_non_null(f);
+        int bad = 0, n = 0;
+        Spar__RolloutGroup *g;
+        while ((g = records_next(f, &bad))) {
+            assert_true(g->learner_version >= g->policy_version);
+            assert_true(g->learner_version - g->policy_version <= (uint64_t)ms);
+            n++;
+            spar__rollout_group__free_unpacked(g, NULL);
+        }
+        fclose(f);
+        assert_int_equal(n, 6 * 16);
+        fprintf(stderr, "max_staleness %d: %lld groups refused as stale, %lld accepted with lag > 0\n", ms,
+                (long long)stale_total, (long long)lagged);
+        if (ms == 0) assert_int_equal(lagged, 0);
+        else assert_true(lagged > 0);
+        free(rec), free(run);
+        json_decref(lines);
+    }
+    tu_assert_no_sanitizer_report(dir);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_algorithms_rank_the_condorcet_winner_first),
         cmocka_unit_test(test_algorithms_inpo_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium),
+        cmocka_unit_test(test_algorithms_online_mode_admission),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
