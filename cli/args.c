@@ -25,7 +25,7 @@ static void s_usage_exit(const char *command, const char *usage, int status) {
 
 void args_parse(int argc, char **argv, const char *command, const char *usage, int allow_positional, args_t *out) {
     memset(out, 0, sizeof *out);
-    const char *sets[256];
+    const char **sets = out->sets;
     int n_sets = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -48,6 +48,7 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
             s_usage_exit(command, usage, 2);
         }
     }
+    out->n_sets = n_sets;
     if (out->positional && out->config_path) {
         fprintf(stderr, "spar %s: give the config either as an argument or with --config\n", command);
         exit(2);

@@ -13,6 +13,8 @@ typedef struct {
     int check; /* validate the config and exit */
     int verbose;
     const char *positional; /* spar run [CONFIG] */
+    const char *sets[256];  /* the --set overrides, as given */
+    int n_sets;
 } args_t;
 
 /* Parses argv (after the subcommand). Exits 0 after --help, 2 on any error. */

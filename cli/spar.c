@@ -6,6 +6,7 @@
 #include "actor/actor.h"
 #include "cli/args.h"
 #include "cli/launcher.h"
+#include "cli/study.h"
 #include "common/log.h"
 #include "judge/judge.h"
 #include "learner/learner.h"
@@ -20,6 +21,8 @@ static void s_help(FILE *out) {
             "  learner        the learner role alone (cluster use)\n"
             "  actor          an actor alone; start any number\n"
             "  judge          a judge alone; start any number\n"
+            "  study [CONFIG] every algorithm on the bt, cyclic and random game families through\n"
+            "                 the real processes: study.md and exploitability plots in study.dir\n"
             "  config         print the resolved config (--config, --set apply)\n"
             "  help           this text\n\n"
             "Every command takes --help, --config FILE and repeated --set key=value.\n");
@@ -47,6 +50,11 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "learner")) return learner_main(&a.cfg);
         if (!strcmp(cmd, "actor")) return actor_main(&a.cfg, a.id);
         return judge_main(&a.cfg, a.id);
+    }
+    if (!strcmp(cmd, "study")) {
+        args_parse(argc - 2, argv + 2, cmd, "[CONFIG] [--set key=value]...", 1, &a);
+        if (a.check) return 0;
+        return study_run(&a);
     }
     if (!strcmp(cmd, "config")) {
         args_parse(argc - 2, argv + 2, cmd, "[--config FILE] [--set key=value]...", 1, &a);

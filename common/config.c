@@ -79,6 +79,10 @@ static const option_t s_options[] = {
     {"actor.delay_ms", T_INT, OFF(actor.delay_ms), 0, 1e7, "0", NULL, "extra delay per group (simulates slow generation)"},
     {"actor.resend_ms", T_INT, OFF(actor.resend_ms), 10, 1e7, "1000", NULL, "re-send an unacknowledged group after this"},
     {"actor.max_restarts", T_INT, OFF(actor.max_restarts), 0, 1e6, "20", NULL, "launcher: restarts of crashed actors and judges"},
+    {"study.iterations", T_INT, OFF(study.iterations), 1, 1e6, "60", NULL, "spar study: iterations of every run"},
+    {"study.n", T_INT, OFF(study.n), 2, 4096, "5", NULL, "spar study: actions of every game"},
+    {"study.tau", T_FLOAT, OFF(study.tau), 1e-6, 1e6, "0.2", NULL, "spar study: tau of the regularised algorithms"},
+    {"study.dir", T_STRING, OFF(study.dir), 0, 0, "runs/study", NULL, "spar study: where runs, study.md and plots go"},
     {"wire.max_frame_bytes", T_INT, OFF(wire.max_frame_bytes), 256, 1L << 31, "67108864", NULL, "larger frames are dropped"},
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])

@@ -86,6 +86,12 @@ typedef struct {
     struct {
         long max_frame_bytes;
     } wire;
+    struct {
+        long iterations;
+        long n;
+        double tau;
+        char dir[CFG_STR];
+    } study;
 } spar_config_t;
 
 /* Fills every field with its default. */
