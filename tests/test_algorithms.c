@@ -168,6 +168,35 @@ static void test_algorithms_online_mode_admission(void **state) {
     free(dir);
 }
 
+/* `spar study` end to end on a small budget: all 24 runs complete, the table has a row for
+ * each, and the three plots are drawn. */
+static void test_algorithms_study_smoke(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *log = xasprintf("%s/study.log", dir), *sd = xasprintf("study.dir=%s/study", dir);
+    int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "study", "--set", sd, "--set", "study.iterations=3", "--set",
+                              "task.prompts=4", "--set", "rollout.samples_per_prompt=8", NULL),
+                     300000);
+    if (tu_exit_code(st) != 0) tu_dump(log);
+    assert_int_equal(tu_exit_code(st), 0);
+    char *md = xasprintf("%s/study/study.md", dir);
+    char *text = util_read_file(md, NULL);
+    assert_non_null(text);
+    int rows = 0;
+    for (char *p = text; (p = strstr(p, "\n| ")); p++) rows++;
+    assert_int_equal(rows, 24); /* a row per algorithm and family */
+    assert_null(strstr(text, "failed"));
+    const char *fams[] = {"bt", "cyclic", "random"};
+    for (int i = 0; i < 3; i++) {
+        char *png = xasprintf("%s/study/exploitability-%s.png", dir, fams[i]);
+        assert_true(util_file_exists(png));
+        free(png);
+    }
+    free(text), free(md), free(log), free(sd);
+    tu_assert_no_sanitizer_report(dir);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_algorithms_rank_the_condorcet_winner_first),
@@ -175,6 +204,7 @@ int main(void) {
         cmocka_unit_test(test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_online_mode_admission),
+        cmocka_unit_test(test_algorithms_study_smoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
