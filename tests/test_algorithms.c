@@ -197,7 +197,9 @@ static void test_algorithms_study_smoke(void **state) {
     free(dir);
 }
 
-int main(void) {
+/* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_algorithms_rank_the_condorcet_winner_first),
         cmocka_unit_test(test_algorithms_inpo_last_iterate_reaches_regularised_equilibrium),

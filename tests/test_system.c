@@ -238,7 +238,9 @@ static void test_system_launcher_restarts_actor_and_is_reproducible(void **state
     free(dir);
 }
 
-int main(void) {
+/* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_system_sppo_cyclic_30_iterations),
         cmocka_unit_test(test_system_actor_killed_mid_iteration),
