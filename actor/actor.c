@@ -134,27 +134,51 @@ static void s_fetch_missing(actor_t *A) {
     A->fetch.retry_ms = util_now_ms() + FETCH_RETRY_MS;
 }
 
-static void s_send_judge(actor_t *A, task_t *t) {
-    Spar__Response *rs = xcalloc((size_t)t->k, sizeof *rs);
-    Spar__Response **rp = xcalloc((size_t)t->k, sizeof *rp);
-    float *tlp = xcalloc((size_t)t->k, sizeof(float));
+/* The task's K responses as protobuf messages; the caller frees the returned block. Text is
+ * the action's name for the tabular policy ("a3"). */
+typedef struct {
+    Spar__Response *rs;
+    Spar__Response **rp;
+    float *tlp;
+    char (*text)[16];
+} responses_t;
+
+static void s_responses(const task_t *t, responses_t *out) {
+    out->rs = xcalloc((size_t)t->k, sizeof *out->rs);
+    out->rp = xcalloc((size_t)t->k, sizeof *out->rp);
+    out->tlp = xcalloc((size_t)t->k, sizeof(float));
+    out->text = xcalloc((size_t)t->k, sizeof *out->text);
     for (int i = 0; i < t->k; i++) {
-        spar__response__init(&rs[i]);
-        rs[i].tokens = t->samples[i].tokens;
-        rs[i].n_tokens = (size_t)t->samples[i].n_tokens;
-        rs[i].logprob = t->samples[i].logprob;
-        tlp[i] = (float)t->samples[i].logprob;
-        rs[i].token_logprobs = &tlp[i];
-        rs[i].n_token_logprobs = 1;
-        rp[i] = &rs[i];
+        spar__response__init(&out->rs[i]);
+        out->rs[i].tokens = (uint32_t *)t->samples[i].tokens;
+        out->rs[i].n_tokens = (size_t)t->samples[i].n_tokens;
+        out->rs[i].logprob = t->samples[i].logprob;
+        out->tlp[i] = (float)t->samples[i].logprob;
+        out->rs[i].token_logprobs = &out->tlp[i];
+        out->rs[i].n_token_logprobs = 1;
+        snprintf(out->text[i], sizeof out->text[i], "a%u", t->samples[i].tokens[0]);
+        out->rs[i].text = out->text[i];
+        out->rp[i] = &out->rs[i];
     }
+}
+
+static void s_responses_free(responses_t *r) {
+    free(r->rs);
+    free(r->rp);
+    free(r->tlp);
+    free(r->text);
+}
+
+static void s_send_judge(actor_t *A, task_t *t) {
+    responses_t resp;
+    s_responses(t, &resp);
     char prompt[32];
     snprintf(prompt, sizeof prompt, "game-%u", t->prompt);
     Spar__JudgeRequest jr = SPAR__JUDGE_REQUEST__INIT;
     jr.request_id = t->request_id = ++A->next_request_id;
     jr.prompt_id = t->prompt;
     jr.prompt = prompt;
-    jr.responses = rp;
+    jr.responses = resp.rp;
     jr.n_responses = (size_t)t->k;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
@@ -165,30 +189,12 @@ static void s_send_judge(actor_t *A, task_t *t) {
     t->attempts++;
     t->state = TASK_JUDGING;
     t->due_ms = util_now_ms() + A->cfg->judge.timeout_ms;
-    free(rs);
-    free(rp);
-    free(tlp);
+    s_responses_free(&resp);
 }
 
 static void s_submit(actor_t *A, task_t *t) {
-    Spar__Response *rs = xcalloc((size_t)t->k, sizeof *rs);
-    Spar__Response **rp = xcalloc((size_t)t->k, sizeof *rp);
-    float *tlp = xcalloc((size_t)t->k, sizeof(float));
-    char text[32][16];
-    for (int i = 0; i < t->k; i++) {
-        spar__response__init(&rs[i]);
-        rs[i].tokens = t->samples[i].tokens;
-        rs[i].n_tokens = (size_t)t->samples[i].n_tokens;
-        rs[i].logprob = t->samples[i].logprob;
-        tlp[i] = (float)t->samples[i].logprob;
-        rs[i].token_logprobs = &tlp[i];
-        rs[i].n_token_logprobs = 1;
-        if (i < 32) {
-            snprintf(text[i], sizeof text[i], "a%u", t->samples[i].tokens[0]);
-            rs[i].text = text[i];
-        }
-        rp[i] = &rs[i];
-    }
+    responses_t resp;
+    s_responses(t, &resp);
     char prompt[32];
     snprintf(prompt, sizeof prompt, "game-%u", t->prompt);
     Spar__RolloutGroup g = SPAR__ROLLOUT_GROUP__INIT;
@@ -197,7 +203,7 @@ static void s_submit(actor_t *A, task_t *t) {
     g.prompt_id = t->prompt;
     g.policy_version = t->version;
     g.prompt = prompt;
-    g.responses = rp;
+    g.responses = resp.rp;
     g.n_responses = (size_t)t->k;
     g.preference = t->P;
     g.n_preference = (size_t)t->k * t->k;
@@ -211,9 +217,7 @@ static void s_submit(actor_t *A, task_t *t) {
     if (t->state != TASK_SUBMITTED) A->groups_sent++;
     t->state = TASK_SUBMITTED;
     t->due_ms = util_now_ms() + A->cfg->actor.resend_ms;
-    free(rs);
-    free(rp);
-    free(tlp);
+    s_responses_free(&resp);
 }
 
 /* ---- tasks ------------------------------------------------------------------------------ */
