@@ -3,14 +3,20 @@
  *  - on a transitive game (configs/bt5.game) every algorithm ranks the Condorcet winner first
  *    on every prompt (the KL-regularised ones with a small tau, whose equilibrium does);
  *  - INPO's, Nash-MD's and EGPO's last iterates converge to the regularised equilibrium:
- *    Gap_tau below 1e-3 on 5-action cyclic games (their configs). */
+ *    Gap_tau below 1e-3 on 5-action cyclic games (their configs);
+ *  - Nash-MD with a constant step stalls at its bias, with eta_decay it keeps converging;
+ *  - the online mode's admission by max_staleness; `spar study` end to end. */
 #include "tests/testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
+#include "common/game.h"
+#include "common/policy.h"
 #include "common/records.h"
+#include "common/regularised.h"
 #include "common/util.h"
 
 /* Runs `spar run CONFIG --set ...` in dir; returns iterations.jsonl as an array. */
@@ -98,6 +104,69 @@ static void test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium
 static void test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium(void **state) {
     (void)state;
     s_check_regularised_convergence("egpo.yaml", "egpo");
+}
+
+/* The exact constant-step Nash-MD limit on the games and reference of configs/nash-md.yaml
+ * with eta and tau: mean Gap_tau after 3000 exact updates (ALGORITHMS.md section 5). */
+static double s_exact_nash_md_gap(double eta, double tau) {
+    spar_config_t cfg;
+    char err[512], *path = xasprintf("%s/configs/nash-md.yaml", SPAR_SOURCE_DIR);
+    config_defaults(&cfg);
+    assert_int_equal(config_load_file(&cfg, path, err, sizeof err), 0);
+    free(path);
+    game_set_t g;
+    assert_int_equal(game_set_build(&g, &cfg, err, sizeof err), 0);
+    policy_t *ref = policy_tabular_new(g.prompts, g.n);
+    policy_init(ref, cfg.policy.init, cfg.policy.init_scale, (uint64_t)cfg.run.seed);
+    double total = 0, pr[16], p[16], mix[16], u[16];
+    for (int q = 0; q < g.prompts; q++) {
+        const double *P = game_matrix(&g, q);
+        policy_probs(ref, q, pr);
+        memcpy(p, pr, sizeof(double) * g.n);
+        for (int t = 0; t < 3000; t++) {
+            double m = -1e300, s = 0;
+            for (int i = 0; i < g.n; i++) m = fmax(m, mix[i] = (1 - eta * tau) * log(p[i]) + eta * tau * log(pr[i]));
+            for (int i = 0; i < g.n; i++) s += (mix[i] = exp(mix[i] - m));
+            for (int i = 0; i < g.n; i++) mix[i] /= s;
+            game_win_vs(P, g.n, mix, u);
+            m = -1e300, s = 0;
+            for (int i = 0; i < g.n; i++) m = fmax(m, p[i] = log(mix[i]) + eta * u[i]);
+            for (int i = 0; i < g.n; i++) s += (p[i] = exp(p[i] - m));
+            for (int i = 0; i < g.n; i++) p[i] /= s;
+        }
+        total += reg_gap(P, g.n, p, pr, tau);
+    }
+    policy_destroy(&ref);
+    game_set_free(&g);
+    return total / cfg.task.prompts;
+}
+
+/* Nash-MD with a constant step stalls at its O(eta/tau) bias, which the exact update predicts;
+ * with a decaying step (algorithm.eta_decay) it keeps approaching the equilibrium. */
+static void test_algorithms_nash_md_bias_and_decay(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    const char *constant[] = {"algorithm.eta=2.5", "algorithm.tau=0.2", "run.iterations=80"};
+    const char *decaying[] = {"algorithm.eta=2.5", "algorithm.tau=0.2", "run.iterations=80", "algorithm.eta_decay=0.3"};
+    json_t *c = s_run(dir, "nash-md.yaml", "constant", constant, 3);
+    json_t *d = s_run(dir, "nash-md.yaml", "decaying", decaying, 4);
+    double bias = s_exact_nash_md_gap(2.5, 0.2), c_min = 1, c_late = 0, d_last;
+    for (size_t i = 40; i < json_array_size(c); i++) {
+        double v = json_number_value(json_object_get(json_array_get(c, i), "exploitability_tau"));
+        c_min = fmin(c_min, v);
+        c_late += v / (double)(json_array_size(c) - 40);
+    }
+    d_last = json_number_value(json_object_get(json_array_get(d, json_array_size(d) - 1), "exploitability_tau"));
+    fprintf(stderr, "Nash-MD eta 2.5 tau 0.2: exact constant-step limit Gap_tau %.2e; run: %.2e (mean of iterations 40-80, "
+                    "min %.2e); with eta_decay 0.3: %.2e at iteration 80\n", bias, c_late, c_min, d_last);
+    assert_true(bias > 1e-3);            /* the constant step's limit is not the equilibrium */
+    assert_true(c_min > 0.5 * bias);     /* and the run stays up there */
+    assert_true(d_last < 0.1 * c_min);   /* the decaying step goes on down */
+    json_decref(c);
+    json_decref(d);
+    tu_assert_no_sanitizer_report(dir);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 /* Lines "was stale" in every actor log of a run: the stale acknowledgements the actors got. */
@@ -205,6 +274,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_algorithms_inpo_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium),
+        cmocka_unit_test(test_algorithms_nash_md_bias_and_decay),
         cmocka_unit_test(test_algorithms_online_mode_admission),
         cmocka_unit_test(test_algorithms_study_smoke),
     };
