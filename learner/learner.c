@@ -564,6 +564,8 @@ static double s_learning_rate(const spar_config_t *cfg) {
     if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
     const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
     double c = !strcmp(alg, "egpo") ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
+    if (!strcmp(alg, "dno") && !strcmp(cfg->dno.form, "soft")) /* its curvature in a is 1/(4 eta^2) */
+        c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
     long batch = cfg->task.prompts; /* groups per learner step */
     if (cfg->learner.broadcast_every > 0)
         batch = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;

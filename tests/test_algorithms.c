@@ -5,6 +5,8 @@
  *  - INPO's, Nash-MD's and EGPO's last iterates converge to the regularised equilibrium:
  *    Gap_tau below 1e-3 on 5-action cyclic games (their configs);
  *  - Nash-MD with a constant step stalls at its bias, with eta_decay it keeps converging;
+ *  - on cyclic games SPPO's and DNO's average iterates approach the Nash equilibrium while
+ *    SPPO's last iterate keeps circling;
  *  - the online mode's admission by max_staleness; `spar study` end to end. */
 #include "tests/testutil.h"
 
@@ -104,6 +106,48 @@ static void test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium
 static void test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium(void **state) {
     (void)state;
     s_check_regularised_convergence("egpo.yaml", "egpo");
+}
+
+/* On the quickstart's cyclic games (rock-paper-scissors from near-uniform starts) the average
+ * iterate of `algorithm` falls below a tenth of its starting exploitability within 400
+ * iterations; returns the run's lines. */
+static json_t *s_average_converges(const char *dir, const char *name, const char *const *sets, int n_sets) {
+    json_t *lines = s_run(dir, "quickstart.yaml", name, sets, n_sets);
+    size_t n = json_array_size(lines);
+    assert_int_equal(n, 401);
+    double e0 = json_number_value(json_object_get(json_array_get(lines, 0), "exploitability_avg"));
+    double e = json_number_value(json_object_get(json_array_get(lines, n - 1), "exploitability_avg"));
+    fprintf(stderr, "%s: exploitability of the average %.4f -> %.4f (%.3f of the start)\n", name, e0, e, e / e0);
+    assert_true(e < 0.1 * e0);
+    return lines;
+}
+
+static void test_algorithms_sppo_average_converges_last_does_not(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    const char *sets[] = {"algorithm.eta=0.3", "run.iterations=400"};
+    json_t *lines = s_average_converges(dir, "sppo", sets, 2);
+    double e0 = json_number_value(json_object_get(json_array_get(lines, 0), "exploitability"));
+    double lowest = 1;
+    for (size_t i = 300; i < json_array_size(lines); i++)
+        lowest = fmin(lowest, json_number_value(json_object_get(json_array_get(lines, i), "exploitability")));
+    fprintf(stderr, "sppo: the last iterate's exploitability stays at or above %.4f over iterations 300-400\n", lowest);
+    assert_true(lowest > 0.5 * e0); /* the last iterate circles; it does not settle at the equilibrium */
+    json_decref(lines);
+    tu_assert_no_sanitizer_report(dir);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_algorithms_dno_average_converges(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    const char *sets[] = {"algorithm.name=dno", "dno.form=soft", "algorithm.eta=0.3", "rollout.samples_per_prompt=64",
+                          "run.iterations=400"};
+    json_decref(s_average_converges(dir, "dno", sets, 5));
+    tu_assert_no_sanitizer_report(dir);
+    tu_rmtree(dir);
+    free(dir);
 }
 
 /* The exact constant-step Nash-MD limit on the games and reference of configs/nash-md.yaml
@@ -275,6 +319,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_nash_md_bias_and_decay),
+        cmocka_unit_test(test_algorithms_sppo_average_converges_last_does_not),
+        cmocka_unit_test(test_algorithms_dno_average_converges),
         cmocka_unit_test(test_algorithms_online_mode_admission),
         cmocka_unit_test(test_algorithms_study_smoke),
     };
