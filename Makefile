@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 ifeq ($(SANITIZE),1)
   BUILD := build-sanitize
-  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DSPAR_SANITIZE=ON
+  CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPAR_SANITIZE=ON
 else
   CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release
 endif
@@ -20,7 +20,7 @@ demo: build
 	$(BUILD)/spar run
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 bench: build
 	SPAR=$(CURDIR)/$(BUILD)/spar ./bench/quickstart.sh

@@ -15,10 +15,10 @@
 
 #include "common/util.h"
 
-#define N_ALGS 8
+#define N_ALGS 9
 #define N_FAMILIES 3
 
-static const char *s_algs[N_ALGS] = {"sppo", "apo", "dno", "dpo", "inpo", "ipo", "nash-md", "egpo"};
+static const char *s_algs[N_ALGS] = {"sppo", "apo", "dno", "dpo", "inpo", "ipo", "online-ipo", "nash-md", "egpo"};
 static const char *s_families[N_FAMILIES] = {"bt", "cyclic", "random"};
 
 typedef struct {
@@ -35,8 +35,14 @@ static int s_alg_sets(const char *alg, double tau, char sets[][64]) {
         snprintf(sets[n++], 64, "algorithm.pairs=all");
         snprintf(sets[n++], 64, "algorithm.labels=soft");
     }
-    if (!strcmp(alg, "inpo") || !strcmp(alg, "ipo") || !strcmp(alg, "nash-md") || !strcmp(alg, "egpo"))
+    if (!strcmp(alg, "inpo") || !strcmp(alg, "ipo") || !strcmp(alg, "online-ipo") || !strcmp(alg, "nash-md") ||
+        !strcmp(alg, "egpo"))
         snprintf(sets[n++], 64, "algorithm.tau=%g", tau);
+    if (!strcmp(alg, "online-ipo")) { /* online: a new version after every step of 4 groups */
+        snprintf(sets[n++], 64, "learner.broadcast_every=1");
+        snprintf(sets[n++], 64, "learner.step_groups=4");
+        snprintf(sets[n++], 64, "learner.max_staleness=1");
+    }
     if (!strcmp(alg, "apo")) snprintf(sets[n++], 64, "apo.base=sppo");
     return n;
 }

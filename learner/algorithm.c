@@ -21,6 +21,7 @@ void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
               : !strcmp(name, "ipo") ? ALG_IPO
               : !strcmp(name, "nash-md") ? ALG_NASH_MD
               : !strcmp(name, "egpo") ? ALG_EGPO
+              : !strcmp(name, "online-ipo") ? ALG_ONLINE_IPO
                                      : ALG_SPPO;
     a->eta = cfg->algorithm.eta;
     a->tau = cfg->algorithm.tau;
@@ -37,14 +38,17 @@ void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
     a->eta_decay = cfg->algorithm.eta_decay;
 }
 
-int algorithm_needs_opponent(const algorithm_t *a) { return a->kind == ALG_NASH_MD || a->kind == ALG_EGPO; }
+int algorithm_needs_opponent(const algorithm_t *a) {
+    return a->kind == ALG_NASH_MD || a->kind == ALG_EGPO || a->kind == ALG_ONLINE_IPO;
+}
 
 double algorithm_tau(const algorithm_t *a) {
     switch (a->kind) {
     case ALG_INPO:
     case ALG_IPO:
     case ALG_NASH_MD:
-    case ALG_EGPO: return a->tau;
+    case ALG_EGPO:
+    case ALG_ONLINE_IPO: return a->tau;
     case ALG_DPO: return a->ref_previous ? 0.0 : a->beta; /* DPO's optimum: pi_ref exp(r / beta) */
     default: return 0.0;
     }
@@ -121,7 +125,7 @@ static double s_egpo(const algorithm_t *a, const loss_group_t *g, double *dlp) {
 double algorithm_group_loss(const algorithm_t *a, const loss_group_t *g, double *dlp) {
     if (a->kind == ALG_SPPO) return sppo_loss(&a->sppo, g, dlp);
     if (a->kind == ALG_NASH_MD) return s_nash_md(a, g, dlp);
-    if (a->kind == ALG_EGPO) return s_egpo(a, g, dlp);
+    if (a->kind == ALG_EGPO || a->kind == ALG_ONLINE_IPO) return s_egpo(a, g, dlp);
     int k = g->k;
     for (int i = 0; i < k; i++) dlp[i] = 0;
     double *ph = xmalloc(sizeof(double) * (size_t)k);

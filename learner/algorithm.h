@@ -12,7 +12,9 @@
  *   Nash-MD: L = (1/K) sum_i (lp(y_i) - (1-eta tau) lpt(y_i) - eta tau lpref(y_i) - eta (opp_i - 1/2))^2,
  *            the regression form of pi_{t+1} = pi_t^mu exp(eta P(y > pi_t^mu)), mu the mixture;
  *   EGPO:    online IPO v1 on every pair, (Delta_ij - (opp_i - opp_j) / tau)^2 with
- *            Delta_ij = [lp - lpref](i) - [lp - lpref](j), at the half step and the full step. */
+ *            Delta_ij = [lp - lpref](i) - [lp - lpref](j), at the half step and the full step;
+ *   online IPO: the same loss with single gradient steps against pi_t, no extragradient (the
+ *            "OMD" form of section 6: one step equals an INPO step with eta tau = 4 lr / N). */
 #ifndef SPAR_ALGORITHM_H
 #define SPAR_ALGORITHM_H
 
@@ -20,7 +22,7 @@
 #include "learner/loss.h"
 #include "learner/sppo.h"
 
-typedef enum { ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO, ALG_NASH_MD, ALG_EGPO } alg_kind_t;
+typedef enum { ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO, ALG_NASH_MD, ALG_EGPO, ALG_ONLINE_IPO } alg_kind_t;
 
 typedef struct {
     alg_kind_t kind;

@@ -563,7 +563,8 @@ static double s_learning_rate(const spar_config_t *cfg) {
     if (cfg->learner.lr > 0) return cfg->learner.lr;
     if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
     const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
-    double c = !strcmp(alg, "egpo") ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
+    int single_step = !strcmp(alg, "egpo") || !strcmp(alg, "online-ipo");
+    double c = single_step ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
     if (!strcmp(alg, "dno") && !strcmp(cfg->dno.form, "soft")) /* its curvature in a is 1/(4 eta^2) */
         c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
     long batch = cfg->task.prompts; /* groups per learner step */
@@ -572,12 +573,13 @@ static double s_learning_rate(const spar_config_t *cfg) {
     return c * (double)batch;
 }
 
-/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step (a
+/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step, online
+ * IPO by one step per update (a
  * fitted half step would be a best response, which oscillates); the iterative algorithms fit
  * each iteration's regression with 50 passes. */
 static long s_epochs(const spar_config_t *cfg) {
     if (cfg->learner.epochs > 0) return cfg->learner.epochs;
-    return !strcmp(cfg->algorithm.name, "egpo") ? 1 : 50;
+    return (!strcmp(cfg->algorithm.name, "egpo") || !strcmp(cfg->algorithm.name, "online-ipo")) ? 1 : 50;
 }
 
 static int s_open_run_dir(learner_t *L) {

@@ -2,7 +2,7 @@
  * configs shipped in configs/:
  *  - on a transitive game (configs/bt5.game) every algorithm ranks the Condorcet winner first
  *    on every prompt (the KL-regularised ones with a small tau, whose equilibrium does);
- *  - INPO's, Nash-MD's and EGPO's last iterates converge to the regularised equilibrium:
+ *  - INPO's, Nash-MD's, EGPO's and online IPO's last iterates converge to the regularised equilibrium:
  *    Gap_tau below 1e-3 on 5-action cyclic games (their configs);
  *  - Nash-MD with a constant step stalls at its bias, with eta_decay it keeps converging;
  *  - on cyclic games SPPO's and DNO's average iterates approach the Nash equilibrium while
@@ -56,8 +56,8 @@ static void test_algorithms_rank_the_condorcet_winner_first(void **state) {
     char *game = xasprintf("game.file=%s/configs/bt5.game", SPAR_SOURCE_DIR);
     const char *bt[] = {"game.family=file", game, "game.n=5", "algorithm.tau=0.05"};
     const char *configs[] = {"quickstart.yaml", "inpo.yaml", "dno.yaml", "dpo.yaml", "ipo.yaml", "apo.yaml",
-                             "nash-md.yaml", "egpo.yaml"};
-    for (int c = 0; c < 8; c++) {
+                             "nash-md.yaml", "egpo.yaml", "online-ipo.yaml"};
+    for (int c = 0; c < 9; c++) {
         json_t *lines = s_run(dir, configs[c], configs[c], bt, 4);
         json_t *first = json_array_get(lines, 0), *last = json_array_get(lines, json_array_size(lines) - 1);
         double top0 = json_number_value(json_object_get(first, "condorcet_top"));
@@ -66,6 +66,8 @@ static void test_algorithms_rank_the_condorcet_winner_first(void **state) {
                 100 * top0);
         assert_true(top0 < 1.0);
         assert_true(top == 1.0);
+        if (!strcmp(configs[c], "dpo.yaml")) /* iterative DPO converges on a transitive game */
+            assert_true(json_number_value(json_object_get(last, "exploitability")) < 1e-3);
         json_decref(lines);
     }
     free(game);
@@ -106,6 +108,11 @@ static void test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium
 static void test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium(void **state) {
     (void)state;
     s_check_regularised_convergence("egpo.yaml", "egpo");
+}
+
+static void test_algorithms_online_ipo_last_iterate_reaches_regularised_equilibrium(void **state) {
+    (void)state;
+    s_check_regularised_convergence("online-ipo.yaml", "online-ipo");
 }
 
 /* On the quickstart's cyclic games (rock-paper-scissors from near-uniform starts) the average
@@ -281,7 +288,7 @@ static void test_algorithms_online_mode_admission(void **state) {
     free(dir);
 }
 
-/* `spar study` end to end on a small budget: all 24 runs complete, the table has a row for
+/* `spar study` end to end on a small budget: all 27 runs complete, the table has a row for
  * each, and the three plots are drawn. */
 static void test_algorithms_study_smoke(void **state) {
     (void)state;
@@ -296,7 +303,7 @@ static void test_algorithms_study_smoke(void **state) {
     assert_non_null(text);
     int rows = 0;
     for (char *p = text; (p = strstr(p, "\n| ")); p++) rows++;
-    assert_int_equal(rows, 24); /* a row per algorithm and family */
+    assert_int_equal(rows, 27); /* a row per algorithm and family */
     assert_null(strstr(text, "failed"));
     const char *fams[] = {"bt", "cyclic", "random"};
     for (int i = 0; i < 3; i++) {
@@ -318,6 +325,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_algorithms_inpo_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_nash_md_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_egpo_last_iterate_reaches_regularised_equilibrium),
+        cmocka_unit_test(test_algorithms_online_ipo_last_iterate_reaches_regularised_equilibrium),
         cmocka_unit_test(test_algorithms_nash_md_bias_and_decay),
         cmocka_unit_test(test_algorithms_sppo_average_converges_last_does_not),
         cmocka_unit_test(test_algorithms_dno_average_converges),
