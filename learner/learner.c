@@ -26,6 +26,36 @@
 #define ANNOUNCE_MS 500
 #define STALL_REPORT_MS 10000
 
+/* A version's weights as actors fetch them: the safetensors bytes, their digest, and the
+ * digest of each chunk. */
+typedef struct {
+    uint64_t version;
+    uint8_t *data;
+    size_t len;
+    uint8_t digest[DIGEST_BYTES];
+    uint32_t n_chunks;
+    uint8_t (*chunk_digests)[DIGEST_BYTES];
+} blob_t;
+
+static void s_blob_free(blob_t *b) {
+    free(b->data);
+    free(b->chunk_digests);
+    memset(b, 0, sizeof *b);
+}
+
+static void s_blob_set(blob_t *b, const policy_t *p, uint64_t version, size_t chunk_bytes) {
+    s_blob_free(b);
+    b->version = version;
+    b->data = policy_serialize(p, version, &b->len);
+    digest_compute(b->data, b->len, b->digest);
+    b->n_chunks = (uint32_t)((b->len + chunk_bytes - 1) / chunk_bytes);
+    b->chunk_digests = xmalloc(sizeof *b->chunk_digests * b->n_chunks);
+    for (uint32_t i = 0; i < b->n_chunks; i++) {
+        size_t off = (size_t)i * chunk_bytes, len = b->len - off < chunk_bytes ? b->len - off : chunk_bytes;
+        digest_compute(b->data + off, len, b->chunk_digests[i]);
+    }
+}
+
 typedef struct {
     char id[WIRE_ID_MAX + 1];
     Spar__Role role;
@@ -55,11 +85,8 @@ typedef struct {
     uint64_t version;   /* current policy version, which samples this iteration */
     int finished;
 
-    uint8_t *blob; /* serialised current version */
-    size_t blob_len;
-    uint8_t digest[DIGEST_BYTES];
-    uint32_t n_chunks;
-    uint8_t (*chunk_digests)[DIGEST_BYTES];
+    blob_t blob;     /* the current version, serialised */
+    blob_t ref_blob; /* version 0 (pi_ref), which Nash-MD's actors also need */
 
     leases_t leases;
     Spar__RolloutGroup **buffer; /* per prompt, this iteration */
@@ -123,9 +150,9 @@ static void s_publish(learner_t *L, Spar__Envelope *env) { wire_send(&L->wire, L
 static void s_announce(learner_t *L) {
     Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
     wa.version = L->version;
-    wa.total_bytes = L->blob_len;
-    wa.n_chunks = L->n_chunks;
-    wa.digest.data = L->digest;
+    wa.total_bytes = L->blob.len;
+    wa.n_chunks = L->blob.n_chunks;
+    wa.digest.data = L->blob.digest;
     wa.digest.len = DIGEST_BYTES;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE;
@@ -320,19 +347,20 @@ static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelo
     const Spar__WeightsFetch *f = in->weights_fetch;
     Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
     c.version = f->version;
-    if (f->version != L->version || f->chunk_index >= L->n_chunks) {
+    blob_t *b = f->version == L->blob.version ? &L->blob : f->version == 0 ? &L->ref_blob : NULL;
+    if (!b || f->chunk_index >= b->n_chunks) {
         c.error = "version or chunk not held; ask for work to learn the current version";
     } else {
         size_t cb = (size_t)L->cfg->learner.chunk_bytes, off = (size_t)f->chunk_index * cb;
         c.chunk_index = f->chunk_index;
         c.offset = off;
-        c.n_chunks = L->n_chunks;
-        c.total_bytes = L->blob_len;
-        c.data.data = L->blob + off;
-        c.data.len = L->blob_len - off < cb ? L->blob_len - off : cb;
-        c.chunk_digest.data = L->chunk_digests[f->chunk_index];
+        c.n_chunks = b->n_chunks;
+        c.total_bytes = b->len;
+        c.data.data = b->data + off;
+        c.data.len = b->len - off < cb ? b->len - off : cb;
+        c.chunk_digest.data = b->chunk_digests[f->chunk_index];
         c.chunk_digest.len = DIGEST_BYTES;
-        c.digest.data = L->digest;
+        c.digest.data = b->digest;
         c.digest.len = DIGEST_BYTES;
     }
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
@@ -378,22 +406,12 @@ static void s_serve(learner_t *L, long timeout_ms) {
 
 static void s_set_version(learner_t *L, uint64_t version) {
     L->version = version;
-    free(L->blob);
-    free(L->chunk_digests);
-    L->blob = policy_serialize(L->theta, version, &L->blob_len);
-    digest_compute(L->blob, L->blob_len, L->digest);
-    size_t cb = (size_t)L->cfg->learner.chunk_bytes;
-    L->n_chunks = (uint32_t)((L->blob_len + cb - 1) / cb);
-    L->chunk_digests = xmalloc(sizeof *L->chunk_digests * L->n_chunks);
-    for (uint32_t i = 0; i < L->n_chunks; i++) {
-        size_t off = (size_t)i * cb, len = L->blob_len - off < cb ? L->blob_len - off : cb;
-        digest_compute(L->blob + off, len, L->chunk_digests[i]);
-    }
+    s_blob_set(&L->blob, L->theta, version, (size_t)L->cfg->learner.chunk_bytes);
 }
 
 static int s_checkpoint(learner_t *L) {
     char *path = xasprintf("%s/checkpoints/iter-%04llu.safetensors", L->run_dir, (unsigned long long)L->iteration);
-    int rc = util_write_atomic(path, L->blob, L->blob_len);
+    int rc = util_write_atomic(path, L->blob.data, L->blob.len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);
     return rc;
@@ -642,8 +660,8 @@ static void s_teardown(learner_t *L) {
     if (L->buffer) s_free_buffer(L);
     free(L->buffer);
     leases_free(&L->leases);
-    free(L->blob);
-    free(L->chunk_digests);
+    s_blob_free(&L->blob);
+    s_blob_free(&L->ref_blob);
     optim_destroy(&L->optim);
     avg_iterate_free(&L->avg);
     policy_destroy(&L->theta);
@@ -708,6 +726,7 @@ int learner_main(const spar_config_t *cfg) {
     leases_init(&L.leases);
 
     s_set_version(&L, 0);
+    s_blob_set(&L.ref_blob, L.ref, 0, (size_t)cfg->learner.chunk_bytes);
     if (s_checkpoint(&L) != 0) goto done;
     s_log_iteration(&L, 0, NULL, 0, 0, 0);
     log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
