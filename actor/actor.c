@@ -27,7 +27,8 @@ typedef struct {
     task_state_t state;
     uint32_t prompt;
     uint64_t iteration, version, lease_id;
-    int k;
+    int k;     /* responses: the K samples, then n_opp opponents */
+    int n_opp;
     policy_sample_t *samples;
     double *P;
     char judge_version[128];
@@ -63,6 +64,7 @@ typedef struct {
     policy_t *policy;
     uint64_t have_version;
     int has_policy;
+    policy_t *ref; /* version 0, for Nash-MD's mixture opponents */
     fetch_t fetch;
 
     /* the current lease, until its prompts are all submitted */
@@ -70,6 +72,7 @@ typedef struct {
     uint64_t lease_id, lease_iteration, lease_version;
     uint32_t *lease_prompts;
     int lease_n, lease_k;
+    double lease_mix; /* > 0: also sample opponents from pi^(1-mix) pi_ref^mix */
 
     task_t *tasks;
     int n_tasks, cap_tasks;
@@ -210,6 +213,7 @@ static void s_submit(actor_t *A, task_t *t) {
     g.judge_version = t->judge_version;
     g.actor_id = A->wire.sender_id;
     g.judge_attempts = (uint32_t)t->attempts;
+    g.n_opponents = (uint32_t)t->n_opp;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_GROUP;
     env.rollout_group = &g;
@@ -247,12 +251,14 @@ static void s_start_lease(actor_t *A) {
         t->iteration = A->lease_iteration;
         t->version = A->lease_version;
         t->lease_id = A->lease_id;
-        t->k = A->lease_k;
+        t->n_opp = A->lease_mix > 0 ? A->lease_k : 0;
+        t->k = A->lease_k + t->n_opp;
         t->samples = xcalloc((size_t)t->k, sizeof *t->samples);
         for (int i = 0; i < t->k; i++) {
             rng_t r;
             rng_stream(&r, A->seed, t->iteration, t->prompt, (uint64_t)i);
-            policy_sample(A->policy, (int)t->prompt, &r, &t->samples[i]);
+            if (i < A->lease_k) policy_sample(A->policy, (int)t->prompt, &r, &t->samples[i]);
+            else policy_sample_mixture(A->policy, A->ref, A->lease_mix, (int)t->prompt, &r, &t->samples[i]);
         }
         t->state = TASK_GENERATING;
         t->due_ms = now + A->cfg->actor.delay_ms * (j + 1);
@@ -278,6 +284,19 @@ static void s_start_fetch(actor_t *A, uint64_t version, uint32_t n_chunks, uint6
     s_fetch_missing(A);
 }
 
+/* Starts the open lease once every policy it needs is here, or fetches what is missing: pi_ref
+ * (version 0) for a lease with mixture opponents, then the lease's version. */
+static void s_lease_ready(actor_t *A) {
+    if (!A->lease_open) return;
+    uint64_t need = A->lease_version;
+    if (A->lease_mix > 0 && !A->ref) need = 0;
+    else if (A->has_policy && A->have_version == A->lease_version) {
+        s_start_lease(A);
+        return;
+    }
+    if (!A->fetch.active || A->fetch.version != need) s_start_fetch(A, need, 1, 0, NULL); /* size from the first chunk */
+}
+
 static void s_fetch_done(actor_t *A) {
     uint8_t d[DIGEST_BYTES];
     digest_compute(A->fetch.buf, A->fetch.total, d);
@@ -294,12 +313,20 @@ static void s_fetch_done(actor_t *A) {
         policy_destroy(&p);
         return;
     }
-    policy_destroy(&A->policy);
-    A->policy = p;
-    A->have_version = v;
-    A->has_policy = 1;
-    log_info("running weights v%llu", (unsigned long long)v);
-    if (A->lease_open && A->lease_version == v) s_start_lease(A);
+    if (v == 0) { /* pi_ref, whatever else it is */
+        policy_destroy(&A->ref);
+        A->ref = policy_clone(p);
+    }
+    if (!A->has_policy || v >= A->have_version || (A->lease_open && v == A->lease_version)) {
+        policy_destroy(&A->policy);
+        A->policy = p;
+        A->have_version = v;
+        A->has_policy = 1;
+        log_info("running weights v%llu", (unsigned long long)v);
+    } else {
+        policy_destroy(&p);
+    }
+    s_lease_ready(A);
 }
 
 static void s_on_chunk(actor_t *A, const Spar__WeightsChunk *c) {
@@ -350,10 +377,9 @@ static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     A->lease_iteration = g->iteration;
     A->lease_version = g->policy_version;
     A->lease_k = (int)g->samples_per_prompt;
+    A->lease_mix = g->opponent_mix > 0 && g->opponent_mix <= 1 ? g->opponent_mix : 0;
     A->lease_open = 1;
-    if (A->has_policy && A->have_version == g->policy_version) s_start_lease(A);
-    else if (!A->fetch.active || A->fetch.version != g->policy_version)
-        s_start_fetch(A, g->policy_version, 1, 0, NULL); /* size learnt from the first chunk */
+    s_lease_ready(A);
 }
 
 static void s_on_ack(actor_t *A, const Spar__RolloutAck *a) {
@@ -554,6 +580,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     free(A.fetch.buf);
     free(A.fetch.have);
     policy_destroy(&A.policy);
+    policy_destroy(&A.ref);
     for (int j = 0; j < A.n_judges; j++) zmq_close(A.judges[j]);
     if (A.ctl) zmq_close(A.ctl);
     if (A.sub) zmq_close(A.sub);

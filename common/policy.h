@@ -44,6 +44,10 @@ void policy_backward(policy_t *p, int prompt, const uint32_t *tokens, int n_toke
 void policy_zero_grad(policy_t *p);
 /* Draws one response with the given stream. */
 void policy_sample(const policy_t *p, int prompt, rng_t *r, policy_sample_t *out);
+/* Draws one response from the geometric mixture p^(1 - m) ref^m (Nash-MD's opponent); its
+ * logprob is under the mixture. */
+void policy_sample_mixture(const policy_t *p, const policy_t *ref, double m, int prompt, rng_t *r,
+                           policy_sample_t *out);
 /* Does `tokens` name a valid response of this policy? */
 int policy_valid_response(const policy_t *p, const uint32_t *tokens, int n_tokens);
 

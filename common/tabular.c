@@ -97,6 +97,20 @@ void policy_sample(const policy_t *p, int prompt, rng_t *r, policy_sample_t *out
     out->logprob = policy_logprob(p, prompt, out->tokens, 1);
 }
 
+void policy_sample_mixture(const policy_t *p, const policy_t *ref, double m, int prompt, rng_t *r,
+                           policy_sample_t *out) {
+    const double *z = p->params + (size_t)prompt * p->n, *zr = ref->params + (size_t)prompt * p->n;
+    double *mix = xmalloc(sizeof(double) * 2 * (size_t)p->n), *pi = mix + p->n;
+    for (int a = 0; a < p->n; a++) mix[a] = (1.0 - m) * z[a] + m * zr[a];
+    double lse = s_lse(mix, p->n);
+    for (int a = 0; a < p->n; a++) pi[a] = exp(mix[a] - lse);
+    int a = rng_categorical(r, pi, p->n);
+    out->tokens[0] = (uint32_t)a;
+    out->n_tokens = 1;
+    out->logprob = mix[a] - lse;
+    free(mix);
+}
+
 void *policy_serialize(const policy_t *p, uint64_t version, size_t *len_out) {
     st_tensor_t t = {.name = "logits", .dtype = "F64", .ndim = 2,
                      .shape = {p->prompts, p->n}, .data = p->params,

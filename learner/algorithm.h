@@ -7,8 +7,9 @@
  * P[i][j] L(i > j) + P[j][i] L(j > i), which keeps the exact fixed point without label noise.
  * APO (section 8) trains its base algorithm and extrapolates in the learner (learner.c).
  * Nash-MD (section 5) and EGPO (section 6) need win rates against an opponent policy that did
- * not sample the group; train.c estimates them from the group by self-normalised importance
- * weights and passes them in loss_group_t.opp:
+ * not sample the group, which train.c passes in loss_group_t.opp: for Nash-MD the mean over the
+ * opponents the actor sampled from the mixture; for EGPO's full step an estimate from the
+ * group by self-normalised importance weights towards the half-step policy:
  *   Nash-MD: L = (1/K) sum_i (lp(y_i) - (1-eta tau) lpt(y_i) - eta tau lpref(y_i) - eta (opp_i - 1/2))^2,
  *            the regression form of pi_{t+1} = pi_t^mu exp(eta P(y > pi_t^mu)), mu the mixture;
  *   EGPO:    online IPO v1 on every pair, (Delta_ij - (opp_i - opp_j) / tau)^2 with

@@ -222,6 +222,7 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar_
     g.policy_version = L->version;
     g.samples_per_prompt = (uint32_t)L->cfg->rollout.samples_per_prompt;
     g.retry_ms = 20;
+    if (L->train.alg.kind == ALG_NASH_MD) g.opponent_mix = L->train.alg.eta * L->train.alg.tau;
     if (ls) {
         for (int i = 0; i < ls->n; i++) ids[i] = (uint32_t)ls->prompts[i];
         g.lease_id = ls->id;
@@ -253,8 +254,10 @@ static int s_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *
         snprintf(why, wl, "prompt %u out of range", g->prompt_id);
         return -1;
     }
-    if (g->n_responses != (size_t)L->cfg->rollout.samples_per_prompt) {
-        snprintf(why, wl, "%zu responses, expected K = %ld", g->n_responses, L->cfg->rollout.samples_per_prompt);
+    size_t k = (size_t)L->cfg->rollout.samples_per_prompt, opponents = L->train.alg.kind == ALG_NASH_MD ? k : 0;
+    if (g->n_responses != k + opponents || g->n_opponents != opponents) {
+        snprintf(why, wl, "%zu responses with %u opponents, expected %zu and %zu", g->n_responses, g->n_opponents,
+                 k + opponents, opponents);
         return -1;
     }
     for (size_t i = 0; i < g->n_responses; i++)

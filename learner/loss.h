@@ -11,8 +11,9 @@ typedef struct {
     const double *lp_prev;  /* K: log pi_t(y_i) */
     const double *lp_ref;   /* K: log pi_ref(y_i) */
     const double *P;        /* K*K: P[i][j] = P(y_i > y_j) */
-    const double *opp;      /* K: win rate of y_i against the opponent policy, estimated from the
-                               group (Nash-MD: the mixture; EGPO: pi_t or the half step); or NULL */
+    const double *opp;      /* K: win rate of y_i against the opponent policy (Nash-MD: the
+                               mixture, from the actor's opponents; EGPO: pi_t or the half step,
+                               from the group); or NULL */
 } loss_group_t;
 
 #endif

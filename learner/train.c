@@ -78,7 +78,7 @@ void train_iteration(policy_t *theta, const policy_t *const *prevs, const policy
     const algorithm_t *a = &opts->alg;
     for (int g = 0; g < n; g++) { /* frozen quantities, computed once */
         const Spar__RolloutGroup *G = groups[g];
-        int k = (int)G->n_responses;
+        int all = (int)G->n_responses, k = all - (int)G->n_opponents; /* the samples come first */
         prepared_t *p = &pg[g];
         p->k = k;
         p->prompt = (int)G->prompt_id;
@@ -88,19 +88,28 @@ void train_iteration(policy_t *theta, const policy_t *const *prevs, const policy
         p->dlp = xmalloc(sizeof(double) * k);
         p->opp = xmalloc(sizeof(double) * k);
         p->w = xmalloc(sizeof(double) * k);
-        p->P = xmalloc(sizeof(double) * k * k);
+        p->P = xmalloc(sizeof(double) * all * all);
         train_group_preference(G, p->P);
         for (int i = 0; i < k; i++) {
             const Spar__Response *r = G->responses[i];
             p->lp_prev[i] = policy_logprob(prevs[g], p->prompt, r->tokens, (int)r->n_tokens);
             p->lp_ref[i] = policy_logprob(ref, p->prompt, r->tokens, (int)r->n_tokens);
         }
-        /* opponent: Nash-MD's mixture pi_t^(1 - eta tau) pi_ref^(eta tau); EGPO's first step pi_t */
-        double *logw = p->lp_theta; /* scratch */
-        for (int i = 0; i < k; i++)
-            logw[i] = a->kind == ALG_NASH_MD ? a->eta * a->tau * (p->lp_ref[i] - p->lp_prev[i]) : 0.0;
-        s_set_weights(p, logw);
-        s_opponent_winrates(p);
+        if (G->n_opponents > 0) {
+            /* Nash-MD: the actor sampled opponents from the mixture; win rate = mean over them */
+            for (int i = 0; i < k; i++) {
+                double s = 0;
+                for (int j = k; j < all; j++) s += p->P[i * all + j];
+                p->opp[i] = s / (all - k);
+            }
+            if (all != k) { /* the losses see the samples' K x K block only */
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++) p->P[i * k + j] = p->P[i * all + j];
+            }
+        } else { /* EGPO's first step: against pi_t itself, leave-one-out */
+            for (int i = 0; i < k; i++) p->w[i] = 1.0;
+            s_opponent_winrates(p);
+        }
     }
     out->groups = n;
     out->loss = out->loss_initial = NAN;
