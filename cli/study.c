@@ -157,7 +157,7 @@ static void s_write_table(const args_t *args, const char *dir, result_t res[N_FA
             s_count(f, s_first_below(lines, "exploitability", 0.02));
             fprintf(f, " |\n");
         }
-    fprintf(f, "\n%ld iterations per run; %ld prompts, n = %ld actions, K = %ld; τ = %g for INPO, IPO, Nash-MD and EGPO "
+    fprintf(f, "\n%ld iterations per run; %ld prompts, n = %ld actions, K = %ld; τ = %g for INPO, IPO, online IPO, Nash-MD and EGPO "
                "(DPO's τ is its β); cyclic margins jittered by 0.5; seeds as in the base config. "
                "Regularised algorithms converge to π*_τ, whose exploitability is not 0. "
                "Made by `spar study` in %.0f s.\n",
