@@ -71,9 +71,7 @@ static void test_algorithms_rank_the_condorcet_winner_first(void **state) {
         json_decref(lines);
     }
     free(game);
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 /* Gap_tau from above 1e-3 to below it on every one of the last 10 iterations. */
@@ -90,9 +88,7 @@ static void s_check_regularised_convergence(const char *config, const char *name
     assert_true(g0 > 5e-3);
     assert_true(worst_late < 1e-3);
     json_decref(lines);
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 static void test_algorithms_inpo_last_iterate_reaches_regularised_equilibrium(void **state) {
@@ -141,9 +137,7 @@ static void test_algorithms_sppo_average_converges_last_does_not(void **state) {
     fprintf(stderr, "sppo: the last iterate's exploitability stays at or above %.4f over iterations 300-400\n", lowest);
     assert_true(lowest > 0.5 * e0); /* the last iterate circles; it does not settle at the equilibrium */
     json_decref(lines);
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 static void test_algorithms_dno_average_converges(void **state) {
@@ -152,9 +146,7 @@ static void test_algorithms_dno_average_converges(void **state) {
     const char *sets[] = {"algorithm.name=dno", "dno.form=soft", "algorithm.eta=0.3", "rollout.samples_per_prompt=64",
                           "run.iterations=400"};
     json_decref(s_average_converges(dir, "dno", sets, 5));
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 /* The exact constant-step Nash-MD limit on the games and reference of configs/nash-md.yaml
@@ -215,9 +207,7 @@ static void test_algorithms_nash_md_bias_and_decay(void **state) {
     assert_true(d_last < 0.1 * c_min);   /* the decaying step goes on down */
     json_decref(c);
     json_decref(d);
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 /* Lines "was stale" in every actor log of a run: the stale acknowledgements the actors got. */
@@ -283,9 +273,7 @@ static void test_algorithms_online_mode_admission(void **state) {
         free(rec), free(run);
         json_decref(lines);
     }
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 /* `spar study` end to end on a small budget: all 27 runs complete, the table has a row for
@@ -312,9 +300,7 @@ static void test_algorithms_study_smoke(void **state) {
         free(png);
     }
     free(text), free(md), free(log), free(sd);
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */

@@ -37,11 +37,9 @@ static void s_setup(sys_t *S, const char *extra) {
 }
 
 static void s_teardown(sys_t *S) {
-    tu_assert_no_sanitizer_report(S->dir);
     free(S->cfg), free(S->run), free(S->jsonl);
     for (int i = 0; i < 6; i++) free(S->logs[i]);
-    tu_rmtree(S->dir);
-    free(S->dir);
+    tu_done(S->dir);
 }
 
 static pid_t s_start(sys_t *S, const char *role, int log_index, const char *id) {
@@ -233,9 +231,7 @@ static void test_system_launcher_restarts_actor_and_is_reproducible(void **state
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
     free(a), free(b), free(jsonl), free(cfg), free(log);
-    tu_assert_no_sanitizer_report(dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_done(dir);
 }
 
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */

@@ -134,3 +134,9 @@ void tu_assert_no_sanitizer_report(const char *dir) {
     free(cmd);
     if (found) fail_msg("a sanitizer report was found under %s", dir);
 }
+
+void tu_done(char *dir) {
+    tu_assert_no_sanitizer_report(dir);
+    tu_rmtree(dir);
+    free(dir);
+}

@@ -42,5 +42,7 @@ void tu_dump(const char *path);
 
 /* Fails the test when any file under dir holds a sanitizer report (ASan, UBSan, LSan). */
 void tu_assert_no_sanitizer_report(const char *dir);
+/* The end of a test's folder: no sanitizer report in it, then removed and freed. */
+void tu_done(char *dir);
 
 #endif
