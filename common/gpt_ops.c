@@ -1,0 +1,206 @@
+/* gpt_ops — see gpt_ops.h. The layouts and the backward passes follow the forward passes in
+ * reverse, as in karpathy/llm.c's train_gpt2.c; written anew for spar. */
+#include "common/gpt_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *o = out + ((size_t)b * T + t) * C;
+            const float *e = wte + (size_t)tokens[b * T + t] * C, *p = wpe + (size_t)t * C;
+            for (int i = 0; i < C; i++) o[i] = e[i] + p[i];
+        }
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *d = dout + ((size_t)b * T + t) * C;
+            float *de = dwte + (size_t)tokens[b * T + t] * C, *dp = dwpe + (size_t)t * C;
+            for (int i = 0; i < C; i++) {
+                de[i] += d[i];
+                dp[i] += d[i];
+            }
+        }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float m = 0, v = 0;
+        for (int i = 0; i < C; i++) m += x[i];
+        m /= C;
+        for (int i = 0; i < C; i++) v += (x[i] - m) * (x[i] - m);
+        v /= C;
+        float s = 1.0f / sqrtf(v + 1e-5f);
+        float *o = out + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s * w[i] + b[i];
+        mean[n] = m;
+        rstd[n] = s;
+    }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *d = dout + (size_t)n * C, *x = inp + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float m = mean[n], s = rstd[n];
+        /* two reductions: mean of dnorm and of dnorm * norm */
+        float dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * s, dnorm = w[i] * d[i];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * s, dnorm = w[i] * d[i];
+            db[i] += d[i];
+            dw[i] += norm * d[i];
+            dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+}
+
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int C, int OC) {
+    if (bias)
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C, 1.0f, inp, C, w, OC, bias ? 1.0f : 0.0f, out, OC);
+}
+
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                     int N, int C, int OC) {
+    /* dinp (N, C) += dout (N, OC) @ w^T;  dw (C, OC) += inp^T @ dout */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, OC, 1.0f, dout, OC, w, OC, 1.0f, dinp, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
+    if (dbias)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) dbias[o] += dout[(size_t)n * OC + o];
+}
+
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
+                float *a = att + (((size_t)b * NH + h) * T + t) * T;
+                float maxv = -INFINITY;
+                for (int u = 0; u <= t; u++) {
+                    const float *k = qkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
+                    float dot = 0;
+                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
+                    a[u] = dot * scale;
+                    if (a[u] > maxv) maxv = a[u];
+                }
+                float sum = 0;
+                for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - maxv));
+                for (int u = 0; u <= t; u++) a[u] /= sum;
+                for (int u = t + 1; u < T; u++) a[u] = 0; /* causal: the future gets no weight */
+                float *o = out + ((size_t)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int u = 0; u <= t; u++) {
+                    const float *v = qkv + ((size_t)b * T + u) * 3 * C + 2 * C + h * hs;
+                    for (int i = 0; i < hs; i++) o[i] += a[u] * v[i];
+                }
+            }
+}
+
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
+                float *da = datt + (((size_t)b * NH + h) * T + t) * T;
+                const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+                /* out = att @ v */
+                for (int u = 0; u <= t; u++) {
+                    const float *v = qkv + ((size_t)b * T + u) * 3 * C + 2 * C + h * hs;
+                    float *dv = dqkv + ((size_t)b * T + u) * 3 * C + 2 * C + h * hs;
+                    float s = 0;
+                    for (int i = 0; i < hs; i++) {
+                        s += v[i] * d[i];
+                        dv[i] += a[u] * d[i];
+                    }
+                    da[u] = s;
+                }
+                /* softmax: dpre[u] = a[u] (da[u] - sum_w a[w] da[w]) */
+                float dot = 0;
+                for (int u = 0; u <= t; u++) dot += a[u] * da[u];
+                const float *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
+                float *dq = dqkv + ((size_t)b * T + t) * 3 * C + h * hs;
+                for (int u = 0; u <= t; u++) {
+                    float dpre = a[u] * (da[u] - dot) * scale;
+                    const float *k = qkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
+                    float *dk = dqkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
+                    for (int i = 0; i < hs; i++) {
+                        dq[i] += k[i] * dpre;
+                        dk[i] += q[i] * dpre;
+                    }
+                }
+            }
+}
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2 / pi) */
+
+void gelu_forward(float *out, const float *inp, int N) {
+    for (int i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
+    for (int i = 0; i < N; i++) {
+        float x = inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float th = tanhf(u), sech2 = 1.0f - th * th;
+        float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += grad * dout[i];
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, int N) {
+    for (int i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void residual_backward(float *da, float *db, const float *dout, int N) {
+    for (int i = 0; i < N; i++) {
+        da[i] += dout[i];
+        db[i] += dout[i];
+    }
+}
+
+void logsoftmax_forward(float *logp, const float *logits, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float *o = logp + (size_t)n * V;
+        float m = -INFINITY;
+        for (int v = 0; v < V; v++) m = fmaxf(m, z[v]);
+        double s = 0;
+        for (int v = 0; v < V; v++) s += exp((double)(z[v] - m));
+        float lse = m + (float)log(s);
+        for (int v = 0; v < V; v++) o[v] = z[v] - lse;
+    }
+}
+
+void logsoftmax_backward(float *dlogits, const float *logp, const int *target, const float *g, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        if (target[n] < 0 || g[n] == 0.0f) continue;
+        const float *lp = logp + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        for (int v = 0; v < V; v++) d[v] -= g[n] * expf(lp[v]);
+        d[target[n]] += g[n];
+    }
+}

@@ -1,0 +1,46 @@
+/* gpt_ops — the kernels of the GPT-2 policy, each as x_forward / x_backward with the same
+ * argument order (outputs, inputs, weights, dims); backward accumulates into the gradients
+ * with +=, so a caller zeroes them once per step. Tensors are row-major float32:
+ *   B sequences, T positions, C channels, NH heads (C % NH == 0), V vocabulary, OC out channels.
+ * Matrix products go through OpenBLAS (cblas_sgemm). Weights are stored (in, out) — GPT-2's
+ * Conv1D orientation — so the forward product is a plain NN GEMM. */
+#ifndef SPAR_GPT_OPS_H
+#define SPAR_GPT_OPS_H
+
+/* out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] */
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C);
+
+/* out = (inp - mean) / sqrt(var + 1e-5) * w + b over C; mean and rstd (B*T) are kept */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int N, int C);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
+
+/* out (N, OC) = inp (N, C) @ w (C, OC) + bias (OC, may be NULL) */
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int C, int OC);
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                     int N, int C, int OC);
+
+/* Causal multi-head self-attention. qkv (B, T, 3C) holds q, k, v; out (B, T, C);
+ * att (B, NH, T, T) keeps the softmaxed scores for the backward pass. */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH);
+
+/* GELU, tanh approximation (GPT-2's) */
+void gelu_forward(float *out, const float *inp, int N);
+void gelu_backward(float *dinp, const float *inp, const float *dout, int N);
+
+/* out = a + b */
+void residual_forward(float *out, const float *a, const float *b, int N);
+void residual_backward(float *da, float *db, const float *dout, int N);
+
+/* Log-softmax of each of N rows of V logits, in place into logp. */
+void logsoftmax_forward(float *logp, const float *logits, int N, int V);
+/* Given dL/dlogp at one chosen index per row (target[i], weight g[i]; target -1 = none):
+ * dlogits[i, v] += g[i] * (1[v = target[i]] - softmax[i, v]). This is the gradient of a
+ * weighted sum of token log-probs, the only loss the policy needs. */
+void logsoftmax_backward(float *dlogits, const float *logp, const int *target, const float *g, int N, int V);
+
+#endif

@@ -1,0 +1,187 @@
+/* Every GPT kernel's backward pass against central finite differences of its forward pass:
+ * the loss is a fixed random projection of the output, L = sum(out * R), so dL/dout = R. */
+#include "tests/testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gpt_ops.h"
+#include "common/rng.h"
+#include "common/util.h"
+
+static rng_t s_rng;
+
+static float *s_rand(size_t n, double scale) {
+    float *x = xmalloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(&s_rng));
+    return x;
+}
+
+static double s_dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Compares grad[i] with (L(x + h) - L(x - h)) / 2h for every entry of x. */
+typedef double (*loss_fn)(void *ctx);
+static void s_check(const char *what, float *x, const float *grad, size_t n, loss_fn L, void *ctx) {
+    double h = 1e-2, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + (float)h;
+        double lp = L(ctx);
+        x[i] = keep - (float)h;
+        double lm = L(ctx);
+        x[i] = keep;
+        double num = (lp - lm) / (2 * h), err = fabs(num - grad[i]) / (1e-2 + fabs(num));
+        if (err > worst) worst = err;
+        if (err > 2e-2) fail_msg("%s: d/dx[%zu] analytic %g, numeric %g", what, i, grad[i], num);
+    }
+    fprintf(stderr, "%-10s %zu entries, worst relative error %.1e\n", what, n, worst);
+}
+
+/* ---- each op -------------------------------------------------------------------------- */
+
+enum { B = 2, T = 5, C = 8, NH = 2, OC = 6, V = 11 };
+
+typedef struct {
+    float *a, *b, *c, *out, *R, *mean, *rstd, *att;
+    int *tokens;
+} ctx_t;
+
+static double L_layernorm(void *p) {
+    ctx_t *x = p;
+    layernorm_forward(x->out, x->mean, x->rstd, x->a, x->b, x->c, B * T, C);
+    return s_dot(x->out, x->R, B * T * C);
+}
+
+static void test_gpt_ops_layernorm(void **state) {
+    (void)state;
+    ctx_t x = {.a = s_rand(B * T * C, 1), .b = s_rand(C, 1), .c = s_rand(C, 1), .out = s_rand(B * T * C, 0),
+               .R = s_rand(B * T * C, 1), .mean = s_rand(B * T, 0), .rstd = s_rand(B * T, 0)};
+    float *dx = xcalloc(B * T * C, sizeof(float)), *dw = xcalloc(C, sizeof(float)), *db = xcalloc(C, sizeof(float));
+    L_layernorm(&x);
+    layernorm_backward(dx, dw, db, x.R, x.a, x.b, x.mean, x.rstd, B * T, C);
+    s_check("ln inp", x.a, dx, B * T * C, L_layernorm, &x);
+    s_check("ln weight", x.b, dw, C, L_layernorm, &x);
+    s_check("ln bias", x.c, db, C, L_layernorm, &x);
+    free(x.a), free(x.b), free(x.c), free(x.out), free(x.R), free(x.mean), free(x.rstd), free(dx), free(dw), free(db);
+}
+
+static double L_matmul(void *p) {
+    ctx_t *x = p;
+    matmul_forward(x->out, x->a, x->b, x->c, B * T, C, OC);
+    return s_dot(x->out, x->R, B * T * OC);
+}
+
+static void test_gpt_ops_matmul(void **state) {
+    (void)state;
+    ctx_t x = {.a = s_rand(B * T * C, 1), .b = s_rand(C * OC, 1), .c = s_rand(OC, 1), .out = s_rand(B * T * OC, 0),
+               .R = s_rand(B * T * OC, 1)};
+    float *dx = xcalloc(B * T * C, sizeof(float)), *dw = xcalloc(C * OC, sizeof(float)), *db = xcalloc(OC, sizeof(float));
+    L_matmul(&x);
+    matmul_backward(dx, dw, db, x.R, x.a, x.b, B * T, C, OC);
+    s_check("mm inp", x.a, dx, B * T * C, L_matmul, &x);
+    s_check("mm weight", x.b, dw, C * OC, L_matmul, &x);
+    s_check("mm bias", x.c, db, OC, L_matmul, &x);
+    free(x.a), free(x.b), free(x.c), free(x.out), free(x.R), free(dx), free(dw), free(db);
+}
+
+static double L_attention(void *p) {
+    ctx_t *x = p;
+    attention_forward(x->out, x->att, x->a, B, T, C, NH);
+    return s_dot(x->out, x->R, B * T * C);
+}
+
+static void test_gpt_ops_attention(void **state) {
+    (void)state;
+    ctx_t x = {.a = s_rand(B * T * 3 * C, 1), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1),
+               .att = s_rand(B * NH * T * T, 0)};
+    float *dqkv = xcalloc(B * T * 3 * C, sizeof(float)), *datt = xcalloc(B * NH * T * T, sizeof(float));
+    L_attention(&x);
+    attention_backward(dqkv, datt, x.R, x.a, x.att, B, T, C, NH);
+    s_check("attention", x.a, dqkv, B * T * 3 * C, L_attention, &x);
+    /* causal: position 0's output does not depend on later keys */
+    for (int i = 0; i < T; i++) assert_true(x.att[i] == (i == 0 ? 1.0f : 0.0f));
+    free(x.a), free(x.out), free(x.R), free(x.att), free(dqkv), free(datt);
+}
+
+static double L_gelu(void *p) {
+    ctx_t *x = p;
+    gelu_forward(x->out, x->a, B * T * C);
+    return s_dot(x->out, x->R, B * T * C);
+}
+
+static void test_gpt_ops_gelu_and_residual(void **state) {
+    (void)state;
+    ctx_t x = {.a = s_rand(B * T * C, 2), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1)};
+    float *dx = xcalloc(B * T * C, sizeof(float));
+    gelu_backward(dx, x.a, x.R, B * T * C);
+    s_check("gelu", x.a, dx, B * T * C, L_gelu, &x);
+    float *b = s_rand(B * T * C, 1), *da = xcalloc(B * T * C, sizeof(float)), *db = xcalloc(B * T * C, sizeof(float));
+    residual_forward(x.out, x.a, b, B * T * C);
+    residual_backward(da, db, x.R, B * T * C);
+    for (int i = 0; i < B * T * C; i++) assert_true(x.out[i] == x.a[i] + b[i] && da[i] == x.R[i] && db[i] == x.R[i]);
+    free(x.a), free(x.out), free(x.R), free(dx), free(b), free(da), free(db);
+}
+
+static double L_encoder(void *p) {
+    ctx_t *x = p;
+    encoder_forward(x->out, x->tokens, x->a, x->b, B, T, C);
+    return s_dot(x->out, x->R, B * T * C);
+}
+
+static void test_gpt_ops_encoder(void **state) {
+    (void)state;
+    int tokens[B * T] = {1, 4, 4, 0, 10, 3, 3, 7, 1, 2};
+    ctx_t x = {.a = s_rand(V * C, 1), .b = s_rand(T * C, 1), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1),
+               .tokens = tokens};
+    float *dwte = xcalloc(V * C, sizeof(float)), *dwpe = xcalloc(T * C, sizeof(float));
+    encoder_backward(dwte, dwpe, x.R, tokens, B, T, C);
+    s_check("wte", x.a, dwte, V * C, L_encoder, &x);
+    s_check("wpe", x.b, dwpe, T * C, L_encoder, &x);
+    free(x.a), free(x.b), free(x.out), free(x.R), free(dwte), free(dwpe);
+}
+
+/* L = sum_n g_n logp[n, target_n]: the weighted token log-probs a policy loss is made of. */
+static float s_g[B * T];
+static int s_target[B * T];
+static double L_logsoftmax(void *p) {
+    ctx_t *x = p;
+    logsoftmax_forward(x->out, x->a, B * T, V);
+    double s = 0;
+    for (int n = 0; n < B * T; n++)
+        if (s_target[n] >= 0) s += s_g[n] * x->out[(size_t)n * V + s_target[n]];
+    return s;
+}
+
+static void test_gpt_ops_logsoftmax(void **state) {
+    (void)state;
+    for (int n = 0; n < B * T; n++) {
+        s_target[n] = n % 3 == 0 ? -1 : (n * 7) % V; /* -1: a masked (prompt) position */
+        s_g[n] = (float)(0.5 + 0.1 * n);
+    }
+    ctx_t x = {.a = s_rand(B * T * V, 2), .out = s_rand(B * T * V, 0)};
+    float *d = xcalloc(B * T * V, sizeof(float));
+    L_logsoftmax(&x);
+    logsoftmax_backward(d, x.out, s_target, s_g, B * T, V);
+    s_check("logsoftmax", x.a, d, B * T * V, L_logsoftmax, &x);
+    for (int n = 0; n < B * T; n++) { /* each row is a distribution */
+        double s = 0;
+        for (int v = 0; v < V; v++) s += exp(x.out[(size_t)n * V + v]);
+        assert_true(fabs(s - 1) < 1e-5);
+    }
+    free(x.a), free(x.out), free(d);
+}
+
+int main(void) {
+    rng_seed(&s_rng, 12345);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gpt_ops_encoder),   cmocka_unit_test(test_gpt_ops_layernorm),
+        cmocka_unit_test(test_gpt_ops_matmul),    cmocka_unit_test(test_gpt_ops_attention),
+        cmocka_unit_test(test_gpt_ops_gelu_and_residual), cmocka_unit_test(test_gpt_ops_logsoftmax),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
