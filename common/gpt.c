@@ -135,6 +135,8 @@ float *gpt_grads(gpt_t *m) { return m->grads; }
 gpt_tensors_t *gpt_tensors(gpt_t *m) { return &m->p; }
 const char *gpt_tensor_name(int i) { return s_names[i]; }
 size_t gpt_tensor_size(const gpt_t *m, int i) { return m->sizes[i]; }
+const float *gpt_logits(const gpt_t *m) { return m->a.logits; }
+const float *gpt_logp(const gpt_t *m) { return m->a.logp; }
 void gpt_zero_grad(gpt_t *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 
 /* ---- forward ---------------------------------------------------------------------------- */

@@ -59,6 +59,10 @@ void gpt_zero_grad(gpt_t *m);
  * is causal, so padding never reaches an earlier position). T <= ctx. Returns 0 or -1. */
 int gpt_forward(gpt_t *m, const int *tokens, int B, int T);
 
+/* After gpt_forward: the (B, T, V) logits and their log-softmax. */
+const float *gpt_logits(const gpt_t *m);
+const float *gpt_logp(const gpt_t *m);
+
 /* After gpt_forward: lp[b] = sum of log p(tokens[b, t+1] | tokens[b, ..t]) over the response
  * positions prompt_len[b] .. len[b]-1 (the prompt is masked out). */
 void gpt_seq_logprob(const gpt_t *m, const int *tokens, const int *prompt_len, const int *len, double *lp);

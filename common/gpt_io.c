@@ -85,24 +85,25 @@ static int s_meta_int(const st_file_t *f, const char *key, int *out, char *why, 
     return 0;
 }
 
-gpt_t *gpt_deserialize(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
-    st_file_t f;
-    if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
+/* The tensors of a parsed file into a new model of config c (from the metadata or config.json). */
+static gpt_t *s_from_file(const st_file_t *f, const gpt_config_t *given, uint64_t *version_out, char *why, size_t wl) {
     gpt_config_t c;
     gpt_t *m = NULL;
-    const char *kind = st_meta(&f, "policy");
-    if (!kind || strcmp(kind, "gpt") != 0) {
-        snprintf(why, wl, "not a gpt policy (metadata policy = %s)", kind ? kind : "missing");
-        goto done;
+    const char *kind = st_meta(f, "policy");
+    if (given) {
+        c = *given;
+    } else if (!kind || strcmp(kind, "gpt") != 0) {
+        snprintf(why, wl, "not a gpt policy (metadata policy = %s) and no config.json", kind ? kind : "missing");
+        return NULL;
+    } else if (s_meta_int(f, "n_layer", &c.n_layer, why, wl) || s_meta_int(f, "n_head", &c.n_head, why, wl) ||
+               s_meta_int(f, "n_embd", &c.d_model, why, wl) || s_meta_int(f, "n_positions", &c.ctx, why, wl) ||
+               s_meta_int(f, "vocab_size", &c.vocab, why, wl)) {
+        return NULL;
     }
-    if (s_meta_int(&f, "n_layer", &c.n_layer, why, wl) || s_meta_int(&f, "n_head", &c.n_head, why, wl) ||
-        s_meta_int(&f, "n_embd", &c.d_model, why, wl) || s_meta_int(&f, "n_positions", &c.ctx, why, wl) ||
-        s_meta_int(&f, "vocab_size", &c.vocab, why, wl))
-        goto done;
     m = gpt_new(&c, 0);
     if (!m) {
-        snprintf(why, wl, "invalid model config in the metadata");
-        goto done;
+        snprintf(why, wl, "invalid model config");
+        return NULL;
     }
     float *base = gpt_params(m);
     for (int i = 0; i < GPT_N_TENSORS; i++) {
@@ -113,35 +114,70 @@ gpt_t *gpt_deserialize(const void *blob, size_t len, uint64_t *version_out, char
         for (int l = 0; l < layers; l++) {
             char name[128];
             snprintf(name, sizeof name, s_hf[i].hf, l);
-            const st_tensor_t *t = st_find(&f, name);
+            const st_tensor_t *t = st_find(f, name);
             if (!t) {
                 snprintf(why, wl, "tensor %s missing", name);
                 gpt_destroy(&m);
-                goto done;
+                return NULL;
             }
             if (strcmp(t->dtype, "F32") != 0) {
                 snprintf(why, wl, "tensor %s has dtype %s, expected F32", name, t->dtype);
                 gpt_destroy(&m);
-                goto done;
+                return NULL;
             }
             if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
                 snprintf(why, wl, "tensor %s has shape (%lld%s%lld), expected (%lld%s%lld)", name, (long long)t->shape[0],
                          t->ndim == 2 ? ", " : "", t->ndim == 2 ? (long long)t->shape[1] : 0LL, (long long)shape[0],
                          nd == 2 ? ", " : "", nd == 2 ? (long long)shape[1] : 0LL);
                 gpt_destroy(&m);
-                goto done;
+                return NULL;
             }
             memcpy(base + (size_t)l * each, t->data, each * sizeof(float)); /* memcpy: blob may be unaligned */
         }
         base += gpt_tensor_size(m, i);
     }
     if (version_out) {
-        const char *v = st_meta(&f, "version");
+        const char *v = st_meta(f, "version");
         *version_out = v ? strtoull(v, NULL, 10) : 0;
     }
-done:
+    return m;
+}
+
+gpt_t *gpt_deserialize(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
+    st_file_t f;
+    if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
+    gpt_t *m = s_from_file(&f, NULL, version_out, why, wl);
     st_free(&f);
     return m;
+}
+
+/* GPT2Config's fields from config.json, when the checkpoint carries no spar metadata (one
+ * written by transformers). Returns 0, 1 when there is no config.json, or -1 (why). */
+static int s_read_config_json(const char *dir, gpt_config_t *c, char *why, size_t wl) {
+    char *path = xasprintf("%s/config.json", dir);
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j) {
+        int missing = !util_file_exists(path);
+        if (!missing) snprintf(why, wl, "%s:%d: %s", path, e.line, e.text);
+        free(path);
+        return missing ? 1 : -1;
+    }
+    const char *keys[] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size"};
+    int *dst[] = {&c->n_layer, &c->n_head, &c->d_model, &c->ctx, &c->vocab};
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        json_t *v = json_object_get(j, keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            snprintf(why, wl, "%s: %s missing or not a positive integer", path, keys[i]);
+            rc = -1;
+        } else {
+            *dst[i] = (int)json_integer_value(v);
+        }
+    }
+    json_decref(j);
+    free(path);
+    return rc;
 }
 
 int gpt_save(gpt_t *m, const char *dir, uint64_t version) {
@@ -181,7 +217,18 @@ gpt_t *gpt_load(const char *path, uint64_t *version_out, char *why, size_t wl) {
         return NULL;
     }
     char inner[400];
-    gpt_t *m = gpt_deserialize(data, len, version_out, inner, sizeof inner);
+    gpt_t *m = NULL;
+    st_file_t f;
+    if (st_parse(data, len, &f, inner, sizeof inner) == 0) {
+        gpt_config_t c;
+        char *dir = xstrdup(file), *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        else snprintf(dir, strlen(dir) + 1, ".");
+        int has_json = st_meta(&f, "policy") ? 1 : s_read_config_json(dir, &c, inner, sizeof inner);
+        if (has_json >= 0) m = s_from_file(&f, has_json == 0 ? &c : NULL, version_out, inner, sizeof inner);
+        free(dir);
+        st_free(&f);
+    }
     if (!m) snprintf(why, wl, "%s: %s", file, inner);
     free(data);
     free(file);
