@@ -1,0 +1,169 @@
+/* gpt_sample — see gpt_sample.h. One decode step runs the B sequences' current tokens through
+ * the model as a (B, C) batch: the GEMMs are shared, the attention of each sequence reads its own
+ * cached keys and values up to its own position. Prompts are fed through the same step, one
+ * token at a time, so a shorter prompt starts generating while a longer one is still reading. */
+#include "common/gpt_sample.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gpt_ops.h"
+#include "common/util.h"
+
+typedef struct {
+    int B, L, NH, hs, ctx;
+    float *k, *v; /* (L, B, NH, ctx, hs) */
+} kv_cache_t;
+
+static float *s_kv(const kv_cache_t *c, float *base, int l, int b, int h, int pos) {
+    return base + ((((size_t)l * c->B + b) * c->NH + h) * c->ctx + pos) * c->hs;
+}
+
+/* One step: tok[b] at position pos[b] for every sequence; writes (B, V) logits. */
+static void s_step(gpt_t *m, kv_cache_t *kv, const int *tok, const int *pos, int B, float *logits, float *buf) {
+    const gpt_config_t *c = gpt_config(m);
+    const gpt_tensors_t *p = gpt_tensors(m);
+    int C = c->d_model, NH = c->n_head, hs = C / NH, V = c->vocab;
+    float *x = buf, *ln = x + (size_t)B * C, *qkv = ln + (size_t)B * C, *y = qkv + (size_t)B * 3 * C;
+    float *proj = y + (size_t)B * C, *fc = proj + (size_t)B * C, *fcg = fc + (size_t)B * 4 * C;
+    float *mean = fcg + (size_t)B * 4 * C, *rstd = mean + B, *att = rstd + B;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < C; i++) x[b * C + i] = p->wte[(size_t)tok[b] * C + i] + p->wpe[(size_t)pos[b] * C + i];
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int l = 0; l < c->n_layer; l++) {
+        layernorm_forward(ln, mean, rstd, x, p->ln1w + l * C, p->ln1b + l * C, B, C);
+        matmul_forward(qkv, ln, p->qkvw + (size_t)l * C * 3 * C, p->qkvb + l * 3 * C, B, C, 3 * C);
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++) {
+                memcpy(s_kv(kv, kv->k, l, b, h, pos[b]), qkv + (size_t)b * 3 * C + C + h * hs, sizeof(float) * hs);
+                memcpy(s_kv(kv, kv->v, l, b, h, pos[b]), qkv + (size_t)b * 3 * C + 2 * C + h * hs, sizeof(float) * hs);
+                const float *q = qkv + (size_t)b * 3 * C + h * hs;
+                float maxv = -INFINITY, sum = 0;
+                for (int u = 0; u <= pos[b]; u++) {
+                    const float *k = s_kv(kv, kv->k, l, b, h, u);
+                    float d = 0;
+                    for (int i = 0; i < hs; i++) d += q[i] * k[i];
+                    att[u] = d * scale;
+                    maxv = fmaxf(maxv, att[u]);
+                }
+                for (int u = 0; u <= pos[b]; u++) sum += (att[u] = expf(att[u] - maxv));
+                float *o = y + (size_t)b * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0;
+                for (int u = 0; u <= pos[b]; u++) {
+                    const float *v = s_kv(kv, kv->v, l, b, h, u);
+                    float w = att[u] / sum;
+                    for (int i = 0; i < hs; i++) o[i] += w * v[i];
+                }
+            }
+        matmul_forward(proj, y, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, B, C, C);
+        residual_forward(x, x, proj, B * C);
+        layernorm_forward(ln, mean, rstd, x, p->ln2w + l * C, p->ln2b + l * C, B, C);
+        matmul_forward(fc, ln, p->fcw + (size_t)l * C * 4 * C, p->fcb + l * 4 * C, B, C, 4 * C);
+        gelu_forward(fcg, fc, B * 4 * C);
+        matmul_forward(proj, fcg, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C, B, 4 * C, C);
+        residual_forward(x, x, proj, B * C);
+    }
+    layernorm_forward(ln, mean, rstd, x, p->lnfw, p->lnfb, B, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, C, 1.0f, ln, C, p->wte, C, 0.0f, logits, V);
+}
+
+/* Draws a token from one row of logits as the options say. */
+static int s_draw(const float *logits, int V, const gpt_sample_opts_t *o, rng_t *r, double *scratch, int *order) {
+    if (o->temperature <= 0) {
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (logits[v] > logits[best]) best = v;
+        return best;
+    }
+    double maxv = -INFINITY, sum = 0;
+    for (int v = 0; v < V; v++) maxv = fmax(maxv, logits[v] / o->temperature);
+    for (int v = 0; v < V; v++) sum += (scratch[v] = exp(logits[v] / o->temperature - maxv));
+    for (int v = 0; v < V; v++) scratch[v] /= sum;
+    if ((o->top_k > 0 && o->top_k < V) || o->top_p < 1.0) {
+        for (int v = 0; v < V; v++) order[v] = v;
+        /* sort by probability, descending (insertion sort: V is small for a byte vocabulary) */
+        for (int i = 1; i < V; i++) {
+            int x = order[i], j = i - 1;
+            while (j >= 0 && scratch[order[j]] < scratch[x]) {
+                order[j + 1] = order[j];
+                j--;
+            }
+            order[j + 1] = x;
+        }
+        int keep = o->top_k > 0 && o->top_k < V ? o->top_k : V;
+        double cum = 0;
+        for (int i = 0; i < keep; i++) { /* nucleus: the smallest prefix with mass >= top_p */
+            cum += scratch[order[i]];
+            if (cum >= o->top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        double kept = 0;
+        for (int i = 0; i < V; i++) {
+            if (i >= keep) scratch[order[i]] = 0;
+            else kept += scratch[order[i]];
+        }
+        for (int v = 0; v < V; v++) scratch[v] /= kept;
+    }
+    return rng_categorical(r, scratch, V);
+}
+
+int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, const gpt_sample_opts_t *o, rng_t *rngs,
+                 int *out_tokens, float *out_logprobs, int *out_len) {
+    const gpt_config_t *c = gpt_config(m);
+    int C = c->d_model, V = c->vocab;
+    for (int b = 0; b < B; b++) {
+        if (plen[b] < 1 || plen[b] >= c->ctx) return -1;
+        for (int t = 0; t < plen[b]; t++)
+            if (prompts[b][t] < 0 || prompts[b][t] >= V) return -1;
+    }
+    kv_cache_t kv = {B, c->n_layer, c->n_head, C / c->n_head, c->ctx, NULL, NULL};
+    size_t kvn = (size_t)c->n_layer * B * c->n_head * c->ctx * kv.hs;
+    kv.k = xmalloc(sizeof(float) * kvn);
+    kv.v = xmalloc(sizeof(float) * kvn);
+    /* x, ln, y, proj (C each), qkv (3C), fc and its GELU (4C each): 15C per row; mean, rstd; scores */
+    float *buf = xmalloc(sizeof(float) * ((size_t)B * 15 * C + 2 * (size_t)B + (size_t)c->ctx));
+    float *logits = xmalloc(sizeof(float) * (size_t)B * V), *logp = xmalloc(sizeof(float) * V);
+    double *scratch = xmalloc(sizeof(double) * V);
+    int *order = xmalloc(sizeof(int) * V), *tok = xmalloc(sizeof(int) * B), *pos = xmalloc(sizeof(int) * B);
+    int *done = xcalloc((size_t)B, sizeof(int));
+    for (int b = 0; b < B; b++) {
+        out_len[b] = 0;
+        tok[b] = prompts[b][0];
+        pos[b] = 0;
+    }
+    for (;;) {
+        s_step(m, &kv, tok, pos, B, logits, buf);
+        int active = 0;
+        for (int b = 0; b < B; b++) {
+            if (done[b]) continue; /* finished rows still step (cheap at these sizes), their output is ignored */
+            int next_pos = pos[b] + 1;
+            if (next_pos < plen[b]) { /* still reading the prompt */
+                tok[b] = prompts[b][next_pos];
+                pos[b] = next_pos;
+                active++;
+                continue;
+            }
+            const float *z = logits + (size_t)b * V;
+            int t = s_draw(z, V, o, &rngs[b], scratch, order);
+            logsoftmax_forward(logp, z, 1, V);
+            out_tokens[(size_t)b * o->max_new + out_len[b]] = t;
+            out_logprobs[(size_t)b * o->max_new + out_len[b]] = logp[t];
+            out_len[b]++;
+            if (t == GPT_EOT || out_len[b] >= o->max_new || next_pos >= c->ctx) {
+                done[b] = 1;
+                continue;
+            }
+            tok[b] = t;
+            pos[b] = next_pos;
+            active++;
+        }
+        if (!active) break;
+    }
+    free(kv.k), free(kv.v), free(buf), free(logits), free(logp), free(scratch), free(order), free(tok), free(pos);
+    free(done);
+    return 0;
+}
