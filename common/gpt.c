@@ -135,6 +135,18 @@ float *gpt_grads(gpt_t *m) { return m->grads; }
 gpt_tensors_t *gpt_tensors(gpt_t *m) { return &m->p; }
 const char *gpt_tensor_name(int i) { return s_names[i]; }
 size_t gpt_tensor_size(const gpt_t *m, int i) { return m->sizes[i]; }
+uint8_t *gpt_decay_mask(const gpt_t *m) {
+    uint8_t *mask = xmalloc(m->n_params), *p = mask;
+    for (int i = 0; i < GPT_N_TENSORS; i++) {
+        const char *n = s_names[i];
+        int matrix = !strcmp(n, "wte") || !strcmp(n, "wpe") || !strcmp(n, "qkvw") || !strcmp(n, "attprojw") ||
+                     !strcmp(n, "fcw") || !strcmp(n, "fcprojw");
+        memset(p, matrix, m->sizes[i]);
+        p += m->sizes[i];
+    }
+    return mask;
+}
+
 const float *gpt_logits(const gpt_t *m) { return m->a.logits; }
 const float *gpt_logp(const gpt_t *m) { return m->a.logp; }
 void gpt_zero_grad(gpt_t *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }

@@ -10,6 +10,7 @@
 #define SPAR_GPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define GPT_VOCAB 257 /* bytes 0..255 and end-of-text 256 */
 #define GPT_EOT 256
@@ -54,6 +55,8 @@ gpt_tensors_t *gpt_tensors(gpt_t *m);
 const char *gpt_tensor_name(int i);
 size_t gpt_tensor_size(const gpt_t *m, int i);
 void gpt_zero_grad(gpt_t *m);
+/* Per parameter, 1 when weight decay applies (the matrices; not biases, LayerNorms): malloc'd. */
+uint8_t *gpt_decay_mask(const gpt_t *m);
 
 /* Forward pass over B sequences of T tokens (row-major, padded freely past their ends: attention
  * is causal, so padding never reaches an earlier position). T <= ctx. Returns 0 or -1. */
