@@ -5,6 +5,7 @@
 
 #include "actor/actor.h"
 #include "cli/args.h"
+#include "cli/bench_model.h"
 #include "cli/launcher.h"
 #include "cli/study.h"
 #include "common/log.h"
@@ -24,6 +25,7 @@ static void s_help(FILE *out) {
             "  study [CONFIG] every algorithm on the bt, cyclic and random game families through\n"
             "                 the real processes: study.md and exploitability plots in study.dir\n"
             "  config         print the resolved config (--config, --set apply)\n"
+            "  bench model    the GPT policy's speed here: sgemm peak, training MFU, sampling, log-probs\n"
             "  help           this text\n\n"
             "Every command takes --help, --config FILE and repeated --set key=value.\n");
 }
@@ -55,6 +57,11 @@ int main(int argc, char **argv) {
         args_parse(argc - 2, argv + 2, cmd, "[CONFIG] [--set key=value]...", 1, &a);
         if (a.check) return 0;
         return study_run(&a);
+    }
+    if (!strcmp(cmd, "bench")) {
+        if (argc >= 3 && !strcmp(argv[2], "model")) return bench_model_main(argc - 3, argv + 3);
+        fprintf(stderr, "usage: spar bench model [--threads N]\n");
+        return 2;
     }
     if (!strcmp(cmd, "config")) {
         args_parse(argc - 2, argv + 2, cmd, "[--config FILE] [--set key=value]...", 1, &a);
