@@ -6,6 +6,7 @@
 #include "actor/actor.h"
 #include "cli/args.h"
 #include "cli/bench_model.h"
+#include "cli/gpt_cmds.h"
 #include "cli/launcher.h"
 #include "cli/study.h"
 #include "common/log.h"
@@ -26,6 +27,8 @@ static void s_help(FILE *out) {
             "                 the real processes: study.md and exploitability plots in study.dir\n"
             "  config         print the resolved config (--config, --set apply)\n"
             "  bench model    the GPT policy's speed here: sgemm peak, training MFU, sampling, log-probs\n"
+            "  sample CKPT    completions of --prompt TEXT from a GPT checkpoint\n"
+            "  score CKPT F   the log-prob of each {\"prompt\", \"response\"} line of F under a GPT checkpoint\n"
             "  help           this text\n\n"
             "Every command takes --help, --config FILE and repeated --set key=value.\n");
 }
@@ -58,6 +61,8 @@ int main(int argc, char **argv) {
         if (a.check) return 0;
         return study_run(&a);
     }
+    if (!strcmp(cmd, "sample")) return gpt_sample_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "score")) return gpt_score_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) {
         if (argc >= 3 && !strcmp(argv[2], "model")) return bench_model_main(argc - 3, argv + 3);
         fprintf(stderr, "usage: spar bench model [--threads N]\n");

@@ -1,0 +1,20 @@
+/* tokenizer — see tokenizer.h. */
+#include "common/tokenizer.h"
+
+#include "common/gpt.h"
+#include "common/util.h"
+
+int tok_encode(const char *text, int *tokens, int cap) {
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n < cap; p++) tokens[n++] = *p;
+    return n;
+}
+
+char *tok_decode(const int *tokens, int n) {
+    char *s = xmalloc((size_t)n + 1);
+    int k = 0;
+    for (int i = 0; i < n && tokens[i] != GPT_EOT; i++)
+        if (tokens[i] >= 0 && tokens[i] < 256) s[k++] = (char)tokens[i];
+    s[k] = '\0';
+    return s;
+}
