@@ -8,6 +8,7 @@
 #include "cli/bench_model.h"
 #include "cli/gpt_cmds.h"
 #include "cli/launcher.h"
+#include "cli/sft.h"
 #include "cli/study.h"
 #include "common/log.h"
 #include "judge/judge.h"
@@ -27,6 +28,7 @@ static void s_help(FILE *out) {
             "                 the real processes: study.md and exploitability plots in study.dir\n"
             "  config         print the resolved config (--config, --set apply)\n"
             "  bench model    the GPT policy's speed here: sgemm peak, training MFU, sampling, log-probs\n"
+            "  sft [CONFIG]   supervised training of a GPT policy (sft.data JSONL, or arith data)\n"
             "  sample CKPT    completions of --prompt TEXT from a GPT checkpoint\n"
             "  score CKPT F   the log-prob of each {\"prompt\", \"response\"} line of F under a GPT checkpoint\n"
             "  help           this text\n\n"
@@ -60,6 +62,11 @@ int main(int argc, char **argv) {
         args_parse(argc - 2, argv + 2, cmd, "[CONFIG] [--set key=value]...", 1, &a);
         if (a.check) return 0;
         return study_run(&a);
+    }
+    if (!strcmp(cmd, "sft")) {
+        args_parse(argc - 2, argv + 2, cmd, "[CONFIG] [--set key=value]...", 1, &a);
+        if (a.check) return 0;
+        return sft_run(&a);
     }
     if (!strcmp(cmd, "sample")) return gpt_sample_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "score")) return gpt_score_main(argc - 2, argv + 2);

@@ -83,6 +83,22 @@ static const option_t s_options[] = {
     {"study.n", T_INT, OFF(study.n), 2, 4096, "5", NULL, "spar study: actions of every game"},
     {"study.tau", T_FLOAT, OFF(study.tau), 1e-6, 1e6, "0.2", NULL, "spar study: tau of the regularised algorithms"},
     {"study.dir", T_STRING, OFF(study.dir), 0, 0, "runs/study", NULL, "spar study: where runs, study.md and plots go"},
+    {"gpt.n_layer", T_INT, OFF(gpt.n_layer), 1, 96, "4", NULL, "GPT policy: transformer blocks"},
+    {"gpt.n_head", T_INT, OFF(gpt.n_head), 1, 64, "4", NULL, "GPT policy: attention heads (divide d_model)"},
+    {"gpt.d_model", T_INT, OFF(gpt.d_model), 8, 8192, "128", NULL, "GPT policy: channels"},
+    {"gpt.ctx", T_INT, OFF(gpt.ctx), 8, 8192, "32", NULL, "GPT policy: context length in tokens (bytes)"},
+    {"sft.data", T_STRING, OFF(sft.data), 0, 0, "", NULL, "spar sft: JSONL of {prompt, response}; empty: sft.task's data"},
+    {"sft.task", T_ENUM, OFF(sft.task), 0, 0, "arith", "arith", "spar sft: the task whose data is generated"},
+    {"sft.examples", T_INT, OFF(sft.examples), 1, 1e8, "4000", NULL, "spar sft: generated examples"},
+    {"sft.digits", T_INT, OFF(sft.digits), 1, 9, "2", NULL, "arith: digits of each operand"},
+    {"sft.wrong_share", T_FLOAT, OFF(sft.wrong_share), 0, 1, "0.3", NULL, "arith: share of generated answers that are wrong"},
+    {"sft.out", T_STRING, OFF(sft.out), 0, 0, "runs/sft", NULL, "spar sft: checkpoint folder (Hugging Face layout)"},
+    {"sft.steps", T_INT, OFF(sft.steps), 1, 1e8, "600", NULL, "spar sft: optimiser steps"},
+    {"sft.batch", T_INT, OFF(sft.batch), 1, 4096, "32", NULL, "spar sft: sequences per step"},
+    {"sft.warmup", T_INT, OFF(sft.warmup), 0, 1e8, "30", NULL, "spar sft: warm-up steps"},
+    {"sft.lr", T_FLOAT, OFF(sft.lr), 1e-9, 10, "0.003", NULL, "spar sft: AdamW peak learning rate"},
+    {"sft.weight_decay", T_FLOAT, OFF(sft.weight_decay), 0, 10, "0.01", NULL, "spar sft: AdamW weight decay"},
+    {"sft.clip", T_FLOAT, OFF(sft.clip), 0, 1e9, "1", NULL, "spar sft: gradient-norm clip (0: off)"},
     {"wire.max_frame_bytes", T_INT, OFF(wire.max_frame_bytes), 256, 1L << 31, "67108864", NULL, "larger frames are dropped"},
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -348,6 +364,10 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
         cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
         snprintf(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)", cfg->algorithm.name,
                  cfg->algorithm.eta * cfg->algorithm.tau);
+        return -1;
+    }
+    if (cfg->gpt.d_model % cfg->gpt.n_head != 0) {
+        snprintf(err, errlen, "gpt.n_head: %ld does not divide gpt.d_model %ld", cfg->gpt.n_head, cfg->gpt.d_model);
         return -1;
     }
     if (!strcmp(cfg->algorithm.name, "apo") && cfg->learner.broadcast_every > 0) {

@@ -92,6 +92,19 @@ typedef struct {
         double tau;
         char dir[CFG_STR];
     } study;
+    struct {
+        long n_layer, n_head, d_model, ctx;
+    } gpt;
+    struct {
+        char data[CFG_STR]; /* JSONL of {"prompt", "response"}; empty: generate from sft.task */
+        char task[CFG_STR]; /* arith */
+        long examples;
+        long digits;
+        double wrong_share;
+        char out[CFG_STR];
+        long steps, batch, warmup;
+        double lr, weight_decay, clip;
+    } sft;
 } spar_config_t;
 
 /* Fills every field with its default. */

@@ -50,7 +50,8 @@ struct gpt {
     float *params, *grads;
     gpt_tensors_t p, g;
     int B, T;              /* shapes of the activations held */
-    size_t act_total;      /* floats in each of act_mem and dact_mem */
+    size_t act_total;      /* floats of each of act_mem and dact_mem in use */
+    size_t act_cap;        /* floats allocated */
     float *act_mem, *dact_mem;
     acts_t a, d;           /* activations and their gradients, same layout */
 };
@@ -71,17 +72,21 @@ static void s_act_sizes(const gpt_config_t *c, int B, int T, size_t *s) {
     memcpy(s, v, sizeof v);
 }
 
-/* (Re)allocates the activations when the batch shape changes. */
+/* Lays the activations out for B x T, growing the buffers only when they are too small (batches
+ * of varying length reuse them). */
 static void s_ensure_acts(gpt_t *m, int B, int T) {
     if (m->act_mem && B == m->B && T == m->T) return;
-    free(m->act_mem);
-    free(m->dact_mem);
     size_t s[N_ACTS], total = 0;
     s_act_sizes(&m->cfg, B, T, s);
     for (int i = 0; i < N_ACTS; i++) total += s[i];
+    if (total > m->act_cap) {
+        free(m->act_mem);
+        free(m->dact_mem);
+        m->act_mem = xcalloc(total, sizeof(float));
+        m->dact_mem = xcalloc(total, sizeof(float));
+        m->act_cap = total;
+    }
     m->act_total = total;
-    m->act_mem = xcalloc(total, sizeof(float));
-    m->dact_mem = xcalloc(total, sizeof(float));
     s_point(m->act_mem, s, (float **)&m->a, N_ACTS);
     s_point(m->dact_mem, s, (float **)&m->d, N_ACTS);
     m->B = B;
