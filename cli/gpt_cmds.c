@@ -10,6 +10,7 @@
 #include "common/gpt.h"
 #include "common/gpt_io.h"
 #include "common/gpt_sample.h"
+#include "common/pairs.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
 
@@ -96,6 +97,26 @@ int gpt_sample_main(int argc, char **argv) {
     return 0;
 }
 
+typedef struct {
+    gpt_t *m;
+    int *tok;
+} score_t;
+
+static int s_score_line(const char *prompt, const char *response, int lineno, void *ctx, char *why, size_t wl) {
+    score_t *sc = ctx;
+    int pl, T = tok_encode_pair(prompt, response, sc->tok, gpt_config(sc->m)->ctx, &pl);
+    if (T < 0) {
+        snprintf(why, wl, "prompt and response must fit the context of %d tokens (a non-empty prompt)",
+                 gpt_config(sc->m)->ctx);
+        return -1;
+    }
+    double lp;
+    gpt_forward(sc->m, sc->tok, 1, T);
+    gpt_seq_logprob(sc->m, sc->tok, &pl, &T, &lp);
+    printf("{\"line\":%d,\"logprob\":%.9g,\"tokens\":%d}\n", lineno, lp, T - pl);
+    return 0;
+}
+
 int gpt_score_main(int argc, char **argv) {
     if (argc >= 1 && !strcmp(argv[0], "--help")) {
         printf("usage: spar score CKPT FILE.jsonl\n\nFor each line {\"prompt\": ..., \"response\": ...} prints "
@@ -106,50 +127,13 @@ int gpt_score_main(int argc, char **argv) {
         fprintf(stderr, "usage: spar score CKPT FILE.jsonl\n");
         return 2;
     }
-    FILE *f = fopen(argv[1], "r");
-    if (!f) {
-        fprintf(stderr, "spar score: %s: cannot open\n", argv[1]);
-        return 2;
-    }
     gpt_t *m = s_load("score", argv[0]);
-    if (!m) {
-        fclose(f);
-        return 2;
-    }
-    int ctx = gpt_config(m)->ctx, *tok = xmalloc(sizeof(int) * (size_t)ctx), status = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    for (int lineno = 1; getline(&line, &cap, f) > 0; lineno++) {
-        json_error_t e;
-        json_t *j = json_loads(line, 0, &e);
-        const char *p = j ? json_string_value(json_object_get(j, "prompt")) : NULL;
-        const char *r = j ? json_string_value(json_object_get(j, "response")) : NULL;
-        if (!p || !r) {
-            fprintf(stderr, "spar score: %s:%d: %s\n", argv[1], lineno,
-                    j ? "needs string fields \"prompt\" and \"response\"" : e.text);
-            json_decref(j);
-            status = 2;
-            break;
-        }
-        int pl = tok_encode(p, tok, ctx), rl = tok_encode(r, tok + pl, ctx - pl);
-        int T = pl + rl + 1;
-        if (pl < 1 || (size_t)pl < strlen(p) || (size_t)rl < strlen(r) || T > ctx) {
-            fprintf(stderr, "spar score: %s:%d: prompt and response must fit the context of %d tokens (a non-empty "
-                            "prompt)\n", argv[1], lineno, ctx);
-            json_decref(j);
-            status = 2;
-            break;
-        }
-        tok[T - 1] = GPT_EOT;
-        double lp;
-        gpt_forward(m, tok, 1, T);
-        gpt_seq_logprob(m, tok, &pl, &T, &lp);
-        printf("{\"line\":%d,\"logprob\":%.9g,\"tokens\":%d}\n", lineno, lp, rl + 1);
-        json_decref(j);
-    }
-    free(line);
-    free(tok);
-    fclose(f);
+    if (!m) return 2;
+    score_t sc = {m, xmalloc(sizeof(int) * (size_t)gpt_config(m)->ctx)};
+    char err[600];
+    int status = pairs_read(argv[1], s_score_line, &sc, err, sizeof err) < 0 ? 2 : 0;
+    if (status) fprintf(stderr, "spar score: %s\n", err);
+    free(sc.tok);
     gpt_destroy(&m);
     return status;
 }

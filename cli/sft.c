@@ -5,7 +5,6 @@
  * arith task the greedy accuracy on problems it never saw. */
 #include "cli/sft.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "common/gpt.h"
 #include "common/gpt_io.h"
 #include "common/gpt_sample.h"
+#include "common/pairs.h"
 #include "common/task_arith.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
@@ -29,49 +29,27 @@ typedef struct {
 } dataset_t;
 
 static int s_add(dataset_t *d, const char *prompt, const char *response, int ctx, char *why, size_t wl) {
-    int *t = xmalloc(sizeof(int) * (size_t)ctx);
-    int pl = tok_encode(prompt, t, ctx), rl = tok_encode(response, t + pl, ctx - pl);
-    if (pl < 1 || (size_t)pl < strlen(prompt) || (size_t)rl < strlen(response) || pl + rl + 1 > ctx) {
+    int *t = xmalloc(sizeof(int) * (size_t)ctx), pl;
+    int len = tok_encode_pair(prompt, response, t, ctx, &pl);
+    if (len < 0) {
         snprintf(why, wl, "prompt and response need 1 to %d tokens together (gpt.ctx %d, with end-of-text)", ctx - 1, ctx);
         free(t);
         return -1;
     }
-    t[pl + rl] = GPT_EOT;
     if (d->n == d->cap) d->ex = xrealloc(d->ex, sizeof(example_t) * (size_t)(d->cap = d->cap ? 2 * d->cap : 256));
-    d->ex[d->n++] = (example_t){t, pl + rl + 1, pl};
+    d->ex[d->n++] = (example_t){t, len, pl};
     return 0;
 }
 
-static int s_load_jsonl(dataset_t *d, const char *path, int ctx) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "spar sft: %s: cannot open\n", path);
-        return -1;
-    }
-    char *line = NULL, why[256];
-    size_t cap = 0;
-    int rc = 0;
-    for (int lineno = 1; getline(&line, &cap, f) > 0; lineno++) {
-        json_error_t e;
-        json_t *j = json_loads(line, 0, &e);
-        const char *p = j ? json_string_value(json_object_get(j, "prompt")) : NULL;
-        const char *r = j ? json_string_value(json_object_get(j, "response")) : NULL;
-        if (!p || !r) snprintf(why, sizeof why, "%s", j ? "needs string fields \"prompt\" and \"response\"" : e.text);
-        if (!p || !r || s_add(d, p, r, ctx, why, sizeof why) != 0) {
-            fprintf(stderr, "spar sft: %s:%d: %s\n", path, lineno, why);
-            json_decref(j);
-            rc = -1;
-            break;
-        }
-        json_decref(j);
-    }
-    free(line);
-    fclose(f);
-    if (rc == 0 && d->n == 0) {
-        fprintf(stderr, "spar sft: %s: no examples\n", path);
-        rc = -1;
-    }
-    return rc;
+typedef struct {
+    dataset_t *d;
+    int ctx;
+} add_ctx_t;
+
+static int s_add_line(const char *prompt, const char *response, int lineno, void *ctx, char *why, size_t wl) {
+    (void)lineno;
+    add_ctx_t *a = ctx;
+    return s_add(a->d, prompt, response, a->ctx, why, wl);
 }
 
 /* Greedy accuracy on arith problems first .. first + n - 1. */
@@ -103,7 +81,13 @@ int sft_run(args_t *args) {
     dataset_t d = {0};
     int ctx = (int)c->gpt.ctx, status = 0;
     if (c->sft.data[0]) {
-        if (s_load_jsonl(&d, c->sft.data, ctx) != 0) return 2;
+        add_ctx_t a = {&d, ctx};
+        char err[600];
+        int n = pairs_read(c->sft.data, s_add_line, &a, err, sizeof err);
+        if (n <= 0) {
+            fprintf(stderr, "spar sft: %s\n", n < 0 ? err : "no examples");
+            return 2;
+        }
     } else {
         char why[256];
         for (long i = 0; i < c->sft.examples; i++) {
