@@ -28,6 +28,12 @@ typedef struct {
     int n, cap;
 } dataset_t;
 
+static void s_dataset_free(dataset_t *d) {
+    for (int i = 0; i < d->n; i++) free(d->ex[i].tokens);
+    free(d->ex);
+    memset(d, 0, sizeof *d);
+}
+
 static int s_add(dataset_t *d, const char *prompt, const char *response, int ctx, char *why, size_t wl) {
     int *t = xmalloc(sizeof(int) * (size_t)ctx), pl;
     int len = tok_encode_pair(prompt, response, t, ctx, &pl);
@@ -86,6 +92,7 @@ int sft_run(args_t *args) {
         int n = pairs_read(c->sft.data, s_add_line, &a, err, sizeof err);
         if (n <= 0) {
             fprintf(stderr, "spar sft: %s\n", n < 0 ? err : "no examples");
+            s_dataset_free(&d);
             return 2;
         }
     } else {
@@ -97,6 +104,7 @@ int sft_run(args_t *args) {
                                sizeof response);
             if (s_add(&d, prompt, response, ctx, why, sizeof why) != 0) {
                 fprintf(stderr, "spar sft: arith with %ld digits: %s\n", c->sft.digits, why);
+                s_dataset_free(&d);
                 return 2;
             }
         }
@@ -166,8 +174,8 @@ int sft_run(args_t *args) {
             printf("spar sft: greedy accuracy on 200 unseen arith problems: %.3f\n",
                    s_arith_accuracy(m, c, (uint64_t)c->sft.examples + 1000, 200));
     }
-    for (int i = 0; i < d.n; i++) free(d.ex[i].tokens);
-    free(d.ex), free(tokens), free(pl), free(len), free(lp), free(dlp), free(mask);
+    s_dataset_free(&d);
+    free(tokens), free(pl), free(len), free(lp), free(dlp), free(mask);
     adamw_destroy(&opt);
     gpt_destroy(&m);
     return status;

@@ -69,7 +69,7 @@ static const option_t s_options[] = {
     {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
-    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "matrix", "matrix", "judge backend"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "matrix", "matrix|rule", "judge backend (rule: the arith task's)"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
     {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
     {"judge.endpoints", T_STRING, OFF(judge.endpoints), 0, 0, "tcp://127.0.0.1:5557", NULL, "judges an actor uses, comma-separated"},

@@ -9,14 +9,18 @@
 
 #include "common/digest.h"
 #include "common/game.h"
+#include "common/gpt.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/tokenizer.h"
 #include "common/wire.h"
+#include "judge/rule_arith.h"
 
 typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *sock;
+    int rule; /* judge.kind rule: the arith task's rule judge; else matrix games */
     game_set_t games;
     char version[96];
     uint64_t served;
@@ -49,6 +53,24 @@ static int s_judge_matrix(const judge_t *J, const Spar__JudgeRequest *r, double 
     return 0;
 }
 
+/* The rule backend: responses are byte tokens ending at end-of-text. */
+static int s_judge_rule(const Spar__JudgeRequest *r, double *P, char *why, size_t wl) {
+    size_t k = r->n_responses;
+    char **texts = xcalloc(k, sizeof(char *));
+    for (size_t i = 0; i < k; i++) {
+        const Spar__Response *y = r->responses[i];
+        int *t = xmalloc(sizeof(int) * (y->n_tokens ? y->n_tokens : 1));
+        for (size_t j = 0; j < y->n_tokens; j++) t[j] = y->tokens[j] <= GPT_EOT ? (int)y->tokens[j] : -1;
+        texts[i] = tok_decode(t, (int)y->n_tokens);
+        free(t);
+    }
+    int rc = rule_arith_judge(r->prompt, (const char *const *)texts, (int)k, P);
+    if (rc != 0) snprintf(why, wl, "prompt '%.40s' is not an arith problem", r->prompt);
+    for (size_t i = 0; i < k; i++) free(texts[i]);
+    free(texts);
+    return rc;
+}
+
 static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelope *in) {
     const Spar__JudgeRequest *r = in->judge_request;
     size_t k = r->n_responses;
@@ -58,7 +80,7 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     rep.request_id = r->request_id;
     rep.judge_version = J->version;
     rep.k = (uint32_t)k;
-    if (s_judge_matrix(J, r, P, why, sizeof why) == 0) {
+    if ((J->rule ? s_judge_rule(r, P, why, sizeof why) : s_judge_matrix(J, r, P, why, sizeof why)) == 0) {
         rep.preference = P;
         rep.n_preference = k * k;
     } else {
@@ -95,15 +117,20 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     util_install_stop_signals();
 
     char why[512];
-    if (game_set_build(&J.games, cfg, why, sizeof why) != 0) {
-        log_error("%s", why);
-        return 2;
+    J.rule = !strcmp(cfg->judge.kind, "rule");
+    if (J.rule) {
+        snprintf(J.version, sizeof J.version, "rule-arith-1");
+    } else {
+        if (game_set_build(&J.games, cfg, why, sizeof why) != 0) {
+            log_error("%s", why);
+            return 2;
+        }
+        uint8_t d[DIGEST_BYTES];
+        char hex[2 * DIGEST_BYTES + 1];
+        digest_compute(J.games.P, sizeof(double) * (size_t)J.games.prompts * J.games.n * J.games.n, d);
+        digest_hex(d, hex);
+        snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", cfg->game.family, hex);
     }
-    uint8_t d[DIGEST_BYTES];
-    char hex[2 * DIGEST_BYTES + 1];
-    digest_compute(J.games.P, sizeof(double) * (size_t)J.games.prompts * J.games.n * J.games.n, d);
-    digest_hex(d, hex);
-    snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", cfg->game.family, hex);
 
     J.zctx = zmq_ctx_new();
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
@@ -113,8 +140,9 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
         status = 1;
     } else {
-        log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
-                 cfg->game.family, J.games.n, cfg->judge.bind);
+        if (J.rule) log_info("judge %s serving arith on %s", J.version, cfg->judge.bind);
+        else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
+                      cfg->game.family, J.games.n, cfg->judge.bind);
     }
     while (status == 0 && !util_stop_requested()) {
         zmq_pollitem_t item = {J.sock, 0, ZMQ_POLLIN, 0};

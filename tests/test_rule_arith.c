@@ -1,0 +1,75 @@
+/* The arith rule judge: correct beats wrong, nearer beats farther, well-formed beats junk, and
+ * the matrix is a valid preference matrix. */
+#include "tests/testutil.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <zmq.h>
+
+#include "common/util.h"
+#include "common/wire.h"
+#include "judge/rule_arith.h"
+
+static void test_rule_arith_orders_responses(void **state) {
+    (void)state;
+    const char *r[5] = {"42", "41", "50", "x2", ""};
+    double P[25];
+    assert_int_equal(rule_arith_judge("12+30=", r, 5, P), 0);
+    assert_true(P[0 * 5 + 1] == 1.0 && P[0 * 5 + 2] == 1.0 && P[0 * 5 + 3] == 1.0); /* correct first */
+    assert_true(P[1 * 5 + 2] == 1.0);                                                /* 41 nearer than 50 */
+    assert_true(P[2 * 5 + 3] == 1.0 && P[2 * 5 + 4] == 1.0);                         /* any number beats junk */
+    assert_true(P[3 * 5 + 4] == 0.5);                                                 /* junk ties junk */
+    char why[128];
+    assert_int_equal(wire_check_preference(P, 25, 5, why, sizeof why), 0);
+    assert_true(rule_arith_score("12+30=", "42") == 2.0);
+    assert_true(rule_arith_score("hello", "42") < 0);
+    assert_int_equal(rule_arith_judge("12*30=", r, 5, P), -1);
+}
+
+/* A live judge process with judge.kind rule answers a JudgeRequest of byte responses. */
+static void test_rule_arith_live_judge(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *log = xasprintf("%s/judge.log", dir), *ep = xasprintf("ipc://%s/judge", dir);
+    char *bind = xasprintf("judge.bind=%s", ep);
+    pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, "--set", "judge.kind=rule", NULL);
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+    wire_socket_defaults(s);
+    zmq_connect(s, ep);
+    uint32_t a[3] = {'4', '2', 256}, b[2] = {'7', 256}, c[2] = {'?', 256};
+    Spar__Response r[3], *rp[3] = {&r[0], &r[1], &r[2]};
+    uint32_t *toks[3] = {a, b, c};
+    size_t lens[3] = {3, 2, 2};
+    for (int i = 0; i < 3; i++) {
+        spar__response__init(&r[i]);
+        r[i].tokens = toks[i], r[i].n_tokens = lens[i], r[i].logprob = -1;
+    }
+    Spar__JudgeRequest jr = SPAR__JUDGE_REQUEST__INIT;
+    jr.request_id = 5, jr.prompt = "12+30=", jr.responses = rp, jr.n_responses = 3;
+    Spar__Envelope e = SPAR__ENVELOPE__INIT;
+    e.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST, e.judge_request = &jr;
+    wire_t w;
+    wire_init(&w, "tester", 1 << 20);
+    assert_int_equal(wire_send(&w, s, NULL, &e), 0);
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    assert_true(zmq_poll(&it, 1, 10000) == 1);
+    Spar__Envelope *rep = wire_recv(&w, s, 0, NULL);
+    assert_non_null(rep);
+    assert_int_equal(rep->body_case, SPAR__ENVELOPE__BODY_JUDGE_REPLY);
+    const double *P = rep->judge_reply->preference;
+    assert_int_equal(rep->judge_reply->n_preference, 9);
+    assert_true(P[0 * 3 + 1] == 1.0 && P[0 * 3 + 2] == 1.0 && P[1 * 3 + 2] == 1.0); /* 42 > 7 > junk */
+    assert_string_equal(rep->judge_reply->judge_version, "rule-arith-1");
+    wire_free(rep);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    kill(pid, SIGTERM);
+    assert_int_equal(tu_exit_code(tu_wait(pid, 10000)), 0);
+    free(log), free(ep), free(bind);
+    tu_done(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_rule_arith_orders_responses),
+                                       cmocka_unit_test(test_rule_arith_live_judge)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
