@@ -5,7 +5,8 @@
  * loop. The policy's only loss input is the sequence log-prob of a response given its prompt:
  * gpt_forward computes every position's log-softmax, gpt_seq_logprob sums the response's token
  * log-probs (the prompt masked out), gpt_backward takes dL/dlp per sequence.
- * Not here yet: sampling with a KV cache, AdamW, safetensors in the Hugging Face layout. */
+ * Sampling with a KV cache is in gpt_sample.h, checkpoints in gpt_io.h, AdamW in learner/adamw.h;
+ * the learner and actors do not run this model yet (common/policy.h is the tabular interface). */
 #ifndef SPAR_GPT_H
 #define SPAR_GPT_H
 
