@@ -26,6 +26,7 @@ typedef enum { TASK_GENERATING, TASK_JUDGING, TASK_SUBMITTED } task_state_t;
 typedef struct {
     task_state_t state;
     uint32_t prompt;
+    char *prompt_text;
     uint64_t iteration, version, lease_id;
     int k;     /* responses: the K samples, then n_opp opponents */
     int n_opp;
@@ -71,7 +72,9 @@ typedef struct {
     int lease_open;
     uint64_t lease_id, lease_iteration, lease_version;
     uint32_t *lease_prompts;
+    char **lease_texts; /* the prompts' texts */
     int lease_n, lease_k;
+    policy_sample_opts_t lease_opts;
     double lease_mix; /* > 0: also sample opponents from pi^(1-mix) pi_ref^mix */
 
     task_t *tasks;
@@ -137,50 +140,47 @@ static void s_fetch_missing(actor_t *A) {
     A->fetch.retry_ms = util_now_ms() + FETCH_RETRY_MS;
 }
 
-/* The task's K responses as protobuf messages; the caller frees the returned block. Text is
- * the action's name for the tabular policy ("a3"). */
+/* The task's K responses as protobuf messages, pointing into the task's samples; the caller
+ * frees the block. Text is a printable rendering ("a3" for an action). */
 typedef struct {
     Spar__Response *rs;
     Spar__Response **rp;
-    float *tlp;
-    char (*text)[16];
+    char **text;
+    int k;
 } responses_t;
 
-static void s_responses(const task_t *t, responses_t *out) {
+static void s_responses(const actor_t *A, const task_t *t, responses_t *out) {
+    out->k = t->k;
     out->rs = xcalloc((size_t)t->k, sizeof *out->rs);
     out->rp = xcalloc((size_t)t->k, sizeof *out->rp);
-    out->tlp = xcalloc((size_t)t->k, sizeof(float));
     out->text = xcalloc((size_t)t->k, sizeof *out->text);
     for (int i = 0; i < t->k; i++) {
+        const policy_sample_t *y = &t->samples[i];
         spar__response__init(&out->rs[i]);
-        out->rs[i].tokens = (uint32_t *)t->samples[i].tokens;
-        out->rs[i].n_tokens = (size_t)t->samples[i].n_tokens;
-        out->rs[i].logprob = t->samples[i].logprob;
-        out->tlp[i] = (float)t->samples[i].logprob;
-        out->rs[i].token_logprobs = &out->tlp[i];
-        out->rs[i].n_token_logprobs = 1;
-        snprintf(out->text[i], sizeof out->text[i], "a%u", t->samples[i].tokens[0]);
-        out->rs[i].text = out->text[i];
+        out->rs[i].tokens = y->tokens;
+        out->rs[i].n_tokens = (size_t)y->n_tokens;
+        out->rs[i].logprob = y->logprob;
+        out->rs[i].token_logprobs = y->token_logprobs;
+        out->rs[i].n_token_logprobs = (size_t)y->n_tokens;
+        out->rs[i].text = out->text[i] = policy_response_text(A->policy, y->tokens, y->n_tokens);
         out->rp[i] = &out->rs[i];
     }
 }
 
 static void s_responses_free(responses_t *r) {
+    for (int i = 0; i < r->k; i++) free(r->text[i]);
     free(r->rs);
     free(r->rp);
-    free(r->tlp);
     free(r->text);
 }
 
 static void s_send_judge(actor_t *A, task_t *t) {
     responses_t resp;
-    s_responses(t, &resp);
-    char prompt[32];
-    snprintf(prompt, sizeof prompt, "game-%u", t->prompt);
+    s_responses(A, t, &resp);
     Spar__JudgeRequest jr = SPAR__JUDGE_REQUEST__INIT;
     jr.request_id = t->request_id = ++A->next_request_id;
     jr.prompt_id = t->prompt;
-    jr.prompt = prompt;
+    jr.prompt = t->prompt_text;
     jr.responses = resp.rp;
     jr.n_responses = (size_t)t->k;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
@@ -197,15 +197,13 @@ static void s_send_judge(actor_t *A, task_t *t) {
 
 static void s_submit(actor_t *A, task_t *t) {
     responses_t resp;
-    s_responses(t, &resp);
-    char prompt[32];
-    snprintf(prompt, sizeof prompt, "game-%u", t->prompt);
+    s_responses(A, t, &resp);
     Spar__RolloutGroup g = SPAR__ROLLOUT_GROUP__INIT;
     g.lease_id = t->lease_id;
     g.iteration = t->iteration;
     g.prompt_id = t->prompt;
     g.policy_version = t->version;
-    g.prompt = prompt;
+    g.prompt = t->prompt_text;
     g.responses = resp.rp;
     g.n_responses = (size_t)t->k;
     g.preference = t->P;
@@ -227,7 +225,9 @@ static void s_submit(actor_t *A, task_t *t) {
 /* ---- tasks ------------------------------------------------------------------------------ */
 
 static void s_task_free(task_t *t) {
+    for (int i = 0; t->samples && i < t->k; i++) policy_sample_free(&t->samples[i]);
     free(t->samples);
+    free(t->prompt_text);
     free(t->P);
 }
 
@@ -237,9 +237,11 @@ static void s_task_remove(actor_t *A, int i) {
 }
 
 /* The lease's version is loaded: sample every prompt (the seed of each sample depends only on
- * run seed, iteration, prompt and sample index, so any actor draws the same responses). */
+ * run seed, iteration, prompt and sample index, so any actor draws the same responses), all
+ * prompts' samples in one batch. */
 static void s_start_lease(actor_t *A) {
     int64_t now = util_now_ms();
+    int first = A->n_tasks, K = A->lease_k;
     for (int j = 0; j < A->lease_n; j++) {
         if (A->n_tasks == A->cap_tasks) {
             A->cap_tasks = A->cap_tasks ? 2 * A->cap_tasks : 16;
@@ -253,16 +255,35 @@ static void s_start_lease(actor_t *A) {
         t->lease_id = A->lease_id;
         t->n_opp = A->lease_mix > 0 ? A->lease_k : 0;
         t->k = A->lease_k + t->n_opp;
+        t->prompt_text = xstrdup(A->lease_texts[j]);
         t->samples = xcalloc((size_t)t->k, sizeof *t->samples);
-        for (int i = 0; i < t->k; i++) {
+        for (int i = K; i < t->k; i++) { /* Nash-MD's opponents (tabular) */
             rng_t r;
             rng_stream(&r, A->seed, t->iteration, t->prompt, (uint64_t)i);
-            if (i < A->lease_k) policy_sample(A->policy, (int)t->prompt, &r, &t->samples[i]);
-            else policy_sample_mixture(A->policy, A->ref, A->lease_mix, (int)t->prompt, &r, &t->samples[i]);
+            policy_sample_mixture(A->policy, A->ref, A->lease_mix, (int)t->prompt, &r, &t->samples[i]);
         }
         t->state = TASK_GENERATING;
         t->due_ms = now + A->cfg->actor.delay_ms * (j + 1);
     }
+    int n = A->lease_n * K;
+    policy_seq_t *q = xcalloc((size_t)n, sizeof *q);
+    rng_t *rngs = xmalloc(sizeof(rng_t) * (size_t)n);
+    policy_sample_t *out = xcalloc((size_t)n, sizeof *out);
+    for (int j = 0; j < A->lease_n; j++)
+        for (int i = 0; i < K; i++) {
+            task_t *t = &A->tasks[first + j];
+            q[j * K + i] = (policy_seq_t){(int)t->prompt, t->prompt_text, NULL, 0};
+            rng_stream(&rngs[j * K + i], A->seed, t->iteration, t->prompt, (uint64_t)i);
+        }
+    if (policy_generate(A->policy, q, n, rngs, &A->lease_opts, out) != 0) {
+        /* a prompt this policy cannot answer: the lease expires and the learner re-issues it */
+        log_error("cannot sample lease %llu: a prompt does not fit the policy", (unsigned long long)A->lease_id);
+        for (int j = A->lease_n - 1; j >= 0; j--) s_task_remove(A, first + j);
+    } else {
+        for (int j = 0; j < A->lease_n; j++)
+            for (int i = 0; i < K; i++) A->tasks[first + j].samples[i] = out[j * K + i];
+    }
+    free(q), free(rngs), free(out);
     A->lease_open = 0;
 }
 
@@ -363,6 +384,12 @@ static void s_on_chunk(actor_t *A, const Spar__WeightsChunk *c) {
     if (++A->fetch.received == A->fetch.n_chunks) s_fetch_done(A);
 }
 
+static void s_free_texts(actor_t *A) {
+    for (int i = 0; A->lease_texts && i < A->lease_n; i++) free(A->lease_texts[i]);
+    free(A->lease_texts);
+    A->lease_texts = NULL;
+}
+
 static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     A->request_outstanding = 0;
     if (g->n_prompt_ids == 0) {
@@ -372,6 +399,12 @@ static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     free(A->lease_prompts);
     A->lease_prompts = xmalloc(sizeof(uint32_t) * g->n_prompt_ids);
     memcpy(A->lease_prompts, g->prompt_ids, sizeof(uint32_t) * g->n_prompt_ids);
+    s_free_texts(A);
+    A->lease_texts = xcalloc(g->n_prompt_ids, sizeof(char *));
+    for (size_t i = 0; i < g->n_prompt_ids; i++) /* matrix games carry no text: name them */
+        A->lease_texts[i] = g->n_prompts ? xstrdup(g->prompts[i]) : xasprintf("game-%u", g->prompt_ids[i]);
+    A->lease_opts = (policy_sample_opts_t){g->temperature, (int)g->top_k, g->top_p > 0 ? g->top_p : 1.0,
+                                           g->max_new ? (int)g->max_new : 1};
     A->lease_n = (int)g->n_prompt_ids;
     A->lease_id = g->lease_id;
     A->lease_iteration = g->iteration;
@@ -576,6 +609,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
              (unsigned long long)A.wire.bad_messages);
     for (int i = 0; i < A.n_tasks; i++) s_task_free(&A.tasks[i]);
     free(A.tasks);
+    s_free_texts(&A);
     free(A.lease_prompts);
     free(A.fetch.buf);
     free(A.fetch.have);

@@ -175,7 +175,36 @@ static void s_cell(char *out, size_t len, json_t *v, const char *fmt) {
     else snprintf(out, len, "-");
 }
 
+/* The text tasks' row: accuracy instead of the exact game metrics (and the style cycle's
+ * exploitability for styles). */
+static void s_print_text_row(launcher_t *R, json_t *o) {
+    if (!R->table_header_done) {
+        printf("%5s %4s %10s %8s %8s %8s %9s %5s %5s %4s %10s %7s
+", "iter", "ver", "loss", "kl_ref", "acc",
+               "acc_smp", "style_ex", "lost", "stale", "bad", "samples/s", "wall_s");
+        R->table_header_done = 1;
+    }
+    char loss[32], kl[32], acc[32], accs[32], sx[32], sps[32], wall[32];
+    s_cell(loss, sizeof loss, json_object_get(o, "loss"), "%.3e");
+    s_cell(kl, sizeof kl, json_object_get(o, "kl_to_ref"), "%.4f");
+    s_cell(acc, sizeof acc, json_object_get(o, "accuracy"), "%.3f");
+    s_cell(accs, sizeof accs, json_object_get(o, "accuracy_sampled"), "%.3f");
+    s_cell(sx, sizeof sx, json_object_get(o, "style_exploitability"), "%.4f");
+    s_cell(sps, sizeof sps, json_object_get(o, "samples_per_s"), "%.0f");
+    s_cell(wall, sizeof wall, json_object_get(o, "wall_s"), "%.3f");
+    printf("%5lld %4lld %10s %8s %8s %8s %9s %5lld %5lld %4lld %10s %7s\n",
+           json_integer_value(json_object_get(o, "iteration")), json_integer_value(json_object_get(o, "policy_version")),
+           loss, kl, acc, accs, sx, json_integer_value(json_object_get(o, "lost")),
+           json_integer_value(json_object_get(o, "stale_dropped")), json_integer_value(json_object_get(o, "bad_messages")),
+           sps, wall);
+    fflush(stdout);
+}
+
 static void s_print_row(launcher_t *R, json_t *o) {
+    if (strcmp(R->cfg.task.kind, "game") != 0) {
+        s_print_text_row(R, o);
+        return;
+    }
     if (!R->table_header_done) {
         printf("%5s %4s %10s %8s %8s %9s %9s %5s %5s %4s %10s %7s\n", "iter", "ver", "loss", "kl_ref", "win_v0",
                "exploit", "expl_avg", "lost", "stale", "bad", "samples/s", "wall_s");
@@ -317,9 +346,16 @@ int launcher_run(args_t *args) {
     util_install_stop_signals();
     if (s_prepare(&R) != 0) return 1;
     double t0 = util_now_s();
-    printf("spar run: %s, %ld iterations of %s on %s games (n=%ld, %ld prompts, K=%ld), %ld judge(s), %ld actor(s)\n",
-           R.cfg.run.name, R.cfg.run.iterations, R.cfg.algorithm.name, R.cfg.game.family, R.cfg.game.n,
-           R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count, R.cfg.actor.count);
+    if (!strcmp(R.cfg.task.kind, "game"))
+        printf("spar run: %s, %ld iterations of %s on %s games (n=%ld, %ld prompts, K=%ld), %ld judge(s), %ld actor(s)\n",
+               R.cfg.run.name, R.cfg.run.iterations, R.cfg.algorithm.name, R.cfg.game.family, R.cfg.game.n,
+               R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count, R.cfg.actor.count);
+    else
+        printf("spar run: %s, %ld iterations of %s on %s with a %s policy (init %s; %ld prompts, K=%ld), %ld judge(s), "
+               "%ld actor(s)\n",
+               R.cfg.run.name, R.cfg.run.iterations, R.cfg.algorithm.name, R.cfg.task.kind, R.cfg.policy.kind,
+               R.cfg.policy.init, R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count,
+               R.cfg.actor.count);
     printf("spar run: run folder %s (logs in %s/logs)\n", R.run_dir, R.run_dir);
 
     child_t *learner = s_add(&R, "learner", -1, NULL);
@@ -391,7 +427,14 @@ int launcher_run(args_t *args) {
     s_stop_all(&R);
     s_tail_table(&R);
     double wall = util_now_s() - t0;
-    if (status == 0 && R.first && R.last) {
+    if (status == 0 && R.first && R.last && strcmp(R.cfg.task.kind, "game") != 0) {
+        printf("spar run: complete in %.1f s: accuracy %.3f -> %.3f (sampled %.3f -> %.3f), lost %lld\n", wall,
+               json_number_value(json_object_get(R.first, "accuracy")),
+               json_number_value(json_object_get(R.last, "accuracy")),
+               json_number_value(json_object_get(R.first, "accuracy_sampled")),
+               json_number_value(json_object_get(R.last, "accuracy_sampled")),
+               json_integer_value(json_object_get(R.last, "lost")));
+    } else if (status == 0 && R.first && R.last) {
         printf("spar run: complete in %.1f s: exploitability %.4f -> %.4f (average iterate %.4f), lost %lld\n", wall,
                json_number_value(json_object_get(R.first, "exploitability")),
                json_number_value(json_object_get(R.last, "exploitability")),

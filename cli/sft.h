@@ -1,6 +1,8 @@
-/* sft — `spar sft [CONFIG]`: supervised training of an initial GPT policy. */
-#ifndef SPAR_SFT_H
-#define SPAR_SFT_H
+/* sft — `spar sft [CONFIG]`: trains an initial GPT policy (learner/sft.h), writes it in the
+ * Hugging Face layout to sft.out and, for a generated task, prints its greedy accuracy on
+ * held-out problems. */
+#ifndef SPAR_CLI_SFT_H
+#define SPAR_CLI_SFT_H
 
 #include "cli/args.h"
 

@@ -32,6 +32,9 @@ static const option_t s_options[] = {
     {"run.seed", T_INT, OFF(run.seed), 0, BIG, "1", NULL, "seed of sampling and initialisation"},
     {"run.iterations", T_INT, OFF(run.iterations), 1, 1e7, "30", NULL, "self-play iterations"},
     {"task.prompts", T_INT, OFF(task.prompts), 1, 1e7, "16", NULL, "prompts per iteration (matrix games: one game each)"},
+    {"task.kind", T_ENUM, OFF(task.kind), 0, 0, "game", "game|arith|styles", "game: matrix games (tabular); arith, styles: text (gpt)"},
+    {"task.digits", T_INT, OFF(task.digits), 1, 9, "2", NULL, "arith, styles: digits of each operand"},
+    {"task.eval_prompts", T_INT, OFF(task.eval_prompts), 0, 1e6, "200", NULL, "arith, styles: held-out problems for accuracy"},
     {"game.family", T_ENUM, OFF(game.family), 0, 0, "cyclic", "bt|cyclic|random|file", "matrix-game family"},
     {"game.n", T_INT, OFF(game.n), 2, 4096, "3", NULL, "responses per prompt (actions of the game)"},
     {"game.margin", T_FLOAT, OFF(game.margin), 0, 1, "0.8", NULL, "cyclic: |2P-1| of a win"},
@@ -39,8 +42,9 @@ static const option_t s_options[] = {
     {"game.bt_scale", T_FLOAT, OFF(game.bt_scale), 0, 100, "2", NULL, "bt: std-dev of the Bradley-Terry scores"},
     {"game.seed", T_INT, OFF(game.seed), 0, BIG, "7", NULL, "seed of the generated games"},
     {"game.file", T_STRING, OFF(game.file), 0, 0, "", NULL, "game file (family file); format in README"},
-    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "tabular", "tabular", "policy backend"},
-    {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random", "initial logits"},
+    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "tabular", "tabular|gpt", "policy backend"},
+    {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random|sft|checkpoint", "tabular: uniform|random logits; gpt: random, sft (trained first) or checkpoint"},
+    {"policy.checkpoint", T_STRING, OFF(policy.checkpoint), 0, 0, "", NULL, "gpt, init checkpoint: folder or .safetensors to start from"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
     {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo|inpo|dno|dpo|ipo|online-ipo|nash-md|egpo|apo", "learning algorithm"},
     {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more): SPPO, INPO, DNO soft"},
@@ -57,9 +61,17 @@ static const option_t s_options[] = {
     {"apo.base", T_ENUM, OFF(apo.base), 0, 0, "sppo", "sppo|dpo", "APO: the algorithm it accelerates"},
     {"apo.alpha", T_FLOAT, OFF(apo.alpha), 0, 0.999, "0.3", NULL, "APO: Nesterov extrapolation weight"},
     {"rollout.samples_per_prompt", T_INT, OFF(rollout.samples_per_prompt), 2, 4096, "128", NULL, "K, responses sampled per prompt"},
+    {"rollout.max_new", T_INT, OFF(rollout.max_new), 1, 8192, "8", NULL, "gpt: response tokens at most"},
+    {"rollout.temperature", T_FLOAT, OFF(rollout.temperature), 0, 100, "1", NULL, "gpt: sampling temperature (1: the policy itself)"},
+    {"rollout.top_k", T_INT, OFF(rollout.top_k), 0, 1e6, "0", NULL, "gpt: sample among the k likeliest tokens (0: off)"},
+    {"rollout.top_p", T_FLOAT, OFF(rollout.top_p), 1e-6, 1, "1", NULL, "gpt: nucleus sampling mass (1: off)"},
     {"learner.epochs", T_INT, OFF(learner.epochs), 0, 1e7, "0", NULL, "optimiser passes per step; 0: automatic (EGPO, online IPO 1; others 50)"},
     {"learner.lr", T_FLOAT, OFF(learner.lr), 0, 1e6, "0", NULL, "learning rate of the mean loss over prompts; 0: automatic (README)"},
-    {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", "adam|sgd", "optimiser"},
+    {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", "adam|sgd", "tabular optimiser (gpt: always AdamW)"},
+    {"learner.weight_decay", T_FLOAT, OFF(learner.weight_decay), 0, 10, "0", NULL, "gpt: AdamW weight decay"},
+    {"learner.clip", T_FLOAT, OFF(learner.clip), 0, 1e9, "1", NULL, "gpt: gradient-norm clip (0: off)"},
+    {"learner.warmup", T_INT, OFF(learner.warmup), 0, 1e7, "0", NULL, "gpt: AdamW warm-up steps of each iteration"},
+    {"learner.batch_seqs", T_INT, OFF(learner.batch_seqs), 1, 1e7, "256", NULL, "gpt: sequences per forward pass (whole groups)"},
     {"learner.prompts_per_lease", T_INT, OFF(learner.prompts_per_lease), 1, 1e6, "4", NULL, "prompts granted per lease"},
     {"learner.lease_timeout_ms", T_INT, OFF(learner.lease_timeout_ms), 10, 1e8, "5000", NULL, "a lease not answered by then is re-issued"},
     {"learner.control", T_STRING, OFF(learner.control), 0, 0, "tcp://127.0.0.1:5555", NULL, "learner control endpoint (ROUTER)"},
@@ -87,11 +99,9 @@ static const option_t s_options[] = {
     {"gpt.n_head", T_INT, OFF(gpt.n_head), 1, 64, "4", NULL, "GPT policy: attention heads (divide d_model)"},
     {"gpt.d_model", T_INT, OFF(gpt.d_model), 8, 8192, "128", NULL, "GPT policy: channels"},
     {"gpt.ctx", T_INT, OFF(gpt.ctx), 8, 8192, "32", NULL, "GPT policy: context length in tokens (bytes)"},
-    {"sft.data", T_STRING, OFF(sft.data), 0, 0, "", NULL, "spar sft: JSONL of {prompt, response}; empty: sft.task's data"},
-    {"sft.task", T_ENUM, OFF(sft.task), 0, 0, "arith", "arith", "spar sft: the task whose data is generated"},
+    {"sft.data", T_STRING, OFF(sft.data), 0, 0, "", NULL, "spar sft: JSONL of {prompt, response}; empty: task.kind's generated data"},
     {"sft.examples", T_INT, OFF(sft.examples), 1, 1e8, "4000", NULL, "spar sft: generated examples"},
-    {"sft.digits", T_INT, OFF(sft.digits), 1, 9, "2", NULL, "arith: digits of each operand"},
-    {"sft.wrong_share", T_FLOAT, OFF(sft.wrong_share), 0, 1, "0.3", NULL, "arith: share of generated answers that are wrong"},
+    {"sft.wrong_share", T_FLOAT, OFF(sft.wrong_share), 0, 1, "0.3", NULL, "arith, styles: share of generated answers that are wrong"},
     {"sft.out", T_STRING, OFF(sft.out), 0, 0, "runs/sft", NULL, "spar sft: checkpoint folder (Hugging Face layout)"},
     {"sft.steps", T_INT, OFF(sft.steps), 1, 1e8, "600", NULL, "spar sft: optimiser steps"},
     {"sft.batch", T_INT, OFF(sft.batch), 1, 4096, "32", NULL, "spar sft: sequences per step"},
@@ -368,6 +378,32 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
     }
     if (cfg->gpt.d_model % cfg->gpt.n_head != 0) {
         snprintf(err, errlen, "gpt.n_head: %ld does not divide gpt.d_model %ld", cfg->gpt.n_head, cfg->gpt.d_model);
+        return -1;
+    }
+    int gpt = !strcmp(cfg->policy.kind, "gpt"), text = strcmp(cfg->task.kind, "game") != 0;
+    if (gpt != text) {
+        snprintf(err, errlen, "task.kind: %s needs policy.kind %s (got %s)", cfg->task.kind, text ? "gpt" : "tabular",
+                 cfg->policy.kind);
+        return -1;
+    }
+    if (text && strcmp(cfg->judge.kind, "rule") != 0) {
+        snprintf(err, errlen, "judge.kind: task %s is judged by its rule (judge.kind: rule)", cfg->task.kind);
+        return -1;
+    }
+    if (gpt && (!strcmp(cfg->algorithm.name, "nash-md") || !strcmp(cfg->algorithm.name, "apo"))) {
+        snprintf(err, errlen, "algorithm.name: %s runs on tabular policies only (not built for gpt yet)", cfg->algorithm.name);
+        return -1;
+    }
+    if (gpt && (!strcmp(cfg->policy.init, "uniform"))) {
+        snprintf(err, errlen, "policy.init: a gpt policy starts from random, sft or checkpoint");
+        return -1;
+    }
+    if (!gpt && (!strcmp(cfg->policy.init, "sft") || !strcmp(cfg->policy.init, "checkpoint"))) {
+        snprintf(err, errlen, "policy.init: %s is for gpt policies; a tabular policy starts uniform or random", cfg->policy.init);
+        return -1;
+    }
+    if (!strcmp(cfg->policy.init, "checkpoint") && !cfg->policy.checkpoint[0]) {
+        snprintf(err, errlen, "policy.checkpoint: required when policy.init is checkpoint");
         return -1;
     }
     if (!strcmp(cfg->algorithm.name, "apo") && cfg->learner.broadcast_every > 0) {

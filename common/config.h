@@ -17,6 +17,9 @@ typedef struct {
     } run;
     struct {
         long prompts;
+        char kind[CFG_STR]; /* game | arith | styles */
+        long digits;
+        long eval_prompts;
     } task;
     struct {
         char family[CFG_STR]; /* bt | cyclic | random | file */
@@ -28,8 +31,9 @@ typedef struct {
         char file[CFG_STR];
     } game;
     struct {
-        char kind[CFG_STR]; /* tabular */
-        char init[CFG_STR]; /* uniform | random */
+        char kind[CFG_STR]; /* tabular | gpt */
+        char init[CFG_STR]; /* uniform | random | sft | checkpoint */
+        char checkpoint[CFG_STR];
         double init_scale;
     } policy;
     struct {
@@ -54,11 +58,17 @@ typedef struct {
     } apo;
     struct {
         long samples_per_prompt;
+        long max_new;
+        double temperature;
+        long top_k;
+        double top_p;
     } rollout;
     struct {
         long epochs;
         double lr;
         char optimizer[CFG_STR]; /* adam | sgd */
+        double weight_decay, clip;
+        long warmup, batch_seqs;
         long prompts_per_lease;
         long lease_timeout_ms;
         char control[CFG_STR];
@@ -70,7 +80,7 @@ typedef struct {
         long shutdown_grace_ms;
     } learner;
     struct {
-        char kind[CFG_STR]; /* matrix */
+        char kind[CFG_STR]; /* matrix | rule */
         long count;
         char bind[CFG_STR];
         char endpoints[4 * CFG_STR]; /* comma-separated */
@@ -97,9 +107,7 @@ typedef struct {
     } gpt;
     struct {
         char data[CFG_STR]; /* JSONL of {"prompt", "response"}; empty: generate from sft.task */
-        char task[CFG_STR]; /* arith */
         long examples;
-        long digits;
         double wrong_share;
         char out[CFG_STR];
         long steps, batch, warmup;

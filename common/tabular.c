@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/policy.h"
+#include "common/policy_backends.h"
 #include "common/safetensors.h"
 #include "common/util.h"
 
@@ -33,22 +34,19 @@ void policy_init(policy_t *p, const char *init, double scale, uint64_t seed) {
     }
 }
 
-policy_t *policy_clone(const policy_t *src) {
+policy_t *tabular_clone(const policy_t *src) {
     policy_t *p = policy_tabular_new(src->prompts, src->n);
-    policy_copy(p, src);
+    tabular_copy(p, src);
     return p;
 }
 
-void policy_copy(policy_t *dst, const policy_t *src) {
+void tabular_copy(policy_t *dst, const policy_t *src) {
     memcpy(dst->params, src->params, src->n_params * sizeof(double));
 }
 
-void policy_destroy(policy_t **pp) {
-    if (!pp || !*pp) return;
-    free((*pp)->params);
-    free((*pp)->grads);
-    free(*pp);
-    *pp = NULL;
+void tabular_free(policy_t *p) {
+    free(p->params);
+    free(p->grads);
 }
 
 void policy_probs(const policy_t *p, int prompt, double *out) {
@@ -68,33 +66,41 @@ static double s_lse(const double *z, int n) {
     return m + log(s);
 }
 
-int policy_valid_response(const policy_t *p, const uint32_t *tokens, int n_tokens) {
+int tabular_valid_response(const policy_t *p, const uint32_t *tokens, int n_tokens) {
     return n_tokens == 1 && tokens[0] < (uint32_t)p->n;
 }
 
 double policy_logprob(const policy_t *p, int prompt, const uint32_t *tokens, int n_tokens) {
-    if (prompt < 0 || prompt >= p->prompts || !policy_valid_response(p, tokens, n_tokens)) return -INFINITY;
+    if (prompt < 0 || prompt >= p->prompts || !tabular_valid_response(p, tokens, n_tokens)) return -INFINITY;
     const double *z = p->params + (size_t)prompt * p->n;
     return z[tokens[0]] - s_lse(z, p->n);
 }
 
 void policy_backward(policy_t *p, int prompt, const uint32_t *tokens, int n_tokens, double dlp) {
-    if (prompt < 0 || prompt >= p->prompts || !policy_valid_response(p, tokens, n_tokens)) return;
+    if (prompt < 0 || prompt >= p->prompts || !tabular_valid_response(p, tokens, n_tokens)) return;
     double pi[4096];
     policy_probs(p, prompt, pi);
     double *g = p->grads + (size_t)prompt * p->n;
     for (int a = 0; a < p->n; a++) g[a] += dlp * ((a == (int)tokens[0]) - pi[a]);
 }
 
-void policy_zero_grad(policy_t *p) { memset(p->grads, 0, p->n_params * sizeof(double)); }
+void tabular_zero_grad(policy_t *p) { memset(p->grads, 0, p->n_params * sizeof(double)); }
+
+static void s_set_sample(policy_sample_t *out, uint32_t action, double logprob) {
+    out->tokens = xmalloc(sizeof(uint32_t));
+    out->token_logprobs = xmalloc(sizeof(float));
+    out->tokens[0] = action;
+    out->token_logprobs[0] = (float)logprob;
+    out->n_tokens = 1;
+    out->logprob = logprob;
+}
 
 void policy_sample(const policy_t *p, int prompt, rng_t *r, policy_sample_t *out) {
     double pi[4096];
     policy_probs(p, prompt, pi);
     int a = rng_categorical(r, pi, p->n);
-    out->tokens[0] = (uint32_t)a;
-    out->n_tokens = 1;
-    out->logprob = policy_logprob(p, prompt, out->tokens, 1);
+    uint32_t y = (uint32_t)a;
+    s_set_sample(out, y, policy_logprob(p, prompt, &y, 1));
 }
 
 void policy_sample_mixture(const policy_t *p, const policy_t *ref, double m, int prompt, rng_t *r,
@@ -105,13 +111,11 @@ void policy_sample_mixture(const policy_t *p, const policy_t *ref, double m, int
     double lse = s_lse(mix, p->n);
     for (int a = 0; a < p->n; a++) pi[a] = exp(mix[a] - lse);
     int a = rng_categorical(r, pi, p->n);
-    out->tokens[0] = (uint32_t)a;
-    out->n_tokens = 1;
-    out->logprob = mix[a] - lse;
+    s_set_sample(out, (uint32_t)a, mix[a] - lse);
     free(mix);
 }
 
-void *policy_serialize(const policy_t *p, uint64_t version, size_t *len_out) {
+void *tabular_serialize(const policy_t *p, uint64_t version, size_t *len_out) {
     st_tensor_t t = {.name = "logits", .dtype = "F64", .ndim = 2,
                      .shape = {p->prompts, p->n}, .data = p->params,
                      .nbytes = p->n_params * sizeof(double)};
@@ -122,11 +126,9 @@ void *policy_serialize(const policy_t *p, uint64_t version, size_t *len_out) {
     return st_serialize(&t, 1, keys, vals, 3, len_out);
 }
 
-policy_t *policy_load(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
-    st_file_t f;
-    if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
-    const char *kind = st_meta(&f, "policy");
-    const st_tensor_t *t = st_find(&f, "logits");
+policy_t *tabular_load(const st_file_t *fp, uint64_t *version_out, char *why, size_t wl) {
+    const char *kind = st_meta(fp, "policy");
+    const st_tensor_t *t = st_find(fp, "logits");
     policy_t *p = NULL;
     if (!kind || strcmp(kind, "tabular") != 0) {
         snprintf(why, wl, "not a tabular policy (metadata policy = %s)", kind ? kind : "missing");
@@ -144,9 +146,8 @@ policy_t *policy_load(const void *blob, size_t len, uint64_t *version_out, char 
                 policy_destroy(&p);
                 break;
             }
-        const char *v = st_meta(&f, "version");
+        const char *v = st_meta(fp, "version");
         if (p && version_out) *version_out = v ? strtoull(v, NULL, 10) : 0;
     }
-    st_free(&f);
     return p;
 }

@@ -148,6 +148,14 @@ static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
             snprintf(why, wl, "work grant with samples_per_prompt 0");
             return -1;
         }
+        if (g->n_prompts != 0 && g->n_prompts != g->n_prompt_ids) {
+            snprintf(why, wl, "work grant with %zu prompt texts for %zu prompts", g->n_prompts, g->n_prompt_ids);
+            return -1;
+        }
+        if (!(g->temperature >= 0 && g->temperature <= 100) || !(g->top_p >= 0 && g->top_p <= 1)) {
+            snprintf(why, wl, "work grant with temperature %g, top_p %g", g->temperature, g->top_p);
+            return -1;
+        }
         return 0;
     }
     case SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK: {

@@ -20,7 +20,8 @@ typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *sock;
-    int rule; /* judge.kind rule: the arith task's rule judge; else matrix games */
+    int rule;   /* judge.kind rule: the task's rule judge; else matrix games */
+    int styles; /* the rule of the styles task (else arith's) */
     game_set_t games;
     char version[96];
     uint64_t served;
@@ -54,7 +55,7 @@ static int s_judge_matrix(const judge_t *J, const Spar__JudgeRequest *r, double 
 }
 
 /* The rule backend: responses are byte tokens ending at end-of-text. */
-static int s_judge_rule(const Spar__JudgeRequest *r, double *P, char *why, size_t wl) {
+static int s_judge_rule(const judge_t *J, const Spar__JudgeRequest *r, double *P, char *why, size_t wl) {
     size_t k = r->n_responses;
     char **texts = xcalloc(k, sizeof(char *));
     for (size_t i = 0; i < k; i++) {
@@ -64,7 +65,8 @@ static int s_judge_rule(const Spar__JudgeRequest *r, double *P, char *why, size_
         texts[i] = tok_decode(t, (int)y->n_tokens);
         free(t);
     }
-    int rc = rule_arith_judge(r->prompt, (const char *const *)texts, (int)k, P);
+    int rc = J->styles ? rule_styles_judge(r->prompt, (const char *const *)texts, (int)k, P)
+                       : rule_arith_judge(r->prompt, (const char *const *)texts, (int)k, P);
     if (rc != 0) snprintf(why, wl, "prompt '%.40s' is not an arith problem", r->prompt);
     for (size_t i = 0; i < k; i++) free(texts[i]);
     free(texts);
@@ -80,7 +82,7 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     rep.request_id = r->request_id;
     rep.judge_version = J->version;
     rep.k = (uint32_t)k;
-    if ((J->rule ? s_judge_rule(r, P, why, sizeof why) : s_judge_matrix(J, r, P, why, sizeof why)) == 0) {
+    if ((J->rule ? s_judge_rule(J, r, P, why, sizeof why) : s_judge_matrix(J, r, P, why, sizeof why)) == 0) {
         rep.preference = P;
         rep.n_preference = k * k;
     } else {
@@ -119,7 +121,8 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     char why[512];
     J.rule = !strcmp(cfg->judge.kind, "rule");
     if (J.rule) {
-        snprintf(J.version, sizeof J.version, "rule-arith-1");
+        J.styles = !strcmp(cfg->task.kind, "styles");
+        snprintf(J.version, sizeof J.version, J.styles ? "rule-styles-1" : "rule-arith-1");
     } else {
         if (game_set_build(&J.games, cfg, why, sizeof why) != 0) {
             log_error("%s", why);
@@ -140,7 +143,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
         status = 1;
     } else {
-        if (J.rule) log_info("judge %s serving arith on %s", J.version, cfg->judge.bind);
+        if (J.rule) log_info("judge %s serving %s on %s", J.version, J.styles ? "styles" : "arith", cfg->judge.bind);
         else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
                       cfg->game.family, J.games.n, cfg->judge.bind);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/task_arith.h"
+#include "common/task_styles.h"
 
 static int s_prompt_answer(const char *prompt, long *answer) {
     long a, b;
@@ -35,4 +36,24 @@ int rule_arith_judge(const char *prompt, const char *const *responses, int k, do
         for (int j = 0; j < k; j++) P[i * k + j] = s[i] > s[j] ? 1.0 : s[i] < s[j] ? 0.0 : 0.5;
     free(s);
     return 0;
+}
+
+int rule_styles_judge(const char *prompt, const char *const *responses, int k, double *P) {
+    double *s = malloc(sizeof(double) * (size_t)k);
+    int *style = malloc(sizeof(int) * (size_t)k);
+    if (!s || !style) abort();
+    int rc = 0;
+    for (int i = 0; i < k && rc == 0; i++) {
+        char digits[32];
+        style[i] = styles_split(responses[i], digits, sizeof digits);
+        s[i] = rule_arith_score(prompt, style[i] < 0 ? "" : digits);
+        if (s[i] < 0) rc = -1;
+    }
+    for (int i = 0; i < k && rc == 0; i++)
+        for (int j = 0; j < k; j++)
+            P[i * k + j] = s[i] > s[j] ? 1.0 : s[i] < s[j] ? 0.0
+                         : style[i] >= 0 && style[j] >= 0 ? styles_pref(style[i], style[j]) : 0.5;
+    free(s);
+    free(style);
+    return rc;
 }

@@ -13,4 +13,8 @@ double rule_arith_score(const char *prompt, const char *response);
 /* Fills the K x K matrix for K responses; returns 0 or -1 (not an arith prompt). */
 int rule_arith_judge(const char *prompt, const char *const *responses, int k, double *P);
 
+/* The styles task's rule: the arith score of the number first; between equal scores, the style
+ * cycle of common/task_styles.h (junk, with no style, ties with junk). Returns 0 or -1. */
+int rule_styles_judge(const char *prompt, const char *const *responses, int k, double *P);
+
 #endif

@@ -12,14 +12,20 @@
 
 #include "common/digest.h"
 #include "common/game.h"
+#include "common/gpt_io.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/policy.h"
 #include "common/records.h"
+#include "common/task.h"
+#include "common/task_styles.h"
+#include "common/tokenizer.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "learner/leases.h"
 #include "learner/optim.h"
+#include "learner/sft.h"
+#include "learner/text_metrics.h"
 #include "learner/train.h"
 
 #define MAX_PEERS 1024
@@ -73,6 +79,8 @@ typedef struct {
     FILE *jsonl, *records;
 
     game_set_t games;
+    int gpt;             /* policy.kind gpt: text prompts, sampled metrics */
+    char **prompt_text;  /* this iteration's prompts, by id */
     policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
     policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
     double tau;                   /* the regularised game's tau, 0 when none */
@@ -223,8 +231,18 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar_
     g.samples_per_prompt = (uint32_t)L->cfg->rollout.samples_per_prompt;
     g.retry_ms = 20;
     if (L->train.alg.kind == ALG_NASH_MD) g.opponent_mix = L->train.alg.eta * L->train.alg.tau;
+    g.max_new = (uint32_t)L->cfg->rollout.max_new;
+    g.temperature = L->cfg->rollout.temperature;
+    g.top_k = (uint32_t)L->cfg->rollout.top_k;
+    g.top_p = L->cfg->rollout.top_p;
+    char *texts[4096];
     if (ls) {
-        for (int i = 0; i < ls->n; i++) ids[i] = (uint32_t)ls->prompts[i];
+        for (int i = 0; i < ls->n; i++) {
+            ids[i] = (uint32_t)ls->prompts[i];
+            texts[i] = L->prompt_text[ls->prompts[i]];
+        }
+        g.prompts = texts;
+        g.n_prompts = (size_t)ls->n;
         g.lease_id = ls->id;
         g.prompt_ids = ids;
         g.n_prompt_ids = (size_t)ls->n;
@@ -260,11 +278,14 @@ static int s_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *
                  k + opponents, opponents);
         return -1;
     }
-    for (size_t i = 0; i < g->n_responses; i++)
-        if (!policy_valid_response(L->theta, g->responses[i]->tokens, (int)g->responses[i]->n_tokens)) {
-            snprintf(why, wl, "response %zu is not a response of this policy", i);
+    for (size_t i = 0; i < g->n_responses; i++) {
+        policy_seq_t s = {(int)g->prompt_id, L->prompt_text[g->prompt_id], g->responses[i]->tokens,
+                          (int)g->responses[i]->n_tokens};
+        if (!policy_valid_seq(L->theta, &s)) {
+            snprintf(why, wl, "response %zu is not a response of this policy to prompt %u", i, g->prompt_id);
             return -1;
         }
+    }
     return 0;
 }
 
@@ -283,7 +304,7 @@ static void s_broadcast(learner_t *L) {
 static void s_online_step(learner_t *L) {
     if (L->n_batch == 0) return;
     Spar__RolloutGroup **groups = xmalloc(sizeof *groups * (size_t)L->n_batch);
-    const policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->n_batch);
+    policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->n_batch);
     for (int i = 0; i < L->n_batch; i++) {
         groups[i] = L->buffer[L->batch[i]];
         prevs[i] = L->ring[groups[i]->policy_version % (uint64_t)(L->max_staleness + 1)];
@@ -333,6 +354,8 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
     leases_complete(&L->leases, (int)g->prompt_id);
     Spar__RolloutGroup *own = wire_take_rollout_group(in);
     own->learner_version = L->version;
+    if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
+    own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
     L->lag_hist[L->version - own->policy_version]++;
     L->buffer[own->prompt_id] = own;
     L->samples += own->n_responses;
@@ -413,6 +436,13 @@ static void s_set_version(learner_t *L, uint64_t version) {
 }
 
 static int s_checkpoint(learner_t *L) {
+    if (L->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
+        char *dir = xasprintf("%s/checkpoints/iter-%04llu", L->run_dir, (unsigned long long)L->iteration);
+        int rc = gpt_save(L->theta->gpt, dir, L->version);
+        if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
+        free(dir);
+        return rc;
+    }
     char *path = xasprintf("%s/checkpoints/iter-%04llu.safetensors", L->run_dir, (unsigned long long)L->iteration);
     int rc = util_write_atomic(path, L->blob.data, L->blob.len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
@@ -424,8 +454,6 @@ static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null()
 
 static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result_t *tr, double wall_s,
                             double collect_s, int lost) {
-    metrics_t m;
-    metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, L->tau, L->nash_tau, &m);
     json_t *o = json_object();
     json_object_set_new(o, "iteration", json_integer((json_int_t)iteration));
     json_object_set_new(o, "policy_version", json_integer((json_int_t)L->version));
@@ -435,13 +463,29 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
     json_object_set_new(o, "judge_queries", json_integer((json_int_t)L->judge_queries));
     json_object_set_new(o, "loss", tr ? s_num(tr->loss) : json_null());
     json_object_set_new(o, "loss_initial", tr ? s_num(tr->loss_initial) : json_null());
-    json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
-    json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
-    json_object_set_new(o, "exploitability", s_num(m.exploitability));
-    json_object_set_new(o, "exploitability_avg", s_num(m.exploitability_avg));
-    json_object_set_new(o, "exploitability_tau", s_num(m.exploitability_tau));
-    json_object_set_new(o, "kl_to_nash_tau", s_num(m.kl_to_nash_tau));
-    json_object_set_new(o, "condorcet_top", s_num(m.condorcet_top));
+    if (L->gpt) {
+        text_metrics_t m;
+        text_metrics(L->cfg, L->theta, L->ref, iteration, &m);
+        json_object_set_new(o, "accuracy", s_num(m.accuracy));
+        json_object_set_new(o, "accuracy_sampled", s_num(m.accuracy_sampled));
+        json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
+        if (m.styles) {
+            json_t *st = json_object();
+            for (int i = 0; i < STYLES; i++) json_object_set_new(st, styles_name[i], s_num(m.style[i]));
+            json_object_set_new(o, "styles", st);
+            json_object_set_new(o, "style_exploitability", s_num(m.style_exploitability));
+        }
+    } else {
+        metrics_t m;
+        metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, L->tau, L->nash_tau, &m);
+        json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
+        json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
+        json_object_set_new(o, "exploitability", s_num(m.exploitability));
+        json_object_set_new(o, "exploitability_avg", s_num(m.exploitability_avg));
+        json_object_set_new(o, "exploitability_tau", s_num(m.exploitability_tau));
+        json_object_set_new(o, "kl_to_nash_tau", s_num(m.kl_to_nash_tau));
+        json_object_set_new(o, "condorcet_top", s_num(m.condorcet_top));
+    }
     json_object_set_new(o, "lost", json_integer(lost));
     json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
     json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
@@ -512,6 +556,16 @@ static void s_apo_extrapolate(learner_t *L) {
     }
 }
 
+/* This iteration's prompt texts (fresh problems each iteration for the text tasks). */
+static void s_set_prompts(learner_t *L) {
+    for (long p = 0; p < L->cfg->task.prompts; p++) {
+        char text[256];
+        task_prompt(L->cfg, L->iteration, (int)p, text, sizeof text);
+        free(L->prompt_text[p]);
+        L->prompt_text[p] = xstrdup(text);
+    }
+}
+
 static int s_iteration(learner_t *L) {
     double t0 = util_now_s();
     L->iteration++;
@@ -522,6 +576,7 @@ static int s_iteration(learner_t *L) {
     /* this iteration's step size */
     double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
     L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
+    s_set_prompts(L);
     if (s_collect(L) != 0) return -1;
     double collect_s = util_now_s() - t0;
     int lost = 0;
@@ -535,7 +590,7 @@ static int s_iteration(learner_t *L) {
     } else {
         /* pi_t = the version that sampled; train theta from it */
         policy_copy(L->prev, L->theta);
-        const policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->cfg->task.prompts);
+        policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->cfg->task.prompts);
         for (long p = 0; p < L->cfg->task.prompts; p++) prevs[p] = L->prev;
         train_iteration(L->theta, prevs, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
         free(prevs);
@@ -545,12 +600,12 @@ static int s_iteration(learner_t *L) {
                   (unsigned long long)L->iteration, tr.loss, tr.loss_initial);
         return -1;
     }
-    if (L->apo_hat) s_apo_extrapolate(L);
+    if (L->apo_hat) s_apo_extrapolate(L); /* tabular only (config_validate) */
     fflush(L->records);
     fsync(fileno(L->records));
     s_free_buffer(L);
     if (!L->online || L->steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
-    avg_iterate_add(&L->avg, L->theta);
+    if (!L->gpt) avg_iterate_add(&L->avg, L->theta);
     if (s_checkpoint(L) != 0) return -1;
     s_log_iteration(L, L->iteration, &tr, util_now_s() - t0, collect_s, lost);
     return 0;
@@ -582,6 +637,7 @@ static void s_shutdown_phase(learner_t *L) {
  * whose steps do not scale with the gradient, automatic is 0.05. */
 static double s_learning_rate(const spar_config_t *cfg) {
     if (cfg->learner.lr > 0) return cfg->learner.lr;
+    if (!strcmp(cfg->policy.kind, "gpt")) return 1e-4; /* AdamW on a small transformer */
     if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
     const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
     int single_step = !strcmp(alg, "egpo") || !strcmp(alg, "online-ipo");
@@ -600,6 +656,8 @@ static double s_learning_rate(const spar_config_t *cfg) {
  * each iteration's regression with 50 passes. */
 static long s_epochs(const spar_config_t *cfg) {
     if (cfg->learner.epochs > 0) return cfg->learner.epochs;
+    if (!strcmp(cfg->policy.kind, "gpt") && strcmp(cfg->algorithm.name, "egpo") && strcmp(cfg->algorithm.name, "online-ipo"))
+        return 8; /* passes of AdamW over the iteration's groups */
     return (!strcmp(cfg->algorithm.name, "egpo") || !strcmp(cfg->algorithm.name, "online-ipo")) ? 1 : 50;
 }
 
@@ -676,12 +734,47 @@ static void s_teardown(learner_t *L) {
     free(L->batch);
     free(L->lag_hist);
     free(L->nash_tau);
+    for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
+    free(L->prompt_text);
     game_set_free(&L->games);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
     if (L->ctl) zmq_close(L->ctl);
     if (L->pub) zmq_close(L->pub);
     if (L->zctx) zmq_ctx_term(L->zctx);
+}
+
+/* The gpt policy's starting point, by policy.init: GPT-2's random initialisation, a checkpoint,
+ * or SFT on the task's data (saved to RUN_DIR/sft in the Hugging Face layout). Returns 0 or an
+ * exit status. */
+static int s_gpt_initial(learner_t *L) {
+    const spar_config_t *cfg = L->cfg;
+    gpt_t *m = NULL;
+    char why[512];
+    if (!strcmp(cfg->policy.init, "checkpoint")) {
+        if (!(m = gpt_load(cfg->policy.checkpoint, NULL, why, sizeof why))) {
+            log_error("policy.checkpoint %s: %s", cfg->policy.checkpoint, why);
+            return 2;
+        }
+    } else if (!strcmp(cfg->policy.init, "sft")) {
+        log_info("policy.init sft: training the initial policy (%ld steps of %ld sequences)", cfg->sft.steps,
+                 cfg->sft.batch);
+        int st;
+        if (!(m = sft_train(cfg, &st))) return st;
+        char *dir = xasprintf("%s/sft", L->run_dir);
+        int rc = gpt_save(m, dir, 0);
+        if (rc != 0) log_warn("cannot write %s: %s", dir, strerror(-rc));
+        else log_info("initial policy written to %s", dir);
+        free(dir);
+    } else {
+        gpt_config_t gc = {(int)cfg->gpt.n_layer, (int)cfg->gpt.n_head, (int)cfg->gpt.d_model, (int)cfg->gpt.ctx, GPT_VOCAB};
+        m = gpt_new(&gc, (unsigned long long)cfg->run.seed);
+    }
+    const gpt_config_t *c = gpt_config(m);
+    log_info("gpt policy: %d layers, %d heads, d %d, ctx %d, %.2f M parameters", c->n_layer, c->n_head, c->d_model,
+             c->ctx, gpt_n_params(m) / 1e6);
+    L->theta = policy_gpt_new(m);
+    return 0;
 }
 
 int learner_main(const spar_config_t *cfg) {
@@ -695,24 +788,38 @@ int learner_main(const spar_config_t *cfg) {
     util_install_stop_signals();
 
     char why[512];
-    if (game_set_build(&L.games, cfg, why, sizeof why) != 0) {
+    L.gpt = !strcmp(cfg->policy.kind, "gpt");
+    if (!L.gpt && game_set_build(&L.games, cfg, why, sizeof why) != 0) {
         log_error("%s", why);
         return 2;
     }
     int status = 1;
-    if (s_open_run_dir(&L) != 0 || s_bind(&L) != 0) goto done;
-
-    L.theta = policy_tabular_new((int)cfg->task.prompts, (int)cfg->game.n);
-    policy_init(L.theta, cfg->policy.init, cfg->policy.init_scale, (uint64_t)cfg->run.seed);
+    if (s_open_run_dir(&L) != 0) goto done;
+    if (L.gpt) {
+        int st = s_gpt_initial(&L);
+        if (st != 0) {
+            status = st;
+            goto done;
+        }
+    } else {
+        L.theta = policy_tabular_new((int)cfg->task.prompts, (int)cfg->game.n);
+        policy_init(L.theta, cfg->policy.init, cfg->policy.init_scale, (uint64_t)cfg->run.seed);
+    }
+    if (s_bind(&L) != 0) goto done;
+    L.prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L.prompt_text);
     L.prev = policy_clone(L.theta);
     L.ref = policy_clone(L.theta);
-    avg_iterate_init(&L.avg, L.theta->prompts, L.theta->n);
-    avg_iterate_add(&L.avg, L.theta);
-    L.optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L.theta->n_params);
+    if (!L.gpt) {
+        avg_iterate_init(&L.avg, L.theta->prompts, L.theta->n);
+        avg_iterate_add(&L.avg, L.theta);
+    }
+    L.optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L.theta, cfg->learner.weight_decay,
+                        cfg->learner.clip, cfg->learner.warmup);
     L.train.epochs = s_epochs(cfg);
+    L.train.chunk_seqs = L.gpt ? (int)cfg->learner.batch_seqs : 0;
     algorithm_from_config(&L.train.alg, cfg);
     if (L.train.alg.apo) L.apo_hat = policy_clone(L.theta);
-    L.tau = algorithm_tau(&L.train.alg);
+    L.tau = L.gpt ? 0 : algorithm_tau(&L.train.alg);
     if (L.tau > 0 && !(L.nash_tau = metrics_nash_tau(&L.games, L.ref, L.tau))) {
         log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", L.tau);
         L.tau = 0;

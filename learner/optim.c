@@ -7,22 +7,34 @@
 
 #include "common/util.h"
 
-optim_t *optim_new(const char *kind, double lr, size_t n) {
+optim_t *optim_new(const char *kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup) {
     optim_t *o = xcalloc(1, sizeof *o);
     o->adam = strcmp(kind, "adam") == 0;
     o->lr = lr;
     o->beta1 = 0.9;
     o->beta2 = 0.999;
     o->eps = 1e-8;
-    o->n = n;
-    o->m = xcalloc(n, sizeof(double));
-    o->v = xcalloc(n, sizeof(double));
+    if (p->gpt) { /* constant rate after the warm-up: total_steps 0 turns the cosine off */
+        o->adamw = adamw_new(p->n_params, lr, weight_decay, clip, warmup, 0);
+        o->decay = gpt_decay_mask(p->gpt);
+        return o;
+    }
+    o->n = p->n_params;
+    o->m = xcalloc(o->n, sizeof(double));
+    o->v = xcalloc(o->n, sizeof(double));
     return o;
 }
 
 void optim_reset(optim_t *o) {
-    memset(o->m, 0, o->n * sizeof(double));
-    memset(o->v, 0, o->n * sizeof(double));
+    if (o->adamw) {
+        memset(o->adamw->m, 0, o->adamw->n * sizeof(float));
+        memset(o->adamw->v, 0, o->adamw->n * sizeof(float));
+        o->adamw->t = 0;
+    }
+    if (o->n) {
+        memset(o->m, 0, o->n * sizeof(double));
+        memset(o->v, 0, o->n * sizeof(double));
+    }
     o->t = 0;
 }
 
@@ -40,8 +52,15 @@ void optim_step(optim_t *o, double *params, const double *grads) {
     }
 }
 
+void optim_step_policy(optim_t *o, policy_t *p) {
+    if (p->gpt) adamw_step(o->adamw, gpt_params(p->gpt), gpt_grads(p->gpt), o->decay);
+    else optim_step(o, p->params, p->grads);
+}
+
 void optim_destroy(optim_t **op) {
     if (!op || !*op) return;
+    adamw_destroy(&(*op)->adamw);
+    free((*op)->decay);
     free((*op)->m);
     free((*op)->v);
     free(*op);

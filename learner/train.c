@@ -18,9 +18,17 @@ void train_group_preference(const Spar__RolloutGroup *g, double *P) {
 }
 
 typedef struct {
-    int k, prompt;
-    double *lp_prev, *lp_ref, *lp_theta, *dlp, *P, *opp, *w;
+    int k, off; /* samples, and where they start in the flat arrays */
+    double *P, *opp, *w;
 } prepared_t;
+
+/* The iteration's sequences, flat: group g's samples are seqs[off .. off + k - 1]. */
+typedef struct {
+    int n_groups, n_seqs;
+    prepared_t *pg;
+    policy_seq_t *seqs;
+    double *lp_prev, *lp_ref, *lp_theta, *dlp;
+} batch_t;
 
 /* Win rates against an opponent policy from the group's samples of pi_t: leave-one-out and
  * self-normalised by the importance weights w_j = opponent(y_j) / pi_t(y_j). */
@@ -43,105 +51,130 @@ static void s_set_weights(prepared_t *p, const double *logw) {
     for (int j = 0; j < p->k; j++) p->w[j] = exp(logw[j] - m);
 }
 
+/* The next chunk of whole groups from group g0 that share one policy and fit opts->chunk_seqs
+ * (at least one group). Returns the end group. */
+static int s_chunk_end(const batch_t *b, int g0, policy_t *const *pols, const train_opts_t *opts) {
+    int g1 = g0 + 1, seqs = b->pg[g0].k;
+    while (g1 < b->n_groups && pols[g1] == pols[g0] &&
+           (opts->chunk_seqs <= 0 || seqs + b->pg[g1].k <= opts->chunk_seqs))
+        seqs += b->pg[g1++].k;
+    return g1;
+}
+
+/* lp[seq] under pols[g] for every group's samples, batched by chunks. */
+static void s_logprobs(batch_t *b, policy_t *const *pols, const train_opts_t *opts, double *lp) {
+    for (int g0 = 0; g0 < b->n_groups;) {
+        int g1 = s_chunk_end(b, g0, pols, opts), off = b->pg[g0].off;
+        policy_logprobs(pols[g0], b->seqs + off, b->pg[g1 - 1].off + b->pg[g1 - 1].k - off, lp + off);
+        g0 = g1;
+    }
+}
+
 /* `epochs` passes of the optimiser over the prepared groups. */
-static void s_fit(policy_t *theta, Spar__RolloutGroup *const *groups, prepared_t *pg, int n, const train_opts_t *opts,
-                  optim_t *optim, train_result_t *out) {
+static void s_fit(policy_t *theta, batch_t *b, const train_opts_t *opts, optim_t *optim, train_result_t *out) {
+    int n = b->n_groups;
+    policy_t **same = xmalloc(sizeof *same * (size_t)(n ? n : 1));
+    for (int g = 0; g < n; g++) same[g] = theta;
     optim_reset(optim);
     for (long epoch = 0; epoch < opts->epochs && n > 0; epoch++) {
         policy_zero_grad(theta);
         double total = 0;
-        for (int g = 0; g < n; g++) {
-            const Spar__RolloutGroup *G = groups[g];
-            prepared_t *p = &pg[g];
-            for (int i = 0; i < p->k; i++) {
-                const Spar__Response *r = G->responses[i];
-                p->lp_theta[i] = policy_logprob(theta, p->prompt, r->tokens, (int)r->n_tokens);
+        for (int g0 = 0; g0 < n;) {
+            int g1 = s_chunk_end(b, g0, same, opts), off = b->pg[g0].off;
+            int cnt = b->pg[g1 - 1].off + b->pg[g1 - 1].k - off;
+            policy_logprobs(theta, b->seqs + off, cnt, b->lp_theta + off);
+            for (int g = g0; g < g1; g++) {
+                prepared_t *p = &b->pg[g];
+                loss_group_t lg = {p->k, b->lp_theta + p->off, b->lp_prev + p->off, b->lp_ref + p->off, p->P, p->opp};
+                total += algorithm_group_loss(&opts->alg, &lg, b->dlp + p->off);
+                for (int i = 0; i < p->k; i++) b->dlp[p->off + i] /= n;
             }
-            loss_group_t lg = {p->k, p->lp_theta, p->lp_prev, p->lp_ref, p->P, p->opp};
-            total += algorithm_group_loss(&opts->alg, &lg, p->dlp);
-            for (int i = 0; i < p->k; i++) {
-                const Spar__Response *r = G->responses[i];
-                if (p->dlp[i] != 0.0)
-                    policy_backward(theta, p->prompt, r->tokens, (int)r->n_tokens, p->dlp[i] / n);
-            }
+            policy_backward_seqs(theta, b->seqs + off, cnt, b->dlp + off);
+            g0 = g1;
         }
         if (epoch == 0) out->loss_initial = total / n;
         out->loss = total / n;
-        optim_step(optim, theta->params, theta->grads);
+        optim_step_policy(optim, theta);
+    }
+    free(same);
+}
+
+/* Group g's frozen quantities: its preference matrix and, for the losses that need one, the
+ * opponent's win rates. */
+static void s_prepare_group(prepared_t *p, const Spar__RolloutGroup *G) {
+    int all = (int)G->n_responses, k = p->k;
+    p->opp = xmalloc(sizeof(double) * k);
+    p->w = xmalloc(sizeof(double) * k);
+    p->P = xmalloc(sizeof(double) * all * all);
+    train_group_preference(G, p->P);
+    if (G->n_opponents > 0) {
+        /* Nash-MD: the actor sampled opponents from the mixture; win rate = mean over them */
+        for (int i = 0; i < k; i++) {
+            double s = 0;
+            for (int j = k; j < all; j++) s += p->P[i * all + j];
+            p->opp[i] = s / (all - k);
+        }
+        for (int i = 0; i < k; i++) /* the losses see the samples' K x K block only */
+            for (int j = 0; j < k; j++) p->P[i * k + j] = p->P[i * all + j];
+    } else { /* EGPO's first step: against pi_t itself, leave-one-out */
+        for (int i = 0; i < k; i++) p->w[i] = 1.0;
+        s_opponent_winrates(p);
     }
 }
 
-void train_iteration(policy_t *theta, const policy_t *const *prevs, const policy_t *ref,
-                     Spar__RolloutGroup *const *groups, int n, const train_opts_t *opts,
-                     optim_t *optim, train_result_t *out) {
-    prepared_t *pg = xcalloc((size_t)(n ? n : 1), sizeof *pg);
-    const algorithm_t *a = &opts->alg;
-    for (int g = 0; g < n; g++) { /* frozen quantities, computed once */
-        const Spar__RolloutGroup *G = groups[g];
-        int all = (int)G->n_responses, k = all - (int)G->n_opponents; /* the samples come first */
-        prepared_t *p = &pg[g];
-        p->k = k;
-        p->prompt = (int)G->prompt_id;
-        p->lp_prev = xmalloc(sizeof(double) * k);
-        p->lp_ref = xmalloc(sizeof(double) * k);
-        p->lp_theta = xmalloc(sizeof(double) * k);
-        p->dlp = xmalloc(sizeof(double) * k);
-        p->opp = xmalloc(sizeof(double) * k);
-        p->w = xmalloc(sizeof(double) * k);
-        p->P = xmalloc(sizeof(double) * all * all);
-        train_group_preference(G, p->P);
-        for (int i = 0; i < k; i++) {
-            const Spar__Response *r = G->responses[i];
-            p->lp_prev[i] = policy_logprob(prevs[g], p->prompt, r->tokens, (int)r->n_tokens);
-            p->lp_ref[i] = policy_logprob(ref, p->prompt, r->tokens, (int)r->n_tokens);
-        }
-        if (G->n_opponents > 0) {
-            /* Nash-MD: the actor sampled opponents from the mixture; win rate = mean over them */
-            for (int i = 0; i < k; i++) {
-                double s = 0;
-                for (int j = k; j < all; j++) s += p->P[i * all + j];
-                p->opp[i] = s / (all - k);
-            }
-            if (all != k) { /* the losses see the samples' K x K block only */
-                for (int i = 0; i < k; i++)
-                    for (int j = 0; j < k; j++) p->P[i * k + j] = p->P[i * all + j];
-            }
-        } else { /* EGPO's first step: against pi_t itself, leave-one-out */
-            for (int i = 0; i < k; i++) p->w[i] = 1.0;
-            s_opponent_winrates(p);
-        }
+void train_iteration(policy_t *theta, policy_t *const *prevs, policy_t *ref, Spar__RolloutGroup *const *groups,
+                     int n, const train_opts_t *opts, optim_t *optim, train_result_t *out) {
+    batch_t b = {.n_groups = n};
+    b.pg = xcalloc((size_t)(n ? n : 1), sizeof *b.pg);
+    for (int g = 0; g < n; g++) { /* the samples come first, the opponents after them */
+        b.pg[g].k = (int)groups[g]->n_responses - (int)groups[g]->n_opponents;
+        b.pg[g].off = b.n_seqs;
+        b.n_seqs += b.pg[g].k;
     }
+    size_t ns = (size_t)(b.n_seqs ? b.n_seqs : 1);
+    b.seqs = xcalloc(ns, sizeof *b.seqs);
+    b.lp_prev = xcalloc(ns, sizeof(double));
+    b.lp_ref = xcalloc(ns, sizeof(double));
+    b.lp_theta = xcalloc(ns, sizeof(double));
+    b.dlp = xcalloc(ns, sizeof(double));
+    policy_t **refs = xmalloc(sizeof *refs * (size_t)(n ? n : 1));
+    for (int g = 0; g < n; g++) {
+        const Spar__RolloutGroup *G = groups[g];
+        for (int i = 0; i < b.pg[g].k; i++)
+            b.seqs[b.pg[g].off + i] = (policy_seq_t){(int)G->prompt_id, G->prompt, G->responses[i]->tokens,
+                                                      (int)G->responses[i]->n_tokens};
+        s_prepare_group(&b.pg[g], G);
+        refs[g] = ref;
+    }
+    s_logprobs(&b, prevs, opts, b.lp_prev); /* frozen: pi_t and pi_ref, computed once */
+    s_logprobs(&b, refs, opts, b.lp_ref);
     out->groups = n;
     out->loss = out->loss_initial = NAN;
+    const algorithm_t *a = &opts->alg;
     policy_t *start = a->kind == ALG_EGPO ? policy_clone(theta) : NULL;
-    s_fit(theta, groups, pg, n, opts, optim, out);
+    s_fit(theta, &b, opts, optim, out);
     if (a->kind == ALG_EGPO && n > 0) {
         /* Extragradient: the half step theta_{t+1/2} is done; re-estimate the opponent's win
          * rates against it, then take the full step from theta_t. */
+        for (int g = 0; g < n; g++) refs[g] = theta;
+        s_logprobs(&b, refs, opts, b.lp_theta);
         for (int g = 0; g < n; g++) {
-            prepared_t *p = &pg[g];
-            double *logw = p->dlp; /* scratch */
-            for (int i = 0; i < p->k; i++) {
-                const Spar__Response *r = groups[g]->responses[i];
-                logw[i] = policy_logprob(theta, p->prompt, r->tokens, (int)r->n_tokens) - p->lp_prev[i];
-            }
+            prepared_t *p = &b.pg[g];
+            double *logw = b.dlp + p->off; /* scratch */
+            for (int i = 0; i < p->k; i++) logw[i] = b.lp_theta[p->off + i] - b.lp_prev[p->off + i];
             s_set_weights(p, logw);
             s_opponent_winrates(p);
         }
         policy_copy(theta, start);
         train_result_t half = *out;
-        s_fit(theta, groups, pg, n, opts, optim, out);
+        s_fit(theta, &b, opts, optim, out);
         out->loss_initial = half.loss_initial;
     }
     policy_destroy(&start);
     for (int g = 0; g < n; g++) {
-        free(pg[g].lp_prev);
-        free(pg[g].lp_ref);
-        free(pg[g].lp_theta);
-        free(pg[g].dlp);
-        free(pg[g].opp);
-        free(pg[g].w);
-        free(pg[g].P);
+        free(b.pg[g].opp);
+        free(b.pg[g].w);
+        free(b.pg[g].P);
     }
-    free(pg);
+    free(b.pg), free(b.seqs), free(b.lp_prev), free(b.lp_ref), free(b.lp_theta), free(b.dlp), free(refs);
 }

@@ -2,7 +2,8 @@
  * algorithm's loss over the iteration's judged groups, with pi_t (prev) and pi_ref frozen.
  * Groups are taken in prompt order, so the result never depends on which actor answered
  * first. The batch loss is the mean of the groups' losses. The online mode calls it once per
- * learner step, on that step's groups. */
+ * learner step, on that step's groups. A gpt policy reads each group's prompt text (the learner
+ * puts its own there at admission) and runs the responses of several groups in one batch. */
 #ifndef SPAR_TRAIN_H
 #define SPAR_TRAIN_H
 
@@ -14,6 +15,7 @@
 typedef struct {
     algorithm_t alg;
     long epochs;
+    int chunk_seqs; /* sequences per forward pass at most (whole groups; 0: no limit) */
 } train_opts_t;
 
 typedef struct {
@@ -24,7 +26,7 @@ typedef struct {
 
 /* prevs[g] is the policy that sampled group g (pi_t: the same for every group of a
  * synchronous iteration; the group's own version in the online mode). */
-void train_iteration(policy_t *theta, const policy_t *const *prevs, const policy_t *ref,
+void train_iteration(policy_t *theta, policy_t *const *prevs, policy_t *ref,
                      Spar__RolloutGroup *const *groups, int n_groups, const train_opts_t *opts,
                      optim_t *optim, train_result_t *out);
 

@@ -1,0 +1,42 @@
+/* task — see task.h. */
+#include "common/task.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/task_arith.h"
+#include "common/task_styles.h"
+
+#define TRAIN_BASE (1ULL << 40)
+#define EVAL_BASE (1ULL << 62)
+
+void task_prompt(const spar_config_t *c, uint64_t iteration, int id, char *out, size_t cap) {
+    if (!strcmp(c->task.kind, "game")) {
+        snprintf(out, cap, "game-%d", id);
+        return;
+    }
+    uint64_t n = TRAIN_BASE + (iteration ? iteration - 1 : 0) * (uint64_t)c->task.prompts + (uint64_t)id;
+    arith_problem((uint64_t)c->run.seed, n, (int)c->task.digits, out, cap);
+}
+
+long task_eval_problem(const spar_config_t *c, int i, char *prompt, size_t cap) {
+    return arith_problem((uint64_t)c->run.seed, EVAL_BASE + (uint64_t)i, (int)c->task.digits, prompt, cap);
+}
+
+void task_sft_example(const spar_config_t *c, uint64_t i, char *prompt, size_t pcap, char *response, size_t rcap) {
+    uint64_t seed = (uint64_t)c->run.seed;
+    int d = (int)c->task.digits;
+    arith_problem(seed, i, d, prompt, pcap);
+    if (!strcmp(c->task.kind, "styles")) styles_sft_response(seed, i, d, c->sft.wrong_share, response, rcap);
+    else arith_sft_response(seed, i, d, c->sft.wrong_share, response, rcap);
+}
+
+int task_correct(const spar_config_t *c, const char *response, long answer) {
+    char digits[32];
+    long v;
+    if (!strcmp(c->task.kind, "styles")) {
+        if (styles_split(response, digits, sizeof digits) < 0) return 0;
+        response = digits;
+    }
+    return arith_parse(response, &v) == 0 && v == answer;
+}

@@ -1,0 +1,25 @@
+/* task — what a run asks, by task.kind:
+ *   game:   prompt i is matrix game i, text "game-<i>" (the tabular policy answers with an action);
+ *   arith:  prompt i of iteration t is a fresh problem "37+45=" (common/task_arith.h): problem
+ *           number 2^40 + (t - 1) * prompts + i, never one spar sft trains on (numbers below 2^40);
+ *   styles: the same problems, answered with a style mark (common/task_styles.h).
+ * The learner measures accuracy on held-out problems (numbers from 2^62), the same every
+ * iteration. */
+#ifndef SPAR_TASK_H
+#define SPAR_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+/* The text of prompt `id` in `iteration`. */
+void task_prompt(const spar_config_t *c, uint64_t iteration, int id, char *out, size_t cap);
+/* Held-out problem i: writes its prompt, returns the true answer. */
+long task_eval_problem(const spar_config_t *c, int i, char *prompt, size_t cap);
+/* SFT example i of the task's generated data. */
+void task_sft_example(const spar_config_t *c, uint64_t i, char *prompt, size_t pcap, char *response, size_t rcap);
+/* Is response a correct answer (in any style, for styles) to the problem with this answer? */
+int task_correct(const spar_config_t *c, const char *response, long answer);
+
+#endif

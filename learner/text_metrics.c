@@ -1,0 +1,77 @@
+/* text_metrics — see text_metrics.h. */
+#include "learner/text_metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/task.h"
+#include "common/util.h"
+
+policy_sample_opts_t text_sample_opts(const spar_config_t *c) {
+    return (policy_sample_opts_t){c->rollout.temperature, (int)c->rollout.top_k, c->rollout.top_p, (int)c->rollout.max_new};
+}
+
+/* Draws one response per problem; returns the share correct and leaves the samples in out. */
+static double s_draw(const spar_config_t *c, policy_t *p, policy_seq_t *q, const long *answers, int n,
+                     const policy_sample_opts_t *o, uint64_t stream, policy_sample_t *out) {
+    rng_t *rngs = xmalloc(sizeof(rng_t) * (size_t)n);
+    for (int i = 0; i < n; i++) rng_stream(&rngs[i], (uint64_t)c->run.seed, 0x6576616c /* "eval" */, (uint64_t)i, stream);
+    int right = 0;
+    if (policy_generate(p, q, n, rngs, o, out) == 0) {
+        for (int i = 0; i < n; i++) {
+            char *text = policy_response_text(p, out[i].tokens, out[i].n_tokens);
+            right += task_correct(c, text, answers[i]);
+            free(text);
+        }
+    }
+    free(rngs);
+    return (double)right / n;
+}
+
+void text_metrics(const spar_config_t *c, policy_t *theta, policy_t *ref, uint64_t iteration, text_metrics_t *out) {
+    memset(out, 0, sizeof *out);
+    out->accuracy = out->accuracy_sampled = out->kl_to_ref = out->style_exploitability = NAN;
+    int n = (int)c->task.eval_prompts;
+    if (n <= 0) return;
+    char (*texts)[64] = xmalloc(sizeof *texts * (size_t)n);
+    long *answers = xmalloc(sizeof(long) * (size_t)n);
+    policy_seq_t *q = xcalloc((size_t)n, sizeof *q);
+    policy_sample_t *greedy = xcalloc((size_t)n, sizeof *greedy), *drawn = xcalloc((size_t)n, sizeof *drawn);
+    for (int i = 0; i < n; i++) {
+        answers[i] = task_eval_problem(c, i, texts[i], sizeof texts[i]);
+        q[i] = (policy_seq_t){i, texts[i], NULL, 0};
+    }
+    policy_sample_opts_t go = text_sample_opts(c), so = go;
+    go.temperature = 0;
+    out->accuracy = s_draw(c, theta, q, answers, n, &go, 0, greedy);
+    out->accuracy_sampled = s_draw(c, theta, q, answers, n, &so, iteration + 1, drawn);
+
+    /* KL estimate and styles from the drawn samples */
+    double *lp = xmalloc(sizeof(double) * (size_t)n), *lr = xmalloc(sizeof(double) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        q[i].tokens = drawn[i].tokens;
+        q[i].n_tokens = drawn[i].n_tokens;
+    }
+    policy_logprobs(theta, q, n, lp);
+    policy_logprobs(ref, q, n, lr);
+    double kl = 0;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(lp[i]) && isfinite(lr[i])) kl += lp[i] - lr[i], m++;
+    out->kl_to_ref = m ? kl / m : NAN;
+    if (!strcmp(c->task.kind, "styles")) {
+        int counts[STYLES] = {0}, formed = 0;
+        for (int i = 0; i < n; i++) {
+            char *text = policy_response_text(theta, drawn[i].tokens, drawn[i].n_tokens), digits[32];
+            int s = styles_split(text, digits, sizeof digits);
+            if (s >= 0) counts[s]++, formed++;
+            free(text);
+        }
+        out->styles = 1;
+        for (int s = 0; s < STYLES; s++) out->style[s] = formed ? (double)counts[s] / formed : NAN;
+        out->style_exploitability = formed ? styles_exploitability(out->style) : NAN;
+    }
+    for (int i = 0; i < n; i++) policy_sample_free(&greedy[i]), policy_sample_free(&drawn[i]);
+    free(texts), free(answers), free(q), free(greedy), free(drawn), free(lp), free(lr);
+}
