@@ -179,8 +179,7 @@ static void s_cell(char *out, size_t len, json_t *v, const char *fmt) {
  * exploitability for styles). */
 static void s_print_text_row(launcher_t *R, json_t *o) {
     if (!R->table_header_done) {
-        printf("%5s %4s %10s %8s %8s %8s %9s %5s %5s %4s %10s %7s
-", "iter", "ver", "loss", "kl_ref", "acc",
+        printf("%5s %4s %10s %8s %8s %8s %9s %5s %5s %4s %10s %7s\n", "iter", "ver", "loss", "kl_ref", "acc",
                "acc_smp", "style_ex", "lost", "stale", "bad", "samples/s", "wall_s");
         R->table_header_done = 1;
     }
