@@ -392,6 +392,8 @@ static void s_free_texts(actor_t *A) {
 
 static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     A->request_outstanding = 0;
+    if (g->n_prompt_ids > 0 && g->lease_id == A->lease_id && g->iteration == A->lease_iteration)
+        return; /* the same lease again (a repeated request): already being answered */
     if (g->n_prompt_ids == 0) {
         A->request_at = util_now_ms() + (g->retry_ms ? g->retry_ms : 50);
         return;
@@ -598,6 +600,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     wire_init(&A.wire, sid, cfg->wire.max_frame_bytes);
     log_set_name(id && id[0] ? id : "actor");
     util_install_stop_signals();
+    if (!strcmp(cfg->policy.kind, "gpt")) gpt_set_threads((int)cfg->gpt.threads);
     int status = 0;
     if (s_connect(&A) != 0) status = 1;
     else log_info("actor %s: learner %s, %d judge(s)", sid, cfg->learner.control, A.n_judges);

@@ -16,7 +16,6 @@
 #include "common/util.h"
 #include "learner/adamw.h"
 
-extern void openblas_set_num_threads(int);
 
 static double s_sgemm_gflops(int M, int N, int K) {
     float *a = xcalloc((size_t)M * K, sizeof(float)), *b = xcalloc((size_t)K * N, sizeof(float)),
@@ -130,7 +129,7 @@ int bench_model_main(int argc, char **argv) {
         }
     }
     if (threads < 1) threads = 1;
-    openblas_set_num_threads(threads);
+    gpt_set_threads(threads);
     /* the peak: the best sgemm rate at the models' training shapes */
     int shapes[4][3] = {{2048, 384, 128}, {2048, 512, 128}, {4096, 1152, 384}, {4096, 1536, 384}};
     double peak = 0;

@@ -42,7 +42,7 @@ static const option_t s_options[] = {
     {"game.bt_scale", T_FLOAT, OFF(game.bt_scale), 0, 100, "2", NULL, "bt: std-dev of the Bradley-Terry scores"},
     {"game.seed", T_INT, OFF(game.seed), 0, BIG, "7", NULL, "seed of the generated games"},
     {"game.file", T_STRING, OFF(game.file), 0, 0, "", NULL, "game file (family file); format in README"},
-    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "tabular", "tabular|gpt", "policy backend"},
+    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "auto", "auto|tabular|gpt", "policy backend (auto: tabular for game, gpt for text tasks)"},
     {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random|sft|checkpoint", "tabular: uniform|random logits; gpt: random, sft (trained first) or checkpoint"},
     {"policy.checkpoint", T_STRING, OFF(policy.checkpoint), 0, 0, "", NULL, "gpt, init checkpoint: folder or .safetensors to start from"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
@@ -65,13 +65,13 @@ static const option_t s_options[] = {
     {"rollout.temperature", T_FLOAT, OFF(rollout.temperature), 0, 100, "1", NULL, "gpt: sampling temperature (1: the policy itself)"},
     {"rollout.top_k", T_INT, OFF(rollout.top_k), 0, 1e6, "0", NULL, "gpt: sample among the k likeliest tokens (0: off)"},
     {"rollout.top_p", T_FLOAT, OFF(rollout.top_p), 1e-6, 1, "1", NULL, "gpt: nucleus sampling mass (1: off)"},
-    {"learner.epochs", T_INT, OFF(learner.epochs), 0, 1e7, "0", NULL, "optimiser passes per step; 0: automatic (EGPO, online IPO 1; others 50)"},
+    {"learner.epochs", T_INT, OFF(learner.epochs), 0, 1e7, "0", NULL, "optimiser passes per step; 0: automatic (EGPO, online IPO 1; gpt 2; others 50)"},
     {"learner.lr", T_FLOAT, OFF(learner.lr), 0, 1e6, "0", NULL, "learning rate of the mean loss over prompts; 0: automatic (README)"},
     {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", "adam|sgd", "tabular optimiser (gpt: always AdamW)"},
     {"learner.weight_decay", T_FLOAT, OFF(learner.weight_decay), 0, 10, "0", NULL, "gpt: AdamW weight decay"},
     {"learner.clip", T_FLOAT, OFF(learner.clip), 0, 1e9, "1", NULL, "gpt: gradient-norm clip (0: off)"},
     {"learner.warmup", T_INT, OFF(learner.warmup), 0, 1e7, "0", NULL, "gpt: AdamW warm-up steps of each iteration"},
-    {"learner.batch_seqs", T_INT, OFF(learner.batch_seqs), 1, 1e7, "256", NULL, "gpt: sequences per forward pass (whole groups)"},
+    {"learner.batch_seqs", T_INT, OFF(learner.batch_seqs), 1, 1e7, "64", NULL, "gpt: sequences per AdamW step (whole groups; a mini-batch)"},
     {"learner.prompts_per_lease", T_INT, OFF(learner.prompts_per_lease), 1, 1e6, "4", NULL, "prompts granted per lease"},
     {"learner.lease_timeout_ms", T_INT, OFF(learner.lease_timeout_ms), 10, 1e8, "5000", NULL, "a lease not answered by then is re-issued"},
     {"learner.control", T_STRING, OFF(learner.control), 0, 0, "tcp://127.0.0.1:5555", NULL, "learner control endpoint (ROUTER)"},
@@ -81,7 +81,7 @@ static const option_t s_options[] = {
     {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
-    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "matrix", "matrix|rule", "judge backend (rule: the arith task's)"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule", "judge backend (auto: matrix for game, rule for text tasks)"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
     {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
     {"judge.endpoints", T_STRING, OFF(judge.endpoints), 0, 0, "tcp://127.0.0.1:5557", NULL, "judges an actor uses, comma-separated"},
@@ -99,6 +99,7 @@ static const option_t s_options[] = {
     {"gpt.n_head", T_INT, OFF(gpt.n_head), 1, 64, "4", NULL, "GPT policy: attention heads (divide d_model)"},
     {"gpt.d_model", T_INT, OFF(gpt.d_model), 8, 8192, "128", NULL, "GPT policy: channels"},
     {"gpt.ctx", T_INT, OFF(gpt.ctx), 8, 8192, "32", NULL, "GPT policy: context length in tokens (bytes)"},
+    {"gpt.threads", T_INT, OFF(gpt.threads), 0, 1024, "1", NULL, "GPT policy: OpenBLAS threads per process (0: OpenBLAS's default)"},
     {"sft.data", T_STRING, OFF(sft.data), 0, 0, "", NULL, "spar sft: JSONL of {prompt, response}; empty: task.kind's generated data"},
     {"sft.examples", T_INT, OFF(sft.examples), 1, 1e8, "4000", NULL, "spar sft: generated examples"},
     {"sft.wrong_share", T_FLOAT, OFF(sft.wrong_share), 0, 1, "0.3", NULL, "arith, styles: share of generated answers that are wrong"},
@@ -361,7 +362,10 @@ int config_load_file(spar_config_t *cfg, const char *path, char *err, size_t err
     return rc;
 }
 
-int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
+int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
+    int game = !strcmp(cfg->task.kind, "game");
+    if (!strcmp(cfg->policy.kind, "auto")) snprintf(cfg->policy.kind, sizeof cfg->policy.kind, game ? "tabular" : "gpt");
+    if (!strcmp(cfg->judge.kind, "auto")) snprintf(cfg->judge.kind, sizeof cfg->judge.kind, game ? "matrix" : "rule");
     if (strcmp(cfg->game.family, "file") == 0 && !cfg->game.file[0]) {
         snprintf(err, errlen, "game.file: required when game.family is file");
         return -1;
@@ -394,7 +398,7 @@ int config_validate(const spar_config_t *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "algorithm.name: %s runs on tabular policies only (not built for gpt yet)", cfg->algorithm.name);
         return -1;
     }
-    if (gpt && (!strcmp(cfg->policy.init, "uniform"))) {
+    if (gpt && !strcmp(cfg->policy.init, "uniform")) {
         snprintf(err, errlen, "policy.init: a gpt policy starts from random, sft or checkpoint");
         return -1;
     }

@@ -31,7 +31,7 @@ typedef struct {
         char file[CFG_STR];
     } game;
     struct {
-        char kind[CFG_STR]; /* tabular | gpt */
+        char kind[CFG_STR]; /* auto | tabular | gpt */
         char init[CFG_STR]; /* uniform | random | sft | checkpoint */
         char checkpoint[CFG_STR];
         double init_scale;
@@ -80,7 +80,7 @@ typedef struct {
         long shutdown_grace_ms;
     } learner;
     struct {
-        char kind[CFG_STR]; /* matrix | rule */
+        char kind[CFG_STR]; /* auto | matrix | rule */
         long count;
         char bind[CFG_STR];
         char endpoints[4 * CFG_STR]; /* comma-separated */
@@ -104,6 +104,7 @@ typedef struct {
     } study;
     struct {
         long n_layer, n_head, d_model, ctx;
+        long threads;
     } gpt;
     struct {
         char data[CFG_STR]; /* JSONL of {"prompt", "response"}; empty: generate from sft.task */
@@ -127,8 +128,9 @@ int config_load_string(spar_config_t *cfg, const char *name, const char *text, c
 /* Applies one "key=value" override. Returns 0 or -1 with a message in err. */
 int config_set(spar_config_t *cfg, const char *assignment, char *err, size_t errlen);
 
-/* Checks relations between options (e.g. game.file set when game.family is file). */
-int config_validate(const spar_config_t *cfg, char *err, size_t errlen);
+/* Resolves the automatic choices (policy.kind, judge.kind: auto follows task.kind), then checks
+ * relations between options (e.g. game.file set when game.family is file). */
+int config_validate(spar_config_t *cfg, char *err, size_t errlen);
 
 /* Writes the resolved config as YAML that config_load_file reads back unchanged. */
 void config_write_yaml(const spar_config_t *cfg, FILE *out);

@@ -133,6 +133,12 @@ void gpt_destroy(gpt_t **mp) {
     *mp = NULL;
 }
 
+extern void openblas_set_num_threads(int);
+
+void gpt_set_threads(int n) {
+    if (n >= 1) openblas_set_num_threads(n);
+}
+
 const gpt_config_t *gpt_config(const gpt_t *m) { return &m->cfg; }
 size_t gpt_n_params(const gpt_t *m) { return m->n_params; }
 float *gpt_params(gpt_t *m) { return m->params; }

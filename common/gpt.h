@@ -46,6 +46,8 @@ typedef struct gpt gpt_t;
  * scaled by 1/sqrt(2L); LayerNorms 1 and 0), seeded; NULL for an invalid config. */
 gpt_t *gpt_new(const gpt_config_t *cfg, unsigned long long seed);
 void gpt_destroy(gpt_t **m);
+/* Threads OpenBLAS uses for this process's matrix products (n < 1: leave its default). */
+void gpt_set_threads(int n);
 
 const gpt_config_t *gpt_config(const gpt_t *m);
 size_t gpt_n_params(const gpt_t *m);

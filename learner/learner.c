@@ -222,8 +222,9 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar_
     int max = (int)L->cfg->learner.prompts_per_lease;
     if (in->work_request->max_prompts > 0 && (int)in->work_request->max_prompts < max)
         max = (int)in->work_request->max_prompts;
-    const lease_t *ls = leases_grant(&L->leases, max, util_now_ms(), L->cfg->learner.lease_timeout_ms,
-                                     in->sender_id);
+    /* a request repeated while the learner was busy gets the lease already granted */
+    const lease_t *ls = leases_held(&L->leases, in->sender_id, util_now_ms());
+    if (!ls) ls = leases_grant(&L->leases, max, util_now_ms(), L->cfg->learner.lease_timeout_ms, in->sender_id);
     Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
     uint32_t ids[4096];
     g.iteration = L->iteration;
@@ -246,7 +247,7 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar_
         g.lease_id = ls->id;
         g.prompt_ids = ids;
         g.n_prompt_ids = (size_t)ls->n;
-        g.deadline_unix_ms = (uint64_t)(util_unix_ms() + L->cfg->learner.lease_timeout_ms);
+        g.deadline_unix_ms = (uint64_t)(util_unix_ms() + (ls->deadline_ms - util_now_ms()));
     }
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
@@ -657,7 +658,7 @@ static double s_learning_rate(const spar_config_t *cfg) {
 static long s_epochs(const spar_config_t *cfg) {
     if (cfg->learner.epochs > 0) return cfg->learner.epochs;
     if (!strcmp(cfg->policy.kind, "gpt") && strcmp(cfg->algorithm.name, "egpo") && strcmp(cfg->algorithm.name, "online-ipo"))
-        return 8; /* passes of AdamW over the iteration's groups */
+        return 2; /* passes over the iteration's groups, an AdamW step per learner.batch_seqs */
     return (!strcmp(cfg->algorithm.name, "egpo") || !strcmp(cfg->algorithm.name, "online-ipo")) ? 1 : 50;
 }
 
@@ -789,6 +790,7 @@ int learner_main(const spar_config_t *cfg) {
 
     char why[512];
     L.gpt = !strcmp(cfg->policy.kind, "gpt");
+    if (L.gpt) gpt_set_threads((int)cfg->gpt.threads);
     if (!L.gpt && game_set_build(&L.games, cfg, why, sizeof why) != 0) {
         log_error("%s", why);
         return 2;
@@ -817,6 +819,7 @@ int learner_main(const spar_config_t *cfg) {
                         cfg->learner.clip, cfg->learner.warmup);
     L.train.epochs = s_epochs(cfg);
     L.train.chunk_seqs = L.gpt ? (int)cfg->learner.batch_seqs : 0;
+    L.train.step_per_chunk = L.gpt;
     algorithm_from_config(&L.train.alg, cfg);
     if (L.train.alg.apo) L.apo_hat = policy_clone(L.theta);
     L.tau = L.gpt ? 0 : algorithm_tau(&L.train.alg);

@@ -79,6 +79,16 @@ const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeou
     return ls;
 }
 
+const lease_t *leases_held(const leases_t *l, const char *holder, int64_t now_ms) {
+    for (int i = l->n_leases - 1; i >= 0; i--) {
+        const lease_t *ls = &l->leases[i];
+        if (!ls->open || now_ms >= ls->deadline_ms || strcmp(ls->holder, holder) != 0) continue;
+        for (int j = 0; j < ls->n; j++)
+            if (l->state[ls->prompts[j]] == LEASE_GRANTED) return ls;
+    }
+    return NULL;
+}
+
 int leases_complete(leases_t *l, int prompt) {
     if (prompt < 0 || prompt >= l->n_prompts) return LEASE_UNKNOWN;
     if (l->state[prompt] == LEASE_DONE) return LEASE_DUPLICATE;

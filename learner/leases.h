@@ -39,6 +39,9 @@ void leases_free(leases_t *l);
 void leases_begin(leases_t *l, uint64_t iteration, int n_prompts);
 /* Grants up to max prompts to holder. Returns the lease or NULL when nothing is queued. */
 const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeout_ms, const char *holder);
+/* The holder's lease that still has unanswered prompts and has not expired, or NULL: a second
+ * request from a holder whose grant was delayed gets that lease again, not another one. */
+const lease_t *leases_held(const leases_t *l, const char *holder, int64_t now_ms);
 /* Marks a prompt answered: LEASE_ACCEPTED, LEASE_DUPLICATE, or LEASE_UNKNOWN (out of range). */
 int leases_complete(leases_t *l, int prompt);
 /* Is the prompt answered already? */

@@ -81,20 +81,24 @@ static void s_fit(policy_t *theta, batch_t *b, const train_opts_t *opts, optim_t
         double total = 0;
         for (int g0 = 0; g0 < n;) {
             int g1 = s_chunk_end(b, g0, same, opts), off = b->pg[g0].off;
-            int cnt = b->pg[g1 - 1].off + b->pg[g1 - 1].k - off;
+            int cnt = b->pg[g1 - 1].off + b->pg[g1 - 1].k - off, scale = opts->step_per_chunk ? g1 - g0 : n;
             policy_logprobs(theta, b->seqs + off, cnt, b->lp_theta + off);
             for (int g = g0; g < g1; g++) {
                 prepared_t *p = &b->pg[g];
                 loss_group_t lg = {p->k, b->lp_theta + p->off, b->lp_prev + p->off, b->lp_ref + p->off, p->P, p->opp};
                 total += algorithm_group_loss(&opts->alg, &lg, b->dlp + p->off);
-                for (int i = 0; i < p->k; i++) b->dlp[p->off + i] /= n;
+                for (int i = 0; i < p->k; i++) b->dlp[p->off + i] /= scale;
             }
             policy_backward_seqs(theta, b->seqs + off, cnt, b->dlp + off);
+            if (opts->step_per_chunk) {
+                optim_step_policy(optim, theta);
+                policy_zero_grad(theta);
+            }
             g0 = g1;
         }
         if (epoch == 0) out->loss_initial = total / n;
         out->loss = total / n;
-        optim_step_policy(optim, theta);
+        if (!opts->step_per_chunk) optim_step_policy(optim, theta);
     }
     free(same);
 }

@@ -15,7 +15,9 @@
 typedef struct {
     algorithm_t alg;
     long epochs;
-    int chunk_seqs; /* sequences per forward pass at most (whole groups; 0: no limit) */
+    int chunk_seqs;     /* sequences per forward pass at most (whole groups; 0: no limit) */
+    int step_per_chunk; /* 1: an optimiser step after every chunk (mini-batches; the loss a
+                           chunk's mean); 0: one step per epoch on the whole batch's mean */
 } train_opts_t;
 
 typedef struct {

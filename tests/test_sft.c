@@ -30,7 +30,7 @@ static void s_losses(const char *log, double *first, double *last) {
 static void test_sft_arith_loss_falls(void **state) {
     (void)state;
     char *dir = tu_tmpdir(), *log = xasprintf("%s/sft.log", dir), *out = xasprintf("sft.out=%s/ck", dir);
-    int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "sft", "--set", out, "--set", "sft.steps=80", "--set", "sft.batch=16",
+    int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "sft", "--set", out, "--set", "task.kind=arith", "--set", "sft.steps=80", "--set", "sft.batch=16",
                               "--set", "gpt.n_layer=2", "--set", "gpt.d_model=64", "--set", "sft.examples=500", NULL),
                      300000);
     if (tu_exit_code(st) != 0) tu_dump(log);
@@ -39,7 +39,7 @@ static void test_sft_arith_loss_falls(void **state) {
     s_losses(log, &first, &last);
     fprintf(stderr, "sft loss %.3f -> %.3f\n", first, last);
     assert_true(last < 0.6 * first);
-    assert_true(tu_file_contains(log, "greedy accuracy on 200 unseen arith problems"));
+    assert_true(tu_file_contains(log, "greedy accuracy on 200 held-out arith problems"));
     char *ck = xasprintf("%s/ck", dir), why[256];
     gpt_t *m = gpt_load(ck, NULL, why, sizeof why);
     if (!m) fail_msg("%s", why);

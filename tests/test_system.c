@@ -2,16 +2,21 @@
  * in a private folder. They check what a user of a run would: the run completes, SPPO's
  * average iterate approaches the Nash equilibrium, no prompt is lost when an actor dies,
  * every sample came from the version of its iteration, and the same seed gives the same
- * final policy whatever the number of actors or crashes. */
+ * final policy whatever the number of actors or crashes; and a GPT policy learns through the
+ * same processes. */
 #include "tests/testutil.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/gpt_io.h"
+#include "common/policy.h"
 #include "common/records.h"
 #include "common/util.h"
+#include "judge/rule_arith.h"
 
 typedef struct {
     char *dir, *cfg, *run, *jsonl;
@@ -234,6 +239,90 @@ static void test_system_launcher_restarts_actor_and_is_reproducible(void **state
     tu_done(dir);
 }
 
+/* A tiny GPT, SFT'd by the learner, then 2 SPPO iterations on arith through real learner, rule
+ * judge and actor processes: every group is answered once by its iteration's version, the
+ * judge's matrices are the rule's, the checkpoints are Hugging Face folders, and the policy moved. */
+static void test_system_gpt_sppo_2_iterations(void **state) {
+    (void)state;
+    sys_t S;
+    s_setup(&S, "run:\n  iterations: 2\ntask:\n  kind: arith\n  prompts: 8\n  digits: 1\n  eval_prompts: 40\n"
+                "policy:\n  kind: gpt\n  init: sft\ngpt:\n  n_layer: 2\n  n_head: 2\n  d_model: 32\n  ctx: 16\n"
+                "sft:\n  examples: 400\n  steps: 150\n  batch: 16\n  warmup: 10\n"
+                "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n");
+    /* the judge section of s_setup holds only endpoints: add the rule backend */
+    FILE *f = fopen(S.cfg, "a");
+    fprintf(f, "  kind: rule\n");
+    fclose(f);
+    S.judge = s_start(&S, "judge", 0, "judge-0");
+    S.learner = s_start(&S, "learner", 1, "learner");
+    S.actors[0] = s_start(&S, "actor", 2, "actor-0");
+    S.actors[1] = s_start(&S, "actor", 3, "actor-1");
+    int st = tu_wait(S.learner, 240000);
+    if (tu_exit_code(st) != 0) tu_dump(S.logs[1]);
+    assert_int_equal(tu_exit_code(st), 0);
+    s_finish(&S, 2);
+
+    json_t *lines = tu_read_jsonl(S.jsonl);
+    s_check_lines(lines, 3);
+    for (int i = 0; i <= 2; i++) {
+        json_t *o = json_array_get(lines, i);
+        double acc = json_number_value(json_object_get(o, "accuracy"));
+        double accs = json_number_value(json_object_get(o, "accuracy_sampled"));
+        assert_true(json_is_number(json_object_get(o, "accuracy")) && acc >= 0 && acc <= 1);
+        assert_true(json_is_number(json_object_get(o, "accuracy_sampled")) && accs >= 0 && accs <= 1);
+        if (i > 0) {
+            assert_int_equal(json_integer_value(json_object_get(o, "samples")), 8 * 4);
+            assert_true(json_is_number(json_object_get(o, "loss")));
+        }
+    }
+    json_decref(lines);
+    assert_int_equal(s_check_records(S.run, 2, 8), 2 * 8);
+
+    /* the recorded matrices are the rule's on the recorded responses */
+    char *path = xasprintf("%s/records/groups.pb", S.run);
+    FILE *rf = fopen(path, "rb");
+    free(path);
+    assert_non_null(rf);
+    int bad = 0, numeric = 0;
+    Spar__RolloutGroup *g;
+    while ((g = records_next(rf, &bad))) {
+        assert_string_equal(g->judge_version, "rule-arith-1");
+        int k = (int)g->n_responses;
+        assert_int_equal(k, 4);
+        char *texts[4];
+        for (int i = 0; i < k; i++) {
+            texts[i] = xstrdup(g->responses[i]->text);
+            numeric += texts[i][0] >= '0' && texts[i][0] <= '9';
+        }
+        double P[16];
+        assert_int_equal(rule_arith_judge(g->prompt, (const char *const *)texts, k, P), 0);
+        for (int i = 0; i < k * k; i++) assert_true(P[i] == g->preference[i]);
+        for (int i = 0; i < k; i++) free(texts[i]);
+        spar__rollout_group__free_unpacked(g, NULL);
+    }
+    fclose(rf);
+    assert_true(numeric > 0); /* the SFT'd policy answers with numbers */
+
+    /* checkpoints: Hugging Face folders; the last is version 2 and differs from the first */
+    char why[256];
+    uint64_t v0 = 9, v2 = 9;
+    char *d0 = xasprintf("%s/checkpoints/iter-0000", S.run), *d2 = xasprintf("%s/checkpoints/iter-0002", S.run);
+    char *cj = xasprintf("%s/config.json", d2), *sft = xasprintf("%s/sft/model.safetensors", S.run);
+    assert_true(util_file_exists(cj));
+    assert_true(util_file_exists(sft));
+    gpt_t *m0 = gpt_load(d0, &v0, why, sizeof why), *m2 = gpt_load(d2, &v2, why, sizeof why);
+    assert_non_null(m0);
+    assert_non_null(m2);
+    assert_int_equal(v0, 0);
+    assert_int_equal(v2, 2);
+    double diff = 0;
+    for (size_t i = 0; i < gpt_n_params(m0); i++) diff = fmax(diff, fabs(gpt_params(m0)[i] - gpt_params(m2)[i]));
+    assert_true(diff > 0);
+    gpt_destroy(&m0), gpt_destroy(&m2);
+    free(d0), free(d2), free(cj), free(sft);
+    s_teardown(&S);
+}
+
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */
 int main(int argc, char **argv) {
     if (argc > 1) cmocka_set_test_filter(argv[1]);
@@ -241,6 +330,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_system_sppo_cyclic_30_iterations),
         cmocka_unit_test(test_system_actor_killed_mid_iteration),
         cmocka_unit_test(test_system_launcher_restarts_actor_and_is_reproducible),
+        cmocka_unit_test(test_system_gpt_sppo_2_iterations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
