@@ -164,17 +164,19 @@ void gpt_zero_grad(gpt_t *m) { memset(m->grads, 0, m->n_params * sizeof(float));
 
 /* ---- forward ---------------------------------------------------------------------------- */
 
-int gpt_forward(gpt_t *m, const int *tokens, int B, int T) {
+int gpt_forward(gpt_t *m, const int *tokens, int B, int T) { return gpt_forward_packed(m, tokens, NULL, NULL, B, T); }
+
+int gpt_forward_packed(gpt_t *m, const int *tokens, const int *pos, const int *seg, int B, int T) {
     const gpt_config_t *c = &m->cfg;
-    if (B < 1 || T < 1 || T > c->ctx) return -1;
+    if (B < 1 || T < 1 || (!pos && T > c->ctx)) return -1;
     for (int i = 0; i < B * T; i++)
-        if (tokens[i] < 0 || tokens[i] >= c->vocab) return -1;
+        if (tokens[i] < 0 || tokens[i] >= c->vocab || (pos && (pos[i] < 0 || pos[i] >= c->ctx))) return -1;
     s_ensure_acts(m, B, T);
     int C = c->d_model, NH = c->n_head, V = c->vocab, N = B * T;
     size_t BTC = (size_t)N * C;
     gpt_tensors_t *p = &m->p;
     acts_t *a = &m->a;
-    encoder_forward(a->encoded, tokens, p->wte, p->wpe, B, T, C);
+    encoder_forward(a->encoded, tokens, pos, p->wte, p->wpe, B, T, C);
     for (int l = 0; l < c->n_layer; l++) {
         const float *x = l == 0 ? a->encoded : a->residual3 + (l - 1) * BTC;
         float *ln1 = a->ln1 + l * BTC, *qkv = a->qkv + l * 3 * BTC, *atty = a->atty + l * BTC;
@@ -184,7 +186,7 @@ int gpt_forward(gpt_t *m, const int *tokens, int B, int T) {
         layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, x, p->ln1w + l * C,
                           p->ln1b + l * C, N, C);
         matmul_forward(qkv, ln1, p->qkvw + (size_t)l * C * 3 * C, p->qkvb + l * 3 * C, N, C, 3 * C);
-        attention_forward(atty, att, qkv, B, T, C, NH);
+        attention_forward(atty, att, qkv, seg, B, T, C, NH);
         matmul_forward(attproj, atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, N, C, C);
         residual_forward(res2, x, attproj, N * C);
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, res2, p->ln2w + l * C,
@@ -217,22 +219,37 @@ void gpt_seq_logprob(const gpt_t *m, const int *tokens, const int *prompt_len, c
 
 /* ---- backward --------------------------------------------------------------------------- */
 
+void gpt_preds_logprob(const gpt_t *m, const gpt_pred_t *p, int n, double *lp) {
+    int V = m->cfg.vocab;
+    for (int i = 0; i < n; i++) lp[p[i].seq] += m->a.logp[(size_t)p[i].at * V + p[i].target];
+}
+
 void gpt_backward(gpt_t *m, const int *tokens, const int *prompt_len, const int *len, const double *dlp) {
+    int B = m->B, T = m->T, n = 0;
+    gpt_pred_t *p = xmalloc(sizeof *p * (size_t)B * T);
+    for (int b = 0; b < B; b++) /* position t predicts token t + 1 over the response */
+        for (int t = prompt_len[b] - 1; t < len[b] - 1; t++) p[n++] = (gpt_pred_t){b * T + t, tokens[b * T + t + 1], b};
+    gpt_backward_preds(m, tokens, NULL, p, n, dlp);
+    free(p);
+}
+
+void gpt_backward_preds(gpt_t *m, const int *tokens, const int *pos, const gpt_pred_t *preds, int n_preds,
+                        const double *dlp) {
     const gpt_config_t *c = &m->cfg;
     int B = m->B, T = m->T, C = c->d_model, NH = c->n_head, V = c->vocab, N = B * T;
     size_t BTC = (size_t)N * C;
     gpt_tensors_t *p = &m->p, *g = &m->g;
     acts_t *a = &m->a, *d = &m->d;
     memset(m->dact_mem, 0, m->act_total * sizeof(float));
-    int *target = xmalloc(sizeof(int) * (size_t)N);
-    float *w = xmalloc(sizeof(float) * (size_t)N);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            int in = t >= prompt_len[b] - 1 && t < len[b] - 1;
-            target[b * T + t] = in ? tokens[b * T + t + 1] : -1;
-            w[b * T + t] = in ? (float)dlp[b] : 0.0f;
-        }
-    logsoftmax_backward(d->logits, a->logp, target, w, N, V);
+    int *row = xmalloc(sizeof(int) * (size_t)(n_preds ? n_preds : 1)), *target = xmalloc(sizeof(int) * (size_t)(n_preds ? n_preds : 1));
+    float *w = xmalloc(sizeof(float) * (size_t)(n_preds ? n_preds : 1));
+    for (int i = 0; i < n_preds; i++) {
+        row[i] = preds[i].at;
+        target[i] = preds[i].target;
+        w[i] = (float)dlp[preds[i].seq];
+    }
+    logsoftmax_backward(d->logits, a->logp, row, target, w, n_preds, V);
+    free(row);
     free(target);
     free(w);
     /* logits = lnf @ wte^T:  dlnf += dlogits @ wte;  dwte += dlogits^T @ lnf */
@@ -267,5 +284,5 @@ void gpt_backward(gpt_t *m, const int *tokens, const int *prompt_len, const int 
         layernorm_backward(dx, g->ln1w + l * C, g->ln1b + l * C, dln1, x, p->ln1w + l * C, a->ln1_mean + (size_t)l * N,
                            a->ln1_rstd + (size_t)l * N, N, C);
     }
-    encoder_backward(g->wte, g->wpe, d->encoded, tokens, B, T, C);
+    encoder_backward(g->wte, g->wpe, d->encoded, tokens, pos, B, T, C);
 }

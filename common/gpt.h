@@ -76,4 +76,24 @@ void gpt_seq_logprob(const gpt_t *m, const int *tokens, const int *prompt_len, c
 /* After gpt_forward: adds d(sum_b dlp[b] * lp[b]) / d(params) into the gradients. */
 void gpt_backward(gpt_t *m, const int *tokens, const int *prompt_len, const int *len, const double *dlp);
 
+/* A packed batch: B rows of T tokens with explicit positions pos (< ctx; the row itself may be
+ * longer) and segments seg: a position sees the earlier positions of segment 0, the shared
+ * prefix, and of its own segment. K responses to one prompt fit in one row, the prompt as
+ * segment 0 and response i as segment i with positions continuing the prompt's, so the prompt
+ * is computed once for all K (and its gradient gathers all K). pos and seg NULL: gpt_forward.
+ * Returns 0 or -1 (a position outside the context, a token outside the vocabulary). */
+int gpt_forward_packed(gpt_t *m, const int *tokens, const int *pos, const int *seg, int B, int T);
+
+/* One predicted token: log p(target) at flat position at (= row * T + t) counts into sequence seq. */
+typedef struct {
+    int at, target, seq;
+} gpt_pred_t;
+
+/* After a forward pass: lp[p.seq] += log p(p.target) at p.at for each prediction (the caller
+ * zeroes lp). */
+void gpt_preds_logprob(const gpt_t *m, const gpt_pred_t *p, int n, double *lp);
+/* After a forward pass (pos as given to it): adds d(sum_s dlp[s] * lp[s]) / d(params) into the
+ * gradients, lp as gpt_preds_logprob sums it. */
+void gpt_backward_preds(gpt_t *m, const int *tokens, const int *pos, const gpt_pred_t *p, int n, const double *dlp);
+
 #endif

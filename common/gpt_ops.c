@@ -7,20 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C) {
+void encoder_forward(float *out, const int *tokens, const int *pos, const float *wte, const float *wpe, int B, int T,
+                     int C) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *o = out + ((size_t)b * T + t) * C;
-            const float *e = wte + (size_t)tokens[b * T + t] * C, *p = wpe + (size_t)t * C;
+            int at = pos ? pos[b * T + t] : t;
+            const float *e = wte + (size_t)tokens[b * T + t] * C, *p = wpe + (size_t)at * C;
             for (int i = 0; i < C; i++) o[i] = e[i] + p[i];
         }
 }
 
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C) {
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, const int *pos, int B, int T,
+                      int C) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *d = dout + ((size_t)b * T + t) * C;
-            float *de = dwte + (size_t)tokens[b * T + t] * C, *dp = dwpe + (size_t)t * C;
+            int at = pos ? pos[b * T + t] : t;
+            float *de = dwte + (size_t)tokens[b * T + t] * C, *dp = dwpe + (size_t)at * C;
             for (int i = 0; i < C; i++) {
                 de[i] += d[i];
                 dp[i] += d[i];
@@ -85,7 +89,7 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
             for (int o = 0; o < OC; o++) dbias[o] += dout[(size_t)n * OC + o];
 }
 
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+void attention_forward(float *out, float *att, const float *qkv, const int *seg, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
@@ -93,8 +97,10 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
             for (int t = 0; t < T; t++) {
                 const float *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
                 float *a = att + (((size_t)b * NH + h) * T + t) * T;
+                const int *sg = seg ? seg + (size_t)b * T : NULL;
                 float maxv = -INFINITY;
                 for (int u = 0; u <= t; u++) {
+                    if (sg && sg[u] != 0 && sg[u] != sg[t]) continue; /* another branch */
                     const float *k = qkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
                     float dot = 0;
                     for (int i = 0; i < hs; i++) dot += q[i] * k[i];
@@ -102,7 +108,8 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                     if (a[u] > maxv) maxv = a[u];
                 }
                 float sum = 0;
-                for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - maxv));
+                for (int u = 0; u <= t; u++)
+                    sum += (a[u] = sg && sg[u] != 0 && sg[u] != sg[t] ? 0.0f : expf(a[u] - maxv));
                 for (int u = 0; u <= t; u++) a[u] /= sum;
                 for (int u = t + 1; u < T; u++) a[u] = 0; /* causal: the future gets no weight */
                 float *o = out + ((size_t)b * T + t) * C + h * hs;
@@ -195,12 +202,13 @@ void logsoftmax_forward(float *logp, const float *logits, int N, int V) {
     }
 }
 
-void logsoftmax_backward(float *dlogits, const float *logp, const int *target, const float *g, int N, int V) {
-    for (int n = 0; n < N; n++) {
-        if (target[n] < 0 || g[n] == 0.0f) continue;
-        const float *lp = logp + (size_t)n * V;
-        float *d = dlogits + (size_t)n * V;
-        for (int v = 0; v < V; v++) d[v] -= g[n] * expf(lp[v]);
-        d[target[n]] += g[n];
+void logsoftmax_backward(float *dlogits, const float *logp, const int *row, const int *target, const float *g, int n,
+                         int V) {
+    for (int i = 0; i < n; i++) {
+        if (target[i] < 0 || g[i] == 0.0f) continue;
+        const float *lp = logp + (size_t)row[i] * V;
+        float *d = dlogits + (size_t)row[i] * V;
+        for (int v = 0; v < V; v++) d[v] -= g[i] * expf(lp[v]);
+        d[target[i]] += g[i];
     }
 }

@@ -7,9 +7,11 @@
 #ifndef SPAR_GPT_OPS_H
 #define SPAR_GPT_OPS_H
 
-/* out[b,t,:] = wte[tokens[b,t],:] + wpe[t,:] */
-void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C);
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C);
+/* out[b,t,:] = wte[tokens[b,t],:] + wpe[pos[b,t],:]   (pos NULL: position t) */
+void encoder_forward(float *out, const int *tokens, const int *pos, const float *wte, const float *wpe, int B, int T,
+                     int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, const int *pos, int B, int T,
+                      int C);
 
 /* out = (inp - mean) / sqrt(var + 1e-5) * w + b over C; mean and rstd (B*T) are kept */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
@@ -23,8 +25,10 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
                      int N, int C, int OC);
 
 /* Causal multi-head self-attention. qkv (B, T, 3C) holds q, k, v; out (B, T, C);
- * att (B, NH, T, T) keeps the softmaxed scores for the backward pass. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+ * att (B, NH, T, T) keeps the softmaxed scores for the backward pass (which needs no mask: a
+ * hidden key's weight is 0). seg (B, T), when not NULL, splits each row into segments: position
+ * t sees the earlier positions u of segment 0 (a shared prefix) and of its own segment only. */
+void attention_forward(float *out, float *att, const float *qkv, const int *seg, int B, int T, int C, int NH);
 void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
                         int T, int C, int NH);
 
@@ -38,9 +42,11 @@ void residual_backward(float *da, float *db, const float *dout, int N);
 
 /* Log-softmax of each of N rows of V logits, in place into logp. */
 void logsoftmax_forward(float *logp, const float *logits, int N, int V);
-/* Given dL/dlogp at one chosen index per row (target[i], weight g[i]; target -1 = none):
- * dlogits[i, v] += g[i] * (1[v = target[i]] - softmax[i, v]). This is the gradient of a
- * weighted sum of token log-probs, the only loss the policy needs. */
-void logsoftmax_backward(float *dlogits, const float *logp, const int *target, const float *g, int N, int V);
+/* Given dL/dlogp at n chosen entries (row[i], target[i]) with weights g[i] (target -1 = none;
+ * a row may be chosen more than once): dlogits[row[i], v] += g[i] * (1[v = target[i]] -
+ * softmax[row[i], v]). This is the gradient of a weighted sum of token log-probs, the only loss
+ * the policy needs. */
+void logsoftmax_backward(float *dlogits, const float *logp, const int *row, const int *target, const float *g, int n,
+                         int V);
 
 #endif

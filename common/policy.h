@@ -49,8 +49,9 @@ struct policy {
     double *params; /* tabular: flat logits, owned */
     double *grads;  /* tabular: same layout, owned */
     gpt_t *gpt;     /* gpt: the model (parameters and gradients in its float buffers) */
-    /* gpt: the batch of the last policy_logprobs, which policy_backward_seqs differentiates */
-    int *batch_tokens, *batch_plen, *batch_len, batch_B, batch_T;
+    /* gpt: the packed batch of the last policy_logprobs, which policy_backward_seqs differentiates */
+    int *batch_tokens, *batch_pos, *batch_seg, batch_B, batch_T, batch_n_seqs, batch_n_preds;
+    gpt_pred_t *batch_preds;
 };
 
 /* Tabular policy: softmax(logits[prompt]) over n actions. */

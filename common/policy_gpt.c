@@ -1,7 +1,7 @@
 /* policy_gpt — the gpt backend of common/policy.h: a (prompt, response) pair is the prompt's
  * bytes followed by the response's tokens; its log-prob is the sum over the response tokens
- * (the prompt masked out, ALGORITHMS.md section 0b). A batch of pairs is one forward pass of
- * B rows padded to the longest (causal attention keeps padding out of every earlier position). */
+ * (the prompt masked out, ALGORITHMS.md section 0b). A batch of pairs is one packed forward pass
+ * (below: responses to the same prompt share its computation). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,9 @@
 void gptpol_free(policy_t *p) {
     gpt_destroy(&p->gpt);
     free(p->batch_tokens);
-    free(p->batch_plen);
-    free(p->batch_len);
+    free(p->batch_pos);
+    free(p->batch_seg);
+    free(p->batch_preds);
 }
 
 /* The prompt's tokens (at most ctx); returns how many, or -1 when the text does not fit. */
@@ -36,50 +37,109 @@ int gptpol_valid_seq(const policy_t *p, const policy_seq_t *s) {
     return 1;
 }
 
-void gptpol_logprobs(policy_t *p, const policy_seq_t *seqs, int n, double *lp) {
-    int ctx = gpt_config(p->gpt)->ctx, T = 1;
-    int *rows = xmalloc(sizeof(int) * (size_t)n * ctx), *valid = xmalloc(sizeof(int) * (size_t)n);
-    p->batch_plen = xrealloc(p->batch_plen, sizeof(int) * (size_t)n);
-    p->batch_len = xrealloc(p->batch_len, sizeof(int) * (size_t)n);
-    for (int b = 0; b < n; b++) {
-        int *row = rows + (size_t)b * ctx;
-        valid[b] = gptpol_valid_seq(p, &seqs[b]);
-        if (!valid[b]) { /* a row with no response positions: lp 0, gradient 0 */
-            row[0] = GPT_EOT;
-            p->batch_plen[b] = p->batch_len[b] = 1;
+/* Packing: the responses to one prompt share a row, the prompt once (segment 0), then each
+ * response as its own segment with positions continuing the prompt's (gpt_forward_packed), so
+ * the prompt is computed once for all of them. A row holds at most PACK_FACTOR x ctx tokens;
+ * further responses to the prompt open another row. */
+#define PACK_FACTOR 2
+
+typedef struct {
+    int *tok, *pos, *seg;
+    int n, cap;
+} row_t;
+
+static void s_row_push(row_t *r, int tok, int pos, int seg) {
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->tok = xrealloc(r->tok, sizeof(int) * (size_t)r->cap);
+        r->pos = xrealloc(r->pos, sizeof(int) * (size_t)r->cap);
+        r->seg = xrealloc(r->seg, sizeof(int) * (size_t)r->cap);
+    }
+    r->tok[r->n] = tok;
+    r->pos[r->n] = pos;
+    r->seg[r->n++] = seg;
+}
+
+/* Lays the valid sequences out in rows; fills the predictions with row-relative positions in
+ * .at and the row in *pred_row. Returns the number of rows. */
+static int s_pack(policy_t *p, const policy_seq_t *seqs, int n, row_t **rows_out, int *pred_row, double *lp) {
+    int ctx = gpt_config(p->gpt)->ctx, limit = PACK_FACTOR * ctx, n_rows = 0, cap = 0, pl = 0, branch = 0;
+    int *pt = xmalloc(sizeof(int) * (size_t)ctx);
+    row_t *rows = NULL, *cur = NULL;
+    const char *cur_prompt = NULL;
+    p->batch_n_preds = 0;
+    for (int i = 0; i < n; i++) {
+        lp[i] = 0;
+        if (!gptpol_valid_seq(p, &seqs[i])) {
+            lp[i] = -INFINITY;
             continue;
         }
-        int pl = s_prompt_tokens(p, &seqs[b], row);
-        for (int i = 0; i < seqs[b].n_tokens; i++) row[pl + i] = (int)seqs[b].tokens[i];
-        p->batch_plen[b] = pl;
-        p->batch_len[b] = pl + seqs[b].n_tokens;
-        if (p->batch_len[b] > T) T = p->batch_len[b];
+        if (!cur || strcmp(cur_prompt, seqs[i].prompt_text) != 0 || cur->n + seqs[i].n_tokens > limit) {
+            if (n_rows == cap) rows = xrealloc(rows, sizeof(row_t) * (size_t)(cap = cap ? 2 * cap : 16));
+            cur = &rows[n_rows++];
+            memset(cur, 0, sizeof *cur);
+            cur_prompt = seqs[i].prompt_text;
+            pl = s_prompt_tokens(p, &seqs[i], pt);
+            for (int t = 0; t < pl; t++) s_row_push(cur, pt[t], t, 0);
+            branch = 0;
+        }
+        branch++;
+        int start = cur->n;
+        for (int j = 0; j < seqs[i].n_tokens; j++) {
+            /* token j is predicted at the prompt's last position (j = 0) or at the response's previous one */
+            int k = p->batch_n_preds++;
+            p->batch_preds[k] = (gpt_pred_t){j == 0 ? pl - 1 : start + j - 1, (int)seqs[i].tokens[j], i};
+            pred_row[k] = n_rows - 1;
+            s_row_push(cur, (int)seqs[i].tokens[j], pl + j, branch);
+        }
     }
-    p->batch_tokens = xrealloc(p->batch_tokens, sizeof(int) * (size_t)n * T);
-    for (int b = 0; b < n; b++) {
-        int *dst = p->batch_tokens + (size_t)b * T;
-        memcpy(dst, rows + (size_t)b * ctx, sizeof(int) * (size_t)p->batch_len[b]);
-        for (int t = p->batch_len[b]; t < T; t++) dst[t] = GPT_EOT;
-    }
-    p->batch_B = n;
+    free(pt);
+    *rows_out = rows;
+    return n_rows;
+}
+
+void gptpol_logprobs(policy_t *p, const policy_seq_t *seqs, int n, double *lp) {
+    size_t max_preds = 1;
+    for (int i = 0; i < n; i++) max_preds += seqs[i].n_tokens > 0 ? (size_t)seqs[i].n_tokens : 0;
+    p->batch_preds = xrealloc(p->batch_preds, sizeof(gpt_pred_t) * max_preds);
+    int *pred_row = xmalloc(sizeof(int) * max_preds);
+    row_t *rows = NULL;
+    int B = s_pack(p, seqs, n, &rows, pred_row, lp), T = 1;
+    for (int b = 0; b < B; b++) T = rows[b].n > T ? rows[b].n : T;
+    p->batch_B = B;
     p->batch_T = T;
-    if (n > 0 && gpt_forward(p->gpt, p->batch_tokens, n, T) == 0) {
-        gpt_seq_logprob(p->gpt, p->batch_tokens, p->batch_plen, p->batch_len, lp);
-    } else {
-        for (int b = 0; b < n; b++) lp[b] = -INFINITY;
+    p->batch_n_seqs = n;
+    p->batch_tokens = xrealloc(p->batch_tokens, sizeof(int) * (size_t)(B ? B : 1) * T);
+    p->batch_pos = xrealloc(p->batch_pos, sizeof(int) * (size_t)(B ? B : 1) * T);
+    p->batch_seg = xrealloc(p->batch_seg, sizeof(int) * (size_t)(B ? B : 1) * T);
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) { /* padding: its own segment, nothing predicted from it */
+            int in = t < rows[b].n;
+            p->batch_tokens[b * T + t] = in ? rows[b].tok[t] : GPT_EOT;
+            p->batch_pos[b * T + t] = in ? rows[b].pos[t] : 0;
+            p->batch_seg[b * T + t] = in ? rows[b].seg[t] : -1;
+        }
+        free(rows[b].tok), free(rows[b].pos), free(rows[b].seg);
     }
-    for (int b = 0; b < n; b++)
-        if (!valid[b]) lp[b] = -INFINITY;
     free(rows);
-    free(valid);
+    for (int k = 0; k < p->batch_n_preds; k++) p->batch_preds[k].at += pred_row[k] * T;
+    free(pred_row);
+    if (B > 0) {
+        if (gpt_forward_packed(p->gpt, p->batch_tokens, p->batch_pos, p->batch_seg, B, T) == 0) {
+            gpt_preds_logprob(p->gpt, p->batch_preds, p->batch_n_preds, lp);
+        } else {
+            for (int i = 0; i < n; i++) lp[i] = -INFINITY;
+            p->batch_B = 0;
+        }
+    }
 }
 
 void gptpol_backward(policy_t *p, const policy_seq_t *seqs, int n, const double *dlp) {
     (void)seqs;
-    if (n != p->batch_B || n == 0) return; /* programmer error: not the last batch */
-    double *d = xmalloc(sizeof(double) * (size_t)n);
-    for (int b = 0; b < n; b++) d[b] = isfinite(dlp[b]) ? dlp[b] : 0.0;
-    gpt_backward(p->gpt, p->batch_tokens, p->batch_plen, p->batch_len, d);
+    if (n != p->batch_n_seqs || p->batch_B == 0) return; /* not the last batch, or nothing valid in it */
+    double *d = xmalloc(sizeof(double) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) d[i] = isfinite(dlp[i]) ? dlp[i] : 0.0;
+    gpt_backward_preds(p->gpt, p->batch_tokens, p->batch_pos, p->batch_preds, p->batch_n_preds, d);
     free(d);
 }
 

@@ -107,6 +107,7 @@ gpt_t *sft_train(const spar_config_t *c, int *status) {
             }
         }
     }
+    gpt_set_threads((int)c->gpt.threads);
     gpt_t *m = gpt_new(&gc, (unsigned long long)c->run.seed);
     long steps = c->sft.steps, B = c->sft.batch < d.n ? c->sft.batch : d.n;
     adamw_t *opt = adamw_new(gpt_n_params(m), c->sft.lr, c->sft.weight_decay, c->sft.clip, c->sft.warmup, steps);

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "common/gpt.h"
+#include "common/policy.h"
+#include "common/tokenizer.h"
+#include "common/util.h"
 
 enum { B = 2, T = 8 };
 static const int PROMPT[B] = {3, 2}, LEN[B] = {8, 6};
@@ -87,10 +90,61 @@ static void test_gpt_prompt_mask_and_padding(void **state) {
     gpt_destroy(&m);
 }
 
+/* The policy packs the responses to one prompt into one row (the prompt computed once). Its
+ * log-probs and gradients must equal those of each (prompt, response) run on its own row. */
+static void test_gpt_packed_equals_separate(void **state) {
+    (void)state;
+    gpt_config_t c = {2, 2, 16, 24, GPT_VOCAB};
+    policy_t *pol = policy_gpt_new(gpt_new(&c, 5));
+    const char *prompts[] = {"12+7=", "12+7=", "12+7=", "3+4=", "3+4=", "12+7="};
+    const char *responses[] = {"19", "18!", "x", "7", "77777", "1"};
+    int n = 6, eot[] = {1, 1, 0, 1, 1, 1}; /* one response cut off before its end-of-text */
+    uint32_t toks[6][16];
+    policy_seq_t seqs[6];
+    for (int i = 0; i < n; i++) {
+        int t[16], k = tok_encode(responses[i], t, 15);
+        if (eot[i]) t[k++] = GPT_EOT;
+        for (int j = 0; j < k; j++) toks[i][j] = (uint32_t)t[j];
+        seqs[i] = (policy_seq_t){0, prompts[i], toks[i], k};
+    }
+    double lp[6], dlp[6] = {0.3, -1.2, 0.7, 2.0, -0.4, 1.1};
+    policy_zero_grad(pol);
+    policy_logprobs(pol, seqs, n, lp);
+    assert_true(pol->batch_B == 3); /* 12+7= (first three), 3+4=, 12+7= again */
+    policy_backward_seqs(pol, seqs, n, dlp);
+    size_t np = gpt_n_params(pol->gpt);
+    float *packed_grad = xmalloc(sizeof(float) * np);
+    memcpy(packed_grad, gpt_grads(pol->gpt), sizeof(float) * np);
+
+    gpt_zero_grad(pol->gpt);
+    double gmax = 0, err = 0;
+    for (int i = 0; i < n; i++) { /* each alone: prompt + response in one row */
+        int row[32], pl = tok_encode(prompts[i], row, 32);
+        for (int j = 0; j < seqs[i].n_tokens; j++) row[pl + j] = (int)toks[i][j];
+        int len = pl + seqs[i].n_tokens;
+        double one;
+        assert_int_equal(gpt_forward(pol->gpt, row, 1, len), 0);
+        gpt_seq_logprob(pol->gpt, row, &pl, &len, &one);
+        assert_true(fabs(one - lp[i]) < 1e-5 * (1 + fabs(one)));
+        gpt_backward(pol->gpt, row, &pl, &len, &dlp[i]);
+    }
+    const float *sep = gpt_grads(pol->gpt);
+    for (size_t k = 0; k < np; k++) {
+        gmax = fmax(gmax, fabs(sep[k]));
+        err = fmax(err, fabs(sep[k] - packed_grad[k]));
+    }
+    fprintf(stderr, "packed vs separate: gradient max |g| %.3e, max difference %.3e\n", gmax, err);
+    assert_true(gmax > 0);
+    assert_true(err < 1e-5 * gmax);
+    free(packed_grad);
+    policy_destroy(&pol);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt_seq_logprob_gradient_check),
         cmocka_unit_test(test_gpt_prompt_mask_and_padding),
+        cmocka_unit_test(test_gpt_packed_equals_separate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

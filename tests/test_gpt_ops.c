@@ -48,7 +48,7 @@ enum { B = 2, T = 5, C = 8, NH = 2, OC = 6, V = 11 };
 
 typedef struct {
     float *a, *b, *c, *out, *R, *mean, *rstd, *att;
-    int *tokens;
+    int *tokens, *pos;
 } ctx_t;
 
 static double L_layernorm(void *p) {
@@ -89,9 +89,10 @@ static void test_gpt_ops_matmul(void **state) {
     free(x.a), free(x.b), free(x.c), free(x.out), free(x.R), free(dx), free(dw), free(db);
 }
 
+static const int *s_seg; /* the attention tests' segments, or NULL */
 static double L_attention(void *p) {
     ctx_t *x = p;
-    attention_forward(x->out, x->att, x->a, B, T, C, NH);
+    attention_forward(x->out, x->att, x->a, s_seg, B, T, C, NH);
     return s_dot(x->out, x->R, B * T * C);
 }
 
@@ -105,6 +106,30 @@ static void test_gpt_ops_attention(void **state) {
     s_check("attention", x.a, dqkv, B * T * 3 * C, L_attention, &x);
     /* causal: position 0's output does not depend on later keys */
     for (int i = 0; i < T; i++) assert_true(x.att[i] == (i == 0 ? 1.0f : 0.0f));
+    free(x.a), free(x.out), free(x.R), free(x.att), free(dqkv), free(datt);
+}
+
+/* Segments (a shared prefix, then branches that see it and themselves): the gradient holds, and
+ * a branch gives no weight to another branch. */
+static void test_gpt_ops_attention_segments(void **state) {
+    (void)state;
+    static const int seg[B * T] = {0, 0, 1, 1, 2, 0, 1, 2, 2, 3};
+    s_seg = seg;
+    ctx_t x = {.a = s_rand(B * T * 3 * C, 1), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1),
+               .att = s_rand(B * NH * T * T, 0)};
+    float *dqkv = xcalloc(B * T * 3 * C, sizeof(float)), *datt = xcalloc(B * NH * T * T, sizeof(float));
+    L_attention(&x);
+    attention_backward(dqkv, datt, x.R, x.a, x.att, B, T, C, NH);
+    s_check("attention with segments", x.a, dqkv, B * T * 3 * C, L_attention, &x);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++)
+                for (int u = 0; u < T; u++) {
+                    int visible = u <= t && (seg[b * T + u] == 0 || seg[b * T + u] == seg[b * T + t]);
+                    float a = x.att[(((size_t)b * NH + h) * T + t) * T + u];
+                    assert_true(visible ? a > 0 : a == 0.0f);
+                }
+    s_seg = NULL;
     free(x.a), free(x.out), free(x.R), free(x.att), free(dqkv), free(datt);
 }
 
@@ -129,7 +154,7 @@ static void test_gpt_ops_gelu_and_residual(void **state) {
 
 static double L_encoder(void *p) {
     ctx_t *x = p;
-    encoder_forward(x->out, x->tokens, x->a, x->b, B, T, C);
+    encoder_forward(x->out, x->tokens, x->pos, x->a, x->b, B, T, C);
     return s_dot(x->out, x->R, B * T * C);
 }
 
@@ -139,34 +164,46 @@ static void test_gpt_ops_encoder(void **state) {
     ctx_t x = {.a = s_rand(V * C, 1), .b = s_rand(T * C, 1), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1),
                .tokens = tokens};
     float *dwte = xcalloc(V * C, sizeof(float)), *dwpe = xcalloc(T * C, sizeof(float));
-    encoder_backward(dwte, dwpe, x.R, tokens, B, T, C);
+    encoder_backward(dwte, dwpe, x.R, tokens, NULL, B, T, C);
     s_check("wte", x.a, dwte, V * C, L_encoder, &x);
     s_check("wpe", x.b, dwpe, T * C, L_encoder, &x);
+    /* explicit positions (a packed row: branches restart where the prefix ends) */
+    int pos[B * T] = {0, 1, 2, 2, 3, 0, 1, 1, 2, 4};
+    x.pos = pos;
+    memset(dwte, 0, V * C * sizeof(float));
+    memset(dwpe, 0, T * C * sizeof(float));
+    encoder_backward(dwte, dwpe, x.R, tokens, pos, B, T, C);
+    s_check("wte, positions", x.a, dwte, V * C, L_encoder, &x);
+    s_check("wpe, positions", x.b, dwpe, T * C, L_encoder, &x);
     free(x.a), free(x.b), free(x.out), free(x.R), free(dwte), free(dwpe);
 }
 
-/* L = sum_n g_n logp[n, target_n]: the weighted token log-probs a policy loss is made of. */
-static float s_g[B * T];
-static int s_target[B * T];
+/* L = sum_i g_i logp[row_i, target_i]: the weighted token log-probs a policy loss is made of;
+ * the last two predictions share rows with others (K responses' first tokens share the
+ * prompt's last position). */
+#define N_PRED (B * T + 2)
+static float s_g[N_PRED];
+static int s_target[N_PRED], s_row[N_PRED];
 static double L_logsoftmax(void *p) {
     ctx_t *x = p;
     logsoftmax_forward(x->out, x->a, B * T, V);
     double s = 0;
-    for (int n = 0; n < B * T; n++)
-        if (s_target[n] >= 0) s += s_g[n] * x->out[(size_t)n * V + s_target[n]];
+    for (int i = 0; i < N_PRED; i++)
+        if (s_target[i] >= 0) s += s_g[i] * x->out[(size_t)s_row[i] * V + s_target[i]];
     return s;
 }
 
 static void test_gpt_ops_logsoftmax(void **state) {
     (void)state;
-    for (int n = 0; n < B * T; n++) {
+    for (int n = 0; n < N_PRED; n++) {
+        s_row[n] = n < B * T ? n : n - B * T + 1;
         s_target[n] = n % 3 == 0 ? -1 : (n * 7) % V; /* -1: a masked (prompt) position */
         s_g[n] = (float)(0.5 + 0.1 * n);
     }
     ctx_t x = {.a = s_rand(B * T * V, 2), .out = s_rand(B * T * V, 0)};
     float *d = xcalloc(B * T * V, sizeof(float));
     L_logsoftmax(&x);
-    logsoftmax_backward(d, x.out, s_target, s_g, B * T, V);
+    logsoftmax_backward(d, x.out, s_row, s_target, s_g, N_PRED, V);
     s_check("logsoftmax", x.a, d, B * T * V, L_logsoftmax, &x);
     for (int n = 0; n < B * T; n++) { /* each row is a distribution */
         double s = 0;
@@ -181,6 +218,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt_ops_encoder),   cmocka_unit_test(test_gpt_ops_layernorm),
         cmocka_unit_test(test_gpt_ops_matmul),    cmocka_unit_test(test_gpt_ops_attention),
+        cmocka_unit_test(test_gpt_ops_attention_segments),
         cmocka_unit_test(test_gpt_ops_gelu_and_residual), cmocka_unit_test(test_gpt_ops_logsoftmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
