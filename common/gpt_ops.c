@@ -89,74 +89,59 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
             for (int o = 0; o < OC; o++) dbias[o] += dout[(size_t)n * OC + o];
 }
 
+/* Per (sequence, head), three GEMMs: scores S = scale Q K^T (T x T, the masked part computed and
+ * then zeroed: cheaper than a loop over the triangle), a softmax over each row's visible keys,
+ * out = S V. q, k and v are read in place from qkv (row stride 3C). */
 void attention_forward(float *out, float *att, const float *qkv, const int *seg, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
+            const int *sg = seg ? seg + (size_t)b * T : NULL;
+            float *S = att + ((size_t)b * NH + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, S, T);
             for (int t = 0; t < T; t++) {
-                const float *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
-                float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                const int *sg = seg ? seg + (size_t)b * T : NULL;
-                float maxv = -INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    if (sg && sg[u] != 0 && sg[u] != sg[t]) continue; /* another branch */
-                    const float *k = qkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
-                    float dot = 0;
-                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-                    a[u] = dot * scale;
-                    if (a[u] > maxv) maxv = a[u];
-                }
-                float sum = 0;
+                float *a = S + (size_t)t * T, maxv = -INFINITY, sum = 0;
+                for (int u = 0; u <= t; u++) /* causal; with segments, another branch is hidden too */
+                    if (!(sg && sg[u] != 0 && sg[u] != sg[t]) && a[u] > maxv) maxv = a[u];
                 for (int u = 0; u <= t; u++)
                     sum += (a[u] = sg && sg[u] != 0 && sg[u] != sg[t] ? 0.0f : expf(a[u] - maxv));
-                for (int u = 0; u <= t; u++) a[u] /= sum;
-                for (int u = t + 1; u < T; u++) a[u] = 0; /* causal: the future gets no weight */
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int u = 0; u <= t; u++) {
-                    const float *v = qkv + ((size_t)b * T + u) * 3 * C + 2 * C + h * hs;
-                    for (int i = 0; i < hs; i++) o[i] += a[u] * v[i];
-                }
+                float inv = 1.0f / sum;
+                for (int u = 0; u <= t; u++) a[u] *= inv;
+                for (int u = t + 1; u < T; u++) a[u] = 0; /* the future gets no weight */
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, 3 * C, 0.0f,
+                        out + (size_t)b * T * C + h * hs, C);
+        }
 }
 
+/* The same GEMMs backwards: dS = dout V^T, dV += S^T dout, the softmax's backward in place
+ * (dpre = S (dS - rowsum(S dS)) scale; hidden keys have S = 0 and get nothing), dQ += dpre K,
+ * dK += dpre^T Q. datt is scratch (T x T per sequence and head). */
 void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
                         int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
+        for (int h = 0; h < NH; h++) {
+            size_t base = (size_t)b * T * 3 * C + h * hs;
+            const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
+            float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
+            const float *dO = dout + (size_t)b * T * C + h * hs, *S = att + ((size_t)b * NH + h) * T * T;
+            float *dS = datt + ((size_t)b * NH + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dS, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, dO, C, 1.0f, dv, 3 * C);
             for (int t = 0; t < T; t++) {
-                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + h * hs;
-                /* out = att @ v */
-                for (int u = 0; u <= t; u++) {
-                    const float *v = qkv + ((size_t)b * T + u) * 3 * C + 2 * C + h * hs;
-                    float *dv = dqkv + ((size_t)b * T + u) * 3 * C + 2 * C + h * hs;
-                    float s = 0;
-                    for (int i = 0; i < hs; i++) {
-                        s += v[i] * d[i];
-                        dv[i] += a[u] * d[i];
-                    }
-                    da[u] = s;
-                }
-                /* softmax: dpre[u] = a[u] (da[u] - sum_w a[w] da[w]) */
-                float dot = 0;
-                for (int u = 0; u <= t; u++) dot += a[u] * da[u];
-                const float *q = qkv + ((size_t)b * T + t) * 3 * C + h * hs;
-                float *dq = dqkv + ((size_t)b * T + t) * 3 * C + h * hs;
-                for (int u = 0; u <= t; u++) {
-                    float dpre = a[u] * (da[u] - dot) * scale;
-                    const float *k = qkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
-                    float *dk = dqkv + ((size_t)b * T + u) * 3 * C + C + h * hs;
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += k[i] * dpre;
-                        dk[i] += q[i] * dpre;
-                    }
-                }
+                const float *a = S + (size_t)t * T;
+                float *d = dS + (size_t)t * T, dot = 0;
+                for (int u = 0; u <= t; u++) dot += a[u] * d[u];
+                for (int u = 0; u <= t; u++) d[u] = a[u] * (d[u] - dot) * scale;
+                for (int u = t + 1; u < T; u++) d[u] = 0;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, 3 * C, 1.0f, dq, 3 * C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, 3 * C, 1.0f, dk, 3 * C);
+        }
 }
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2 / pi) */
