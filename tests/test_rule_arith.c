@@ -2,10 +2,12 @@
  * the matrix is a valid preference matrix. */
 #include "tests/testutil.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <zmq.h>
 
+#include "common/task_styles.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "judge/rule_arith.h"
@@ -68,8 +70,39 @@ static void test_rule_arith_live_judge(void **state) {
     tu_done(dir);
 }
 
+/* The styles rule: the number first, then the style cycle; the Nash mixture (1/6, 1/3, 1/2) has
+ * exploitability 0 and is a fixed point, every other mixture some style beats. */
+static void test_rule_styles_cycle_and_nash(void **state) {
+    (void)state;
+    const char *r[] = {"12", "12.", "12!", "13!", "x", "12?"};
+    double P[36];
+    assert_int_equal(rule_styles_judge("7+5=", r, 6, P), 0);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) assert_true(fabs(P[i * 6 + j] + P[j * 6 + i] - 1) < 1e-12);
+    assert_true(fabs(P[0 * 6 + 1] - 0.95) < 1e-12); /* plain > period by 0.45 */
+    assert_true(fabs(P[1 * 6 + 2] - 0.65) < 1e-12); /* period > bang by 0.15 */
+    assert_true(fabs(P[2 * 6 + 0] - 0.80) < 1e-12); /* bang > plain by 0.30 */
+    for (int i = 0; i < 3; i++) assert_true(P[i * 6 + 3] == 1.0); /* correct beats wrong, any style */
+    assert_true(P[3 * 6 + 4] == 1.0 && P[3 * 6 + 5] == 1.0);     /* a wrong number beats junk */
+    assert_true(P[4 * 6 + 5] == 0.5);                             /* junk ties junk */
+    assert_int_equal(rule_styles_judge("not a sum", r, 6, P), -1);
+
+    double nash[STYLES], uniform[STYLES] = {1.0 / 3, 1.0 / 3, 1.0 / 3}, pure[STYLES] = {1, 0, 0};
+    styles_nash(nash);
+    assert_true(fabs(nash[0] - 1.0 / 6) < 1e-12 && fabs(nash[1] - 1.0 / 3) < 1e-12 && fabs(nash[2] - 0.5) < 1e-12);
+    assert_true(fabs(styles_exploitability(nash)) < 1e-12);
+    assert_true(fabs(styles_exploitability(uniform) - 0.05) < 1e-12);
+    assert_true(fabs(styles_exploitability(pure) - 0.30) < 1e-12); /* bang beats pure plain by 0.30 */
+    char digits[32];
+    assert_int_equal(styles_split("12!", digits, sizeof digits), 2);
+    assert_string_equal(digits, "12");
+    assert_int_equal(styles_split("12!!", digits, sizeof digits), -1);
+    assert_int_equal(styles_split("!", digits, sizeof digits), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_rule_arith_orders_responses),
+                                       cmocka_unit_test(test_rule_styles_cycle_and_nash),
                                        cmocka_unit_test(test_rule_arith_live_judge)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
