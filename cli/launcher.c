@@ -175,53 +175,47 @@ static void s_cell(char *out, size_t len, json_t *v, const char *fmt) {
     else snprintf(out, len, "-");
 }
 
-/* The text tasks' row: accuracy instead of the exact game metrics (and the style cycle's
- * exploitability for styles). */
-static void s_print_text_row(launcher_t *R, json_t *o) {
-    if (!R->table_header_done) {
-        printf("%5s %4s %10s %8s %8s %8s %9s %5s %5s %4s %10s %7s\n", "iter", "ver", "loss", "kl_ref", "acc",
-               "acc_smp", "style_ex", "lost", "stale", "bad", "samples/s", "wall_s");
-        R->table_header_done = 1;
-    }
-    char loss[32], kl[32], acc[32], accs[32], sx[32], sps[32], wall[32];
-    s_cell(loss, sizeof loss, json_object_get(o, "loss"), "%.3e");
-    s_cell(kl, sizeof kl, json_object_get(o, "kl_to_ref"), "%.4f");
-    s_cell(acc, sizeof acc, json_object_get(o, "accuracy"), "%.3f");
-    s_cell(accs, sizeof accs, json_object_get(o, "accuracy_sampled"), "%.3f");
-    s_cell(sx, sizeof sx, json_object_get(o, "style_exploitability"), "%.4f");
-    s_cell(sps, sizeof sps, json_object_get(o, "samples_per_s"), "%.0f");
-    s_cell(wall, sizeof wall, json_object_get(o, "wall_s"), "%.3f");
-    printf("%5lld %4lld %10s %8s %8s %8s %9s %5lld %5lld %4lld %10s %7s\n",
-           json_integer_value(json_object_get(o, "iteration")), json_integer_value(json_object_get(o, "policy_version")),
-           loss, kl, acc, accs, sx, json_integer_value(json_object_get(o, "lost")),
-           json_integer_value(json_object_get(o, "stale_dropped")), json_integer_value(json_object_get(o, "bad_messages")),
-           sps, wall);
-    fflush(stdout);
-}
+/* A column of the iteration table: header, iterations.jsonl key, width, printf format of a
+ * number (NULL: an integer). */
+typedef struct {
+    const char *head, *key;
+    int width;
+    const char *fmt;
+} column_t;
+
+#define N_COLUMNS 12
+/* Matrix games: the exact game metrics. */
+static const column_t s_game_columns[N_COLUMNS] = {
+    {"iter", "iteration", 5, NULL},          {"ver", "policy_version", 4, NULL},
+    {"loss", "loss", 10, "%.3e"},            {"kl_ref", "kl_to_ref", 8, "%.4f"},
+    {"win_v0", "win_rate_vs_init", 8, "%.4f"}, {"exploit", "exploitability", 9, "%.5f"},
+    {"expl_avg", "exploitability_avg", 9, "%.5f"}, {"lost", "lost", 5, NULL},
+    {"stale", "stale_dropped", 5, NULL},     {"bad", "bad_messages", 4, NULL},
+    {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
+/* Text tasks: accuracy, and the style cycle's exploitability for styles. */
+static const column_t s_text_columns[N_COLUMNS] = {
+    {"iter", "iteration", 5, NULL},          {"ver", "policy_version", 4, NULL},
+    {"loss", "loss", 10, "%.3e"},            {"kl_ref", "kl_to_ref", 8, "%.4f"},
+    {"acc", "accuracy", 8, "%.3f"},          {"acc_smp", "accuracy_sampled", 8, "%.3f"},
+    {"style_ex", "style_exploitability", 9, "%.4f"}, {"lost", "lost", 5, NULL},
+    {"stale", "stale_dropped", 5, NULL},     {"bad", "bad_messages", 4, NULL},
+    {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
 
 static void s_print_row(launcher_t *R, json_t *o) {
-    if (strcmp(R->cfg.task.kind, "game") != 0) {
-        s_print_text_row(R, o);
-        return;
-    }
+    const column_t *cols = strcmp(R->cfg.task.kind, "game") != 0 ? s_text_columns : s_game_columns;
     if (!R->table_header_done) {
-        printf("%5s %4s %10s %8s %8s %9s %9s %5s %5s %4s %10s %7s\n", "iter", "ver", "loss", "kl_ref", "win_v0",
-               "exploit", "expl_avg", "lost", "stale", "bad", "samples/s", "wall_s");
+        for (int c = 0; c < N_COLUMNS; c++) printf("%s%*s", c ? " " : "", cols[c].width, cols[c].head);
+        printf("\n");
         R->table_header_done = 1;
     }
-    char loss[32], kl[32], win[32], ex[32], exa[32], sps[32], wall[32];
-    s_cell(loss, sizeof loss, json_object_get(o, "loss"), "%.3e");
-    s_cell(kl, sizeof kl, json_object_get(o, "kl_to_ref"), "%.4f");
-    s_cell(win, sizeof win, json_object_get(o, "win_rate_vs_init"), "%.4f");
-    s_cell(ex, sizeof ex, json_object_get(o, "exploitability"), "%.5f");
-    s_cell(exa, sizeof exa, json_object_get(o, "exploitability_avg"), "%.5f");
-    s_cell(sps, sizeof sps, json_object_get(o, "samples_per_s"), "%.0f");
-    s_cell(wall, sizeof wall, json_object_get(o, "wall_s"), "%.3f");
-    printf("%5lld %4lld %10s %8s %8s %9s %9s %5lld %5lld %4lld %10s %7s\n",
-           json_integer_value(json_object_get(o, "iteration")), json_integer_value(json_object_get(o, "policy_version")),
-           loss, kl, win, ex, exa, json_integer_value(json_object_get(o, "lost")),
-           json_integer_value(json_object_get(o, "stale_dropped")), json_integer_value(json_object_get(o, "bad_messages")),
-           sps, wall);
+    for (int c = 0; c < N_COLUMNS; c++) {
+        char cell[32];
+        json_t *v = json_object_get(o, cols[c].key);
+        if (cols[c].fmt) s_cell(cell, sizeof cell, v, cols[c].fmt);
+        else snprintf(cell, sizeof cell, "%lld", (long long)json_integer_value(v));
+        printf("%s%*s", c ? " " : "", cols[c].width, cell);
+    }
+    printf("\n");
     fflush(stdout);
 }
 

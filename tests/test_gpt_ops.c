@@ -96,41 +96,39 @@ static double L_attention(void *p) {
     return s_dot(x->out, x->R, B * T * C);
 }
 
-static void test_gpt_ops_attention(void **state) {
-    (void)state;
-    ctx_t x = {.a = s_rand(B * T * 3 * C, 1), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1),
-               .att = s_rand(B * NH * T * T, 0)};
-    float *dqkv = xcalloc(B * T * 3 * C, sizeof(float)), *datt = xcalloc(B * NH * T * T, sizeof(float));
-    L_attention(&x);
-    attention_backward(dqkv, datt, x.R, x.a, x.att, B, T, C, NH);
-    s_check("attention", x.a, dqkv, B * T * 3 * C, L_attention, &x);
-    /* causal: position 0's output does not depend on later keys */
-    for (int i = 0; i < T; i++) assert_true(x.att[i] == (i == 0 ? 1.0f : 0.0f));
-    free(x.a), free(x.out), free(x.R), free(x.att), free(dqkv), free(datt);
-}
-
-/* Segments (a shared prefix, then branches that see it and themselves): the gradient holds, and
- * a branch gives no weight to another branch. */
-static void test_gpt_ops_attention_segments(void **state) {
-    (void)state;
-    static const int seg[B * T] = {0, 0, 1, 1, 2, 0, 1, 2, 2, 3};
+/* Finite differences of attention with segments seg (NULL: plain causal); then every score is
+ * positive where the key is visible (earlier, and of segment 0 or the query's own) and 0
+ * elsewhere. */
+static void s_attention_case(const char *name, const int *seg) {
     s_seg = seg;
     ctx_t x = {.a = s_rand(B * T * 3 * C, 1), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1),
                .att = s_rand(B * NH * T * T, 0)};
     float *dqkv = xcalloc(B * T * 3 * C, sizeof(float)), *datt = xcalloc(B * NH * T * T, sizeof(float));
     L_attention(&x);
     attention_backward(dqkv, datt, x.R, x.a, x.att, B, T, C, NH);
-    s_check("attention with segments", x.a, dqkv, B * T * 3 * C, L_attention, &x);
+    s_check(name, x.a, dqkv, B * T * 3 * C, L_attention, &x);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++)
                 for (int u = 0; u < T; u++) {
-                    int visible = u <= t && (seg[b * T + u] == 0 || seg[b * T + u] == seg[b * T + t]);
+                    int visible = u <= t && (!seg || seg[b * T + u] == 0 || seg[b * T + u] == seg[b * T + t]);
                     float a = x.att[(((size_t)b * NH + h) * T + t) * T + u];
                     assert_true(visible ? a > 0 : a == 0.0f);
                 }
     s_seg = NULL;
     free(x.a), free(x.out), free(x.R), free(x.att), free(dqkv), free(datt);
+}
+
+static void test_gpt_ops_attention(void **state) {
+    (void)state;
+    s_attention_case("attention", NULL);
+}
+
+/* Segments: a shared prefix, then branches that see it and themselves, not each other. */
+static void test_gpt_ops_attention_segments(void **state) {
+    (void)state;
+    static const int seg[B * T] = {0, 0, 1, 1, 2, 0, 1, 2, 2, 3};
+    s_attention_case("attention with segments", seg);
 }
 
 static double L_gelu(void *p) {

@@ -114,18 +114,23 @@ static void s_finish(sys_t *S, int n_actors) {
     assert_int_equal(tu_exit_code(tu_wait(S->judge, 10000)), 0);
 }
 
+/* A judge, the learner and two actors; the run must end with status 0. */
+static void s_run_with_two_actors(sys_t *S) {
+    S->judge = s_start(S, "judge", 0, "judge-0");
+    S->learner = s_start(S, "learner", 1, "learner");
+    S->actors[0] = s_start(S, "actor", 2, "actor-0");
+    S->actors[1] = s_start(S, "actor", 3, "actor-1");
+    int st = tu_wait(S->learner, 240000);
+    if (tu_exit_code(st) != 0) tu_dump(S->logs[1]);
+    assert_int_equal(tu_exit_code(st), 0);
+    s_finish(S, 2);
+}
+
 static void test_system_sppo_cyclic_30_iterations(void **state) {
     (void)state;
     sys_t S;
     s_setup(&S, "");
-    S.judge = s_start(&S, "judge", 0, "judge-0");
-    S.learner = s_start(&S, "learner", 1, "learner");
-    S.actors[0] = s_start(&S, "actor", 2, "actor-0");
-    S.actors[1] = s_start(&S, "actor", 3, "actor-1");
-    int st = tu_wait(S.learner, 240000);
-    if (tu_exit_code(st) != 0) tu_dump(S.logs[1]);
-    assert_int_equal(tu_exit_code(st), 0);
-    s_finish(&S, 2);
+    s_run_with_two_actors(&S);
 
     json_t *lines = tu_read_jsonl(S.jsonl);
     s_check_lines(lines, 31);
@@ -249,18 +254,7 @@ static void test_system_gpt_sppo_2_iterations(void **state) {
                 "policy:\n  kind: gpt\n  init: sft\ngpt:\n  n_layer: 2\n  n_head: 2\n  d_model: 32\n  ctx: 16\n"
                 "sft:\n  examples: 400\n  steps: 150\n  batch: 16\n  warmup: 10\n"
                 "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n");
-    /* the judge section of s_setup holds only endpoints: add the rule backend */
-    FILE *f = fopen(S.cfg, "a");
-    fprintf(f, "  kind: rule\n");
-    fclose(f);
-    S.judge = s_start(&S, "judge", 0, "judge-0");
-    S.learner = s_start(&S, "learner", 1, "learner");
-    S.actors[0] = s_start(&S, "actor", 2, "actor-0");
-    S.actors[1] = s_start(&S, "actor", 3, "actor-1");
-    int st = tu_wait(S.learner, 240000);
-    if (tu_exit_code(st) != 0) tu_dump(S.logs[1]);
-    assert_int_equal(tu_exit_code(st), 0);
-    s_finish(&S, 2);
+    s_run_with_two_actors(&S);
 
     json_t *lines = tu_read_jsonl(S.jsonl);
     s_check_lines(lines, 3);
