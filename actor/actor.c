@@ -257,31 +257,33 @@ static void s_start_lease(actor_t *A) {
         t->k = A->lease_k + t->n_opp;
         t->prompt_text = xstrdup(A->lease_texts[j]);
         t->samples = xcalloc((size_t)t->k, sizeof *t->samples);
-        for (int i = K; i < t->k; i++) { /* Nash-MD's opponents (tabular) */
-            rng_t r;
-            rng_stream(&r, A->seed, t->iteration, t->prompt, (uint64_t)i);
-            policy_sample_mixture(A->policy, A->ref, A->lease_mix, (int)t->prompt, &r, &t->samples[i]);
-        }
         t->state = TASK_GENERATING;
         t->due_ms = now + A->cfg->actor.delay_ms * (j + 1);
     }
-    int n = A->lease_n * K;
+    /* samples 0..K-1 from the policy; with a mixture, K opponents K..2K-1 from pi^(1-mix) pi_ref^mix */
+    int per = A->lease_mix > 0 ? 2 * K : K, n = A->lease_n * per;
     policy_seq_t *q = xcalloc((size_t)n, sizeof *q);
     rng_t *rngs = xmalloc(sizeof(rng_t) * (size_t)n);
     policy_sample_t *out = xcalloc((size_t)n, sizeof *out);
     for (int j = 0; j < A->lease_n; j++)
-        for (int i = 0; i < K; i++) {
+        for (int i = 0; i < per; i++) { /* samples of all prompts first, then all opponents */
             task_t *t = &A->tasks[first + j];
-            q[j * K + i] = (policy_seq_t){(int)t->prompt, t->prompt_text, NULL, 0};
-            rng_stream(&rngs[j * K + i], A->seed, t->iteration, t->prompt, (uint64_t)i);
+            int at = i < K ? j * K + i : A->lease_n * K + j * K + (i - K);
+            q[at] = (policy_seq_t){(int)t->prompt, t->prompt_text, NULL, 0};
+            rng_stream(&rngs[at], A->seed, t->iteration, t->prompt, (uint64_t)i);
         }
-    if (policy_generate(A->policy, q, n, rngs, &A->lease_opts, out) != 0) {
+    int nk = A->lease_n * K, rc = policy_generate(A->policy, q, nk, rngs, &A->lease_opts, out);
+    if (rc == 0 && per > K)
+        rc = policy_generate_mixture(A->policy, A->ref, A->lease_mix, q + nk, nk, rngs + nk, &A->lease_opts, out + nk);
+    if (rc != 0) {
         /* a prompt this policy cannot answer: the lease expires and the learner re-issues it */
         log_error("cannot sample lease %llu: a prompt does not fit the policy", (unsigned long long)A->lease_id);
+        for (int i = 0; i < n; i++) policy_sample_free(&out[i]);
         for (int j = A->lease_n - 1; j >= 0; j--) s_task_remove(A, first + j);
     } else {
         for (int j = 0; j < A->lease_n; j++)
-            for (int i = 0; i < K; i++) A->tasks[first + j].samples[i] = out[j * K + i];
+            for (int i = 0; i < per; i++)
+                A->tasks[first + j].samples[i] = out[i < K ? j * K + i : nk + j * K + (i - K)];
     }
     free(q), free(rngs), free(out);
     A->lease_open = 0;

@@ -394,10 +394,6 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "judge.kind: task %s is judged by its rule (judge.kind: rule)", cfg->task.kind);
         return -1;
     }
-    if (gpt && (!strcmp(cfg->algorithm.name, "nash-md") || !strcmp(cfg->algorithm.name, "apo"))) {
-        snprintf(err, errlen, "algorithm.name: %s runs on tabular policies only (not built for gpt yet)", cfg->algorithm.name);
-        return -1;
-    }
     if (gpt && !strcmp(cfg->policy.init, "uniform")) {
         snprintf(err, errlen, "policy.init: a gpt policy starts from random, sft or checkpoint");
         return -1;

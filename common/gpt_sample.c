@@ -113,7 +113,16 @@ static int s_draw(const float *logits, int V, const gpt_sample_opts_t *o, rng_t 
 
 int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, const gpt_sample_opts_t *o, rng_t *rngs,
                  int *out_tokens, float *out_logprobs, int *out_len) {
+    return gpt_generate_mixture(m, NULL, 0.0, prompts, plen, B, o, rngs, out_tokens, out_logprobs, out_len);
+}
+
+int gpt_generate_mixture(gpt_t *m, gpt_t *ref, double mix, const int *const *prompts, const int *plen, int B,
+                         const gpt_sample_opts_t *o, rng_t *rngs, int *out_tokens, float *out_logprobs, int *out_len) {
     const gpt_config_t *c = gpt_config(m);
+    if (ref) { /* the two models must share vocabulary and context */
+        const gpt_config_t *r = gpt_config(ref);
+        if (r->vocab != c->vocab || r->ctx != c->ctx) return -1;
+    }
     int C = c->d_model, V = c->vocab;
     for (int b = 0; b < B; b++) {
         if (plen[b] < 1 || plen[b] >= c->ctx) return -1;
@@ -124,6 +133,18 @@ int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, co
     size_t kvn = (size_t)c->n_layer * B * c->n_head * c->ctx * kv.hs;
     kv.k = xmalloc(sizeof(float) * kvn);
     kv.v = xmalloc(sizeof(float) * kvn);
+    kv_cache_t rkv = {0};
+    float *rbuf = NULL, *rlogits = NULL;
+    if (ref) {
+        const gpt_config_t *r = gpt_config(ref);
+        int rC = r->d_model;
+        rkv = (kv_cache_t){B, r->n_layer, r->n_head, rC / r->n_head, r->ctx, NULL, NULL};
+        size_t rn = (size_t)r->n_layer * B * r->n_head * r->ctx * rkv.hs;
+        rkv.k = xmalloc(sizeof(float) * rn);
+        rkv.v = xmalloc(sizeof(float) * rn);
+        rbuf = xmalloc(sizeof(float) * ((size_t)B * 15 * rC + 2 * (size_t)B + (size_t)r->ctx));
+        rlogits = xmalloc(sizeof(float) * (size_t)B * V);
+    }
     /* x, ln, y, proj (C each), qkv (3C), fc and its GELU (4C each): 15C per row; mean, rstd; scores */
     float *buf = xmalloc(sizeof(float) * ((size_t)B * 15 * C + 2 * (size_t)B + (size_t)c->ctx));
     float *logits = xmalloc(sizeof(float) * (size_t)B * V), *logp = xmalloc(sizeof(float) * V);
@@ -137,6 +158,10 @@ int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, co
     }
     for (;;) {
         s_step(m, &kv, tok, pos, B, logits, buf);
+        if (ref) { /* the geometric mixture, token by token: (1 - mix) z + mix z_ref, renormalised below */
+            s_step(ref, &rkv, tok, pos, B, rlogits, rbuf);
+            for (size_t i = 0; i < (size_t)B * V; i++) logits[i] = (float)((1 - mix) * logits[i] + mix * rlogits[i]);
+        }
         int active = 0;
         for (int b = 0; b < B; b++) {
             if (done[b]) continue; /* finished rows still step (cheap at these sizes), their output is ignored */
@@ -164,6 +189,6 @@ int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, co
         if (!active) break;
     }
     free(kv.k), free(kv.v), free(buf), free(logits), free(logp), free(scratch), free(order), free(tok), free(pos);
-    free(done);
+    free(done), free(rkv.k), free(rkv.v), free(rbuf), free(rlogits);
     return 0;
 }

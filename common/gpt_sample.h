@@ -23,4 +23,11 @@ typedef struct {
 int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, const gpt_sample_opts_t *o, rng_t *rngs,
                  int *out_tokens, float *out_logprobs, int *out_len);
 
+/* The same from the token-level geometric mixture of m and ref: each next token is drawn from
+ * softmax((1 - mix) z_m + mix z_ref) (then shaped by the options), and out_logprobs are under
+ * that mixture (Nash-MD's opponent for language models). ref NULL: gpt_generate. Returns -1 also
+ * when the two models' vocabulary or context differ. */
+int gpt_generate_mixture(gpt_t *m, gpt_t *ref, double mix, const int *const *prompts, const int *plen, int B,
+                         const gpt_sample_opts_t *o, rng_t *rngs, int *out_tokens, float *out_logprobs, int *out_len);
+
 #endif

@@ -74,10 +74,22 @@ void policy_backward_seqs(policy_t *p, const policy_seq_t *seqs, int n, const do
 
 int policy_generate(policy_t *p, const policy_seq_t *prompts, int n, rng_t *rngs, const policy_sample_opts_t *o,
                     policy_sample_t *out) {
-    if (s_is_gpt(p)) return gptpol_generate(p, prompts, n, rngs, o, out);
+    if (s_is_gpt(p)) return gptpol_generate(p, NULL, 0.0, prompts, n, rngs, o, out);
     for (int i = 0; i < n; i++) {
         if (prompts[i].prompt < 0 || prompts[i].prompt >= p->prompts) return -1;
         policy_sample(p, prompts[i].prompt, &rngs[i], &out[i]);
+    }
+    return 0;
+}
+
+int policy_generate_mixture(policy_t *p, policy_t *ref, double mix, const policy_seq_t *prompts, int n, rng_t *rngs,
+                            const policy_sample_opts_t *o, policy_sample_t *out) {
+    if (!ref || s_is_gpt(p) != s_is_gpt(ref)) return -1;
+    if (s_is_gpt(p)) return gptpol_generate(p, ref, mix, prompts, n, rngs, o, out);
+    for (int i = 0; i < n; i++) {
+        if (prompts[i].prompt < 0 || prompts[i].prompt >= p->prompts || ref->prompts != p->prompts || ref->n != p->n)
+            return -1;
+        policy_sample_mixture(p, ref, mix, prompts[i].prompt, &rngs[i], &out[i]);
     }
     return 0;
 }

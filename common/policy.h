@@ -92,6 +92,10 @@ void policy_backward_seqs(policy_t *p, const policy_seq_t *seqs, int n, const do
  * gpt. Returns 0, or -1 when a prompt does not fit the model's context. */
 int policy_generate(policy_t *p, const policy_seq_t *prompts, int n, rng_t *rngs, const policy_sample_opts_t *o,
                     policy_sample_t *out);
+/* The same from the geometric mixture p^(1 - mix) ref^mix (Nash-MD's opponent): per action for a
+ * tabular policy, per token for gpt; the samples' log-probs are under the mixture. */
+int policy_generate_mixture(policy_t *p, policy_t *ref, double mix, const policy_seq_t *prompts, int n, rng_t *rngs,
+                            const policy_sample_opts_t *o, policy_sample_t *out);
 void policy_sample_free(policy_sample_t *s);
 /* A printable rendering of a response (malloc'd): the action "a3", or the response's bytes up
  * to end-of-text with bytes outside printable ASCII shown as '?'. */

@@ -17,8 +17,8 @@ policy_t *tabular_load(const st_file_t *f, uint64_t *version_out, char *why, siz
 int gptpol_valid_seq(const policy_t *p, const policy_seq_t *seq);
 void gptpol_logprobs(policy_t *p, const policy_seq_t *seqs, int n, double *lp);
 void gptpol_backward(policy_t *p, const policy_seq_t *seqs, int n, const double *dlp);
-int gptpol_generate(policy_t *p, const policy_seq_t *prompts, int n, rng_t *rngs, const policy_sample_opts_t *o,
-                    policy_sample_t *out);
+int gptpol_generate(policy_t *p, policy_t *ref, double mix, const policy_seq_t *prompts, int n, rng_t *rngs,
+                    const policy_sample_opts_t *o, policy_sample_t *out);
 void gptpol_free(policy_t *p);
 
 #endif

@@ -143,8 +143,8 @@ void gptpol_backward(policy_t *p, const policy_seq_t *seqs, int n, const double 
     free(d);
 }
 
-int gptpol_generate(policy_t *p, const policy_seq_t *prompts, int n, rng_t *rngs, const policy_sample_opts_t *o,
-                    policy_sample_t *out) {
+int gptpol_generate(policy_t *p, policy_t *ref, double mix, const policy_seq_t *prompts, int n, rng_t *rngs,
+                    const policy_sample_opts_t *o, policy_sample_t *out) {
     int ctx = gpt_config(p->gpt)->ctx, max_new = o->max_new > 0 ? o->max_new : 1, rc = 0;
     int *ptok = xmalloc(sizeof(int) * (size_t)n * ctx), *plen = xmalloc(sizeof(int) * (size_t)n);
     const int **pp = xmalloc(sizeof(int *) * (size_t)n);
@@ -156,7 +156,7 @@ int gptpol_generate(policy_t *p, const policy_seq_t *prompts, int n, rng_t *rngs
     int *toks = xmalloc(sizeof(int) * (size_t)n * max_new), *len = xmalloc(sizeof(int) * (size_t)n);
     float *lps = xmalloc(sizeof(float) * (size_t)n * max_new);
     gpt_sample_opts_t go = {o->temperature, o->top_k, o->top_p, max_new};
-    if (rc == 0) rc = gpt_generate(p->gpt, pp, plen, n, &go, rngs, toks, lps, len);
+    if (rc == 0) rc = gpt_generate_mixture(p->gpt, ref ? ref->gpt : NULL, mix, pp, plen, n, &go, rngs, toks, lps, len);
     for (int b = 0; b < n && rc == 0; b++) {
         policy_sample_t *s = &out[b];
         int m = len[b] > 0 ? len[b] : 0;

@@ -547,9 +547,19 @@ static void s_free_buffer(learner_t *L) {
 }
 
 /* APO (ALGORITHMS.md section 8): logits_{t+1} = (1 + alpha) zhat_{t+1} - alpha zhat_t, where
- * zhat are the base algorithm's solutions before extrapolation. */
+ * zhat are the base algorithm's solutions before extrapolation; for a gpt policy the same
+ * extrapolation of its parameters. */
 static void s_apo_extrapolate(learner_t *L) {
     double a = L->train.alg.apo_alpha;
+    if (L->gpt) {
+        float *p = gpt_params(L->theta->gpt), *h = gpt_params(L->apo_hat->gpt);
+        for (size_t i = 0; i < L->theta->n_params; i++) {
+            float hat = p[i];
+            p[i] = (float)((1 + a) * hat - a * h[i]);
+            h[i] = hat;
+        }
+        return;
+    }
     for (size_t i = 0; i < L->theta->n_params; i++) {
         double hat = L->theta->params[i];
         L->theta->params[i] = (1 + a) * hat - a * L->apo_hat->params[i];
@@ -601,7 +611,7 @@ static int s_iteration(learner_t *L) {
                   (unsigned long long)L->iteration, tr.loss, tr.loss_initial);
         return -1;
     }
-    if (L->apo_hat) s_apo_extrapolate(L); /* tabular only (config_validate) */
+    if (L->apo_hat) s_apo_extrapolate(L);
     fflush(L->records);
     fsync(fileno(L->records));
     s_free_buffer(L);

@@ -94,10 +94,62 @@ static void test_gpt_sample_seeded_and_batch_independent(void **state) {
     gpt_destroy(&m);
 }
 
+/* The token-level geometric mixture (Nash-MD's opponent): mix 1 samples the reference exactly,
+ * and at mix 1/2 every token's log-prob is the log-softmax of the two models' averaged logits,
+ * recomputed here by full forward passes of each model. */
+static void test_gpt_sample_geometric_mixture(void **state) {
+    (void)state;
+    gpt_t *m = s_model(), *ref = gpt_new(&CFG, 9);
+    float *rp = gpt_params(ref);
+    for (size_t i = 0; i < gpt_n_params(ref); i++) rp[i] *= 10.0f;
+    gpt_sample_opts_t o = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .max_new = NEW};
+    rng_t r[B];
+    int ta[B * NEW], tb[B * NEW], la[B], lb[B];
+    float pa[B * NEW], pb[B * NEW];
+    s_streams(r, B);
+    assert_int_equal(gpt_generate_mixture(m, ref, 1.0, PROMPTS, PLEN, B, &o, r, ta, pa, la), 0);
+    s_streams(r, B);
+    assert_int_equal(gpt_generate(ref, PROMPTS, PLEN, B, &o, r, tb, pb, lb), 0);
+    for (int b = 0; b < B; b++) {
+        assert_int_equal(la[b], lb[b]);
+        for (int t = 0; t < la[b]; t++) {
+            assert_int_equal(ta[b * NEW + t], tb[b * NEW + t]);
+            assert_true(fabsf(pa[b * NEW + t] - pb[b * NEW + t]) < 1e-5f);
+        }
+    }
+    s_streams(r, B);
+    assert_int_equal(gpt_generate_mixture(m, ref, 0.5, PROMPTS, PLEN, B, &o, r, ta, pa, la), 0);
+    double worst = 0;
+    for (int b = 0; b < B; b++) {
+        int seq[64], n = PLEN[b] + la[b], V = CFG.vocab;
+        memcpy(seq, PROMPTS[b], sizeof(int) * (size_t)PLEN[b]);
+        memcpy(seq + PLEN[b], ta + b * NEW, sizeof(int) * (size_t)la[b]);
+        float *zm = malloc(sizeof(float) * (size_t)n * V), *zr = malloc(sizeof(float) * (size_t)n * V);
+        assert_int_equal(gpt_forward(m, seq, 1, n), 0);
+        memcpy(zm, gpt_logits(m), sizeof(float) * (size_t)n * V);
+        assert_int_equal(gpt_forward(ref, seq, 1, n), 0);
+        memcpy(zr, gpt_logits(ref), sizeof(float) * (size_t)n * V);
+        for (int t = 0; t < la[b]; t++) {
+            const float *a = zm + (size_t)(PLEN[b] - 1 + t) * V, *c = zr + (size_t)(PLEN[b] - 1 + t) * V;
+            double mx = -INFINITY, sum = 0;
+            for (int v = 0; v < V; v++) mx = fmax(mx, 0.5 * a[v] + 0.5 * c[v]);
+            for (int v = 0; v < V; v++) sum += exp(0.5 * a[v] + 0.5 * c[v] - mx);
+            int tok = ta[b * NEW + t];
+            double want = 0.5 * a[tok] + 0.5 * c[tok] - mx - log(sum);
+            worst = fmax(worst, fabs(want - pa[b * NEW + t]));
+        }
+        free(zm), free(zr);
+    }
+    fprintf(stderr, "mixture log-probs vs full forwards: worst difference %.1e\n", worst);
+    assert_true(worst < 1e-4);
+    gpt_destroy(&m), gpt_destroy(&ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt_sample_cached_matches_uncached),
         cmocka_unit_test(test_gpt_sample_seeded_and_batch_independent),
+        cmocka_unit_test(test_gpt_sample_geometric_mixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
