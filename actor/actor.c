@@ -34,7 +34,9 @@ typedef struct {
     double *P;
     char judge_version[128];
     uint64_t request_id;
-    int judge, attempts;
+    int judge, attempts, failures; /* judge requests sent; of them timed out, refused or malformed */
+    int64_t sent_ms;                /* when the current judge request went out */
+    double latency_ms;              /* of the request that was answered */
     int64_t due_ms; /* generating: ready time; judging: deadline; submitted: re-send time */
 } task_t;
 
@@ -56,6 +58,10 @@ typedef struct {
     void *zctx, *ctl, *sub;
     void *judges[MAX_JUDGES];
     int n_judges, next_judge;
+    /* a judge that let a request time out sits out for judge.timeout_ms x 2^(strikes - 1), at
+     * most a minute; any reply from it clears its strikes */
+    int strikes[MAX_JUDGES];
+    int64_t benched_until_ms[MAX_JUDGES];
 
     int welcomed;
     uint64_t seed;
@@ -174,6 +180,16 @@ static void s_responses_free(responses_t *r) {
     free(r->text);
 }
 
+/* Round robin from `from`, skipping benched judges (when all are, the next in turn anyway). */
+static int s_pick_judge(const actor_t *A, int from) {
+    int64_t now = util_now_ms();
+    for (int i = 0; i < A->n_judges; i++) {
+        int j = (from + i) % A->n_judges;
+        if (A->benched_until_ms[j] <= now) return j;
+    }
+    return from % A->n_judges;
+}
+
 static void s_send_judge(actor_t *A, task_t *t) {
     responses_t resp;
     s_responses(A, t, &resp);
@@ -186,10 +202,15 @@ static void s_send_judge(actor_t *A, task_t *t) {
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
     env.judge_request = &jr;
-    t->judge = A->next_judge;
-    A->next_judge = (A->next_judge + 1) % A->n_judges;
+    if (t->attempts > 0) { /* a retry goes to another judge than the one that failed */
+        t->judge = s_pick_judge(A, t->judge + 1);
+    } else {
+        t->judge = s_pick_judge(A, A->next_judge);
+        A->next_judge = (t->judge + 1) % A->n_judges;
+    }
     wire_send(&A->wire, A->judges[t->judge], NULL, &env);
     t->attempts++;
+    t->sent_ms = util_now_ms();
     t->state = TASK_JUDGING;
     t->due_ms = util_now_ms() + A->cfg->judge.timeout_ms;
     s_responses_free(&resp);
@@ -211,6 +232,8 @@ static void s_submit(actor_t *A, task_t *t) {
     g.judge_version = t->judge_version;
     g.actor_id = A->wire.sender_id;
     g.judge_attempts = (uint32_t)t->attempts;
+    g.judge_latency_ms = t->latency_ms;
+    g.judge_failures = (uint32_t)t->failures;
     g.n_opponents = (uint32_t)t->n_opp;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_GROUP;
@@ -431,6 +454,16 @@ static void s_on_ack(actor_t *A, const Spar__RolloutAck *a) {
     }
 }
 
+/* A judge request failed (timed out, refused, or answered with something else): ask again, the
+ * next judge in turn, after a backoff that doubles with each attempt (50 ms .. 3.2 s). */
+static void s_judge_failed(task_t *t, const char *why) {
+    int64_t backoff = (int64_t)50 << (t->attempts < 6 ? t->attempts : 6);
+    t->failures++;
+    log_warn("judge %d failed on prompt %u (%s); asking again in %lld ms", t->judge, t->prompt, why, (long long)backoff);
+    t->state = TASK_GENERATING; /* the timer re-sends it */
+    t->due_ms = util_now_ms() + backoff;
+}
+
 static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
     for (int i = 0; i < A->n_tasks; i++) {
         task_t *t = &A->tasks[i];
@@ -438,13 +471,10 @@ static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
         int refused = r->error && r->error[0];
         if (refused || r->k != (uint32_t)t->k || r->n_preference != (size_t)t->k * t->k) {
             if (!refused) A->wire.bad_messages++; /* a valid frame, but not an answer to this request */
-            int64_t backoff = (int64_t)50 << (t->attempts < 6 ? t->attempts : 6);
-            log_warn("judge could not judge prompt %u: %s; asking again in %lld ms", t->prompt,
-                     refused ? r->error : "reply does not match the request", (long long)backoff);
-            t->state = TASK_GENERATING; /* the timer re-sends it, to the next judge */
-            t->due_ms = util_now_ms() + backoff;
+            s_judge_failed(t, refused ? r->error : "reply does not match the request");
             return;
         }
+        t->latency_ms = (double)(util_now_ms() - t->sent_ms);
         t->P = xmalloc(sizeof(double) * r->n_preference);
         memcpy(t->P, r->preference, sizeof(double) * r->n_preference);
         snprintf(t->judge_version, sizeof t->judge_version, "%s", r->judge_version);
@@ -515,9 +545,12 @@ static int64_t s_timers(actor_t *A) {
         }
         if (t->state == TASK_GENERATING) s_send_judge(A, t);
         else if (t->state == TASK_JUDGING) {
-            log_warn("judge %d silent on prompt %u; retrying on another", t->judge, t->prompt);
-            s_send_judge(A, t);
-        } else s_submit(A, t);
+            int j = t->judge, s = ++A->strikes[j] < 12 ? A->strikes[j] : 12;
+            int64_t bench = A->cfg->judge.timeout_ms << (s - 1);
+            A->benched_until_ms[j] = now + (bench < 60000 ? bench : 60000);
+            s_judge_failed(t, "no reply before judge.timeout_ms");
+        }
+        else s_submit(A, t);
         NEXT(t->due_ms);
     }
     if (!busy && (!A->request_outstanding || now >= A->request_at)) {
@@ -584,7 +617,11 @@ static void s_poll(actor_t *A, int64_t until) {
     for (int j = 0; j < A->n_judges; j++)
         while (wire_readable(A->judges[j]))
             if ((in = wire_recv(&A->wire, A->judges[j], 0, NULL))) {
-                if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REPLY) s_on_judge_reply(A, in->judge_reply);
+                if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REPLY) {
+                    A->strikes[j] = 0; /* alive */
+                    A->benched_until_ms[j] = 0;
+                    s_on_judge_reply(A, in->judge_reply);
+                }
                 else if (in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
                     A->wire.bad_messages++;
                     log_warn("dropped %s from a judge: not a judge reply", wire_body_name(in));

@@ -110,6 +110,9 @@ typedef struct {
     double step_loss, step_loss_initial;
     int n_steps_iter;
     uint64_t stale_dropped, judge_queries, samples;
+    uint64_t judge_retries, judge_failures; /* this iteration's accepted groups: attempts - 1, failed requests */
+    double *judge_latency;                  /* per accepted group of the iteration, ms */
+    int n_latency;
     uint64_t stale_total;
 
     peer_t peers[MAX_PEERS];
@@ -358,6 +361,9 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
     if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
     own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
     L->lag_hist[L->version - own->policy_version]++;
+    L->judge_retries += own->judge_attempts > 1 ? own->judge_attempts - 1 : 0;
+    L->judge_failures += own->judge_failures;
+    if (L->n_latency < L->cfg->task.prompts) L->judge_latency[L->n_latency++] = own->judge_latency_ms;
     L->buffer[own->prompt_id] = own;
     L->samples += own->n_responses;
     L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
@@ -453,6 +459,24 @@ static int s_checkpoint(learner_t *L) {
 
 static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+static int s_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The judge latency of the iteration's accepted groups: {"median": ms, "p99": ms}, null before
+ * any group. */
+static json_t *s_latency(learner_t *L) {
+    if (L->n_latency == 0) return json_null();
+    qsort(L->judge_latency, (size_t)L->n_latency, sizeof(double), s_cmp_double);
+    int n = L->n_latency, p99 = (int)ceil(0.99 * n) - 1;
+    double median = n % 2 ? L->judge_latency[n / 2] : 0.5 * (L->judge_latency[n / 2 - 1] + L->judge_latency[n / 2]);
+    json_t *o = json_object();
+    json_object_set_new(o, "median", json_real(median));
+    json_object_set_new(o, "p99", json_real(L->judge_latency[p99 < 0 ? 0 : p99]));
+    return o;
+}
+
 static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result_t *tr, double wall_s,
                             double collect_s, int lost) {
     json_t *o = json_object();
@@ -488,6 +512,9 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
         json_object_set_new(o, "condorcet_top", s_num(m.condorcet_top));
     }
     json_object_set_new(o, "lost", json_integer(lost));
+    json_object_set_new(o, "judge_latency_ms", s_latency(L));
+    json_object_set_new(o, "judge_retries", json_integer((json_int_t)L->judge_retries));
+    json_object_set_new(o, "judge_failures", json_integer((json_int_t)L->judge_failures));
     json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
     json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
     json_t *lag = json_array();
@@ -580,7 +607,8 @@ static void s_set_prompts(learner_t *L) {
 static int s_iteration(learner_t *L) {
     double t0 = util_now_s();
     L->iteration++;
-    L->samples = L->judge_queries = L->stale_dropped = 0;
+    L->samples = L->judge_queries = L->stale_dropped = L->judge_retries = L->judge_failures = 0;
+    L->n_latency = 0;
     memset(L->lag_hist, 0, sizeof(uint64_t) * (size_t)(L->max_staleness + 1));
     L->step_loss = L->step_loss_initial = 0;
     L->n_steps_iter = 0;
@@ -744,6 +772,7 @@ static void s_teardown(learner_t *L) {
     free(L->ring);
     free(L->batch);
     free(L->lag_hist);
+    free(L->judge_latency);
     free(L->nash_tau);
     for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
     free(L->prompt_text);
@@ -838,6 +867,7 @@ int learner_main(const spar_config_t *cfg) {
         L.tau = 0;
     }
     L.buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L.buffer);
+    L.judge_latency = xcalloc((size_t)cfg->task.prompts, sizeof *L.judge_latency);
     L.broadcast_every = cfg->learner.broadcast_every;
     L.online = L.broadcast_every > 0;
     L.step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;

@@ -317,6 +317,55 @@ static void test_system_gpt_sppo_2_iterations(void **state) {
     s_teardown(&S);
 }
 
+/* Two judges serve a run; one is killed with SIGKILL mid-run. Requests sent to it time out and
+ * go to the other judge after a backoff: the run completes with every prompt answered once,
+ * and the failures and retries are counted in iterations.jsonl. */
+static void test_system_judge_killed_mid_run(void **state) {
+    (void)state;
+    sys_t S;
+    s_setup(&S, "run:\n  iterations: 8\nactor:\n  delay_ms: 20\n");
+    /* a second judge endpoint for the actors */
+    char *yaml = util_read_file(S.cfg, NULL), *one = xasprintf("endpoints: ipc://%s/judge\n", S.dir);
+    char *two = xasprintf("endpoints: ipc://%s/judge,ipc://%s/judge2\n  timeout_ms: 300\n", S.dir, S.dir);
+    char *at = strstr(yaml, one);
+    assert_non_null(at);
+    *at = '\0';
+    char *fixed = xasprintf("%s%s%s", yaml, two, at + strlen(one));
+    tu_write(S.cfg, fixed);
+    free(yaml), free(one), free(two), free(fixed);
+    char *bind2 = xasprintf("judge.bind=ipc://%s/judge2", S.dir), *log2 = xasprintf("%s/judge-1.log", S.dir);
+    pid_t judge2 = tu_spawn(NULL, log2, SPAR_BIN, "judge", "--config", S.cfg, "--id", "judge-1", "--set", bind2, NULL);
+    S.judge = s_start(&S, "judge", 0, "judge-0");
+    S.learner = s_start(&S, "learner", 1, "learner");
+    S.actors[0] = s_start(&S, "actor", 2, "actor-0");
+    S.actors[1] = s_start(&S, "actor", 3, "actor-1");
+    assert_int_equal(tu_wait_lines(S.jsonl, 3, 60000), 0); /* two iterations done */
+    assert_int_equal(kill(judge2, SIGKILL), 0);
+    tu_wait(judge2, 5000);
+    int st = tu_wait(S.learner, 120000);
+    if (tu_exit_code(st) != 0) tu_dump(S.logs[1]);
+    assert_int_equal(tu_exit_code(st), 0);
+    s_finish(&S, 2);
+
+    json_t *lines = tu_read_jsonl(S.jsonl);
+    s_check_lines(lines, 9);
+    long failures = 0, retries = 0;
+    for (int i = 1; i <= 8; i++) {
+        json_t *o = json_array_get(lines, i), *lat = json_object_get(o, "judge_latency_ms");
+        failures += (long)json_integer_value(json_object_get(o, "judge_failures"));
+        retries += (long)json_integer_value(json_object_get(o, "judge_retries"));
+        assert_true(json_is_number(json_object_get(lat, "median")) && json_is_number(json_object_get(lat, "p99")));
+        assert_true(json_number_value(json_object_get(lat, "p99")) >= json_number_value(json_object_get(lat, "median")));
+    }
+    fprintf(stderr, "judge failures %ld, retries %ld after one of two judges was killed\n", failures, retries);
+    assert_true(failures > 0);
+    assert_true(retries >= failures);
+    json_decref(lines);
+    assert_int_equal(s_check_records(S.run, 8, 16), 8 * 16);
+    free(bind2), free(log2);
+    s_teardown(&S);
+}
+
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */
 int main(int argc, char **argv) {
     if (argc > 1) cmocka_set_test_filter(argv[1]);
@@ -325,6 +374,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_system_actor_killed_mid_iteration),
         cmocka_unit_test(test_system_launcher_restarts_actor_and_is_reproducible),
         cmocka_unit_test(test_system_gpt_sppo_2_iterations),
+        cmocka_unit_test(test_system_judge_killed_mid_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
