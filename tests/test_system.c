@@ -244,16 +244,49 @@ static void test_system_launcher_restarts_actor_and_is_reproducible(void **state
     tu_done(dir);
 }
 
+/* A tiny GPT on one-digit arith, SFT'd briefly by the learner, 2 iterations of 8 prompts x 4. */
+static const char GPT_TINY_ARITH[] =
+    "run:\n  iterations: 2\ntask:\n  kind: arith\n  prompts: 8\n  digits: 1\n  eval_prompts: 40\n"
+    "policy:\n  kind: gpt\n  init: sft\ngpt:\n  n_layer: 2\n  n_head: 2\n  d_model: 32\n  ctx: 16\n"
+    "sft:\n  examples: 400\n  steps: 150\n  batch: 16\n  warmup: 10\n"
+    "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n";
+
+/* Checks every recorded group's matrix against the C rule on its recorded responses and its
+ * judge version; returns how many responses were numbers. */
+static int s_check_rule_matrices(const char *run, const char *judge_version) {
+    char *path = xasprintf("%s/records/groups.pb", run);
+    FILE *rf = fopen(path, "rb");
+    free(path);
+    assert_non_null(rf);
+    int bad = 0, numeric = 0;
+    Spar__RolloutGroup *g;
+    while ((g = records_next(rf, &bad))) {
+        assert_string_equal(g->judge_version, judge_version);
+        int k = (int)g->n_responses;
+        assert_int_equal(k, 4);
+        char *texts[4];
+        for (int i = 0; i < k; i++) {
+            texts[i] = xstrdup(g->responses[i]->text);
+            numeric += texts[i][0] >= '0' && texts[i][0] <= '9';
+        }
+        double P[16];
+        assert_int_equal(rule_arith_judge(g->prompt, (const char *const *)texts, k, P), 0);
+        for (int i = 0; i < k * k; i++) assert_true(P[i] == g->preference[i]);
+        for (int i = 0; i < k; i++) free(texts[i]);
+        spar__rollout_group__free_unpacked(g, NULL);
+    }
+    assert_int_equal(bad, 0);
+    fclose(rf);
+    return numeric;
+}
+
 /* A tiny GPT, SFT'd by the learner, then 2 SPPO iterations on arith through real learner, rule
  * judge and actor processes: every group is answered once by its iteration's version, the
  * judge's matrices are the rule's, the checkpoints are Hugging Face folders, and the policy moved. */
 static void test_system_gpt_sppo_2_iterations(void **state) {
     (void)state;
     sys_t S;
-    s_setup(&S, "run:\n  iterations: 2\ntask:\n  kind: arith\n  prompts: 8\n  digits: 1\n  eval_prompts: 40\n"
-                "policy:\n  kind: gpt\n  init: sft\ngpt:\n  n_layer: 2\n  n_head: 2\n  d_model: 32\n  ctx: 16\n"
-                "sft:\n  examples: 400\n  steps: 150\n  batch: 16\n  warmup: 10\n"
-                "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n");
+    s_setup(&S, GPT_TINY_ARITH);
     s_run_with_two_actors(&S);
 
     json_t *lines = tu_read_jsonl(S.jsonl);
@@ -273,29 +306,7 @@ static void test_system_gpt_sppo_2_iterations(void **state) {
     assert_int_equal(s_check_records(S.run, 2, 8), 2 * 8);
 
     /* the recorded matrices are the rule's on the recorded responses */
-    char *path = xasprintf("%s/records/groups.pb", S.run);
-    FILE *rf = fopen(path, "rb");
-    free(path);
-    assert_non_null(rf);
-    int bad = 0, numeric = 0;
-    Spar__RolloutGroup *g;
-    while ((g = records_next(rf, &bad))) {
-        assert_string_equal(g->judge_version, "rule-arith-1");
-        int k = (int)g->n_responses;
-        assert_int_equal(k, 4);
-        char *texts[4];
-        for (int i = 0; i < k; i++) {
-            texts[i] = xstrdup(g->responses[i]->text);
-            numeric += texts[i][0] >= '0' && texts[i][0] <= '9';
-        }
-        double P[16];
-        assert_int_equal(rule_arith_judge(g->prompt, (const char *const *)texts, k, P), 0);
-        for (int i = 0; i < k * k; i++) assert_true(P[i] == g->preference[i]);
-        for (int i = 0; i < k; i++) free(texts[i]);
-        spar__rollout_group__free_unpacked(g, NULL);
-    }
-    fclose(rf);
-    assert_true(numeric > 0); /* the SFT'd policy answers with numbers */
+    assert_true(s_check_rule_matrices(S.run, "rule-arith-1") > 0); /* the SFT'd policy answers with numbers */
 
     /* checkpoints: Hugging Face folders; the last is version 2 and differs from the first */
     char why[256];
@@ -366,6 +377,63 @@ static void test_system_judge_killed_mid_run(void **state) {
     s_teardown(&S);
 }
 
+/* The judge written in Python (examples/python_judge) serves learner and actors: every request
+ * reaches it and every reply comes back (the recorded matrices equal the C rule's, with the
+ * Python judge's version); with every 3rd reply malformed, the actors count and refuse those,
+ * ask again, and the run still completes with no prompt lost. */
+static void s_python_judge_run(int malformed_every) {
+    sys_t S;
+    s_setup(&S, GPT_TINY_ARITH);
+    char *bind = xasprintf("ipc://%s/judge", S.dir), *script = xasprintf("%s/examples/python_judge/judge.py", SPAR_SOURCE_DIR);
+    char every[16];
+    snprintf(every, sizeof every, "%d", malformed_every);
+    S.judge = tu_spawn(NULL, S.logs[0], "/usr/bin/python3", script, "--bind", bind, "--malformed-every", every, NULL);
+    S.learner = s_start(&S, "learner", 1, "learner");
+    S.actors[0] = s_start(&S, "actor", 2, "actor-0");
+    S.actors[1] = s_start(&S, "actor", 3, "actor-1");
+    int st = tu_wait(S.learner, 240000);
+    if (tu_exit_code(st) != 0) tu_dump(S.logs[1]), tu_dump(S.logs[0]);
+    assert_int_equal(tu_exit_code(st), 0);
+    for (int a = 0; a < 2; a++) assert_int_equal(tu_exit_code(tu_wait(S.actors[a], 10000)), 0);
+    kill(S.judge, SIGTERM);
+    assert_int_equal(tu_exit_code(tu_wait(S.judge, 10000)), 0);
+    assert_true(tu_file_contains(S.logs[0], "python judge stopping"));
+
+    json_t *lines = tu_read_jsonl(S.jsonl);
+    assert_int_equal((int)json_array_size(lines), 3);
+    long bad = 0;
+    for (int i = 0; i <= 2; i++) {
+        json_t *o = json_array_get(lines, i);
+        assert_int_equal(json_integer_value(json_object_get(o, "lost")), 0);
+        bad = (long)json_integer_value(json_object_get(o, "bad_messages"));
+    }
+    if (malformed_every) {
+        long failures = 0;
+        for (int i = 1; i <= 2; i++)
+            failures += (long)json_integer_value(json_object_get(json_array_get(lines, i), "judge_failures"));
+        fprintf(stderr, "malformed replies: bad_messages %ld, judge_failures %ld\n", bad, failures);
+        assert_true(bad > 0 || failures > 0);
+        assert_true(tu_file_contains(S.logs[2], "dropped bad message") || tu_file_contains(S.logs[3], "dropped bad message"));
+    } else {
+        assert_int_equal(bad, 0);
+    }
+    json_decref(lines);
+    assert_int_equal(s_check_records(S.run, 2, 8), 2 * 8);
+    s_check_rule_matrices(S.run, "python-arith-1");
+    free(bind), free(script);
+    s_teardown(&S);
+}
+
+static void test_system_python_judge(void **state) {
+    (void)state;
+    s_python_judge_run(0);
+}
+
+static void test_system_python_judge_malformed_replies(void **state) {
+    (void)state;
+    s_python_judge_run(3);
+}
+
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */
 int main(int argc, char **argv) {
     if (argc > 1) cmocka_set_test_filter(argv[1]);
@@ -375,6 +443,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_system_launcher_restarts_actor_and_is_reproducible),
         cmocka_unit_test(test_system_gpt_sppo_2_iterations),
         cmocka_unit_test(test_system_judge_killed_mid_run),
+        cmocka_unit_test(test_system_python_judge),
+        cmocka_unit_test(test_system_python_judge_malformed_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
