@@ -81,7 +81,8 @@ static const option_t s_options[] = {
     {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
-    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule", "judge backend (auto: matrix for game, rule for text tasks)"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote)"},
+    {"judge.remote", T_STRING, OFF(judge.remote), 0, 0, "", NULL, "judge.kind remote: endpoint of a process speaking the judge protocol"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
     {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
     {"judge.endpoints", T_STRING, OFF(judge.endpoints), 0, 0, "tcp://127.0.0.1:5557", NULL, "judges an actor uses, comma-separated"},
@@ -390,8 +391,12 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
                  cfg->policy.kind);
         return -1;
     }
-    if (text && strcmp(cfg->judge.kind, "rule") != 0) {
-        snprintf(err, errlen, "judge.kind: task %s is judged by its rule (judge.kind: rule)", cfg->task.kind);
+    if (!strcmp(cfg->judge.kind, "remote") && !cfg->judge.remote[0]) {
+        snprintf(err, errlen, "judge.remote: required when judge.kind is remote");
+        return -1;
+    }
+    if (text && strcmp(cfg->judge.kind, "rule") != 0 && strcmp(cfg->judge.kind, "remote") != 0) {
+        snprintf(err, errlen, "judge.kind: task %s is judged by its rule or a remote judge (rule | remote)", cfg->task.kind);
         return -1;
     }
     if (gpt && !strcmp(cfg->policy.init, "uniform")) {

@@ -80,7 +80,8 @@ typedef struct {
         long shutdown_grace_ms;
     } learner;
     struct {
-        char kind[CFG_STR]; /* auto | matrix | rule */
+        char kind[CFG_STR]; /* auto | matrix | rule | remote */
+        char remote[CFG_STR];
         long count;
         char bind[CFG_STR];
         char endpoints[4 * CFG_STR]; /* comma-separated */

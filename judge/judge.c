@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "common/tokenizer.h"
 #include "common/wire.h"
+#include "judge/remote.h"
 #include "judge/rule_arith.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     void *zctx, *sock;
     int rule;   /* judge.kind rule: the task's rule judge; else matrix games */
     int styles; /* the rule of the styles task (else arith's) */
+    remote_t *remote; /* judge.kind remote: requests go on to judge.remote */
     game_set_t games;
     char version[96];
     uint64_t served;
@@ -97,6 +99,12 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     free(P);
 }
 
+static void s_reply_to(void *ctx, const wire_peer_t *to, Spar__Envelope *env) {
+    judge_t *J = ctx;
+    s_send(J, to, env);
+    J->served++;
+}
+
 static void s_on_heartbeat(judge_t *J, const wire_peer_t *from) {
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     hb.role = SPAR__ROLE__ROLE_JUDGE;
@@ -120,7 +128,10 @@ int judge_main(const spar_config_t *cfg, const char *id) {
 
     char why[512];
     J.rule = !strcmp(cfg->judge.kind, "rule");
-    if (J.rule) {
+    int remote = !strcmp(cfg->judge.kind, "remote");
+    if (remote) {
+        snprintf(J.version, sizeof J.version, "remote");
+    } else if (J.rule) {
         J.styles = !strcmp(cfg->task.kind, "styles");
         snprintf(J.version, sizeof J.version, J.styles ? "rule-styles-1" : "rule-arith-1");
     } else {
@@ -139,22 +150,27 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
     wire_socket_defaults(J.sock);
     int status = 0;
-    if (zmq_bind(J.sock, cfg->judge.bind) != 0) {
+    if (remote && !(J.remote = remote_new(J.zctx, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms))) status = 1;
+    if (status == 0 && zmq_bind(J.sock, cfg->judge.bind) != 0) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
         status = 1;
-    } else {
-        if (J.rule) log_info("judge %s serving %s on %s", J.version, J.styles ? "styles" : "arith", cfg->judge.bind);
+    } else if (status == 0) {
+        if (remote) log_info("judge on %s forwarding to the remote judge %s", cfg->judge.bind, cfg->judge.remote);
+        else if (J.rule) log_info("judge %s serving %s on %s", J.version, J.styles ? "styles" : "arith", cfg->judge.bind);
         else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
                       cfg->game.family, J.games.n, cfg->judge.bind);
     }
     while (status == 0 && !util_stop_requested()) {
-        zmq_pollitem_t item = {J.sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, 200) <= 0) continue;
+        zmq_pollitem_t items[2] = {{J.sock, 0, ZMQ_POLLIN, 0}, {J.remote ? remote_socket(J.remote) : NULL, 0, ZMQ_POLLIN, 0}};
+        int ready = zmq_poll(items, J.remote ? 2 : 1, J.remote ? 50 : 200);
+        if (J.remote) remote_pump(J.remote, s_reply_to, &J); /* replies, and requests past their time */
+        if (ready <= 0) continue;
         while (wire_readable(J.sock)) {
             wire_peer_t from;
             Spar__Envelope *in = wire_recv(&J.wire, J.sock, 1, &from);
             if (!in) continue;
-            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &from, in);
+            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.remote) remote_forward(J.remote, &from, in->judge_request);
+            else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &from, in);
             else if (in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) s_on_heartbeat(&J, &from);
             else {
                 J.wire.bad_messages++;
@@ -165,6 +181,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     }
     log_info("judge stopping: %llu requests served, %llu bad messages", (unsigned long long)J.served,
              (unsigned long long)J.wire.bad_messages);
+    remote_destroy(&J.remote);
     zmq_close(J.sock);
     zmq_ctx_term(J.zctx);
     game_set_free(&J.games);

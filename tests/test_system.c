@@ -377,17 +377,23 @@ static void test_system_judge_killed_mid_run(void **state) {
     s_teardown(&S);
 }
 
-/* The judge written in Python (examples/python_judge) serves learner and actors: every request
- * reaches it and every reply comes back (the recorded matrices equal the C rule's, with the
- * Python judge's version); with every 3rd reply malformed, the actors count and refuse those,
- * ask again, and the run still completes with no prompt lost. */
-static void s_python_judge_run(int malformed_every) {
+/* The judge written in Python (examples/python_judge) serves learner and actors, directly or
+ * behind a C judge of kind remote: every request reaches it and every reply comes back (the
+ * recorded matrices equal the C rule's, with the Python judge's version); with every 3rd reply
+ * malformed, the actors count and refuse those, ask again, and the run still completes with no
+ * prompt lost. */
+static void s_python_judge_run(int malformed_every, int via_remote) {
     sys_t S;
     s_setup(&S, GPT_TINY_ARITH);
-    char *bind = xasprintf("ipc://%s/judge", S.dir), *script = xasprintf("%s/examples/python_judge/judge.py", SPAR_SOURCE_DIR);
+    char *bind = via_remote ? xasprintf("ipc://%s/py", S.dir) : xasprintf("ipc://%s/judge", S.dir);
+    char *script = xasprintf("%s/examples/python_judge/judge.py", SPAR_SOURCE_DIR);
+    char *pylog = xasprintf("%s/python-judge.log", S.dir), *remote = xasprintf("judge.remote=%s", bind);
     char every[16];
     snprintf(every, sizeof every, "%d", malformed_every);
-    S.judge = tu_spawn(NULL, S.logs[0], "/usr/bin/python3", script, "--bind", bind, "--malformed-every", every, NULL);
+    pid_t py = tu_spawn(NULL, pylog, "/usr/bin/python3", script, "--bind", bind, "--malformed-every", every, NULL);
+    S.judge = via_remote ? tu_spawn(NULL, S.logs[0], SPAR_BIN, "judge", "--config", S.cfg, "--id", "judge-0", "--set",
+                                    "judge.kind=remote", "--set", remote, NULL)
+                         : py;
     S.learner = s_start(&S, "learner", 1, "learner");
     S.actors[0] = s_start(&S, "actor", 2, "actor-0");
     S.actors[1] = s_start(&S, "actor", 3, "actor-1");
@@ -395,9 +401,13 @@ static void s_python_judge_run(int malformed_every) {
     if (tu_exit_code(st) != 0) tu_dump(S.logs[1]), tu_dump(S.logs[0]);
     assert_int_equal(tu_exit_code(st), 0);
     for (int a = 0; a < 2; a++) assert_int_equal(tu_exit_code(tu_wait(S.actors[a], 10000)), 0);
-    kill(S.judge, SIGTERM);
-    assert_int_equal(tu_exit_code(tu_wait(S.judge, 10000)), 0);
-    assert_true(tu_file_contains(S.logs[0], "python judge stopping"));
+    if (via_remote) {
+        kill(S.judge, SIGTERM);
+        assert_int_equal(tu_exit_code(tu_wait(S.judge, 10000)), 0);
+    }
+    kill(py, SIGTERM);
+    assert_int_equal(tu_exit_code(tu_wait(py, 10000)), 0);
+    assert_true(tu_file_contains(pylog, "python judge stopping"));
 
     json_t *lines = tu_read_jsonl(S.jsonl);
     assert_int_equal((int)json_array_size(lines), 3);
@@ -413,25 +423,33 @@ static void s_python_judge_run(int malformed_every) {
             failures += (long)json_integer_value(json_object_get(json_array_get(lines, i), "judge_failures"));
         fprintf(stderr, "malformed replies: bad_messages %ld, judge_failures %ld\n", bad, failures);
         assert_true(bad > 0 || failures > 0);
-        assert_true(tu_file_contains(S.logs[2], "dropped bad message") || tu_file_contains(S.logs[3], "dropped bad message"));
+        /* refused by whoever reads the remote's frames: the actors, or the C judge in front of it */
+        if (via_remote) assert_true(tu_file_contains(S.logs[0], "dropped bad message"));
+        else assert_true(tu_file_contains(S.logs[2], "dropped bad message") || tu_file_contains(S.logs[3], "dropped bad message"));
     } else {
         assert_int_equal(bad, 0);
     }
     json_decref(lines);
     assert_int_equal(s_check_records(S.run, 2, 8), 2 * 8);
     s_check_rule_matrices(S.run, "python-arith-1");
-    free(bind), free(script);
+    free(bind), free(script), free(pylog), free(remote);
     s_teardown(&S);
 }
 
-static void test_system_python_judge(void **state) {
+static void test_system_python_judge_direct(void **state) {
     (void)state;
-    s_python_judge_run(0);
+    s_python_judge_run(0, 0);
 }
 
 static void test_system_python_judge_malformed_replies(void **state) {
     (void)state;
-    s_python_judge_run(3);
+    s_python_judge_run(3, 0);
+}
+
+static void test_system_python_judge_behind_remote(void **state) {
+    (void)state;
+    s_python_judge_run(0, 1);
+    s_python_judge_run(3, 1);
 }
 
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */
@@ -443,8 +461,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_system_launcher_restarts_actor_and_is_reproducible),
         cmocka_unit_test(test_system_gpt_sppo_2_iterations),
         cmocka_unit_test(test_system_judge_killed_mid_run),
-        cmocka_unit_test(test_system_python_judge),
+        cmocka_unit_test(test_system_python_judge_direct),
         cmocka_unit_test(test_system_python_judge_malformed_replies),
+        cmocka_unit_test(test_system_python_judge_behind_remote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

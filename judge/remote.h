@@ -1,0 +1,27 @@
+/* remote — judge.kind remote: the judge forwards every request to another process that speaks
+ * the judge protocol (judge.remote; e.g. examples/python_judge, or a model server wrapped the
+ * same way) and relays its replies to the actors. The remote's reply passes the same checks as
+ * any frame (a bad matrix is counted and dropped), must answer the request's K responses, and
+ * keeps the remote's judge version; a request the remote leaves unanswered for judge.timeout_ms
+ * is answered with an error, so the actor asks again at once. */
+#ifndef SPAR_REMOTE_H
+#define SPAR_REMOTE_H
+
+#include "common/wire.h"
+
+typedef struct remote remote_t;
+/* Sends an envelope to an actor (the judge's ROUTER). */
+typedef void (*remote_reply_fn)(void *ctx, const wire_peer_t *to, Spar__Envelope *env);
+
+/* Connects a DEALER to endpoint; counts bad frames in wire. NULL when it cannot connect. */
+remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms);
+void remote_destroy(remote_t **r);
+/* The socket to poll for replies. */
+void *remote_socket(remote_t *r);
+/* Forwards a request from an actor. */
+void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req);
+/* Relays the replies waiting on the socket and answers expired requests with an error. Returns
+ * the number of replies relayed. */
+int remote_pump(remote_t *r, remote_reply_fn reply, void *ctx);
+
+#endif
