@@ -31,7 +31,8 @@ typedef struct {
     int k;     /* responses: the K samples, then n_opp opponents */
     int n_opp;
     policy_sample_t *samples;
-    double *P;
+    double *P;       /* the judge's K x K matrix, or NULL when it gave rewards */
+    double *rewards; /* the judge's K rewards (a reward model), or NULL */
     char judge_version[128];
     uint64_t request_id;
     int judge, attempts, failures; /* judge requests sent; of them timed out, refused or malformed */
@@ -227,8 +228,13 @@ static void s_submit(actor_t *A, task_t *t) {
     g.prompt = t->prompt_text;
     g.responses = resp.rp;
     g.n_responses = (size_t)t->k;
-    g.preference = t->P;
-    g.n_preference = (size_t)t->k * t->k;
+    if (t->P) {
+        g.preference = t->P;
+        g.n_preference = (size_t)t->k * t->k;
+    } else {
+        g.rewards = t->rewards;
+        g.n_rewards = (size_t)t->k;
+    }
     g.judge_version = t->judge_version;
     g.actor_id = A->wire.sender_id;
     g.judge_attempts = (uint32_t)t->attempts;
@@ -251,6 +257,7 @@ static void s_task_free(task_t *t) {
     for (int i = 0; t->samples && i < t->k; i++) policy_sample_free(&t->samples[i]);
     free(t->samples);
     free(t->prompt_text);
+    free(t->rewards);
     free(t->P);
 }
 
@@ -469,14 +476,20 @@ static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
         task_t *t = &A->tasks[i];
         if (t->state != TASK_JUDGING || t->request_id != r->request_id) continue;
         int refused = r->error && r->error[0];
-        if (refused || r->k != (uint32_t)t->k || r->n_preference != (size_t)t->k * t->k) {
+        int matrix = r->n_preference == (size_t)t->k * t->k, rewards = !matrix && r->n_rewards == (size_t)t->k;
+        if (refused || r->k != (uint32_t)t->k || (!matrix && !rewards)) {
             if (!refused) A->wire.bad_messages++; /* a valid frame, but not an answer to this request */
             s_judge_failed(t, refused ? r->error : "reply does not match the request");
             return;
         }
         t->latency_ms = (double)(util_now_ms() - t->sent_ms);
-        t->P = xmalloc(sizeof(double) * r->n_preference);
-        memcpy(t->P, r->preference, sizeof(double) * r->n_preference);
+        if (matrix) {
+            t->P = xmalloc(sizeof(double) * r->n_preference);
+            memcpy(t->P, r->preference, sizeof(double) * r->n_preference);
+        } else { /* the learner turns rewards into Bradley-Terry preferences */
+            t->rewards = xmalloc(sizeof(double) * r->n_rewards);
+            memcpy(t->rewards, r->rewards, sizeof(double) * r->n_rewards);
+        }
         snprintf(t->judge_version, sizeof t->judge_version, "%s", r->judge_version);
         s_submit(A, t);
         return;

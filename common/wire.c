@@ -108,6 +108,11 @@ static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
             snprintf(why, wl, "%zu rewards for %zu responses", g->n_rewards, k);
             return -1;
         }
+        for (size_t i = 0; i < g->n_rewards; i++)
+            if (!isfinite(g->rewards[i])) {
+                snprintf(why, wl, "reward %zu is not finite", i);
+                return -1;
+            }
         return 0;
     }
     case SPAR__ENVELOPE__BODY_JUDGE_REQUEST: {

@@ -446,6 +446,43 @@ static void test_system_python_judge_malformed_replies(void **state) {
     s_python_judge_run(3, 0);
 }
 
+/* A judge that answers with K rewards (a reward model's reply): actors pass them on, and the
+ * recorded rewards are the C rule's scores of the recorded responses. */
+static void test_system_python_judge_rewards(void **state) {
+    (void)state;
+    sys_t S;
+    s_setup(&S, GPT_TINY_ARITH);
+    char *bind = xasprintf("ipc://%s/judge", S.dir), *script = xasprintf("%s/examples/python_judge/judge.py", SPAR_SOURCE_DIR);
+    S.judge = tu_spawn(NULL, S.logs[0], "/usr/bin/python3", script, "--bind", bind, "--rewards", NULL);
+    S.learner = s_start(&S, "learner", 1, "learner");
+    S.actors[0] = s_start(&S, "actor", 2, "actor-0");
+    S.actors[1] = s_start(&S, "actor", 3, "actor-1");
+    int st = tu_wait(S.learner, 240000);
+    if (tu_exit_code(st) != 0) tu_dump(S.logs[1]);
+    assert_int_equal(tu_exit_code(st), 0);
+    s_finish(&S, 2);
+    char *path = xasprintf("%s/records/groups.pb", S.run);
+    FILE *rf = fopen(path, "rb");
+    assert_non_null(rf);
+    int bad = 0, n = 0;
+    Spar__RolloutGroup *g;
+    while ((g = records_next(rf, &bad))) {
+        assert_int_equal(g->n_preference, 0);
+        assert_int_equal(g->n_rewards, g->n_responses);
+        for (size_t i = 0; i < g->n_responses; i++)
+            assert_true(fabs(g->rewards[i] - rule_arith_score(g->prompt, g->responses[i]->text)) < 1e-12);
+        spar__rollout_group__free_unpacked(g, NULL);
+        n++;
+    }
+    fclose(rf);
+    assert_int_equal(n, 2 * 8);
+    json_t *lines = tu_read_jsonl(S.jsonl);
+    s_check_lines(lines, 3);
+    json_decref(lines);
+    free(path), free(bind), free(script);
+    s_teardown(&S);
+}
+
 static void test_system_python_judge_behind_remote(void **state) {
     (void)state;
     s_python_judge_run(0, 1);
@@ -464,6 +501,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_system_python_judge_direct),
         cmocka_unit_test(test_system_python_judge_malformed_replies),
         cmocka_unit_test(test_system_python_judge_behind_remote),
+        cmocka_unit_test(test_system_python_judge_rewards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

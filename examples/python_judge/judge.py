@@ -61,11 +61,17 @@ def arith_score(prompt, text):
     return 2.0 if err == 0 else 1.0 - err / (answer + err)
 
 
-def judge(prompt, responses):
-    """The K x K preference matrix for one prompt, or raises ValueError. Put your model here."""
+def rewards(prompt, responses):
+    """One score per response (a reward model's answer), or raises ValueError."""
     scores = [arith_score(prompt, response_text(r)) for r in responses]
     if any(s is None for s in scores):
         raise ValueError("prompt %r is not an arith problem" % prompt[:40])
+    return scores
+
+
+def judge(prompt, responses):
+    """The K x K preference matrix for one prompt, or raises ValueError. Put your model here."""
+    scores = rewards(prompt, responses)
     return [[1.0 if a > b else 0.0 if a < b else 0.5 for b in scores] for a in scores]
 
 
@@ -74,6 +80,8 @@ def main():
     ap.add_argument("--bind", required=True, help="ZeroMQ endpoint to bind, e.g. tcp://*:5557")
     ap.add_argument("--id", default="python-judge", help="sender id in every envelope")
     ap.add_argument("--version", default="python-arith-1", help="judge version carried by every reply")
+    ap.add_argument("--rewards", action="store_true",
+                    help="answer with K rewards (as a reward model does) instead of the K x K matrix")
     ap.add_argument("--malformed-every", type=int, default=0,
                     help="testing: make every Nth reply break P + P^T = 1 (0: never)")
     args = ap.parse_args()
@@ -117,11 +125,15 @@ def main():
             rep.judge_version = args.version
             rep.k = k
             try:
-                P = judge(req.prompt, req.responses)
-                served += 1
-                if args.malformed_every and served % args.malformed_every == 0:
-                    P[0][k - 1] = P[k - 1][0] = 0.9  # P + P^T = 1.8: the actor must refuse this
-                rep.preference.extend(v for row in P for v in row)
+                if args.rewards:
+                    rep.rewards.extend(rewards(req.prompt, req.responses))
+                    served += 1
+                else:
+                    P = judge(req.prompt, req.responses)
+                    served += 1
+                    if args.malformed_every and served % args.malformed_every == 0:
+                        P[0][k - 1] = P[k - 1][0] = 0.9  # P + P^T = 1.8: the actor must refuse this
+                    rep.preference.extend(v for row in P for v in row)
             except ValueError as e:
                 rep.error = str(e)
         elif kind == "heartbeat":
