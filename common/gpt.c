@@ -233,11 +233,12 @@ void gpt_backward(gpt_t *m, const int *tokens, const int *prompt_len, const int 
     free(p);
 }
 
+static void s_backward_trunk(gpt_t *m, const int *tokens, const int *pos);
+
 void gpt_backward_preds(gpt_t *m, const int *tokens, const int *pos, const gpt_pred_t *preds, int n_preds,
                         const double *dlp) {
     const gpt_config_t *c = &m->cfg;
-    int B = m->B, T = m->T, C = c->d_model, NH = c->n_head, V = c->vocab, N = B * T;
-    size_t BTC = (size_t)N * C;
+    int C = c->d_model, V = c->vocab, N = m->B * m->T;
     gpt_tensors_t *p = &m->p, *g = &m->g;
     acts_t *a = &m->a, *d = &m->d;
     memset(m->dact_mem, 0, m->act_total * sizeof(float));
@@ -255,6 +256,24 @@ void gpt_backward_preds(gpt_t *m, const int *tokens, const int *pos, const gpt_p
     /* logits = lnf @ wte^T:  dlnf += dlogits @ wte;  dwte += dlogits^T @ lnf */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, d->logits, V, p->wte, C, 1.0f, d->lnf, C);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f, d->logits, V, a->lnf, C, 1.0f, g->wte, C);
+    s_backward_trunk(m, tokens, pos);
+}
+
+const float *gpt_hidden(const gpt_t *m) { return m->a.lnf; }
+
+void gpt_backward_hidden(gpt_t *m, const int *tokens, const int *pos, const float *dh) {
+    memset(m->dact_mem, 0, m->act_total * sizeof(float));
+    memcpy(m->d.lnf, dh, sizeof(float) * (size_t)m->B * m->T * m->cfg.d_model);
+    s_backward_trunk(m, tokens, pos);
+}
+
+/* From d(final LayerNorm output) in d.lnf down to the embeddings. */
+static void s_backward_trunk(gpt_t *m, const int *tokens, const int *pos) {
+    const gpt_config_t *c = &m->cfg;
+    int B = m->B, T = m->T, C = c->d_model, NH = c->n_head, N = B * T;
+    size_t BTC = (size_t)N * C;
+    gpt_tensors_t *p = &m->p, *g = &m->g;
+    acts_t *a = &m->a, *d = &m->d;
     float *last = a->residual3 + (c->n_layer - 1) * BTC, *dlast = d->residual3 + (c->n_layer - 1) * BTC;
     layernorm_backward(dlast, g->lnfw, g->lnfb, d->lnf, last, p->lnfw, a->lnf_mean, a->lnf_rstd, N, C);
     for (int l = c->n_layer - 1; l >= 0; l--) {

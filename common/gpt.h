@@ -89,6 +89,13 @@ typedef struct {
     int at, target, seq;
 } gpt_pred_t;
 
+/* After a forward pass: the final LayerNorm's output (B, T, C), the trunk's features that the
+ * tied head reads; a judge model puts its own head on them. */
+const float *gpt_hidden(const gpt_t *m);
+/* After a forward pass (pos as given to it): adds the gradient of sum(dh * hidden) into the
+ * parameters, dh (B, T, C) being dL/d(gpt_hidden). */
+void gpt_backward_hidden(gpt_t *m, const int *tokens, const int *pos, const float *dh);
+
 /* After a forward pass: lp[p.seq] += log p(p.target) at p.at for each prediction (the caller
  * zeroes lp). */
 void gpt_preds_logprob(const gpt_t *m, const gpt_pred_t *p, int n, double *lp);

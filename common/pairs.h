@@ -1,4 +1,7 @@
-/* pairs — JSONL files of {"prompt": ..., "response": ...} lines (SFT data, sequences to score).
+/* pairs — JSONL data files, one JSON object per line:
+ *   {"prompt": ..., "response": ...}                          SFT data, sequences to score;
+ *   {"prompt": ..., "chosen": ..., "rejected": ..., "tie": b}  preference data for judge models
+ *                                                             ("tie" optional, default false).
  * A bad line stops the reading with "PATH:LINE: what is wrong". */
 #ifndef SPAR_PAIRS_H
 #define SPAR_PAIRS_H
@@ -7,8 +10,11 @@
 
 /* Called per line; returns 0, or -1 with the reason in why (which stops the reading). */
 typedef int (*pairs_fn)(const char *prompt, const char *response, int lineno, void *ctx, char *why, size_t whylen);
+typedef int (*prefs_fn)(const char *prompt, const char *chosen, const char *rejected, int tie, int lineno, void *ctx,
+                        char *why, size_t whylen);
 
-/* Returns the number of lines read, or -1 with "PATH:LINE: ..." in err. */
+/* Return the number of lines read, or -1 with "PATH:LINE: ..." in err. */
 int pairs_read(const char *path, pairs_fn fn, void *ctx, char *err, size_t errlen);
+int prefs_read(const char *path, prefs_fn fn, void *ctx, char *err, size_t errlen);
 
 #endif
