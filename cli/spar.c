@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "cli/bench_model.h"
 #include "cli/gpt_cmds.h"
+#include "cli/judge_train_cmd.h"
 #include "cli/launcher.h"
 #include "cli/sft.h"
 #include "cli/study.h"
@@ -31,6 +32,8 @@ static void s_help(FILE *out) {
             "  sft [CONFIG]   supervised training of a GPT policy (sft.data JSONL, or arith data)\n"
             "  sample CKPT    completions of --prompt TEXT from a GPT checkpoint\n"
             "  score CKPT F   the log-prob of each {\"prompt\", \"response\"} line of F under a GPT checkpoint\n"
+            "  judge-train --kind reward|preference DATA.jsonl --out DIR\n"
+            "                 train a learned judge on {\"prompt\", \"chosen\", \"rejected\"} lines\n"
             "  help           this text\n\n"
             "Every command takes --help, --config FILE and repeated --set key=value.\n");
 }
@@ -69,6 +72,7 @@ int main(int argc, char **argv) {
         return sft_run(&a);
     }
     if (!strcmp(cmd, "sample")) return gpt_sample_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "judge-train")) return judge_train_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "score")) return gpt_score_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) {
         if (argc >= 3 && !strcmp(argv[2], "model")) return bench_model_main(argc - 3, argv + 3);

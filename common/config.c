@@ -81,7 +81,8 @@ static const option_t s_options[] = {
     {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
-    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote)"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote|reward|preference", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
+    {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
     {"judge.remote", T_STRING, OFF(judge.remote), 0, 0, "", NULL, "judge.kind remote: endpoint of a process speaking the judge protocol"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
     {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
@@ -111,6 +112,17 @@ static const option_t s_options[] = {
     {"sft.lr", T_FLOAT, OFF(sft.lr), 1e-9, 10, "0.003", NULL, "spar sft: AdamW peak learning rate"},
     {"sft.weight_decay", T_FLOAT, OFF(sft.weight_decay), 0, 10, "0.01", NULL, "spar sft: AdamW weight decay"},
     {"sft.clip", T_FLOAT, OFF(sft.clip), 0, 1e9, "1", NULL, "spar sft: gradient-norm clip (0: off)"},
+    {"judge_train.kind", T_ENUM, OFF(judge_train.kind), 0, 0, "reward", "reward|preference", "spar judge-train: Bradley-Terry reward model or general preference model"},
+    {"judge_train.data", T_STRING, OFF(judge_train.data), 0, 0, "", NULL, "spar judge-train: JSONL of {prompt, chosen, rejected[, tie]}"},
+    {"judge_train.out", T_STRING, OFF(judge_train.out), 0, 0, "runs/judge", NULL, "spar judge-train: checkpoint folder"},
+    {"judge_train.dim", T_INT, OFF(judge_train.dim), 2, 1024, "8", NULL, "preference model: embedding size (even)"},
+    {"judge_train.heldout", T_FLOAT, OFF(judge_train.heldout), 0, 0.9, "0.1", NULL, "spar judge-train: share of the lines held out"},
+    {"judge_train.steps", T_INT, OFF(judge_train.steps), 1, 1e8, "600", NULL, "spar judge-train: AdamW steps"},
+    {"judge_train.batch", T_INT, OFF(judge_train.batch), 1, 4096, "16", NULL, "spar judge-train: pairs per step"},
+    {"judge_train.lr", T_FLOAT, OFF(judge_train.lr), 1e-9, 10, "0.001", NULL, "spar judge-train: AdamW peak learning rate"},
+    {"judge_train.warmup", T_INT, OFF(judge_train.warmup), 0, 1e8, "20", NULL, "spar judge-train: warm-up steps"},
+    {"judge_train.weight_decay", T_FLOAT, OFF(judge_train.weight_decay), 0, 10, "0", NULL, "spar judge-train: AdamW weight decay"},
+    {"judge_train.clip", T_FLOAT, OFF(judge_train.clip), 0, 1e9, "1", NULL, "spar judge-train: gradient-norm clip (0: off)"},
     {"wire.max_frame_bytes", T_INT, OFF(wire.max_frame_bytes), 256, 1L << 31, "67108864", NULL, "larger frames are dropped"},
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])
@@ -381,6 +393,10 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
                  cfg->algorithm.eta * cfg->algorithm.tau);
         return -1;
     }
+    if (cfg->judge_train.dim % 2 != 0) {
+        snprintf(err, errlen, "judge_train.dim: %ld must be even (pairs of skew-symmetric coordinates)", cfg->judge_train.dim);
+        return -1;
+    }
     if (cfg->gpt.d_model % cfg->gpt.n_head != 0) {
         snprintf(err, errlen, "gpt.n_head: %ld does not divide gpt.d_model %ld", cfg->gpt.n_head, cfg->gpt.d_model);
         return -1;
@@ -391,12 +407,16 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
                  cfg->policy.kind);
         return -1;
     }
+    if ((!strcmp(cfg->judge.kind, "reward") || !strcmp(cfg->judge.kind, "preference")) && !cfg->judge.checkpoint[0]) {
+        snprintf(err, errlen, "judge.checkpoint: required when judge.kind is %s", cfg->judge.kind);
+        return -1;
+    }
     if (!strcmp(cfg->judge.kind, "remote") && !cfg->judge.remote[0]) {
         snprintf(err, errlen, "judge.remote: required when judge.kind is remote");
         return -1;
     }
-    if (text && strcmp(cfg->judge.kind, "rule") != 0 && strcmp(cfg->judge.kind, "remote") != 0) {
-        snprintf(err, errlen, "judge.kind: task %s is judged by its rule or a remote judge (rule | remote)", cfg->task.kind);
+    if (text && !strcmp(cfg->judge.kind, "matrix")) {
+        snprintf(err, errlen, "judge.kind: matrix judges matrix games; task %s needs rule, remote, reward or preference", cfg->task.kind);
         return -1;
     }
     if (gpt && !strcmp(cfg->policy.init, "uniform")) {

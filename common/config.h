@@ -80,8 +80,9 @@ typedef struct {
         long shutdown_grace_ms;
     } learner;
     struct {
-        char kind[CFG_STR]; /* auto | matrix | rule | remote */
+        char kind[CFG_STR]; /* auto | matrix | rule | remote | reward | preference */
         char remote[CFG_STR];
+        char checkpoint[CFG_STR];
         long count;
         char bind[CFG_STR];
         char endpoints[4 * CFG_STR]; /* comma-separated */
@@ -115,6 +116,12 @@ typedef struct {
         long steps, batch, warmup;
         double lr, weight_decay, clip;
     } sft;
+    struct {
+        char kind[CFG_STR]; /* reward | preference */
+        char data[CFG_STR], out[CFG_STR];
+        long dim, steps, batch, warmup;
+        double heldout, lr, weight_decay, clip;
+    } judge_train;
 } spar_config_t;
 
 /* Fills every field with its default. */

@@ -1,6 +1,7 @@
 /* judge — see judge.h. */
 #include "judge/judge.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "common/util.h"
 #include "common/tokenizer.h"
 #include "common/wire.h"
+#include "judge/judge_model.h"
 #include "judge/remote.h"
 #include "judge/rule_arith.h"
 
@@ -24,6 +26,7 @@ typedef struct {
     int rule;   /* judge.kind rule: the task's rule judge; else matrix games */
     int styles; /* the rule of the styles task (else arith's) */
     remote_t *remote; /* judge.kind remote: requests go on to judge.remote */
+    judge_model_t *model; /* judge.kind reward | preference */
     game_set_t games;
     char version[96];
     uint64_t served;
@@ -56,8 +59,8 @@ static int s_judge_matrix(const judge_t *J, const Spar__JudgeRequest *r, double 
     return 0;
 }
 
-/* The rule backend: responses are byte tokens ending at end-of-text. */
-static int s_judge_rule(const judge_t *J, const Spar__JudgeRequest *r, double *P, char *why, size_t wl) {
+/* The responses' texts (malloc'd): byte tokens up to end-of-text. */
+static char **s_texts(const Spar__JudgeRequest *r) {
     size_t k = r->n_responses;
     char **texts = xcalloc(k, sizeof(char *));
     for (size_t i = 0; i < k; i++) {
@@ -67,11 +70,47 @@ static int s_judge_rule(const judge_t *J, const Spar__JudgeRequest *r, double *P
         texts[i] = tok_decode(t, (int)y->n_tokens);
         free(t);
     }
+    return texts;
+}
+
+static void s_free_texts(char **texts, size_t k) {
+    for (size_t i = 0; i < k; i++) free(texts[i]);
+    free(texts);
+}
+
+/* The rule backend. */
+static int s_judge_rule(const judge_t *J, const Spar__JudgeRequest *r, double *P, char *why, size_t wl) {
+    size_t k = r->n_responses;
+    char **texts = s_texts(r);
     int rc = J->styles ? rule_styles_judge(r->prompt, (const char *const *)texts, (int)k, P)
                        : rule_arith_judge(r->prompt, (const char *const *)texts, (int)k, P);
     if (rc != 0) snprintf(why, wl, "prompt '%.40s' is not an arith problem", r->prompt);
-    for (size_t i = 0; i < k; i++) free(texts[i]);
-    free(texts);
+    s_free_texts(texts, k);
+    return rc;
+}
+
+/* The learned backends, one pass of the trunk over the K responses: a reward model's K rewards
+ * (into rewards), or a preference model's matrix P[i][j] = sigmoid(s(y_i, y_j)) (into P). Its
+ * scores come from each response's own embedding, so the order of a pair cannot bias it (both
+ * orders give P and 1 - P exactly). */
+static int s_judge_model(judge_t *J, const Spar__JudgeRequest *r, double *P, double *rewards, char *why, size_t wl) {
+    size_t k = r->n_responses;
+    int D = J->model->dim;
+    char **texts = s_texts(r);
+    const char **prompts = xmalloc(sizeof(char *) * k);
+    for (size_t i = 0; i < k; i++) prompts[i] = r->prompt;
+    float *v = xmalloc(sizeof(float) * k * D);
+    int rc = jm_forward(J->model, prompts, (const char *const *)texts, (int)k, v);
+    if (rc != 0) {
+        snprintf(why, wl, "a response does not fit the judge model's context with its prompt");
+    } else if (J->model->kind == JM_REWARD) {
+        for (size_t i = 0; i < k; i++) rewards[i] = v[i];
+    } else {
+        for (size_t i = 0; i < k; i++)
+            for (size_t j = 0; j < k; j++) P[i * k + j] = 1.0 / (1.0 + exp(-jm_score(J->model, v + i * D, v + j * D)));
+    }
+    free(v), free(prompts);
+    s_free_texts(texts, k);
     return rc;
 }
 
@@ -84,7 +123,14 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     rep.request_id = r->request_id;
     rep.judge_version = J->version;
     rep.k = (uint32_t)k;
-    if ((J->rule ? s_judge_rule(J, r, P, why, sizeof why) : s_judge_matrix(J, r, P, why, sizeof why)) == 0) {
+    double *rewards = xmalloc(sizeof(double) * (k ? k : 1));
+    int rc = J->model ? s_judge_model(J, r, P, rewards, why, sizeof why)
+             : J->rule ? s_judge_rule(J, r, P, why, sizeof why)
+                       : s_judge_matrix(J, r, P, why, sizeof why);
+    if (rc == 0 && J->model && J->model->kind == JM_REWARD) {
+        rep.rewards = rewards;
+        rep.n_rewards = k;
+    } else if (rc == 0) {
         rep.preference = P;
         rep.n_preference = k * k;
     } else {
@@ -97,6 +143,7 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     s_send(J, from, &env);
     J->served++;
     free(P);
+    free(rewards);
 }
 
 static void s_reply_to(void *ctx, const wire_peer_t *to, Spar__Envelope *env) {
@@ -129,7 +176,31 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     char why[512];
     J.rule = !strcmp(cfg->judge.kind, "rule");
     int remote = !strcmp(cfg->judge.kind, "remote");
-    if (remote) {
+    if (!strcmp(cfg->judge.kind, "reward") || !strcmp(cfg->judge.kind, "preference")) {
+        if (!(J.model = jm_load(cfg->judge.checkpoint, why, sizeof why))) {
+            log_error("judge.checkpoint %s: %s", cfg->judge.checkpoint, why);
+            return 2;
+        }
+        if ((J.model->kind == JM_REWARD) != !strcmp(cfg->judge.kind, "reward")) {
+            log_error("judge.checkpoint %s holds a %s model, not a %s one", cfg->judge.checkpoint,
+                      J.model->kind == JM_REWARD ? "reward" : "preference", cfg->judge.kind);
+            jm_destroy(&J.model);
+            return 2;
+        }
+        gpt_set_threads((int)cfg->gpt.threads);
+        /* the version names the model's weights */
+        uint8_t d[DIGEST_BYTES];
+        char hex[2 * DIGEST_BYTES + 1];
+        size_t nt = gpt_n_params(J.model->trunk), nw = (size_t)gpt_config(J.model->trunk)->d_model * J.model->dim;
+        float *all = xmalloc(sizeof(float) * (nt + nw + (size_t)J.model->dim)); /* trunk, head weight, head bias */
+        memcpy(all, gpt_params(J.model->trunk), sizeof(float) * nt);
+        memcpy(all + nt, J.model->w, sizeof(float) * nw);
+        memcpy(all + nt + nw, J.model->b, sizeof(float) * (size_t)J.model->dim);
+        digest_compute(all, sizeof(float) * (nt + nw + (size_t)J.model->dim), d);
+        free(all);
+        digest_hex(d, hex);
+        snprintf(J.version, sizeof J.version, "%s-%.12s", cfg->judge.kind, hex);
+    } else if (remote) {
         snprintf(J.version, sizeof J.version, "remote");
     } else if (J.rule) {
         J.styles = !strcmp(cfg->task.kind, "styles");
@@ -155,7 +226,8 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
         status = 1;
     } else if (status == 0) {
-        if (remote) log_info("judge on %s forwarding to the remote judge %s", cfg->judge.bind, cfg->judge.remote);
+        if (J.model) log_info("judge %s serving %s on %s", J.version, cfg->judge.checkpoint, cfg->judge.bind);
+        else if (remote) log_info("judge on %s forwarding to the remote judge %s", cfg->judge.bind, cfg->judge.remote);
         else if (J.rule) log_info("judge %s serving %s on %s", J.version, J.styles ? "styles" : "arith", cfg->judge.bind);
         else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
                       cfg->game.family, J.games.n, cfg->judge.bind);
@@ -182,6 +254,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     log_info("judge stopping: %llu requests served, %llu bad messages", (unsigned long long)J.served,
              (unsigned long long)J.wire.bad_messages);
     remote_destroy(&J.remote);
+    jm_destroy(&J.model);
     zmq_close(J.sock);
     zmq_ctx_term(J.zctx);
     game_set_free(&J.games);

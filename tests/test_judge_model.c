@@ -7,7 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/records.h"
 #include "common/rng.h"
 #include "common/util.h"
 #include "judge/judge_model.h"
@@ -142,12 +144,100 @@ static void test_judge_model_cyclic_preferences(void **state) {
     jpairs_free(&train), jpairs_free(&held);
 }
 
+/* Writes the cycle data as JSONL; line `bad_line` (1-based; 0: none) is broken. */
+static void s_write_jsonl(const char *path, const jpairs_t *d, int bad_line) {
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < d->n; i++) {
+        if (i + 1 == bad_line) fprintf(f, "{\"prompt\": \"%s\", \"chosen\": 3}\n", d->p[i].prompt);
+        else fprintf(f, "{\"prompt\": \"%s\", \"chosen\": \"%s\", \"rejected\": \"%s\"}\n", d->p[i].prompt,
+                     d->p[i].chosen, d->p[i].rejected);
+    }
+    fclose(f);
+}
+
+/* `spar judge-train` end to end: a preference model on the cycle data reports its held-out
+ * accuracy and writes a checkpoint that `spar judge` serves to learner and actors (a styles run
+ * with a tiny GPT policy: the recorded matrices are valid and carry the model's version); a
+ * reward model's judge answers with rewards. A bad line is an error naming file and line. */
+static void test_judge_model_train_command_and_serving(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *data = xasprintf("%s/cycle.jsonl", dir), *log = xasprintf("%s/train.log", dir);
+    jpairs_t d = {0};
+    s_cycle_data(&d, 660, 3);
+    s_write_jsonl(data, &d, 0);
+    const char *tiny[] = {"--set", "gpt.n_layer=1", "--set", "gpt.n_head=2", "--set", "gpt.d_model=16", "--set", "gpt.ctx=24"};
+    const char *kinds[] = {"preference", "reward"};
+    for (int k = 0; k < 2; k++) {
+        char *out = xasprintf("%s/%s", dir, kinds[k]);
+        unlink(log); /* the log appends: one run's output each time */
+        int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "judge-train", "--kind", kinds[k], data, "--out", out, tiny[0], tiny[1],
+                                  tiny[2], tiny[3], tiny[4], tiny[5], tiny[6], tiny[7], NULL),
+                         300000);
+        if (tu_exit_code(st) != 0) tu_dump(log);
+        assert_int_equal(tu_exit_code(st), 0);
+        char *text = util_read_file(log, NULL), *at = strstr(text, "heldout_accuracy: ");
+        assert_non_null(at);
+        double acc = atof(at + strlen("heldout_accuracy: "));
+        fprintf(stderr, "spar judge-train --kind %s: heldout_accuracy %.3f\n", kinds[k], acc);
+        assert_true(k == 0 ? acc > 0.95 : acc < 0.72);
+        free(text);
+        char *head = xasprintf("%s/head.safetensors", out), *cj = xasprintf("%s/trunk/config.json", out);
+        assert_true(util_file_exists(head) && util_file_exists(cj));
+        free(head), free(cj);
+
+        /* serving: a styles run judged by this model */
+        char *cfg = xasprintf("%s/run-%s.yaml", dir, kinds[k]), *runlog = xasprintf("%s/run-%s.log", dir, kinds[k]);
+        char *yaml = xasprintf("run:\n  name: judged\n  dir: %s/run-%s\n  iterations: 2\n"
+                               "task:\n  kind: styles\n  prompts: 6\n  digits: 1\n  eval_prompts: 20\n"
+                               "policy:\n  init: sft\ngpt:\n  n_layer: 1\n  n_head: 2\n  d_model: 16\n  ctx: 16\n"
+                               "sft:\n  examples: 200\n  steps: 60\n  batch: 16\n  warmup: 5\n"
+                               "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n"
+                               "judge:\n  kind: %s\n  checkpoint: %s\nactor:\n  count: 1\n",
+                               dir, kinds[k], kinds[k], out);
+        tu_write(cfg, yaml);
+        st = tu_wait(tu_spawn(dir, runlog, SPAR_BIN, "run", cfg, NULL), 300000);
+        if (tu_exit_code(st) != 0) tu_dump(runlog);
+        assert_int_equal(tu_exit_code(st), 0);
+        char *jl = xasprintf("%s/run-%s/iterations.jsonl", dir, kinds[k]);
+        json_t *lines = tu_read_jsonl(jl);
+        assert_int_equal((int)json_array_size(lines), 3);
+        for (int i = 0; i < 3; i++) assert_int_equal(json_integer_value(json_object_get(json_array_get(lines, i), "lost")), 0);
+        json_decref(lines);
+        char *rec = xasprintf("%s/run-%s/records/groups.pb", dir, kinds[k]);
+        FILE *rf = fopen(rec, "rb");
+        assert_non_null(rf);
+        int bad = 0, n = 0;
+        Spar__RolloutGroup *g;
+        while ((g = records_next(rf, &bad))) {
+            assert_true(!strncmp(g->judge_version, kinds[k], strlen(kinds[k])));
+            if (k == 0) assert_int_equal(g->n_preference, g->n_responses * g->n_responses);
+            else assert_int_equal(g->n_rewards, g->n_responses);
+            spar__rollout_group__free_unpacked(g, NULL);
+            n++;
+        }
+        fclose(rf);
+        assert_int_equal(n, 2 * 6);
+        free(out), free(cfg), free(runlog), free(yaml), free(jl), free(rec);
+    }
+    /* a bad line */
+    s_write_jsonl(data, &d, 7);
+    unlink(log);
+    int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "judge-train", "--kind", "reward", data, "--out", "x", NULL), 60000);
+    assert_int_equal(tu_exit_code(st), 2);
+    char *want = xasprintf("%s:7:", data);
+    assert_true(tu_file_contains(log, want));
+    free(want), free(data), free(log);
+    jpairs_free(&d);
+    tu_done(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_judge_model_reward_gradient),
         cmocka_unit_test(test_judge_model_preference_gradient),
         cmocka_unit_test(test_judge_model_skew_symmetry_and_loss),
         cmocka_unit_test(test_judge_model_cyclic_preferences),
+        cmocka_unit_test(test_judge_model_train_command_and_serving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
