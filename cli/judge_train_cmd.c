@@ -8,6 +8,8 @@
 
 #include "cli/args.h"
 #include "common/pairs.h"
+#include "common/task.h"
+#include "judge/rule_arith.h"
 #include "common/util.h"
 #include "judge/judge_train.h"
 
@@ -27,6 +29,21 @@ static int s_add(const char *prompt, const char *chosen, const char *rejected, i
     int held = floor((i + 1) * s->share) > floor(i * s->share);
     jpairs_add(held ? &s->held : &s->train, prompt, chosen, rejected, tie);
     return 0;
+}
+
+/* Generated data: pairs of SFT-style answers to the task's problems, labelled by its rule (the
+ * better one chosen; equal: a tie). */
+static void s_generate(const spar_config_t *c, split_t *s) {
+    for (long i = 0; i < c->judge_train.examples; i++) {
+        char prompt[64], a[48], b[48], why[8];
+        task_judge_pair(c, (uint64_t)i, prompt, sizeof prompt, a, b, sizeof a);
+        const char *r[2] = {a, b};
+        double P[4];
+        if (!strcmp(c->task.kind, "styles")) rule_styles_judge(prompt, r, 2, P);
+        else rule_arith_judge(prompt, r, 2, P);
+        int tie = P[1] == 0.5;
+        s_add(prompt, P[1] >= 0.5 ? a : b, P[1] >= 0.5 ? b : a, tie, (int)i + 1, s, why, sizeof why);
+    }
 }
 
 int judge_train_main(int argc, char **argv) {
@@ -54,13 +71,16 @@ int judge_train_main(int argc, char **argv) {
     free(av);
     if (a.check) return 0;
     const spar_config_t *c = &a.cfg;
-    if (!c->judge_train.data[0]) {
-        fprintf(stderr, "spar judge-train: give the data file (JSONL of {\"prompt\", \"chosen\", \"rejected\"})\n");
+    int generate = !c->judge_train.data[0];
+    if (generate && !strcmp(c->task.kind, "game")) {
+        fprintf(stderr, "spar judge-train: give the data file (JSONL of {\"prompt\", \"chosen\", \"rejected\"}) or "
+                        "task.kind arith|styles for rule-labelled pairs\n");
         return 2;
     }
     split_t s = {.share = c->judge_train.heldout};
     char err[600];
-    int lines = prefs_read(c->judge_train.data, s_add, &s, err, sizeof err);
+    int lines = generate ? (s_generate(c, &s), (int)c->judge_train.examples)
+                         : prefs_read(c->judge_train.data, s_add, &s, err, sizeof err);
     if (lines <= 0) {
         fprintf(stderr, "spar judge-train: %s\n", lines < 0 ? err : "no pairs in the data file");
         jpairs_free(&s.train), jpairs_free(&s.held);
@@ -72,7 +92,7 @@ int judge_train_main(int argc, char **argv) {
     judge_model_t *m = jm_new(reward ? JM_REWARD : JM_PREFERENCE, &gc, reward ? 1 : (int)c->judge_train.dim,
                               (unsigned long long)c->run.seed);
     printf("spar judge-train: %s model, %d training and %d held-out pairs from %s; GPT L%d H%d d%d ctx%d\n",
-           c->judge_train.kind, s.train.n, s.held.n, c->judge_train.data, gc.n_layer, gc.n_head, gc.d_model, gc.ctx);
+           c->judge_train.kind, s.train.n, s.held.n, generate ? "the task's rule" : c->judge_train.data, gc.n_layer, gc.n_head, gc.d_model, gc.ctx);
     jtrain_opts_t o = {c->judge_train.steps, c->judge_train.batch, c->judge_train.warmup, c->judge_train.lr,
                        c->judge_train.weight_decay, c->judge_train.clip, (unsigned long long)c->run.seed};
     util_install_stop_signals();

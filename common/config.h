@@ -119,7 +119,7 @@ typedef struct {
     struct {
         char kind[CFG_STR]; /* reward | preference */
         char data[CFG_STR], out[CFG_STR];
-        long dim, steps, batch, warmup;
+        long dim, steps, batch, warmup, examples;
         double heldout, lr, weight_decay, clip;
     } judge_train;
 } spar_config_t;

@@ -31,6 +31,22 @@ void task_sft_example(const spar_config_t *c, uint64_t i, char *prompt, size_t p
     else arith_sft_response(seed, i, d, c->sft.wrong_share, response, rcap);
 }
 
+#define JUDGE_BASE (1ULL << 50)
+
+void task_judge_pair(const spar_config_t *c, uint64_t i, char *prompt, size_t pcap, char *a, char *b, size_t rcap) {
+    uint64_t seed = (uint64_t)c->run.seed, n = JUDGE_BASE + i;
+    int d = (int)c->task.digits, styles = !strcmp(c->task.kind, "styles");
+    long answer = arith_problem(seed, n, d, prompt, pcap);
+    char *out[2] = {a, b};
+    for (int k = 0; k < 2; k++) { /* each answer from its own stream, like an SFT answer */
+        rng_t r;
+        rng_stream(&r, seed, 0x6a756467 /* "judg" */, i, (uint64_t)k);
+        char number[32];
+        arith_noisy_answer(answer, c->sft.wrong_share, &r, number, sizeof number);
+        snprintf(out[k], rcap, "%s%s", number, styles ? styles_mark((int)(rng_uniform(&r) * STYLES)) : "");
+    }
+}
+
 int task_correct(const spar_config_t *c, const char *response, long answer) {
     char digits[32];
     long v;

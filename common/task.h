@@ -19,6 +19,10 @@ void task_prompt(const spar_config_t *c, uint64_t iteration, int id, char *out, 
 long task_eval_problem(const spar_config_t *c, int i, char *prompt, size_t cap);
 /* SFT example i of the task's generated data. */
 void task_sft_example(const spar_config_t *c, uint64_t i, char *prompt, size_t pcap, char *response, size_t rcap);
+/* Judged pair i of the task's generated judge data: two answers to one problem drawn as SFT
+ * answers are (problem numbers from 2^50, apart from SFT's and the runs'). The caller labels
+ * them with the task's rule. */
+void task_judge_pair(const spar_config_t *c, uint64_t i, char *prompt, size_t pcap, char *a, char *b, size_t rcap);
 /* Is response a correct answer (in any style, for styles) to the problem with this answer? */
 int task_correct(const spar_config_t *c, const char *response, long answer);
 

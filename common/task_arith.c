@@ -20,16 +20,20 @@ long arith_problem(uint64_t seed, uint64_t i, int digits, char *prompt, size_t c
     return a + b;
 }
 
+void arith_noisy_answer(long answer, double wrong_share, rng_t *r, char *response, size_t cap) {
+    if (rng_uniform(r) < wrong_share) {
+        long off = 1 + (long)(rng_uniform(r) * 9);
+        answer = rng_uniform(r) < 0.5 && answer >= off ? answer - off : answer + off;
+    }
+    snprintf(response, cap, "%ld", answer);
+}
+
 void arith_sft_response(uint64_t seed, uint64_t i, int digits, double wrong_share, char *response, size_t cap) {
     char prompt[64];
     long answer = arith_problem(seed, i, digits, prompt, sizeof prompt);
     rng_t r;
     rng_stream(&r, seed, 0x77726f6e, i, 0); /* "wron" */
-    if (rng_uniform(&r) < wrong_share) {
-        long off = 1 + (long)(rng_uniform(&r) * 9);
-        answer = rng_uniform(&r) < 0.5 && answer >= off ? answer - off : answer + off;
-    }
-    snprintf(response, cap, "%ld", answer);
+    arith_noisy_answer(answer, wrong_share, &r, response, cap);
 }
 
 int arith_parse(const char *response, long *value) {

@@ -16,6 +16,11 @@ static const double s_adv[STYLES][STYLES] = {{0, 0.45, -0.30}, {-0.45, 0, 0.15},
 
 double styles_pref(int a, int b) { return 0.5 + s_adv[a][b]; }
 
+const char *styles_mark(int s) {
+    static const char *marks[STYLES] = {"", ".", "!"};
+    return s >= 0 && s < STYLES ? marks[s] : "";
+}
+
 void styles_nash(double x[STYLES]) {
     double s = s_adv[1][2] + s_adv[2][0] + s_adv[0][1];
     x[0] = s_adv[1][2] / s; /* each style in proportion to the edge it is not on */

@@ -25,6 +25,8 @@ double styles_exploitability(const double x[STYLES]);
 /* Splits a response into its number (copied to digits) and style; returns the style, or -1 for
  * junk (no digits, or anything after the mark). */
 int styles_split(const char *response, char *digits, size_t cap);
+/* The mark of style s ("", "." or "!"). */
+const char *styles_mark(int s);
 /* The SFT response for problem i: arith's (with its share of wrong answers), in a style drawn
  * uniformly. */
 void styles_sft_response(uint64_t seed, uint64_t i, int digits, double wrong_share, char *response, size_t cap);
