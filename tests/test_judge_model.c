@@ -231,6 +231,28 @@ static void test_judge_model_train_command_and_serving(void **state) {
     tu_done(dir);
 }
 
+/* Without a data file, judge-train labels generated arith answers by the rule; the reward model
+ * learns to prefer the right sum on held-out pairs. */
+static void test_judge_model_train_on_rule_labels(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *log = xasprintf("%s/train.log", dir), *out = xasprintf("judge_train.out=%s/rm", dir);
+    int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "judge-train", "--set", "task.kind=arith", "--set", "task.digits=1",
+                              "--set", "judge_train.examples=1000", "--set", "judge_train.steps=800", "--set", "judge_train.batch=32", "--set",
+                              "gpt.n_layer=1", "--set", "gpt.n_head=2", "--set", "gpt.d_model=32", "--set", "gpt.ctx=16",
+                              "--set", out, NULL),
+                     300000);
+    if (tu_exit_code(st) != 0) tu_dump(log);
+    assert_int_equal(tu_exit_code(st), 0);
+    char *text = util_read_file(log, NULL), *at = strstr(text, "heldout_accuracy: ");
+    assert_non_null(at);
+    double acc = atof(at + strlen("heldout_accuracy: "));
+    fprintf(stderr, "reward model on rule-labelled arith pairs: heldout_accuracy %.3f\n", acc);
+    assert_true(acc > 0.75);
+    assert_true(tu_file_contains(log, "from the task's rule"));
+    free(text), free(log), free(out);
+    tu_done(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_judge_model_reward_gradient),
@@ -238,6 +260,7 @@ int main(void) {
         cmocka_unit_test(test_judge_model_skew_symmetry_and_loss),
         cmocka_unit_test(test_judge_model_cyclic_preferences),
         cmocka_unit_test(test_judge_model_train_command_and_serving),
+        cmocka_unit_test(test_judge_model_train_on_rule_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
