@@ -5,6 +5,7 @@
 
 #include "actor/actor.h"
 #include "cli/args.h"
+#include "cli/bench_judge.h"
 #include "cli/bench_model.h"
 #include "cli/gpt_cmds.h"
 #include "cli/judge_train_cmd.h"
@@ -29,6 +30,7 @@ static void s_help(FILE *out) {
             "                 the real processes: study.md and exploitability plots in study.dir\n"
             "  config         print the resolved config (--config, --set apply)\n"
             "  bench model    the GPT policy's speed here: sgemm peak, training MFU, sampling, log-probs\n"
+            "  bench judge    judge throughput (pairs/s): rule, reward and preference judges, K = 4 and 8\n"
             "  sft [CONFIG]   supervised training of a GPT policy (sft.data JSONL, or arith data)\n"
             "  sample CKPT    completions of --prompt TEXT from a GPT checkpoint\n"
             "  score CKPT F   the log-prob of each {\"prompt\", \"response\"} line of F under a GPT checkpoint\n"
@@ -76,7 +78,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "score")) return gpt_score_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) {
         if (argc >= 3 && !strcmp(argv[2], "model")) return bench_model_main(argc - 3, argv + 3);
-        fprintf(stderr, "usage: spar bench model [--threads N]\n");
+        if (argc >= 3 && !strcmp(argv[2], "judge")) return bench_judge_main(argc - 3, argv + 3);
+        fprintf(stderr, "usage: spar bench model|judge [--threads N]\n");
         return 2;
     }
     if (!strcmp(cmd, "config")) {
