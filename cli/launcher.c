@@ -201,8 +201,20 @@ static const column_t s_text_columns[N_COLUMNS] = {
     {"stale", "stale_dropped", 5, NULL},     {"bad", "bad_messages", 4, NULL},
     {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
 
+/* Text tasks with a learned judge: its win rate against the initial policy next to the rule's. */
+static const column_t s_judged_columns[N_COLUMNS] = {
+    {"iter", "iteration", 5, NULL},          {"ver", "policy_version", 4, NULL},
+    {"loss", "loss", 10, "%.3e"},            {"kl_ref", "kl_to_ref", 8, "%.4f"},
+    {"acc", "accuracy", 8, "%.3f"},          {"acc_smp", "accuracy_sampled", 8, "%.3f"},
+    {"judge_win", "judge_win_rate", 9, "%.3f"}, {"rule_win", "rule_win_rate", 9, "%.3f"},
+    {"lost", "lost", 5, NULL},               {"bad", "bad_messages", 4, NULL},
+    {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
+
 static void s_print_row(launcher_t *R, json_t *o) {
-    const column_t *cols = strcmp(R->cfg.task.kind, "game") != 0 ? s_text_columns : s_game_columns;
+    int learned = !strcmp(R->cfg.judge.kind, "reward") || !strcmp(R->cfg.judge.kind, "preference");
+    const column_t *cols = strcmp(R->cfg.task.kind, "game") == 0 ? s_game_columns
+                           : learned                            ? s_judged_columns
+                                                                : s_text_columns;
     if (!R->table_header_done) {
         for (int c = 0; c < N_COLUMNS; c++) printf("%s%*s", c ? " " : "", cols[c].width, cols[c].head);
         printf("\n");

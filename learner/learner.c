@@ -81,6 +81,7 @@ typedef struct {
     game_set_t games;
     int gpt;             /* policy.kind gpt: text prompts, sampled metrics */
     char **prompt_text;  /* this iteration's prompts, by id */
+    text_eval_t *eval;   /* gpt: held-out evaluation state */
     policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
     policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
     double tau;                   /* the regularised game's tau, 0 when none */
@@ -490,8 +491,12 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
     json_object_set_new(o, "loss_initial", tr ? s_num(tr->loss_initial) : json_null());
     if (L->gpt) {
         text_metrics_t m;
-        text_metrics(L->cfg, L->theta, L->ref, iteration, &m);
+        text_metrics(L->eval, L->theta, L->ref, iteration, &m);
         json_object_set_new(o, "accuracy", s_num(m.accuracy));
+        if (isfinite(m.judge_win_rate)) {
+            json_object_set_new(o, "judge_win_rate", s_num(m.judge_win_rate));
+            json_object_set_new(o, "rule_win_rate", s_num(m.rule_win_rate));
+        }
         json_object_set_new(o, "accuracy_sampled", s_num(m.accuracy_sampled));
         json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
         if (m.styles) {
@@ -776,6 +781,7 @@ static void s_teardown(learner_t *L) {
     free(L->nash_tau);
     for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
     free(L->prompt_text);
+    text_eval_free(&L->eval);
     game_set_free(&L->games);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
@@ -848,6 +854,7 @@ int learner_main(const spar_config_t *cfg) {
     }
     if (s_bind(&L) != 0) goto done;
     L.prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L.prompt_text);
+    if (L.gpt) L.eval = text_eval_new(cfg);
     L.prev = policy_clone(L.theta);
     L.ref = policy_clone(L.theta);
     if (!L.gpt) {

@@ -5,8 +5,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/task.h"
 #include "common/util.h"
+#include "judge/judge_model.h"
+#include "judge/rule_arith.h"
+
+struct text_eval {
+    const spar_config_t *c;
+    judge_model_t *judge; /* the learned judge, or NULL */
+    char **init;          /* the initial policy's sample per held-out problem (iteration 0) */
+    int n;
+};
+
+text_eval_t *text_eval_new(const spar_config_t *c) {
+    text_eval_t *e = xcalloc(1, sizeof *e);
+    e->c = c;
+    e->n = (int)c->task.eval_prompts;
+    if (!strcmp(c->judge.kind, "reward") || !strcmp(c->judge.kind, "preference")) {
+        char why[512];
+        if (!(e->judge = jm_load(c->judge.checkpoint, why, sizeof why)))
+            log_warn("judge.checkpoint %s: %s; judge_win_rate is not reported", c->judge.checkpoint, why);
+    }
+    return e;
+}
+
+void text_eval_free(text_eval_t **ep) {
+    if (!ep || !*ep) return;
+    text_eval_t *e = *ep;
+    for (int i = 0; e->init && i < e->n; i++) free(e->init[i]);
+    free(e->init);
+    jm_destroy(&e->judge);
+    free(e);
+    *ep = NULL;
+}
+
+/* Mean P(now_i > init_i) by the learned judge and by the task's rule. */
+static void s_win_rates(text_eval_t *e, char (*prompts)[64], char **now, text_metrics_t *out) {
+    int n = e->n, D = e->judge->dim;
+    const char **pr = xmalloc(sizeof(char *) * 2 * (size_t)n), **rs = xmalloc(sizeof(char *) * 2 * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        pr[2 * i] = pr[2 * i + 1] = prompts[i];
+        rs[2 * i] = now[i];
+        rs[2 * i + 1] = e->init[i];
+    }
+    float *v = xmalloc(sizeof(float) * 2 * (size_t)n * D);
+    double jw = 0, rw = 0;
+    if (jm_forward(e->judge, pr, rs, 2 * n, v) == 0) {
+        for (int i = 0; i < n; i++) {
+            double P[4];
+            const char *pair[2] = {now[i], e->init[i]};
+            jw += 1.0 / (1.0 + exp(-jm_score(e->judge, v + 2 * i * D, v + (2 * i + 1) * D)));
+            int rc = !strcmp(e->c->task.kind, "styles") ? rule_styles_judge(prompts[i], pair, 2, P)
+                                                         : rule_arith_judge(prompts[i], pair, 2, P);
+            rw += rc == 0 ? P[1] : 0.5;
+        }
+        out->judge_win_rate = jw / n;
+        out->rule_win_rate = rw / n;
+    }
+    free(pr), free(rs), free(v);
+}
 
 policy_sample_opts_t text_sample_opts(const spar_config_t *c) {
     return (policy_sample_opts_t){c->rollout.temperature, (int)c->rollout.top_k, c->rollout.top_p, (int)c->rollout.max_new};
@@ -29,9 +87,11 @@ static double s_draw(const spar_config_t *c, policy_t *p, policy_seq_t *q, const
     return (double)right / n;
 }
 
-void text_metrics(const spar_config_t *c, policy_t *theta, policy_t *ref, uint64_t iteration, text_metrics_t *out) {
+void text_metrics(text_eval_t *e, policy_t *theta, policy_t *ref, uint64_t iteration, text_metrics_t *out) {
+    const spar_config_t *c = e->c;
     memset(out, 0, sizeof *out);
     out->accuracy = out->accuracy_sampled = out->kl_to_ref = out->style_exploitability = NAN;
+    out->judge_win_rate = out->rule_win_rate = NAN;
     int n = (int)c->task.eval_prompts;
     if (n <= 0) return;
     char (*texts)[64] = xmalloc(sizeof *texts * (size_t)n);
@@ -60,6 +120,17 @@ void text_metrics(const spar_config_t *c, policy_t *theta, policy_t *ref, uint64
     for (int i = 0; i < n; i++)
         if (isfinite(lp[i]) && isfinite(lr[i])) kl += lp[i] - lr[i], m++;
     out->kl_to_ref = m ? kl / m : NAN;
+    if (e->judge) { /* the samples as text: the initial policy's kept at iteration 0 */
+        char **now = xcalloc((size_t)n, sizeof(char *));
+        for (int i = 0; i < n; i++) now[i] = policy_response_text(theta, drawn[i].tokens, drawn[i].n_tokens);
+        if (!e->init) {
+            e->init = now;
+            now = NULL;
+        }
+        s_win_rates(e, texts, now ? now : e->init, out);
+        for (int i = 0; now && i < n; i++) free(now[i]);
+        free(now);
+    }
     if (!strcmp(c->task.kind, "styles")) {
         int counts[STYLES] = {0}, formed = 0;
         for (int i = 0; i < n; i++) {

@@ -201,7 +201,15 @@ static void test_judge_model_train_command_and_serving(void **state) {
         char *jl = xasprintf("%s/run-%s/iterations.jsonl", dir, kinds[k]);
         json_t *lines = tu_read_jsonl(jl);
         assert_int_equal((int)json_array_size(lines), 3);
-        for (int i = 0; i < 3; i++) assert_int_equal(json_integer_value(json_object_get(json_array_get(lines, i), "lost")), 0);
+        for (int i = 0; i < 3; i++) {
+            json_t *o = json_array_get(lines, i);
+            assert_int_equal(json_integer_value(json_object_get(o, "lost")), 0);
+            double jw = json_number_value(json_object_get(o, "judge_win_rate"));
+            double rw = json_number_value(json_object_get(o, "rule_win_rate"));
+            assert_true(json_is_number(json_object_get(o, "judge_win_rate")) && jw >= 0 && jw <= 1);
+            assert_true(json_is_number(json_object_get(o, "rule_win_rate")) && rw >= 0 && rw <= 1);
+            if (i == 0) assert_true(fabs(jw - 0.5) < 1e-4 && rw == 0.5); /* the initial policy against itself */
+        }
         json_decref(lines);
         char *rec = xasprintf("%s/run-%s/records/groups.pb", dir, kinds[k]);
         FILE *rf = fopen(rec, "rb");
