@@ -83,6 +83,7 @@ typedef struct {
         char kind[CFG_STR]; /* auto | matrix | rule | remote | reward | preference */
         char remote[CFG_STR];
         char checkpoint[CFG_STR];
+        long cache_entries;
         long count;
         char bind[CFG_STR];
         char endpoints[4 * CFG_STR]; /* comma-separated */

@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "common/tokenizer.h"
 #include "common/wire.h"
+#include "judge/embed_cache.h"
 #include "judge/judge_model.h"
 #include "judge/remote.h"
 #include "judge/rule_arith.h"
@@ -27,6 +28,8 @@ typedef struct {
     int styles; /* the rule of the styles task (else arith's) */
     remote_t *remote; /* judge.kind remote: requests go on to judge.remote */
     judge_model_t *model; /* judge.kind reward | preference */
+    embed_cache_t *cache; /* its embeddings of (prompt, response) */
+    uint64_t pairs, ties; /* pairs judged (i < j), and those at P = 1/2 */
     game_set_t games;
     char version[96];
     uint64_t served;
@@ -89,29 +92,43 @@ static int s_judge_rule(const judge_t *J, const Spar__JudgeRequest *r, double *P
     return rc;
 }
 
-/* The learned backends, one pass of the trunk over the K responses: a reward model's K rewards
- * (into rewards), or a preference model's matrix P[i][j] = sigmoid(s(y_i, y_j)) (into P). Its
- * scores come from each response's own embedding, so the order of a pair cannot bias it (both
- * orders give P and 1 - P exactly). */
+/* A learned judge's answer from the K embeddings v: a reward model's K rewards, or a preference
+ * model's matrix P[i][j] = sigmoid(s(y_i, y_j)). The scores come from each response's own
+ * embedding, so the order of a pair cannot bias it: both orders give P and 1 - P exactly (its
+ * position bias is 0 by construction). */
+static void s_model_answer(const judge_t *J, const float *v, size_t k, double *P, double *rewards) {
+    int D = J->model->dim;
+    if (J->model->kind == JM_REWARD) {
+        for (size_t i = 0; i < k; i++) rewards[i] = v[i];
+        return;
+    }
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++) P[i * k + j] = 1.0 / (1.0 + exp(-jm_score(J->model, v + i * D, v + j * D)));
+}
+
+/* One request alone (the batch path's fallback when a batch holds a response that does not fit). */
 static int s_judge_model(judge_t *J, const Spar__JudgeRequest *r, double *P, double *rewards, char *why, size_t wl) {
     size_t k = r->n_responses;
-    int D = J->model->dim;
     char **texts = s_texts(r);
     const char **prompts = xmalloc(sizeof(char *) * k);
     for (size_t i = 0; i < k; i++) prompts[i] = r->prompt;
-    float *v = xmalloc(sizeof(float) * k * D);
-    int rc = jm_forward(J->model, prompts, (const char *const *)texts, (int)k, v);
-    if (rc != 0) {
-        snprintf(why, wl, "a response does not fit the judge model's context with its prompt");
-    } else if (J->model->kind == JM_REWARD) {
-        for (size_t i = 0; i < k; i++) rewards[i] = v[i];
-    } else {
-        for (size_t i = 0; i < k; i++)
-            for (size_t j = 0; j < k; j++) P[i * k + j] = 1.0 / (1.0 + exp(-jm_score(J->model, v + i * D, v + j * D)));
-    }
+    float *v = xmalloc(sizeof(float) * k * J->model->dim);
+    int rc = ec_embed(J->cache, prompts, (const char *const *)texts, (int)k, v);
+    if (rc != 0) snprintf(why, wl, "a response does not fit the judge model's context with its prompt");
+    else s_model_answer(J, v, k, P, rewards);
     free(v), free(prompts);
     s_free_texts(texts, k);
     return rc;
+}
+
+/* Counts a reply's pairs i < j and its ties (P = 1/2, or equal rewards). */
+static void s_count_pairs(judge_t *J, const double *P, const double *rewards, size_t k, int rc) {
+    if (rc != 0) return;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = i + 1; j < k; j++) {
+            J->pairs++;
+            J->ties += P ? P[i * k + j] == 0.5 : rewards[i] == rewards[j];
+        }
 }
 
 static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelope *in) {
@@ -127,6 +144,7 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     int rc = J->model ? s_judge_model(J, r, P, rewards, why, sizeof why)
              : J->rule ? s_judge_rule(J, r, P, why, sizeof why)
                        : s_judge_matrix(J, r, P, why, sizeof why);
+    s_count_pairs(J, rc == 0 && !(J->model && J->model->kind == JM_REWARD) ? P : NULL, rewards, k, rc);
     if (rc == 0 && J->model && J->model->kind == JM_REWARD) {
         rep.rewards = rewards;
         rep.n_rewards = k;
@@ -146,6 +164,72 @@ static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelo
     free(rewards);
 }
 
+/* Learned judges batch the requests waiting on the socket: every response of every request in
+ * one ec_embed (cache, then one trunk pass), then a reply each. */
+#define MAX_BATCH 64
+typedef struct {
+    wire_peer_t from;
+    Spar__Envelope *in;
+} pending_t;
+
+static void s_send_reply(judge_t *J, const pending_t *p, double *P, double *rewards, int rc, const char *why) {
+    const Spar__JudgeRequest *r = p->in->judge_request;
+    size_t k = r->n_responses;
+    Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
+    rep.request_id = r->request_id;
+    rep.judge_version = J->version;
+    rep.k = (uint32_t)k;
+    if (rc != 0) {
+        rep.error = (char *)why;
+        log_warn("cannot judge request %llu from %s: %s", (unsigned long long)r->request_id, p->in->sender_id, why);
+    } else if (J->model->kind == JM_REWARD) {
+        rep.rewards = rewards;
+        rep.n_rewards = k;
+    } else {
+        rep.preference = P;
+        rep.n_preference = k * k;
+    }
+    s_count_pairs(J, J->model->kind == JM_REWARD ? NULL : P, rewards, k, rc);
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
+    env.judge_reply = &rep;
+    s_send(J, &p->from, &env);
+    J->served++;
+}
+
+static void s_serve_batch(judge_t *J, pending_t *held, int *n_held) {
+    int n = *n_held, D = J->model ? J->model->dim : 1;
+    if (n == 0) return;
+    size_t total = 0;
+    for (int q = 0; q < n; q++) total += held[q].in->judge_request->n_responses;
+    const char **prompts = xmalloc(sizeof(char *) * total), **texts = xmalloc(sizeof(char *) * total);
+    char ***own = xmalloc(sizeof(char **) * (size_t)n);
+    size_t at = 0;
+    for (int q = 0; q < n; q++) {
+        const Spar__JudgeRequest *r = held[q].in->judge_request;
+        own[q] = s_texts(r);
+        for (size_t i = 0; i < r->n_responses; i++, at++) prompts[at] = r->prompt, texts[at] = own[q][i];
+    }
+    float *v = xmalloc(sizeof(float) * total * D);
+    int batch_rc = ec_embed(J->cache, prompts, texts, (int)total, v);
+    at = 0;
+    for (int q = 0; q < n; q++) {
+        size_t k = held[q].in->judge_request->n_responses;
+        double *P = xmalloc(sizeof(double) * k * k), *rewards = xmalloc(sizeof(double) * k);
+        char why[256] = "";
+        int rc = 0;
+        if (batch_rc == 0) s_model_answer(J, v + at * D, k, P, rewards);
+        else rc = s_judge_model(J, held[q].in->judge_request, P, rewards, why, sizeof why); /* find the bad one */
+        s_send_reply(J, &held[q], P, rewards, rc, why);
+        free(P), free(rewards);
+        s_free_texts(own[q], k);
+        at += k;
+        wire_free(held[q].in);
+    }
+    free(prompts), free(texts), free(own), free(v);
+    *n_held = 0;
+}
+
 static void s_reply_to(void *ctx, const wire_peer_t *to, Spar__Envelope *env) {
     judge_t *J = ctx;
     s_send(J, to, env);
@@ -157,6 +241,9 @@ static void s_on_heartbeat(judge_t *J, const wire_peer_t *from) {
     hb.role = SPAR__ROLE__ROLE_JUDGE;
     hb.bad_messages = J->wire.bad_messages;
     hb.requests_served = J->served;
+    if (J->cache) ec_stats(J->cache, &hb.cache_hits, &hb.cache_misses);
+    hb.pairs_judged = J->pairs;
+    hb.ties = J->ties;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
@@ -188,6 +275,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
             return 2;
         }
         gpt_set_threads((int)cfg->gpt.threads);
+        J.cache = ec_new(J.model, (uint32_t)cfg->judge.cache_entries);
         /* the version names the model's weights */
         uint8_t d[DIGEST_BYTES];
         char hex[2 * DIGEST_BYTES + 1];
@@ -237,12 +325,18 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         int ready = zmq_poll(items, J.remote ? 2 : 1, J.remote ? 50 : 200);
         if (J.remote) remote_pump(J.remote, s_reply_to, &J); /* replies, and requests past their time */
         if (ready <= 0) continue;
+        pending_t held[MAX_BATCH];
+        int n_held = 0;
         while (wire_readable(J.sock)) {
             wire_peer_t from;
             Spar__Envelope *in = wire_recv(&J.wire, J.sock, 1, &from);
             if (!in) continue;
             if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.remote) remote_forward(J.remote, &from, in->judge_request);
-            else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &from, in);
+            else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.model) { /* batched below */
+                held[n_held++] = (pending_t){from, in};
+                if (n_held == MAX_BATCH) s_serve_batch(&J, held, &n_held);
+                continue;
+            } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &from, in);
             else if (in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) s_on_heartbeat(&J, &from);
             else {
                 J.wire.bad_messages++;
@@ -250,9 +344,19 @@ int judge_main(const spar_config_t *cfg, const char *id) {
             }
             wire_free(in);
         }
+        s_serve_batch(&J, held, &n_held);
     }
     log_info("judge stopping: %llu requests served, %llu bad messages", (unsigned long long)J.served,
              (unsigned long long)J.wire.bad_messages);
+    if (J.pairs) log_info("judge: %llu pairs judged, tie rate %.4f, position bias 0 (an answer's score never depends on "
+                          "its position)", (unsigned long long)J.pairs, (double)J.ties / (double)J.pairs);
+    if (J.cache) {
+        uint64_t h, m;
+        ec_stats(J.cache, &h, &m);
+        log_info("judge: embedding cache %llu hits, %llu misses, hit rate %.4f", (unsigned long long)h,
+                 (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
+    }
+    ec_free(&J.cache);
     remote_destroy(&J.remote);
     jm_destroy(&J.model);
     zmq_close(J.sock);
