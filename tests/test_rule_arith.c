@@ -28,12 +28,21 @@ static void test_rule_arith_orders_responses(void **state) {
     assert_int_equal(rule_arith_judge("12*30=", r, 5, P), -1);
 }
 
-/* A live judge process with judge.kind rule answers a JudgeRequest of byte responses. */
-static void test_rule_arith_live_judge(void **state) {
-    (void)state;
-    char *dir = tu_tmpdir(), *log = xasprintf("%s/judge.log", dir), *ep = xasprintf("ipc://%s/judge", dir);
-    char *bind = xasprintf("judge.bind=%s", ep);
-    pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, "--set", "judge.kind=rule", NULL);
+/* Sends env on s and returns the one reply (fails the test after 10 s). */
+static Spar__Envelope *s_ask(wire_t *w, void *s, Spar__Envelope *env) {
+    assert_int_equal(wire_send(w, s, NULL, env), 0);
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    assert_true(zmq_poll(&it, 1, 10000) == 1);
+    Spar__Envelope *rep = wire_recv(w, s, 0, NULL);
+    assert_non_null(rep);
+    return rep;
+}
+
+/* A live judge process (argv) speaking the judge protocol on endpoint ep: a JudgeRequest of byte
+ * responses gets the rule's matrix and the judge's version; a prompt that is not a sum gets an
+ * error; a Heartbeat gets the judge's Heartbeat with its count of requests served. */
+static void s_live_judge(char *const argv[], const char *log, const char *ep, const char *version) {
+    pid_t pid = tu_spawnv(NULL, log, argv);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
     wire_socket_defaults(s);
     zmq_connect(s, ep);
@@ -51,22 +60,57 @@ static void test_rule_arith_live_judge(void **state) {
     e.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST, e.judge_request = &jr;
     wire_t w;
     wire_init(&w, "tester", 1 << 20);
-    assert_int_equal(wire_send(&w, s, NULL, &e), 0);
-    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    assert_true(zmq_poll(&it, 1, 10000) == 1);
-    Spar__Envelope *rep = wire_recv(&w, s, 0, NULL);
-    assert_non_null(rep);
+    Spar__Envelope *rep = s_ask(&w, s, &e);
     assert_int_equal(rep->body_case, SPAR__ENVELOPE__BODY_JUDGE_REPLY);
+    assert_int_equal(rep->judge_reply->request_id, 5);
     const double *P = rep->judge_reply->preference;
     assert_int_equal(rep->judge_reply->n_preference, 9);
     assert_true(P[0 * 3 + 1] == 1.0 && P[0 * 3 + 2] == 1.0 && P[1 * 3 + 2] == 1.0); /* 42 > 7 > junk */
-    assert_string_equal(rep->judge_reply->judge_version, "rule-arith-1");
+    assert_string_equal(rep->judge_reply->judge_version, version);
+    wire_free(rep);
+
+    jr.request_id = 6, jr.prompt = "hello";
+    rep = s_ask(&w, s, &e);
+    assert_int_equal(rep->body_case, SPAR__ENVELOPE__BODY_JUDGE_REPLY);
+    assert_int_equal(rep->judge_reply->request_id, 6);
+    assert_true(rep->judge_reply->error && rep->judge_reply->error[0]);
+    assert_int_equal(rep->judge_reply->n_preference, 0);
+    wire_free(rep);
+
+    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
+    hb.role = SPAR__ROLE__ROLE_TOOL;
+    Spar__Envelope he = SPAR__ENVELOPE__INIT;
+    he.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT, he.heartbeat = &hb;
+    rep = s_ask(&w, s, &he);
+    assert_int_equal(rep->body_case, SPAR__ENVELOPE__BODY_HEARTBEAT);
+    assert_int_equal(rep->heartbeat->role, SPAR__ROLE__ROLE_JUDGE);
+    assert_true(rep->heartbeat->requests_served >= 1);
     wire_free(rep);
     zmq_close(s);
     zmq_ctx_term(ctx);
     kill(pid, SIGTERM);
     assert_int_equal(tu_exit_code(tu_wait(pid, 10000)), 0);
+}
+
+/* The C judge, judge.kind rule. */
+static void test_rule_arith_live_judge(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *log = xasprintf("%s/judge.log", dir), *ep = xasprintf("ipc://%s/judge", dir);
+    char *bind = xasprintf("judge.bind=%s", ep);
+    char *argv[] = {SPAR_BIN, "judge", "--set", bind, "--set", "judge.kind=rule", NULL};
+    s_live_judge(argv, log, ep, "rule-arith-1");
     free(log), free(ep), free(bind);
+    tu_done(dir);
+}
+
+/* The Python judge (examples/python_judge): every judge message round-trips with the C side. */
+static void test_rule_arith_python_judge_round_trip(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *log = xasprintf("%s/judge.log", dir), *ep = xasprintf("ipc://%s/judge", dir);
+    char *script = xasprintf("%s/examples/python_judge/judge.py", SPAR_SOURCE_DIR);
+    char *argv[] = {"/usr/bin/python3", script, "--bind", ep, NULL};
+    s_live_judge(argv, log, ep, "python-arith-1");
+    free(log), free(ep), free(script);
     tu_done(dir);
 }
 
@@ -103,6 +147,7 @@ static void test_rule_styles_cycle_and_nash(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_rule_arith_orders_responses),
                                        cmocka_unit_test(test_rule_styles_cycle_and_nash),
-                                       cmocka_unit_test(test_rule_arith_live_judge)};
+                                       cmocka_unit_test(test_rule_arith_live_judge),
+                                       cmocka_unit_test(test_rule_arith_python_judge_round_trip)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
