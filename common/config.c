@@ -85,6 +85,7 @@ static const option_t s_options[] = {
     {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
     {"judge.cache_entries", T_INT, OFF(judge.cache_entries), 0, 1e8, "65536", NULL, "learned judges: (prompt, response) embeddings kept (0: no cache)"},
     {"judge.remote", T_STRING, OFF(judge.remote), 0, 0, "", NULL, "judge.kind remote: endpoint of a process speaking the judge protocol"},
+    {"judge.both_orders", T_INT, OFF(judge.both_orders), 0, 1, "1", NULL, "judge.kind remote: ask in both orders and average (position-bias control)"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
     {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
     {"judge.endpoints", T_STRING, OFF(judge.endpoints), 0, 0, "tcp://127.0.0.1:5557", NULL, "judges an actor uses, comma-separated"},

@@ -82,6 +82,7 @@ typedef struct {
     struct {
         char kind[CFG_STR]; /* auto | matrix | rule | remote | reward | preference */
         char remote[CFG_STR];
+        long both_orders;
         char checkpoint[CFG_STR];
         long cache_entries;
         long count;

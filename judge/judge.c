@@ -309,7 +309,8 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
     wire_socket_defaults(J.sock);
     int status = 0;
-    if (remote && !(J.remote = remote_new(J.zctx, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms))) status = 1;
+    if (remote && !(J.remote = remote_new(J.zctx, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms, (int)cfg->judge.both_orders)))
+        status = 1;
     if (status == 0 && zmq_bind(J.sock, cfg->judge.bind) != 0) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
         status = 1;
@@ -357,6 +358,9 @@ int judge_main(const spar_config_t *cfg, const char *id) {
                  (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
     }
     ec_free(&J.cache);
+    if (J.remote && cfg->judge.both_orders)
+        log_info("judge: the remote judge's position bias (mean |P - P'| between the two orders) %.4f",
+                 remote_position_bias(J.remote));
     remote_destroy(&J.remote);
     jm_destroy(&J.model);
     zmq_close(J.sock);

@@ -1,6 +1,7 @@
 /* remote — see remote.h. */
 #include "judge/remote.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -8,23 +9,32 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* A forwarded request: with both orders, two forwards (ids id and id + 1, the second with the
+ * responses reversed) whose answers are averaged. */
 typedef struct {
     wire_peer_t actor;
     uint64_t actor_request, id;
     size_t k;
     int64_t deadline_ms;
+    int waiting;            /* replies still due */
+    double *first;          /* the first answer in, in the request's order (k*k or k values) */
+    int first_is_matrix;
+    char version[128];
 } pending_t;
 
 struct remote {
     void *sock;
     wire_t *wire;
     long timeout_ms;
+    int both_orders;
     pending_t *pending;
     int n, cap;
     uint64_t next_id;
+    double bias_sum; /* sum over compared pairs of |P(order 1) - P(order 2)| */
+    uint64_t bias_pairs;
 };
 
-remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms) {
+remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders) {
     remote_t *r = xcalloc(1, sizeof *r);
     r->sock = zmq_socket(zctx, ZMQ_DEALER);
     wire_socket_defaults(r->sock);
@@ -36,11 +46,18 @@ remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeou
     }
     r->wire = wire;
     r->timeout_ms = timeout_ms;
+    r->both_orders = both_orders;
     return r;
+}
+
+static void s_drop(remote_t *r, int i) {
+    free(r->pending[i].first);
+    r->pending[i] = r->pending[--r->n];
 }
 
 void remote_destroy(remote_t **rp) {
     if (!rp || !*rp) return;
+    while ((*rp)->n) s_drop(*rp, 0);
     zmq_close((*rp)->sock);
     free((*rp)->pending);
     free(*rp);
@@ -49,33 +66,91 @@ void remote_destroy(remote_t **rp) {
 
 void *remote_socket(remote_t *r) { return r->sock; }
 
-void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req) {
-    if (r->n == r->cap) r->pending = xrealloc(r->pending, sizeof(pending_t) * (size_t)(r->cap = r->cap ? 2 * r->cap : 64));
-    pending_t *p = &r->pending[r->n++];
-    p->actor = *from;
-    p->actor_request = req->request_id;
-    p->id = ++r->next_id;
-    p->k = req->n_responses;
-    p->deadline_ms = util_now_ms() + r->timeout_ms;
+double remote_position_bias(const remote_t *r) { return r->bias_pairs ? r->bias_sum / (double)r->bias_pairs : NAN; }
+
+static void s_send(remote_t *r, const Spar__JudgeRequest *req, uint64_t id, Spar__Response **responses) {
     Spar__JudgeRequest fwd = *req; /* the same request under our id (the remote sees one client) */
-    fwd.request_id = p->id;
+    fwd.request_id = id;
+    fwd.responses = responses;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
     env.judge_request = &fwd;
     if (wire_send(r->wire, r->sock, NULL, &env) != 0) log_warn("forward to the remote judge failed: %s", zmq_strerror(zmq_errno()));
 }
 
-static void s_drop(remote_t *r, int i) { r->pending[i] = r->pending[--r->n]; }
+void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req) {
+    if (r->n == r->cap) r->pending = xrealloc(r->pending, sizeof(pending_t) * (size_t)(r->cap = r->cap ? 2 * r->cap : 64));
+    pending_t *p = &r->pending[r->n++];
+    memset(p, 0, sizeof *p);
+    p->actor = *from;
+    p->actor_request = req->request_id;
+    p->id = r->next_id + 1;
+    r->next_id += 2;
+    p->k = req->n_responses;
+    p->deadline_ms = util_now_ms() + r->timeout_ms;
+    p->waiting = r->both_orders ? 2 : 1;
+    s_send(r, req, p->id, req->responses);
+    if (r->both_orders) { /* and with the responses reversed */
+        Spar__Response **rev = xmalloc(sizeof *rev * (p->k ? p->k : 1));
+        for (size_t i = 0; i < p->k; i++) rev[i] = req->responses[p->k - 1 - i];
+        s_send(r, req, p->id + 1, rev);
+        free(rev);
+    }
+}
+
+static void s_reply_envelope(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx) {
+    rep->request_id = r->pending[i].actor_request;
+    Spar__Envelope out = SPAR__ENVELOPE__INIT; /* sending fills its header */
+    out.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
+    out.judge_reply = rep;
+    reply(ctx, &r->pending[i].actor, &out);
+}
 
 static void s_answer_error(remote_t *r, int i, const char *why, remote_reply_fn reply, void *ctx) {
     Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
-    rep.request_id = r->pending[i].actor_request;
     rep.k = (uint32_t)r->pending[i].k;
     rep.error = (char *)why;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
-    env.judge_reply = &rep;
-    reply(ctx, &r->pending[i].actor, &env);
+    s_reply_envelope(r, i, &rep, reply, ctx);
+    s_drop(r, i);
+}
+
+/* An answer in the request's order: reversed = the answer to the reversed list. */
+static double *s_in_order(const Spar__JudgeReply *rep, size_t k, int reversed, int *is_matrix) {
+    *is_matrix = rep->n_preference == k * k;
+    double *a = xmalloc(sizeof(double) * (*is_matrix ? k * k : k));
+    for (size_t i = 0; i < k; i++) {
+        size_t ri = reversed ? k - 1 - i : i;
+        if (!*is_matrix) {
+            a[i] = rep->rewards[ri];
+            continue;
+        }
+        for (size_t j = 0; j < k; j++) a[i * k + j] = rep->preference[ri * k + (reversed ? k - 1 - j : j)];
+    }
+    return a;
+}
+
+/* Both orders in: average, count the disagreement, reply. */
+static void s_combine(remote_t *r, int i, double *second, int second_is_matrix, remote_reply_fn reply, void *ctx) {
+    pending_t *p = &r->pending[i];
+    size_t k = p->k, n = p->first_is_matrix ? k * k : k;
+    if (second_is_matrix != p->first_is_matrix) {
+        r->wire->bad_messages++;
+        s_answer_error(r, i, "the remote judge answered the two orders in different forms", reply, ctx);
+        return;
+    }
+    if (p->first_is_matrix)
+        for (size_t a = 0; a < k; a++)
+            for (size_t b = a + 1; b < k; b++) {
+                r->bias_sum += fabs(p->first[a * k + b] - second[a * k + b]);
+                r->bias_pairs++;
+            }
+    for (size_t x = 0; x < n; x++) p->first[x] = 0.5 * (p->first[x] + second[x]);
+    Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
+    rep.k = (uint32_t)k;
+    rep.judge_version = p->version;
+    if (p->first_is_matrix) rep.preference = p->first, rep.n_preference = n;
+    else rep.rewards = p->first, rep.n_rewards = n;
+    s_reply_envelope(r, i, &rep, reply, ctx);
     s_drop(r, i);
 }
 
@@ -94,24 +169,35 @@ int remote_pump(remote_t *r, remote_reply_fn reply, void *ctx) {
         }
         Spar__JudgeReply *rep = in->judge_reply;
         int i = 0;
-        while (i < r->n && r->pending[i].id != rep->request_id) i++;
-        if (i == r->n) { /* late: already answered with an error */
+        while (i < r->n && r->pending[i].id != rep->request_id && r->pending[i].id + 1 != rep->request_id) i++;
+        if (i == r->n) { /* late: already answered */
             wire_free(in);
             continue;
         }
-        int err = rep->error && rep->error[0];
-        if (!err && rep->k != r->pending[i].k) {
+        pending_t *p = &r->pending[i];
+        int err = rep->error && rep->error[0], reversed = rep->request_id != p->id;
+        if (err) {
+            s_answer_error(r, i, rep->error, reply, ctx);
+        } else if (rep->k != p->k || (rep->n_preference != p->k * p->k && rep->n_rewards != p->k)) {
             r->wire->bad_messages++;
-            log_warn("remote judge answered K = %u for a request of %zu responses", rep->k, r->pending[i].k);
+            log_warn("remote judge answered K = %u for a request of %zu responses", rep->k, p->k);
             s_answer_error(r, i, "the remote judge's reply does not match the request", reply, ctx);
-        } else {
-            rep->request_id = r->pending[i].actor_request;
-            Spar__Envelope out = SPAR__ENVELOPE__INIT; /* sending fills its header; `in` keeps its own */
-            out.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
-            out.judge_reply = rep;
-            reply(ctx, &r->pending[i].actor, &out);
+        } else if (!r->both_orders) {
+            s_reply_envelope(r, i, rep, reply, ctx);
             s_drop(r, i);
             relayed++;
+        } else {
+            int is_matrix;
+            double *a = s_in_order(rep, p->k, reversed, &is_matrix);
+            if (--p->waiting > 0) { /* keep the first, wait for the other order */
+                p->first = a;
+                p->first_is_matrix = is_matrix;
+                snprintf(p->version, sizeof p->version, "%s", rep->judge_version);
+            } else {
+                s_combine(r, i, a, is_matrix, reply, ctx);
+                free(a);
+                relayed++;
+            }
         }
         wire_free(in);
     }

@@ -3,7 +3,10 @@
  * same way) and relays its replies to the actors. The remote's reply passes the same checks as
  * any frame (a bad matrix is counted and dropped), must answer the request's K responses, and
  * keeps the remote's judge version; a request the remote leaves unanswered for judge.timeout_ms
- * is answered with an error, so the actor asks again at once. */
+ * is answered with an error, so the actor asks again at once. With judge.both_orders, every
+ * request goes out twice, the second time with its responses reversed, and the two answers are
+ * averaged (position-bias control); the mean |P(a > b) - P'(a > b)| between the two orders is
+ * the judge's position bias. */
 #ifndef SPAR_REMOTE_H
 #define SPAR_REMOTE_H
 
@@ -14,7 +17,9 @@ typedef struct remote remote_t;
 typedef void (*remote_reply_fn)(void *ctx, const wire_peer_t *to, Spar__Envelope *env);
 
 /* Connects a DEALER to endpoint; counts bad frames in wire. NULL when it cannot connect. */
-remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms);
+remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders);
+/* The mean disagreement between the two orders over the pairs compared so far (NAN: none). */
+double remote_position_bias(const remote_t *r);
 void remote_destroy(remote_t **r);
 /* The socket to poll for replies. */
 void *remote_socket(remote_t *r);

@@ -382,7 +382,7 @@ static void test_system_judge_killed_mid_run(void **state) {
  * recorded matrices equal the C rule's, with the Python judge's version); with every 3rd reply
  * malformed, the actors count and refuse those, ask again, and the run still completes with no
  * prompt lost. */
-static void s_python_judge_run(int malformed_every, int via_remote) {
+static void s_python_judge_run(int malformed_every, int via_remote, const char *position_bias) {
     sys_t S;
     s_setup(&S, GPT_TINY_ARITH);
     char *bind = via_remote ? xasprintf("ipc://%s/py", S.dir) : xasprintf("ipc://%s/judge", S.dir);
@@ -390,7 +390,8 @@ static void s_python_judge_run(int malformed_every, int via_remote) {
     char *pylog = xasprintf("%s/python-judge.log", S.dir), *remote = xasprintf("judge.remote=%s", bind);
     char every[16];
     snprintf(every, sizeof every, "%d", malformed_every);
-    pid_t py = tu_spawn(NULL, pylog, "/usr/bin/python3", script, "--bind", bind, "--malformed-every", every, NULL);
+    pid_t py = tu_spawn(NULL, pylog, "/usr/bin/python3", script, "--bind", bind, "--malformed-every", every,
+                        "--position-bias", position_bias, NULL);
     S.judge = via_remote ? tu_spawn(NULL, S.logs[0], SPAR_BIN, "judge", "--config", S.cfg, "--id", "judge-0", "--set",
                                     "judge.kind=remote", "--set", remote, NULL)
                          : py;
@@ -401,9 +402,13 @@ static void s_python_judge_run(int malformed_every, int via_remote) {
     if (tu_exit_code(st) != 0) tu_dump(S.logs[1]), tu_dump(S.logs[0]);
     assert_int_equal(tu_exit_code(st), 0);
     for (int a = 0; a < 2; a++) assert_int_equal(tu_exit_code(tu_wait(S.actors[a], 10000)), 0);
-    if (via_remote) {
+    if (via_remote) { /* both orders averaged: the bias is measured, and gone from the matrices */
         kill(S.judge, SIGTERM);
         assert_int_equal(tu_exit_code(tu_wait(S.judge, 10000)), 0);
+        char *want = xasprintf("position bias (mean |P - P'| between the two orders) %s", atof(position_bias) > 0 ? "0.0" : "0.0000");
+        assert_true(tu_file_contains(S.logs[0], want));
+        if (atof(position_bias) > 0) assert_false(tu_file_contains(S.logs[0], "two orders) 0.0000"));
+        free(want);
     }
     kill(py, SIGTERM);
     assert_int_equal(tu_exit_code(tu_wait(py, 10000)), 0);
@@ -438,12 +443,12 @@ static void s_python_judge_run(int malformed_every, int via_remote) {
 
 static void test_system_python_judge_direct(void **state) {
     (void)state;
-    s_python_judge_run(0, 0);
+    s_python_judge_run(0, 0, "0");
 }
 
 static void test_system_python_judge_malformed_replies(void **state) {
     (void)state;
-    s_python_judge_run(3, 0);
+    s_python_judge_run(3, 0, "0");
 }
 
 /* A judge that answers with K rewards (a reward model's reply): actors pass them on, and the
@@ -485,8 +490,9 @@ static void test_system_python_judge_rewards(void **state) {
 
 static void test_system_python_judge_behind_remote(void **state) {
     (void)state;
-    s_python_judge_run(0, 1);
-    s_python_judge_run(3, 1);
+    s_python_judge_run(0, 1, "0");
+    s_python_judge_run(3, 1, "0");
+    s_python_judge_run(0, 1, "0.2"); /* a judge biased to the first-listed answer */
 }
 
 /* argv[1], when given, selects the tests to run (a cmocka filter), so ctest runs them in parallel. */

@@ -82,6 +82,8 @@ def main():
     ap.add_argument("--version", default="python-arith-1", help="judge version carried by every reply")
     ap.add_argument("--rewards", action="store_true",
                     help="answer with K rewards (as a reward model does) instead of the K x K matrix")
+    ap.add_argument("--position-bias", type=float, default=0.0,
+                    help="testing: favour the first-listed of two equal answers by this much (0 .. 0.5)")
     ap.add_argument("--malformed-every", type=int, default=0,
                     help="testing: make every Nth reply break P + P^T = 1 (0: never)")
     args = ap.parse_args()
@@ -131,6 +133,10 @@ def main():
                 else:
                     P = judge(req.prompt, req.responses)
                     served += 1
+                    for i in range(k):  # a judge that prefers whatever it reads first, on ties
+                        for j in range(i + 1, k):
+                            if P[i][j] == 0.5:
+                                P[i][j], P[j][i] = 0.5 + args.position_bias, 0.5 - args.position_bias
                     if args.malformed_every and served % args.malformed_every == 0:
                         P[0][k - 1] = P[k - 1][0] = 0.9  # P + P^T = 1.8: the actor must refuse this
                     rep.preference.extend(v for row in P for v in row)
