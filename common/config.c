@@ -83,7 +83,7 @@ static const option_t s_options[] = {
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
     {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote|reward|preference", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
     {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
-    {"judge.cache_entries", T_INT, OFF(judge.cache_entries), 0, 1e8, "65536", NULL, "learned judges: (prompt, response) embeddings kept (0: no cache)"},
+    {"judge.cache_entries", T_INT, OFF(judge.cache_entries), 0, 1e8, "65536", NULL, "cache size: learned judges' (prompt, response) embeddings, remote judges' verdicts (0: none)"},
     {"judge.remote", T_STRING, OFF(judge.remote), 0, 0, "", NULL, "judge.kind remote: endpoint of a process speaking the judge protocol"},
     {"judge.both_orders", T_INT, OFF(judge.both_orders), 0, 1, "1", NULL, "judge.kind remote: ask in both orders and average (position-bias control)"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},

@@ -309,7 +309,8 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
     wire_socket_defaults(J.sock);
     int status = 0;
-    if (remote && !(J.remote = remote_new(J.zctx, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms, (int)cfg->judge.both_orders)))
+    if (remote && !(J.remote = remote_new(J.zctx, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms,
+                                          (int)cfg->judge.both_orders, (uint32_t)cfg->judge.cache_entries)))
         status = 1;
     if (status == 0 && zmq_bind(J.sock, cfg->judge.bind) != 0) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
@@ -332,7 +333,8 @@ int judge_main(const spar_config_t *cfg, const char *id) {
             wire_peer_t from;
             Spar__Envelope *in = wire_recv(&J.wire, J.sock, 1, &from);
             if (!in) continue;
-            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.remote) remote_forward(J.remote, &from, in->judge_request);
+            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.remote)
+                remote_forward(J.remote, &from, in->judge_request, s_reply_to, &J);
             else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.model) { /* batched below */
                 held[n_held++] = (pending_t){from, in};
                 if (n_held == MAX_BATCH) s_serve_batch(&J, held, &n_held);
@@ -358,6 +360,12 @@ int judge_main(const spar_config_t *cfg, const char *id) {
                  (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
     }
     ec_free(&J.cache);
+    if (J.remote) {
+        uint64_t h, m;
+        remote_cache_stats(J.remote, &h, &m);
+        log_info("judge: verdict cache %llu hits, %llu misses, hit rate %.4f", (unsigned long long)h,
+                 (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
+    }
     if (J.remote && cfg->judge.both_orders)
         log_info("judge: the remote judge's position bias (mean |P - P'| between the two orders) %.4f",
                  remote_position_bias(J.remote));

@@ -7,7 +7,16 @@
 #include <zmq.h>
 
 #include "common/log.h"
+#include "common/strmap.h"
 #include "common/util.h"
+
+/* A cached verdict: the remote's answer to one (prompt, ordered responses), with its version. */
+typedef struct {
+    char version[128];
+    int is_matrix;
+    size_t n;
+    double values[];
+} verdict_t;
 
 /* A forwarded request: with both orders, two forwards (ids id and id + 1, the second with the
  * responses reversed) whose answers are averaged. */
@@ -17,6 +26,7 @@ typedef struct {
     size_t k;
     int64_t deadline_ms;
     int waiting;            /* replies still due */
+    char *key;              /* its verdict-cache key */
     double *first;          /* the first answer in, in the request's order (k*k or k values) */
     int first_is_matrix;
     char version[128];
@@ -32,9 +42,31 @@ struct remote {
     uint64_t next_id;
     double bias_sum; /* sum over compared pairs of |P(order 1) - P(order 2)| */
     uint64_t bias_pairs;
+    strmap_t *verdicts; /* the remote's answers so far (NULL: no cache) */
+    uint64_t hits, misses;
 };
 
-remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders) {
+/* The cache key of a request: the prompt and every response's tokens, in order. */
+static char *s_key(const Spar__JudgeRequest *req) {
+    size_t cap = strlen(req->prompt) + 2, len = 0;
+    for (size_t i = 0; i < req->n_responses; i++) cap += 11 * req->responses[i]->n_tokens + 1;
+    char *k = xmalloc(cap + 1);
+    len += (size_t)snprintf(k, cap + 1, "%s\x1f", req->prompt);
+    for (size_t i = 0; i < req->n_responses; i++) {
+        for (size_t t = 0; t < req->responses[i]->n_tokens; t++)
+            len += (size_t)snprintf(k + len, cap + 1 - len, "%u,", req->responses[i]->tokens[t]);
+        len += (size_t)snprintf(k + len, cap + 1 - len, ";");
+    }
+    return k;
+}
+
+void remote_cache_stats(const remote_t *r, uint64_t *hits, uint64_t *misses) {
+    *hits = r->hits;
+    *misses = r->misses;
+}
+
+remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders,
+                     uint32_t cache_entries) {
     remote_t *r = xcalloc(1, sizeof *r);
     r->sock = zmq_socket(zctx, ZMQ_DEALER);
     wire_socket_defaults(r->sock);
@@ -47,11 +79,13 @@ remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeou
     r->wire = wire;
     r->timeout_ms = timeout_ms;
     r->both_orders = both_orders;
+    r->verdicts = cache_entries ? strmap_new(cache_entries) : NULL;
     return r;
 }
 
 static void s_drop(remote_t *r, int i) {
     free(r->pending[i].first);
+    free(r->pending[i].key);
     r->pending[i] = r->pending[--r->n];
 }
 
@@ -59,6 +93,7 @@ void remote_destroy(remote_t **rp) {
     if (!rp || !*rp) return;
     while ((*rp)->n) s_drop(*rp, 0);
     zmq_close((*rp)->sock);
+    strmap_free(&(*rp)->verdicts);
     free((*rp)->pending);
     free(*rp);
     *rp = NULL;
@@ -78,7 +113,41 @@ static void s_send(remote_t *r, const Spar__JudgeRequest *req, uint64_t id, Spar
     if (wire_send(r->wire, r->sock, NULL, &env) != 0) log_warn("forward to the remote judge failed: %s", zmq_strerror(zmq_errno()));
 }
 
-void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req) {
+static void s_reply_envelope(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx);
+
+/* Remembers the answer the pending request i gets. */
+static void s_remember(remote_t *r, int i, const Spar__JudgeReply *rep) {
+    if (!r->verdicts || !r->pending[i].key) return;
+    int m = rep->n_preference > 0;
+    size_t n = m ? rep->n_preference : rep->n_rewards;
+    verdict_t *v = xmalloc(sizeof *v + sizeof(double) * n);
+    snprintf(v->version, sizeof v->version, "%s", rep->judge_version ? rep->judge_version : "");
+    v->is_matrix = m;
+    v->n = n;
+    memcpy(v->values, m ? rep->preference : rep->rewards, sizeof(double) * n);
+    strmap_put(r->verdicts, r->pending[i].key, v);
+}
+
+int remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req, remote_reply_fn reply,
+                   void *ctx) {
+    char *key = r->verdicts ? s_key(req) : NULL;
+    const verdict_t *hit = key ? strmap_get(r->verdicts, key) : NULL;
+    if (hit) { /* answered before: the same verdict, from the cache */
+        Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
+        rep.request_id = req->request_id;
+        rep.k = (uint32_t)req->n_responses;
+        rep.judge_version = (char *)hit->version;
+        if (hit->is_matrix) rep.preference = (double *)hit->values, rep.n_preference = hit->n;
+        else rep.rewards = (double *)hit->values, rep.n_rewards = hit->n;
+        Spar__Envelope out = SPAR__ENVELOPE__INIT;
+        out.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
+        out.judge_reply = &rep;
+        reply(ctx, from, &out);
+        r->hits++;
+        free(key);
+        return 1;
+    }
+    r->misses += key != NULL;
     if (r->n == r->cap) r->pending = xrealloc(r->pending, sizeof(pending_t) * (size_t)(r->cap = r->cap ? 2 * r->cap : 64));
     pending_t *p = &r->pending[r->n++];
     memset(p, 0, sizeof *p);
@@ -89,6 +158,7 @@ void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeReque
     p->k = req->n_responses;
     p->deadline_ms = util_now_ms() + r->timeout_ms;
     p->waiting = r->both_orders ? 2 : 1;
+    p->key = key;
     s_send(r, req, p->id, req->responses);
     if (r->both_orders) { /* and with the responses reversed */
         Spar__Response **rev = xmalloc(sizeof *rev * (p->k ? p->k : 1));
@@ -96,6 +166,7 @@ void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeReque
         s_send(r, req, p->id + 1, rev);
         free(rev);
     }
+    return 0;
 }
 
 static void s_reply_envelope(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx) {
@@ -150,6 +221,7 @@ static void s_combine(remote_t *r, int i, double *second, int second_is_matrix, 
     rep.judge_version = p->version;
     if (p->first_is_matrix) rep.preference = p->first, rep.n_preference = n;
     else rep.rewards = p->first, rep.n_rewards = n;
+    s_remember(r, i, &rep);
     s_reply_envelope(r, i, &rep, reply, ctx);
     s_drop(r, i);
 }
@@ -183,6 +255,7 @@ int remote_pump(remote_t *r, remote_reply_fn reply, void *ctx) {
             log_warn("remote judge answered K = %u for a request of %zu responses", rep->k, p->k);
             s_answer_error(r, i, "the remote judge's reply does not match the request", reply, ctx);
         } else if (!r->both_orders) {
+            s_remember(r, i, rep);
             s_reply_envelope(r, i, rep, reply, ctx);
             s_drop(r, i);
             relayed++;

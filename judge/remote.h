@@ -17,14 +17,19 @@ typedef struct remote remote_t;
 typedef void (*remote_reply_fn)(void *ctx, const wire_peer_t *to, Spar__Envelope *env);
 
 /* Connects a DEALER to endpoint; counts bad frames in wire. NULL when it cannot connect. */
-remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders);
+/* cache_entries: verdicts kept, keyed by (prompt, the responses' tokens in order); 0: none. */
+remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders,
+                     uint32_t cache_entries);
+void remote_cache_stats(const remote_t *r, uint64_t *hits, uint64_t *misses);
 /* The mean disagreement between the two orders over the pairs compared so far (NAN: none). */
 double remote_position_bias(const remote_t *r);
 void remote_destroy(remote_t **r);
 /* The socket to poll for replies. */
 void *remote_socket(remote_t *r);
-/* Forwards a request from an actor. */
-void remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req);
+/* Forwards a request from an actor, or answers it from the verdict cache through reply
+ * (returns 1 then, else 0). */
+int remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeRequest *req, remote_reply_fn reply,
+                   void *ctx);
 /* Relays the replies waiting on the socket and answers expired requests with an error. Returns
  * the number of replies relayed. */
 int remote_pump(remote_t *r, remote_reply_fn reply, void *ctx);

@@ -407,6 +407,7 @@ static void s_python_judge_run(int malformed_every, int via_remote, const char *
         assert_int_equal(tu_exit_code(tu_wait(S.judge, 10000)), 0);
         char *want = xasprintf("position bias (mean |P - P'| between the two orders) %s", atof(position_bias) > 0 ? "0.0" : "0.0000");
         assert_true(tu_file_contains(S.logs[0], want));
+        assert_true(tu_file_contains(S.logs[0], "verdict cache"));
         if (atof(position_bias) > 0) assert_false(tu_file_contains(S.logs[0], "two orders) 0.0000"));
         free(want);
     }
