@@ -144,6 +144,15 @@ static void test_judge_model_cyclic_preferences(void **state) {
     jpairs_free(&train), jpairs_free(&held);
 }
 
+/* The `heldout_accuracy: X` that spar judge-train printed into log. */
+static double s_heldout_accuracy(const char *log) {
+    char *text = util_read_file(log, NULL), *at = text ? strstr(text, "heldout_accuracy: ") : NULL;
+    assert_non_null(at);
+    double acc = atof(at + strlen("heldout_accuracy: "));
+    free(text);
+    return acc;
+}
+
 /* Writes the cycle data as JSONL; line `bad_line` (1-based; 0: none) is broken. */
 static void s_write_jsonl(const char *path, const jpairs_t *d, int bad_line) {
     FILE *f = fopen(path, "w");
@@ -175,12 +184,9 @@ static void test_judge_model_train_command_and_serving(void **state) {
                          300000);
         if (tu_exit_code(st) != 0) tu_dump(log);
         assert_int_equal(tu_exit_code(st), 0);
-        char *text = util_read_file(log, NULL), *at = strstr(text, "heldout_accuracy: ");
-        assert_non_null(at);
-        double acc = atof(at + strlen("heldout_accuracy: "));
+        double acc = s_heldout_accuracy(log);
         fprintf(stderr, "spar judge-train --kind %s: heldout_accuracy %.3f\n", kinds[k], acc);
         assert_true(k == 0 ? acc > 0.95 : acc < 0.72);
-        free(text);
         char *head = xasprintf("%s/head.safetensors", out), *cj = xasprintf("%s/trunk/config.json", out);
         assert_true(util_file_exists(head) && util_file_exists(cj));
         free(head), free(cj);
@@ -251,13 +257,11 @@ static void test_judge_model_train_on_rule_labels(void **state) {
                      300000);
     if (tu_exit_code(st) != 0) tu_dump(log);
     assert_int_equal(tu_exit_code(st), 0);
-    char *text = util_read_file(log, NULL), *at = strstr(text, "heldout_accuracy: ");
-    assert_non_null(at);
-    double acc = atof(at + strlen("heldout_accuracy: "));
+    double acc = s_heldout_accuracy(log);
     fprintf(stderr, "reward model on rule-labelled arith pairs: heldout_accuracy %.3f\n", acc);
     assert_true(acc > 0.75);
     assert_true(tu_file_contains(log, "from the task's rule"));
-    free(text), free(log), free(out);
+    free(log), free(out);
     tu_done(dir);
 }
 
