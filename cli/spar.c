@@ -10,6 +10,7 @@
 #include "cli/gpt_cmds.h"
 #include "cli/judge_train_cmd.h"
 #include "cli/launcher.h"
+#include "cli/ping.h"
 #include "cli/sft.h"
 #include "cli/study.h"
 #include "common/log.h"
@@ -36,6 +37,7 @@ static void s_help(FILE *out) {
             "  score CKPT F   the log-prob of each {\"prompt\", \"response\"} line of F under a GPT checkpoint\n"
             "  judge-train --kind reward|preference DATA.jsonl --out DIR\n"
             "                 train a learned judge on {\"prompt\", \"chosen\", \"rejected\"} lines\n"
+            "  ping ENDPOINT  ask a learner or judge for its heartbeat (health checks)\n"
             "  help           this text\n\n"
             "Every command takes --help, --config FILE and repeated --set key=value.\n");
 }
@@ -75,6 +77,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "sample")) return gpt_sample_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "judge-train")) return judge_train_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "ping")) return ping_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "score")) return gpt_score_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) {
         if (argc >= 3 && !strcmp(argv[2], "model")) return bench_model_main(argc - 3, argv + 3);

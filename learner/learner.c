@@ -201,7 +201,8 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelo
 }
 
 static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    peer_t *p = s_peer(L, in->sender_id, in->heartbeat->role);
+    /* tools (spar ping, monitors) are answered but not tracked as peers */
+    peer_t *p = in->heartbeat->role == SPAR__ROLE__ROLE_TOOL ? NULL : s_peer(L, in->sender_id, in->heartbeat->role);
     if (p) {
         p->version = in->heartbeat->policy_version;
         p->bad_messages = in->heartbeat->bad_messages;

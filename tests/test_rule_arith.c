@@ -88,6 +88,11 @@ static void s_live_judge(char *const argv[], const char *log, const char *ep, co
     wire_free(rep);
     zmq_close(s);
     zmq_ctx_term(ctx);
+    /* spar ping, the containers' health check, gets the judge's heartbeat */
+    char *plog = xasprintf("%s.ping", log);
+    assert_int_equal(tu_exit_code(tu_wait(tu_spawn(NULL, plog, SPAR_BIN, "ping", ep, NULL), 10000)), 0);
+    assert_true(tu_file_contains(plog, ": judge, "));
+    free(plog);
     kill(pid, SIGTERM);
     assert_int_equal(tu_exit_code(tu_wait(pid, 10000)), 0);
 }
