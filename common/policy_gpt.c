@@ -27,14 +27,20 @@ static int s_prompt_tokens(const policy_t *p, const policy_seq_t *s, int *out) {
     return n >= 1 && (size_t)n == strlen(s->prompt_text) ? n : -1;
 }
 
-int gptpol_valid_seq(const policy_t *p, const policy_seq_t *s) {
-    const gpt_config_t *c = gpt_config(p->gpt);
-    int *pt = xmalloc(sizeof(int) * (size_t)c->ctx), pl = s_prompt_tokens(p, s, pt);
-    free(pt);
+/* Does the response fit after a prompt of pl tokens: 1 or more tokens in the vocabulary,
+ * end-of-text only last, prompt and response within the context? */
+static int s_response_fits(const gpt_config_t *c, int pl, const policy_seq_t *s) {
     if (pl < 0 || s->n_tokens < 1 || pl + s->n_tokens > c->ctx) return 0;
     for (int i = 0; i < s->n_tokens; i++)
         if (s->tokens[i] >= (uint32_t)c->vocab || (s->tokens[i] == GPT_EOT && i != s->n_tokens - 1)) return 0;
     return 1;
+}
+
+int gptpol_valid_seq(const policy_t *p, const policy_seq_t *s) {
+    const gpt_config_t *c = gpt_config(p->gpt);
+    int *pt = xmalloc(sizeof(int) * (size_t)c->ctx), pl = s_prompt_tokens(p, s, pt);
+    free(pt);
+    return s_response_fits(c, pl, s);
 }
 
 /* Packing: the responses to one prompt share a row, the prompt once (segment 0), then each
@@ -63,24 +69,29 @@ static void s_row_push(row_t *r, int tok, int pos, int seg) {
 /* Lays the valid sequences out in rows; fills the predictions with row-relative positions in
  * .at and the row in *pred_row. Returns the number of rows. */
 static int s_pack(policy_t *p, const policy_seq_t *seqs, int n, row_t **rows_out, int *pred_row, double *lp) {
-    int ctx = gpt_config(p->gpt)->ctx, limit = PACK_FACTOR * ctx, n_rows = 0, cap = 0, pl = 0, branch = 0;
+    const gpt_config_t *c = gpt_config(p->gpt);
+    int ctx = c->ctx, limit = PACK_FACTOR * ctx, n_rows = 0, cap = 0, pl = 0, branch = 0;
     int *pt = xmalloc(sizeof(int) * (size_t)ctx);
     row_t *rows = NULL, *cur = NULL;
     const char *cur_prompt = NULL;
     p->batch_n_preds = 0;
     for (int i = 0; i < n; i++) {
         lp[i] = 0;
-        if (!gptpol_valid_seq(p, &seqs[i])) {
+        /* the prompt is encoded once per run of responses to it */
+        int same = cur && seqs[i].prompt_text && !strcmp(cur_prompt, seqs[i].prompt_text);
+        int spl = same ? pl : s_prompt_tokens(p, &seqs[i], pt);
+        if (!s_response_fits(c, spl, &seqs[i])) {
             lp[i] = -INFINITY;
             continue;
         }
-        if (!cur || strcmp(cur_prompt, seqs[i].prompt_text) != 0 || cur->n + seqs[i].n_tokens > limit) {
+        if (!same || cur->n + seqs[i].n_tokens > limit) {
+            const int *prompt = same ? cur->tok : pt; /* a row starts with its prompt */
             if (n_rows == cap) rows = xrealloc(rows, sizeof(row_t) * (size_t)(cap = cap ? 2 * cap : 16));
             cur = &rows[n_rows++];
             memset(cur, 0, sizeof *cur);
             cur_prompt = seqs[i].prompt_text;
-            pl = s_prompt_tokens(p, &seqs[i], pt);
-            for (int t = 0; t < pl; t++) s_row_push(cur, pt[t], t, 0);
+            pl = spl;
+            for (int t = 0; t < pl; t++) s_row_push(cur, prompt[t], t, 0);
             branch = 0;
         }
         branch++;
