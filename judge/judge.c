@@ -131,39 +131,6 @@ static void s_count_pairs(judge_t *J, const double *P, const double *rewards, si
         }
 }
 
-static void s_on_request(judge_t *J, const wire_peer_t *from, const Spar__Envelope *in) {
-    const Spar__JudgeRequest *r = in->judge_request;
-    size_t k = r->n_responses;
-    double *P = xmalloc(sizeof(double) * k * k);
-    char why[256];
-    Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
-    rep.request_id = r->request_id;
-    rep.judge_version = J->version;
-    rep.k = (uint32_t)k;
-    double *rewards = xmalloc(sizeof(double) * (k ? k : 1));
-    int rc = J->model ? s_judge_model(J, r, P, rewards, why, sizeof why)
-             : J->rule ? s_judge_rule(J, r, P, why, sizeof why)
-                       : s_judge_matrix(J, r, P, why, sizeof why);
-    s_count_pairs(J, rc == 0 && !(J->model && J->model->kind == JM_REWARD) ? P : NULL, rewards, k, rc);
-    if (rc == 0 && J->model && J->model->kind == JM_REWARD) {
-        rep.rewards = rewards;
-        rep.n_rewards = k;
-    } else if (rc == 0) {
-        rep.preference = P;
-        rep.n_preference = k * k;
-    } else {
-        rep.error = why;
-        log_warn("cannot judge request %llu from %s: %s", (unsigned long long)r->request_id, in->sender_id, why);
-    }
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
-    env.judge_reply = &rep;
-    s_send(J, from, &env);
-    J->served++;
-    free(P);
-    free(rewards);
-}
-
 /* Learned judges batch the requests waiting on the socket: every response of every request in
  * one ec_embed (cache, then one trunk pass), then a reply each. */
 #define MAX_BATCH 64
@@ -175,6 +142,7 @@ typedef struct {
 static void s_send_reply(judge_t *J, const pending_t *p, double *P, double *rewards, int rc, const char *why) {
     const Spar__JudgeRequest *r = p->in->judge_request;
     size_t k = r->n_responses;
+    int as_rewards = J->model && J->model->kind == JM_REWARD;
     Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
     rep.request_id = r->request_id;
     rep.judge_version = J->version;
@@ -182,19 +150,30 @@ static void s_send_reply(judge_t *J, const pending_t *p, double *P, double *rewa
     if (rc != 0) {
         rep.error = (char *)why;
         log_warn("cannot judge request %llu from %s: %s", (unsigned long long)r->request_id, p->in->sender_id, why);
-    } else if (J->model->kind == JM_REWARD) {
+    } else if (as_rewards) {
         rep.rewards = rewards;
         rep.n_rewards = k;
     } else {
         rep.preference = P;
         rep.n_preference = k * k;
     }
-    s_count_pairs(J, J->model->kind == JM_REWARD ? NULL : P, rewards, k, rc);
+    s_count_pairs(J, as_rewards ? NULL : P, rewards, k, rc);
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
     env.judge_reply = &rep;
     s_send(J, &p->from, &env);
     J->served++;
+}
+
+/* The matrix and rule judges answer each request as it comes. */
+static void s_on_request(judge_t *J, const pending_t *p) {
+    const Spar__JudgeRequest *r = p->in->judge_request;
+    size_t k = r->n_responses;
+    double *P = xmalloc(sizeof(double) * k * k);
+    char why[256] = "";
+    int rc = J->rule ? s_judge_rule(J, r, P, why, sizeof why) : s_judge_matrix(J, r, P, why, sizeof why);
+    s_send_reply(J, p, P, NULL, rc, why);
+    free(P);
 }
 
 static void s_serve_batch(judge_t *J, pending_t *held, int *n_held) {
@@ -339,7 +318,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
                 held[n_held++] = (pending_t){from, in};
                 if (n_held == MAX_BATCH) s_serve_batch(&J, held, &n_held);
                 continue;
-            } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &from, in);
+            } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &(pending_t){from, in});
             else if (in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) s_on_heartbeat(&J, &from);
             else {
                 J.wire.bad_messages++;
