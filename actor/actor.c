@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/curve.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/policy.h"
@@ -57,6 +58,7 @@ typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *ctl, *sub;
+    curve_t *curve; /* security.curve: every socket a CURVE client */
     void *judges[MAX_JUDGES];
     int n_judges, next_judge;
     /* a judge that let a request time out sits out for judge.timeout_ms x 2^(strikes - 1), at
@@ -576,6 +578,7 @@ static int64_t s_timers(actor_t *A) {
 
 /* ---- setup and main --------------------------------------------------------------------- */
 
+/* Returns 0, -1 (cannot connect) or -2 (a key the config names cannot be read). */
 static int s_connect(actor_t *A) {
     A->zctx = zmq_ctx_new();
     A->ctl = zmq_socket(A->zctx, ZMQ_DEALER);
@@ -584,6 +587,14 @@ static int s_connect(actor_t *A) {
     wire_socket_defaults(A->sub);
     zmq_setsockopt(A->ctl, ZMQ_ROUTING_ID, A->wire.sender_id, strlen(A->wire.sender_id));
     zmq_setsockopt(A->sub, ZMQ_SUBSCRIBE, "", 0);
+    char err[1024];
+    if (!(A->curve = curve_new(A->zctx, A->cfg, err, sizeof err))) {
+        log_error("config error: %s", err);
+        return -2;
+    }
+    if (curve_client(A->curve, A->ctl, CURVE_LEARNER, "learner.control") != 0 ||
+        curve_client(A->curve, A->sub, CURVE_LEARNER, "learner.publish") != 0)
+        return -2;
     if (zmq_connect(A->ctl, A->cfg->learner.control) != 0 || zmq_connect(A->sub, A->cfg->learner.publish) != 0) {
         log_error("cannot connect to the learner at %s / %s: %s", A->cfg->learner.control, A->cfg->learner.publish,
                   zmq_strerror(zmq_errno()));
@@ -595,6 +606,10 @@ static int s_connect(actor_t *A) {
         if (A->n_judges == MAX_JUDGES) break;
         void *s = zmq_socket(A->zctx, ZMQ_DEALER);
         wire_socket_defaults(s);
+        if (curve_client(A->curve, s, CURVE_JUDGE, "judge") != 0) {
+            zmq_close(s);
+            return -2;
+        }
         if (zmq_connect(s, ep) != 0) {
             log_error("cannot connect to judge %s: %s", ep, zmq_strerror(zmq_errno()));
             zmq_close(s);
@@ -653,8 +668,8 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     log_set_name(id && id[0] ? id : "actor");
     util_install_stop_signals();
     if (!strcmp(cfg->policy.kind, "gpt")) gpt_set_threads((int)cfg->gpt.threads);
-    int status = 0;
-    if (s_connect(&A) != 0) status = 1;
+    int status = 0, rc = s_connect(&A);
+    if (rc != 0) status = rc == -2 ? 2 : 1;
     else log_info("actor %s: learner %s, %d judge(s)", sid, cfg->learner.control, A.n_judges);
     while (status == 0 && !A.stop && !util_stop_requested()) {
         int64_t next = s_timers(&A);
@@ -662,6 +677,16 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     }
     log_info("actor stopping: %llu groups sent, %llu bad messages", (unsigned long long)A.groups_sent,
              (unsigned long long)A.wire.bad_messages);
+    if (A.ctl && A.welcomed && !A.stop) { /* stopped by a signal: tell the learner, so it re-issues our lease now */
+        Spar__Shutdown bye = SPAR__SHUTDOWN__INIT;
+        bye.reason = "actor stopping";
+        Spar__Envelope env = SPAR__ENVELOPE__INIT;
+        env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
+        env.shutdown = &bye;
+        int linger = 500; /* let the goodbye leave before the socket closes */
+        zmq_setsockopt(A.ctl, ZMQ_LINGER, &linger, sizeof linger);
+        s_to_learner(&A, &env);
+    }
     for (int i = 0; i < A.n_tasks; i++) s_task_free(&A.tasks[i]);
     free(A.tasks);
     s_free_texts(&A);
@@ -673,6 +698,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     for (int j = 0; j < A.n_judges; j++) zmq_close(A.judges[j]);
     if (A.ctl) zmq_close(A.ctl);
     if (A.sub) zmq_close(A.sub);
+    curve_destroy(&A.curve);
     if (A.zctx) zmq_ctx_term(A.zctx);
     return status;
 }

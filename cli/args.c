@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/curve.h"
 #include "common/game.h"
 
 static void s_usage_exit(const char *command, const char *usage, int status) {
@@ -17,6 +19,8 @@ static void s_usage_exit(const char *command, const char *usage, int status) {
             "  --id NAME         name of this process in logs and on the wire\n"
             "  --check           validate the config and exit (0: valid, 2: invalid)\n"
             "  --verbose         (run) echo every process's log lines\n"
+            "  --resume [DIR]    (run, learner) continue the run in DIR (its config.yaml) or in\n"
+            "                    run.dir from its last complete checkpoint, bit for bit\n"
             "  --help            this text\n\n"
             "config keys:\n");
     config_print_options(out);
@@ -41,6 +45,10 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
         } else if (!strcmp(a, "--id") && has_value) out->id = argv[++i];
         else if (!strcmp(a, "--check")) out->check = 1;
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) out->verbose = 1;
+        else if (!strcmp(a, "--resume")) {
+            out->resume = 1;
+            if (has_value && argv[i + 1][0] != '-') out->resume_dir = argv[++i];
+        }
         else if (a[0] != '-' && allow_positional && !out->positional) out->positional = a;
         else {
             fprintf(stderr, "spar %s: unexpected argument '%s'%s\n", command, a,
@@ -54,12 +62,23 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
         exit(2);
     }
     if (out->positional) out->config_path = out->positional;
+    static char resume_cfg[1100];
+    if (out->resume_dir && !out->config_path) { /* the run's own resolved config */
+        snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", out->resume_dir);
+        out->config_path = resume_cfg;
+        if (access(resume_cfg, R_OK) != 0) {
+            fprintf(stderr, "spar %s: %s holds no run to resume (no readable config.yaml)\n", command, out->resume_dir);
+            exit(2);
+        }
+    }
     char err[1024];
     config_defaults(&out->cfg);
     int rc = out->config_path ? config_load_file(&out->cfg, out->config_path, err, sizeof err)
                               : config_load_string(&out->cfg, "quickstart (built-in)", spar_quickstart_yaml, err, sizeof err);
     for (int i = 0; rc == 0 && i < n_sets; i++) rc = config_set(&out->cfg, sets[i], err, sizeof err);
+    if (rc == 0 && out->resume_dir) snprintf(out->cfg.run.dir, sizeof out->cfg.run.dir, "%s", out->resume_dir);
     if (rc == 0) rc = config_validate(&out->cfg, err, sizeof err);
+    if (rc == 0) rc = curve_check_config(&out->cfg, command, err, sizeof err); /* key files, like the game file */
     if (rc == 0) { /* a game file is part of the config: check it before anything starts */
         game_set_t g;
         if (game_set_build(&g, &out->cfg, err, sizeof err) == 0) game_set_free(&g);
@@ -69,4 +88,22 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
         fprintf(stderr, "spar %s: config error: %s\n", command, err);
         exit(2);
     }
+}
+
+int args_tool_config(spar_config_t *cfg, const char *tool, const char *path, const char *const *sets, int n_sets,
+                     int judge) {
+    char err[1024];
+    config_defaults(cfg);
+    int rc = path ? config_load_file(cfg, path, err, sizeof err) : 0;
+    for (int i = 0; rc == 0 && i < n_sets; i++) rc = config_set(cfg, sets[i], err, sizeof err);
+    if (rc == 0) rc = config_validate(cfg, err, sizeof err);
+    if (rc == 0) rc = curve_check_config(cfg, tool, err, sizeof err);
+    const char *server = judge ? cfg->security.judge_public : cfg->security.learner_public;
+    if (rc == 0 && cfg->security.curve && (!cfg->security.key[0] || !server[0])) {
+        snprintf(err, sizeof err, "%s: %s needs it when security.curve is true",
+                 !cfg->security.key[0] ? "security.key" : judge ? "security.judge_public" : "security.learner_public", tool);
+        rc = -1;
+    }
+    if (rc != 0) fprintf(stderr, "spar %s: config error: %s\n", tool, err);
+    return rc;
 }

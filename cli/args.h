@@ -12,6 +12,8 @@ typedef struct {
     const char *id;
     int check; /* validate the config and exit */
     int verbose;
+    int resume;             /* --resume: continue the run in run.dir (or the RUN_DIR given) */
+    const char *resume_dir; /* --resume RUN_DIR: its config.yaml is the config, run.dir is it */
     const char *positional; /* spar run [CONFIG] */
     const char *sets[256];  /* the --set overrides, as given */
     int n_sets;
@@ -19,5 +21,11 @@ typedef struct {
 
 /* Parses argv (after the subcommand). Exits 0 after --help, 2 on any error. */
 void args_parse(int argc, char **argv, const char *command, const char *usage, int allow_positional, args_t *out);
+
+/* The config of a tool that talks to a running learner or judge (ping, monitor): --config,
+ * then each --set; with security.curve it must name its key and the server's public key.
+ * Returns 0, or -1 after printing the error. */
+int args_tool_config(spar_config_t *cfg, const char *tool, const char *path, const char *const *sets, int n_sets,
+                     int judge);
 
 #endif

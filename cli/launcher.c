@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "common/curve.h"
 #include "learner/learner.h"
 
 #define MAX_CHILDREN 1100
@@ -85,7 +86,7 @@ static child_t *s_add(launcher_t *R, const char *role, int index, const char *ex
     if (index < 0) snprintf(c->name, sizeof c->name, "%s", role);
     else snprintf(c->name, sizeof c->name, "%s-%d", role, index);
     snprintf(c->role, sizeof c->role, "%s", role);
-    c->argv = xcalloc(12, sizeof(char *));
+    c->argv = xcalloc(16, sizeof(char *));
     int a = 0;
     c->argv[a++] = xstrdup("spar");
     c->argv[a++] = xstrdup(role);
@@ -96,6 +97,11 @@ static child_t *s_add(launcher_t *R, const char *role, int index, const char *ex
     if (extra_set) {
         c->argv[a++] = xstrdup("--set");
         c->argv[a++] = xstrdup(extra_set);
+    }
+    if (R->args->resume && !strcmp(role, "learner")) c->argv[a++] = xstrdup("--resume");
+    if (R->cfg.security.curve) { /* each role its own key pair of the run */
+        c->argv[a++] = xstrdup("--set");
+        c->argv[a++] = xasprintf("security.key=%s/keys/%s.key", R->run_dir, role);
     }
     char *logpath = xasprintf("%s/logs/%s.log", R->run_dir, c->name);
     c->log = fopen(logpath, "a");
@@ -259,7 +265,16 @@ static int s_prepare(launcher_t *R) {
     char base[1024];
     learner_run_dir(&R->cfg, base, sizeof base);
     snprintf(R->run_dir, sizeof R->run_dir, "%s", base);
-    for (int i = 1; util_file_exists(R->run_dir); i++) /* never overwrite an earlier run */
+    if (R->args->resume) { /* the run folder is the one to continue */
+        char *jsonl = xasprintf("%s/iterations.jsonl", R->run_dir);
+        int ok = util_file_exists(jsonl);
+        free(jsonl);
+        if (!ok) {
+            fprintf(stderr, "spar run: %s holds no run to resume (no iterations.jsonl)\n", R->run_dir);
+            return -1;
+        }
+    }
+    for (int i = 1; !R->args->resume && util_file_exists(R->run_dir); i++) /* never overwrite an earlier run */
         snprintf(R->run_dir, sizeof R->run_dir, "%s.%d", base, i);
     char *logs = xasprintf("%s/logs", R->run_dir);
     int rc = util_mkdirs(logs);
@@ -279,6 +294,11 @@ static int s_prepare(launcher_t *R) {
 
     /* Children share one resolved config; only endpoints and the run folder change. */
     snprintf(R->cfg.run.dir, sizeof R->cfg.run.dir, "%s", R->run_dir);
+    char err[1024];
+    if (R->cfg.security.curve && curve_keys_for_run(&R->cfg, R->run_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "spar run: CURVE keys: %s\n", err);
+        return -1;
+    }
     snprintf(R->cfg.learner.control, sizeof R->cfg.learner.control, "ipc://%s/control", R->sock_dir);
     snprintf(R->cfg.learner.publish, sizeof R->cfg.learner.publish, "ipc://%s/publish", R->sock_dir);
     size_t off = 0;

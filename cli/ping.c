@@ -7,7 +7,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cli/args.h"
+#include "common/curve.h"
 #include "common/wire.h"
+
+#define USAGE "usage: spar ping ENDPOINT [--timeout-ms N] [--config FILE] [--set key=value]... [--judge]\n"
 
 static const char *s_role(Spar__Role r) {
     switch (r) {
@@ -19,15 +23,28 @@ static const char *s_role(Spar__Role r) {
 }
 
 int ping_main(int argc, char **argv) {
-    const char *ep = NULL;
+    const char *ep = NULL, *cfg_path = NULL, *sets[256];
     long timeout = 2000;
+    int n_sets = 0, judge = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) {
-            printf("usage: spar ping ENDPOINT [--timeout-ms N]\n\nSends a Heartbeat to a learner or judge and "
-                   "prints its answer; exit 0 when it answers, 1 when it does not in time.\n");
+            printf(USAGE "\nSends a Heartbeat to a learner or judge and prints its answer; exit 0 when it answers,\n"
+                   "1 when it does not in time.\n\n"
+                   "options:\n"
+                   "  --timeout-ms N    how long to wait (default 2000)\n"
+                   "  --config FILE     with security.curve true: ping is a CURVE client with security.key\n"
+                   "  --set KEY=VALUE   override one option; repeatable\n"
+                   "  --judge           the endpoint is a judge: trust security.judge_public (default: the\n"
+                   "                    learner, security.learner_public)\n");
             return 0;
         } else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) {
             timeout = atol(argv[++i]);
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            cfg_path = argv[++i];
+        } else if (!strcmp(argv[i], "--set") && i + 1 < argc && n_sets < 256) {
+            sets[n_sets++] = argv[++i];
+        } else if (!strcmp(argv[i], "--judge")) {
+            judge = 1;
         } else if (argv[i][0] != '-' && !ep) {
             ep = argv[i];
         } else {
@@ -36,9 +53,11 @@ int ping_main(int argc, char **argv) {
         }
     }
     if (!ep) {
-        fprintf(stderr, "usage: spar ping ENDPOINT [--timeout-ms N]\n");
+        fprintf(stderr, USAGE);
         return 2;
     }
+    static spar_config_t cfg;
+    if (args_tool_config(&cfg, "ping", cfg_path, sets, n_sets, judge) != 0) return 2;
     char id[64];
     snprintf(id, sizeof id, "ping.%d", (int)getpid());
     wire_t w;
@@ -46,7 +65,14 @@ int ping_main(int argc, char **argv) {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
     wire_socket_defaults(s);
     int status = 1;
-    if (zmq_connect(s, ep) != 0) {
+    char err[1024];
+    curve_t *curve = curve_new(ctx, &cfg, err, sizeof err);
+    if (!curve) {
+        fprintf(stderr, "spar ping: config error: %s\n", err);
+        status = 2;
+    } else if (curve_client(curve, s, judge ? CURVE_JUDGE : CURVE_LEARNER, "ping") != 0) {
+        status = 2;
+    } else if (zmq_connect(s, ep) != 0) {
         fprintf(stderr, "spar ping: cannot connect to %s: %s\n", ep, zmq_strerror(zmq_errno()));
         status = 2;
     } else {
@@ -76,6 +102,7 @@ int ping_main(int argc, char **argv) {
         if (status != 0) fprintf(stderr, "spar ping: no answer from %s within %ld ms\n", ep, timeout);
     }
     zmq_close(s);
+    curve_destroy(&curve);
     zmq_ctx_term(ctx);
     return status;
 }

@@ -10,7 +10,7 @@
 
 #include "common/util.h"
 
-typedef enum { T_INT, T_FLOAT, T_STRING, T_ENUM } opt_type_t;
+typedef enum { T_INT, T_FLOAT, T_STRING, T_ENUM, T_BOOL } opt_type_t;
 
 typedef struct {
     const char *key;
@@ -80,6 +80,7 @@ static const option_t s_options[] = {
     {"learner.broadcast_every", T_INT, OFF(learner.broadcast_every), 0, 1e9, "0", NULL, "online mode: new version every N learner steps (0: every iteration)"},
     {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
+    {"learner.http", T_STRING, OFF(learner.http), 0, 0, "", NULL, "serve Prometheus metrics (/metrics) and the live status (/status) over HTTP at HOST:PORT; empty: off"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
     {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote|reward|preference", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
     {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
@@ -127,6 +128,12 @@ static const option_t s_options[] = {
     {"judge_train.weight_decay", T_FLOAT, OFF(judge_train.weight_decay), 0, 10, "0", NULL, "spar judge-train: AdamW weight decay"},
     {"judge_train.clip", T_FLOAT, OFF(judge_train.clip), 0, 1e9, "1", NULL, "spar judge-train: gradient-norm clip (0: off)"},
     {"wire.max_frame_bytes", T_INT, OFF(wire.max_frame_bytes), 256, 1L << 31, "67108864", NULL, "larger frames are dropped"},
+    {"security.curve", T_BOOL, OFF(security.curve), 0, 0, "false", NULL, "CURVE encryption on every socket; servers admit only security.allowed keys (README: Security)"},
+    {"security.key", T_STRING, OFF(security.key), 0, 0, "", NULL, "this process's secret key file (NAME.key from spar keygen); set per process"},
+    {"security.allowed", T_STRING, OFF(security.allowed), 0, 0, "", NULL, "learner, judges: a folder of *.pub files (or one .pub file), the client keys admitted"},
+    {"security.learner_public", T_STRING, OFF(security.learner_public), 0, 0, "", NULL, "actors, ping: the learner's public key file"},
+    {"security.judge_public", T_STRING, OFF(security.judge_public), 0, 0, "", NULL, "actors, ping --judge: the judges' public key file (judges share one key pair)"},
+    {"security.remote_public", T_STRING, OFF(security.remote_public), 0, 0, "", NULL, "judge.kind remote: the remote judge's public key file"},
 };
 #define N_OPTIONS (sizeof s_options / sizeof s_options[0])
 
@@ -180,6 +187,14 @@ static int s_assign(spar_config_t *cfg, const option_t *o, const char *value, ch
         *(double *)base = v;
         return 0;
     }
+    case T_BOOL:
+        if (s_in_choices("true|yes|on|1", value)) *(long *)base = 1;
+        else if (s_in_choices("false|no|off|0", value)) *(long *)base = 0;
+        else {
+            snprintf(why, wl, "expected true or false, got '%s'", value);
+            return -1;
+        }
+        return 0;
     case T_ENUM:
         if (!s_in_choices(o->choices, value)) {
             snprintf(why, wl, "'%s' is not one of %s", value, o->choices);
@@ -438,6 +453,15 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "learner.broadcast_every: APO extrapolates whole iterations; it runs only in the synchronous mode (0)");
         return -1;
     }
+    if (cfg->learner.http[0]) { /* HOST:PORT, HOST may be empty or * for every address */
+        const char *colon = strrchr(cfg->learner.http, ':');
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || end == colon + 1 || *end != '\0' || port < 0 || port > 65535) {
+            snprintf(err, errlen, "learner.http: '%s' is not HOST:PORT (e.g. 0.0.0.0:9100)", cfg->learner.http);
+            return -1;
+        }
+    }
     if (!cfg->learner.control[0] || !cfg->learner.publish[0]) {
         snprintf(err, errlen, "learner.control/learner.publish: endpoint must not be empty");
         return -1;
@@ -445,12 +469,27 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
     return 0;
 }
 
-/* A double-quoted YAML scalar: backslash and quote escaped, so any value reads back. */
-static void s_write_quoted(FILE *out, const char *s) {
+/* A double-quoted YAML scalar that reads back as the same bytes: backslash and quote escaped, and
+ * as \u escapes what YAML would fold (line breaks, NEL, U+2028/9) or refuse (controls, U+FFFE/F),
+ * and U+FEFF. Bytes that are not UTF-8 are written as they are (no YAML reads them). */
+static void s_write_quoted(FILE *out, const char *str) {
     fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', out);
-        fputc(*s, out);
+    for (const unsigned char *p = (const unsigned char *)str; *p;) {
+        int n = *p < 0xc0 ? 1 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+        unsigned cp = *p < 0x80 ? *p : *p < 0xc0 ? 0x100 : *p & (0x7fu >> n); /* 0x100: as it is */
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80) { /* not a sequence (also stops at the NUL) */
+                n = 1, cp = 0x100;
+                break;
+            }
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if (cp == '"' || cp == '\\') fprintf(out, "\\%c", (char)cp);
+        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 || cp == 0x2029 ||
+                 cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+            fprintf(out, "\\u%04x", cp);
+        else fwrite(p, 1, (size_t)n, out);
+        p += n;
     }
     fputs("\"\n", out);
 }
@@ -470,6 +509,7 @@ void config_write_yaml(const spar_config_t *cfg, FILE *out) {
         switch (o->type) {
         case T_INT: fprintf(out, "%ld\n", *(const long *)base); break;
         case T_FLOAT: fprintf(out, "%.17g\n", *(const double *)base); break;
+        case T_BOOL: fprintf(out, "%s\n", *(const long *)base ? "true" : "false"); break;
         default: s_write_quoted(out, base); break;
         }
     }
@@ -489,7 +529,7 @@ int config_save(const spar_config_t *cfg, const char *path, const char *comment)
 }
 
 void config_print_options(FILE *out) {
-    static const char *names[] = {"int", "number", "string", "choice"};
+    static const char *names[] = {"int", "number", "string", "choice", "bool"};
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_t *o = &s_options[i];
         fprintf(out, "  %-28s %-7s default %-22s %s", o->key, names[o->type],

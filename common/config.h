@@ -77,6 +77,7 @@ typedef struct {
         long broadcast_every;
         long step_groups;
         long max_staleness;
+        char http[CFG_STR]; /* HOST:PORT of the metrics/status HTTP server; empty: off */
         long shutdown_grace_ms;
     } learner;
     struct {
@@ -100,6 +101,14 @@ typedef struct {
     struct {
         long max_frame_bytes;
     } wire;
+    struct {
+        long curve; /* bool */
+        char key[CFG_STR];
+        char allowed[CFG_STR];
+        char learner_public[CFG_STR];
+        char judge_public[CFG_STR];
+        char remote_public[CFG_STR];
+    } security;
     struct {
         long iterations;
         long n;

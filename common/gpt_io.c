@@ -85,10 +85,39 @@ static int s_meta_int(const st_file_t *f, const char *key, int *out, char *why, 
     return 0;
 }
 
+/* Does f hold every tensor of a model of config c, by name, dtype and shape? Checked before the
+ * model is allocated, since c comes from the file too: a config that f's tensors do not fill is
+ * refused without allocating what it claims. Returns 0 or -1 (why). */
+static int s_check_tensors(const st_file_t *f, const gpt_config_t *c, char *why, size_t wl) {
+    for (int i = 0; i < GPT_N_TENSORS; i++) {
+        int64_t shape[2] = {0, 0};
+        int nd = s_shape(c, i, shape);
+        for (int l = 0; l < (s_hf[i].per_layer ? c->n_layer : 1); l++) {
+            char name[128];
+            snprintf(name, sizeof name, s_hf[i].hf, l);
+            const st_tensor_t *t = st_find(f, name);
+            if (!t) {
+                snprintf(why, wl, "tensor %s missing", name);
+                return -1;
+            }
+            if (strcmp(t->dtype, "F32") != 0) {
+                snprintf(why, wl, "tensor %s has dtype %s, expected F32", name, t->dtype);
+                return -1;
+            }
+            if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
+                snprintf(why, wl, "tensor %s has shape (%lld%s%lld), expected (%lld%s%lld)", name, (long long)t->shape[0],
+                         t->ndim == 2 ? ", " : "", t->ndim == 2 ? (long long)t->shape[1] : 0LL, (long long)shape[0],
+                         nd == 2 ? ", " : "", nd == 2 ? (long long)shape[1] : 0LL);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The tensors of a parsed file into a new model of config c (from the metadata or config.json). */
 static gpt_t *s_from_file(const st_file_t *f, const gpt_config_t *given, uint64_t *version_out, char *why, size_t wl) {
     gpt_config_t c;
-    gpt_t *m = NULL;
     const char *kind = st_meta(f, "policy");
     if (given) {
         c = *given;
@@ -100,7 +129,8 @@ static gpt_t *s_from_file(const st_file_t *f, const gpt_config_t *given, uint64_
                s_meta_int(f, "vocab_size", &c.vocab, why, wl)) {
         return NULL;
     }
-    m = gpt_new(&c, 0);
+    if (s_check_tensors(f, &c, why, wl) != 0) return NULL;
+    gpt_t *m = gpt_new(&c, 0);
     if (!m) {
         snprintf(why, wl, "invalid model config");
         return NULL;
@@ -109,29 +139,10 @@ static gpt_t *s_from_file(const st_file_t *f, const gpt_config_t *given, uint64_
     for (int i = 0; i < GPT_N_TENSORS; i++) {
         int layers = s_hf[i].per_layer ? c.n_layer : 1;
         size_t each = gpt_tensor_size(m, i) / (size_t)layers;
-        int64_t shape[2];
-        int nd = s_shape(&c, i, shape);
         for (int l = 0; l < layers; l++) {
             char name[128];
             snprintf(name, sizeof name, s_hf[i].hf, l);
-            const st_tensor_t *t = st_find(f, name);
-            if (!t) {
-                snprintf(why, wl, "tensor %s missing", name);
-                gpt_destroy(&m);
-                return NULL;
-            }
-            if (strcmp(t->dtype, "F32") != 0) {
-                snprintf(why, wl, "tensor %s has dtype %s, expected F32", name, t->dtype);
-                gpt_destroy(&m);
-                return NULL;
-            }
-            if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
-                snprintf(why, wl, "tensor %s has shape (%lld%s%lld), expected (%lld%s%lld)", name, (long long)t->shape[0],
-                         t->ndim == 2 ? ", " : "", t->ndim == 2 ? (long long)t->shape[1] : 0LL, (long long)shape[0],
-                         nd == 2 ? ", " : "", nd == 2 ? (long long)shape[1] : 0LL);
-                gpt_destroy(&m);
-                return NULL;
-            }
+            const st_tensor_t *t = st_find(f, name); /* there, of this shape: s_check_tensors */
             memcpy(base + (size_t)l * each, t->data, each * sizeof(float)); /* memcpy: blob may be unaligned */
         }
         base += gpt_tensor_size(m, i);

@@ -10,12 +10,7 @@
 /* Calls line(obj, ...) for each line's object; stops at the first error. */
 typedef int (*line_fn)(json_t *obj, int lineno, void *ctx, char *why, size_t whylen);
 
-static int s_each_line(const char *path, line_fn line, void *ctx, char *err, size_t errlen) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
+static int s_each_line(FILE *f, const char *path, line_fn line, void *ctx, char *err, size_t errlen) {
     char *text = NULL, why[256];
     size_t cap = 0;
     int n = 0, lineno = 0;
@@ -36,6 +31,16 @@ static int s_each_line(const char *path, line_fn line, void *ctx, char *err, siz
         n++;
     }
     free(text);
+    return n;
+}
+
+static int s_each_line_path(const char *path, line_fn line, void *ctx, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    int n = s_each_line(f, path, line, ctx, err, errlen);
     fclose(f);
     return n;
 }
@@ -74,10 +79,20 @@ static int s_pref_line(json_t *j, int lineno, void *ctx, char *why, size_t wl) {
 
 int pairs_read(const char *path, pairs_fn fn, void *ctx, char *err, size_t errlen) {
     adapter_t a = {fn, NULL, ctx};
-    return s_each_line(path, s_pair_line, &a, err, errlen);
+    return s_each_line_path(path, s_pair_line, &a, err, errlen);
 }
 
 int prefs_read(const char *path, prefs_fn fn, void *ctx, char *err, size_t errlen) {
     adapter_t a = {NULL, fn, ctx};
-    return s_each_line(path, s_pref_line, &a, err, errlen);
+    return s_each_line_path(path, s_pref_line, &a, err, errlen);
+}
+
+int pairs_read_stream(FILE *f, const char *name, pairs_fn fn, void *ctx, char *err, size_t errlen) {
+    adapter_t a = {fn, NULL, ctx};
+    return s_each_line(f, name, s_pair_line, &a, err, errlen);
+}
+
+int prefs_read_stream(FILE *f, const char *name, prefs_fn fn, void *ctx, char *err, size_t errlen) {
+    adapter_t a = {NULL, fn, ctx};
+    return s_each_line(f, name, s_pref_line, &a, err, errlen);
 }

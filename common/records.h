@@ -9,7 +9,8 @@
 
 int records_append(FILE *f, const Spar__RolloutGroup *g);
 /* Reads the next record: the group (free with spar__rollout_group__free_unpacked), or NULL at
- * the end; *bad is set to 1 when the file is truncated or corrupt. */
+ * the end; *bad is set to 1 when the file is truncated or corrupt (a record that does not parse,
+ * or holds a group wire_check_rollout_group refuses). */
 Spar__RolloutGroup *records_next(FILE *f, int *bad);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/digest.h"
 #include "common/util.h"
 
 #define ST_MAX_HEADER (100u << 20)
@@ -87,8 +88,10 @@ int st_parse(const void *buf, size_t len, st_file_t *out, char *why, size_t wl) 
             if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (1LL << 40))
                 return s_fail(out, root, why, wl, "bad shape", key);
             t->shape[d] = json_integer_value(v);
+            /* checked before multiplying: (2^32, 2^32) would wrap to 0 elements in 0 bytes */
+            if (t->shape[d] && count > (1ULL << 40) / (uint64_t)t->shape[d])
+                return s_fail(out, root, why, wl, "tensor too large", key);
             count *= (uint64_t)t->shape[d];
-            if (count > (1ULL << 40)) return s_fail(out, root, why, wl, "tensor too large", key);
         }
         json_t *o0 = json_array_get(off, 0), *o1 = json_array_get(off, 1);
         if (!json_is_integer(o0) || !json_is_integer(o1))
@@ -103,6 +106,18 @@ int st_parse(const void *buf, size_t len, st_file_t *out, char *why, size_t wl) 
         out->n++;
     }
     json_decref(root);
+    const char *want = st_meta(out, ST_DIGEST_KEY);
+    if (want) { /* spar wrote it: the data must be what it wrote */
+        uint8_t d[DIGEST_BYTES];
+        char hex[2 * DIGEST_BYTES + 1];
+        digest_compute(data, data_len, d);
+        digest_hex(d, hex);
+        if (strcmp(hex, want) != 0) {
+            snprintf(why, wl, "data digest %.16s... does not match the recorded %.16s...: the file is corrupt", hex, want);
+            st_free(out);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -120,12 +135,17 @@ const char *st_meta(const st_file_t *f, const char *key) {
 
 void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
                    const char *const *meta_values, int n_meta, size_t *len_out) {
-    json_t *root = json_object();
-    if (n_meta > 0) {
-        json_t *meta = json_object();
-        for (int i = 0; i < n_meta; i++) json_object_set_new(meta, meta_keys[i], json_string(meta_values[i]));
-        json_object_set_new(root, "__metadata__", meta);
-    }
+    json_t *root = json_object(), *meta = json_object();
+    for (int i = 0; i < n_meta; i++) json_object_set_new(meta, meta_keys[i], json_string(meta_values[i]));
+    uint8_t d[DIGEST_BYTES];
+    char hex[2 * DIGEST_BYTES + 1];
+    digest_state_t ds;
+    digest_begin(&ds);
+    for (int i = 0; i < n; i++) digest_update(&ds, tensors[i].data, tensors[i].nbytes);
+    digest_end(&ds, d);
+    digest_hex(d, hex);
+    json_object_set_new(meta, ST_DIGEST_KEY, json_string(hex));
+    json_object_set_new(root, "__metadata__", meta);
     size_t offset = 0;
     for (int i = 0; i < n; i++) {
         const st_tensor_t *t = &tensors[i];

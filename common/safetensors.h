@@ -26,13 +26,19 @@ typedef struct {
     int n_meta;
 } st_file_t;
 
+/* The metadata key under which spar records the BLAKE2b-256 (hex) of a file's data section:
+ * st_serialize always writes it and st_parse checks it when present, so a checkpoint spar wrote
+ * that was truncated or altered is refused on load (files from elsewhere carry none). */
+#define ST_DIGEST_KEY "spar_data_blake2b"
+
 /* Parses `buf` (borrowed; tensors point into it). Returns 0 or -1 with the reason in why. */
 int st_parse(const void *buf, size_t len, st_file_t *out, char *why, size_t whylen);
 const st_tensor_t *st_find(const st_file_t *f, const char *name);
 const char *st_meta(const st_file_t *f, const char *key);
 void st_free(st_file_t *f);
 
-/* Serialises tensors (data copied) and string metadata; returns a malloc'd blob. */
+/* Serialises tensors (data copied) and string metadata, plus the data digest (ST_DIGEST_KEY);
+ * returns a malloc'd blob. */
 void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
                    const char *const *meta_values, int n_meta, size_t *len_out);
 

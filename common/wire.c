@@ -86,35 +86,35 @@ static int s_check_response(const Spar__Response *r, char *why, size_t wl) {
     return 0;
 }
 
+int wire_check_rollout_group(const Spar__RolloutGroup *g, char *why, size_t wl) {
+    size_t k = g->n_responses;
+    if (k < 1) {
+        snprintf(why, wl, "rollout group without responses");
+        return -1;
+    }
+    for (size_t i = 0; i < k; i++)
+        if (s_check_response(g->responses[i], why, wl) != 0) return -1;
+    if (g->n_preference == 0 && g->n_rewards == 0) {
+        snprintf(why, wl, "rollout group carries neither preferences nor rewards");
+        return -1;
+    }
+    if (g->n_preference && wire_check_preference(g->preference, g->n_preference, k, why, wl)) return -1;
+    if (g->n_rewards && g->n_rewards != k) {
+        snprintf(why, wl, "%zu rewards for %zu responses", g->n_rewards, k);
+        return -1;
+    }
+    for (size_t i = 0; i < g->n_rewards; i++)
+        if (!isfinite(g->rewards[i])) {
+            snprintf(why, wl, "reward %zu is not finite", i);
+            return -1;
+        }
+    return 0;
+}
+
 /* Required fields and value ranges of each body type. */
 static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
     switch (e->body_case) {
-    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: {
-        const Spar__RolloutGroup *g = e->rollout_group;
-        size_t k = g->n_responses;
-        if (k < 1) {
-            snprintf(why, wl, "rollout group without responses");
-            return -1;
-        }
-        for (size_t i = 0; i < k; i++)
-            if (s_check_response(g->responses[i], why, wl) != 0) return -1;
-        if (g->n_preference == 0 && g->n_rewards == 0) {
-            snprintf(why, wl, "rollout group carries neither preferences nor rewards");
-            return -1;
-        }
-        if (g->n_preference && wire_check_preference(g->preference, g->n_preference, k, why, wl))
-            return -1;
-        if (g->n_rewards && g->n_rewards != k) {
-            snprintf(why, wl, "%zu rewards for %zu responses", g->n_rewards, k);
-            return -1;
-        }
-        for (size_t i = 0; i < g->n_rewards; i++)
-            if (!isfinite(g->rewards[i])) {
-                snprintf(why, wl, "reward %zu is not finite", i);
-                return -1;
-            }
-        return 0;
-    }
+    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: return wire_check_rollout_group(e->rollout_group, why, wl);
     case SPAR__ENVELOPE__BODY_JUDGE_REQUEST: {
         const Spar__JudgeRequest *r = e->judge_request;
         if (r->n_responses < 2) {

@@ -46,6 +46,10 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
 Spar__Envelope *wire_decode(const void *data, size_t len, long max_frame_bytes, char *why,
                             size_t whylen);
 
+/* The checks wire_decode applies to a rollout group (also applied to groups read back from the
+ * records). Returns 0 or -1 with the reason in why. */
+int wire_check_rollout_group(const Spar__RolloutGroup *g, char *why, size_t whylen);
+
 /* Checks a preference matrix: K*K entries, each in [0,1], diagonal 1/2, P + P^T = 1. */
 int wire_check_preference(const double *p, size_t n_entries, size_t k, char *why, size_t whylen);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/curve.h"
 #include "common/digest.h"
 #include "common/game.h"
 #include "common/gpt.h"
@@ -24,6 +25,7 @@ typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *sock;
+    curve_t *curve; /* security.curve: the ZAP handler admitting only security.allowed keys */
     int rule;   /* judge.kind rule: the task's rule judge; else matrix games */
     int styles; /* the rule of the styles task (else arith's) */
     remote_t *remote; /* judge.kind remote: requests go on to judge.remote */
@@ -288,8 +290,15 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
     wire_socket_defaults(J.sock);
     int status = 0;
-    if (remote && !(J.remote = remote_new(J.zctx, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms,
-                                          (int)cfg->judge.both_orders, (uint32_t)cfg->judge.cache_entries)))
+    if (!(J.curve = curve_new(J.zctx, cfg, why, sizeof why))) {
+        log_error("config error: %s", why);
+        status = 2;
+    } else if (curve_server(J.curve, J.sock, "judge.bind") != 0) {
+        status = 2;
+    }
+    if (status == 0 && remote &&
+        !(J.remote = remote_new(J.zctx, J.curve, cfg->judge.remote, &J.wire, cfg->judge.timeout_ms,
+                                (int)cfg->judge.both_orders, (uint32_t)cfg->judge.cache_entries)))
         status = 1;
     if (status == 0 && zmq_bind(J.sock, cfg->judge.bind) != 0) {
         log_error("cannot bind judge.bind %s: %s", cfg->judge.bind, zmq_strerror(zmq_errno()));
@@ -348,9 +357,12 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     if (J.remote && cfg->judge.both_orders)
         log_info("judge: the remote judge's position bias (mean |P - P'| between the two orders) %.4f",
                  remote_position_bias(J.remote));
+    if (J.curve && cfg->security.curve)
+        log_info("judge: %llu connections refused (CURVE)", (unsigned long long)curve_refused(J.curve));
     remote_destroy(&J.remote);
     jm_destroy(&J.model);
     zmq_close(J.sock);
+    curve_destroy(&J.curve);
     zmq_ctx_term(J.zctx);
     game_set_free(&J.games);
     return status;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/strmap.h"
 #include "common/util.h"
@@ -65,11 +66,16 @@ void remote_cache_stats(const remote_t *r, uint64_t *hits, uint64_t *misses) {
     *misses = r->misses;
 }
 
-remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders,
-                     uint32_t cache_entries) {
+remote_t *remote_new(void *zctx, curve_t *curve, const char *endpoint, wire_t *wire, long timeout_ms,
+                     int both_orders, uint32_t cache_entries) {
     remote_t *r = xcalloc(1, sizeof *r);
     r->sock = zmq_socket(zctx, ZMQ_DEALER);
     wire_socket_defaults(r->sock);
+    if (curve_client(curve, r->sock, CURVE_REMOTE, "judge.remote") != 0) {
+        zmq_close(r->sock);
+        free(r);
+        return NULL;
+    }
     if (zmq_connect(r->sock, endpoint) != 0) {
         log_error("cannot connect to the remote judge %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(r->sock);

@@ -10,16 +10,18 @@
 #ifndef SPAR_REMOTE_H
 #define SPAR_REMOTE_H
 
+#include "common/curve.h"
 #include "common/wire.h"
 
 typedef struct remote remote_t;
 /* Sends an envelope to an actor (the judge's ROUTER). */
 typedef void (*remote_reply_fn)(void *ctx, const wire_peer_t *to, Spar__Envelope *env);
 
-/* Connects a DEALER to endpoint; counts bad frames in wire. NULL when it cannot connect. */
-/* cache_entries: verdicts kept, keyed by (prompt, the responses' tokens in order); 0: none. */
-remote_t *remote_new(void *zctx, const char *endpoint, wire_t *wire, long timeout_ms, int both_orders,
-                     uint32_t cache_entries);
+/* Connects a DEALER to endpoint (a CURVE client trusting security.remote_public when curve is
+ * on; curve may be NULL); counts bad frames in wire. NULL when it cannot connect.
+ * cache_entries: verdicts kept, keyed by (prompt, the responses' tokens in order); 0: none. */
+remote_t *remote_new(void *zctx, curve_t *curve, const char *endpoint, wire_t *wire, long timeout_ms,
+                     int both_orders, uint32_t cache_entries);
 void remote_cache_stats(const remote_t *r, uint64_t *hits, uint64_t *misses);
 /* The mean disagreement between the two orders over the pairs compared so far (NAN: none). */
 double remote_position_bias(const remote_t *r);

@@ -22,26 +22,16 @@
 #include "common/tokenizer.h"
 #include "common/util.h"
 #include "common/wire.h"
+#include "learner/learner_state.h"
+#include "learner/checkpoint.h"
+#include "learner/resume.h"
+#include "learner/peers.h"
+#include "learner/status.h"
 #include "learner/leases.h"
 #include "learner/optim.h"
 #include "learner/sft.h"
 #include "learner/text_metrics.h"
 #include "learner/train.h"
-
-#define MAX_PEERS 1024
-#define ANNOUNCE_MS 500
-#define STALL_REPORT_MS 10000
-
-/* A version's weights as actors fetch them: the safetensors bytes, their digest, and the
- * digest of each chunk. */
-typedef struct {
-    uint64_t version;
-    uint8_t *data;
-    size_t len;
-    uint8_t digest[DIGEST_BYTES];
-    uint32_t n_chunks;
-    uint8_t (*chunk_digests)[DIGEST_BYTES];
-} blob_t;
 
 static void s_blob_free(blob_t *b) {
     free(b->data);
@@ -62,64 +52,6 @@ static void s_blob_set(blob_t *b, const policy_t *p, uint64_t version, size_t ch
     }
 }
 
-typedef struct {
-    char id[WIRE_ID_MAX + 1];
-    Spar__Role role;
-    uint64_t version;
-    uint64_t bad_messages;
-    int64_t last_seen_ms;
-    int told_shutdown;
-} peer_t;
-
-typedef struct {
-    const spar_config_t *cfg;
-    wire_t wire;
-    void *zctx, *ctl, *pub;
-    char run_dir[1024];
-    FILE *jsonl, *records;
-
-    game_set_t games;
-    int gpt;             /* policy.kind gpt: text prompts, sampled metrics */
-    char **prompt_text;  /* this iteration's prompts, by id */
-    text_eval_t *eval;   /* gpt: held-out evaluation state */
-    policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
-    policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
-    double tau;                   /* the regularised game's tau, 0 when none */
-    double *nash_tau;             /* its equilibrium per prompt */
-    avg_iterate_t avg;
-    optim_t *optim;
-    train_opts_t train;
-
-    uint64_t iteration; /* being collected (1-based); 0 before the first */
-    uint64_t version;   /* current policy version, which samples this iteration */
-    int finished;
-
-    blob_t blob;     /* the current version, serialised */
-    blob_t ref_blob; /* version 0 (pi_ref), which Nash-MD's actors also need */
-
-    leases_t leases;
-    Spar__RolloutGroup **buffer; /* per prompt, this iteration */
-
-    /* online mode (learner.broadcast_every > 0): a learner step per step_groups accepted groups,
-     * a new version every broadcast_every steps, groups admitted up to max_staleness behind */
-    int online;
-    long step_groups, broadcast_every, max_staleness;
-    policy_t **ring;          /* the last max_staleness + 1 versions' policies, by version */
-    int *batch, n_batch;      /* prompts of the next step */
-    long steps, steps_since_broadcast;
-    uint64_t *lag_hist;       /* this iteration: accepted groups by version lag */
-    double step_loss, step_loss_initial;
-    int n_steps_iter;
-    uint64_t stale_dropped, judge_queries, samples;
-    uint64_t judge_retries, judge_failures; /* this iteration's accepted groups: attempts - 1, failed requests */
-    double *judge_latency;                  /* per accepted group of the iteration, ms */
-    int n_latency;
-    uint64_t stale_total;
-
-    peer_t peers[MAX_PEERS];
-    int n_peers;
-    int64_t next_announce_ms;
-} learner_t;
 
 void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
     if (cfg->run.dir[0]) snprintf(out, outlen, "%s", cfg->run.dir);
@@ -127,22 +59,6 @@ void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
 }
 
 /* ---- peers ------------------------------------------------------------------------------ */
-
-static peer_t *s_peer(learner_t *L, const char *id, Spar__Role role) {
-    for (int i = 0; i < L->n_peers; i++)
-        if (!strcmp(L->peers[i].id, id)) {
-            L->peers[i].last_seen_ms = util_now_ms();
-            return &L->peers[i];
-        }
-    if (L->n_peers == MAX_PEERS) return NULL;
-    peer_t *p = &L->peers[L->n_peers++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->id, sizeof p->id, "%s", id);
-    p->role = role;
-    p->last_seen_ms = util_now_ms();
-    log_info("peer %s joined (%s)", id, role == SPAR__ROLE__ROLE_ACTOR ? "actor" : "peer");
-    return p;
-}
 
 static uint64_t s_bad_total(const learner_t *L) {
     uint64_t n = L->wire.bad_messages;
@@ -157,7 +73,9 @@ static void s_reply(learner_t *L, const wire_peer_t *to, Spar__Envelope *env) {
         log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
 
-static void s_publish(learner_t *L, Spar__Envelope *env) { wire_send(&L->wire, L->pub, NULL, env); }
+static void s_publish(learner_t *L, Spar__Envelope *env) {
+    if (L->pub) wire_send(&L->wire, L->pub, NULL, env); /* replay has no sockets */
+}
 
 static void s_announce(learner_t *L) {
     Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
@@ -186,7 +104,7 @@ static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *rea
 /* ---- handlers --------------------------------------------------------------------------- */
 
 static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    s_peer(L, in->sender_id, in->hello->role);
+    peers_touch(L, in->sender_id, in->hello->role);
     Spar__Welcome w = SPAR__WELCOME__INIT;
     w.run_id = L->wire.run_id;
     w.current_version = L->version;
@@ -202,9 +120,9 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelo
 
 static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
     /* tools (spar ping, monitors) are answered but not tracked as peers */
-    peer_t *p = in->heartbeat->role == SPAR__ROLE__ROLE_TOOL ? NULL : s_peer(L, in->sender_id, in->heartbeat->role);
+    peer_t *p = in->heartbeat->role == SPAR__ROLE__ROLE_TOOL ? NULL : peers_touch(L, in->sender_id, in->heartbeat->role);
     if (p) {
-        p->version = in->heartbeat->policy_version;
+        peers_saw_version(L, p, in->heartbeat->policy_version);
         p->bad_messages = in->heartbeat->bad_messages;
     }
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
@@ -218,7 +136,8 @@ static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__En
 }
 
 static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    peer_t *p = s_peer(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR);
+    peer_t *p = peers_touch(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR);
+    if (p && in->work_request->have_version) peers_saw_version(L, p, in->work_request->have_version);
     if (L->finished) {
         if (p) p->told_shutdown = 1;
         s_send_shutdown(L, from, "run complete");
@@ -351,27 +270,40 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
         return;
     }
     /* Admission: sampled by a version at most max_staleness behind (synchronous: the current). */
-    if (g->policy_version > L->version || L->version - g->policy_version > (uint64_t)L->max_staleness) {
+    if (g->policy_version > L->version || L->version - g->policy_version > (uint64_t)L->max_staleness ||
+        g->policy_version < L->min_version) {
         L->stale_dropped++;
+        L->stale_total++;
         leases_requeue(&L->leases, (int)g->prompt_id); /* answered again with a fresh version */
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
         return;
     }
-    leases_complete(&L->leases, (int)g->prompt_id);
-    Spar__RolloutGroup *own = wire_take_rollout_group(in);
-    own->learner_version = L->version;
-    if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
-    own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
+    uint64_t iteration = g->iteration;
+    uint32_t prompt = g->prompt_id;
+    peer_t *p = peers_touch(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR);
+    if (p) p->groups++;
+    learner_admit(L, wire_take_rollout_group(in), 1);
+    s_ack(L, from, iteration, prompt, SPAR__ACK_STATUS__ACK_ACCEPTED);
+}
+
+void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
+    leases_complete(&L->leases, (int)own->prompt_id);
+    if (record) { /* a group read back from the records already carries both */
+        own->learner_version = L->version;
+        if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
+        own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
+    }
     L->lag_hist[L->version - own->policy_version]++;
     L->judge_retries += own->judge_attempts > 1 ? own->judge_attempts - 1 : 0;
     L->judge_failures += own->judge_failures;
     if (L->n_latency < L->cfg->task.prompts) L->judge_latency[L->n_latency++] = own->judge_latency_ms;
     L->buffer[own->prompt_id] = own;
     L->samples += own->n_responses;
+    L->samples_total += own->n_responses;
+    L->groups_total++;
     L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
-    if (records_append(L->records, own) != 0 || fflush(L->records) != 0)
+    if (record && L->records && (records_append(L->records, own) != 0 || fflush(L->records) != 0))
         log_error("cannot append to records: %s", strerror(errno));
-    s_ack(L, from, own->iteration, own->prompt_id, SPAR__ACK_STATUS__ACK_ACCEPTED);
     if (L->online) {
         L->batch[L->n_batch++] = (int)own->prompt_id;
         if (L->n_batch >= L->step_groups) s_online_step(L);
@@ -417,6 +349,10 @@ static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in
     case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, in); break;
     case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, in); break;
     case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_STATUS_REQUEST: status_reply(L, from, in->status_request->iterations); break;
+    case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose */
+        peers_leave(L, peers_touch(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
+        break;
     default:
         L->wire.bad_messages++;
         log_warn("dropped %s from %s: not a message for the learner", wire_body_name(in), in->sender_id);
@@ -439,24 +375,12 @@ static void s_serve(learner_t *L, long timeout_ms) {
 
 /* ---- iteration steps -------------------------------------------------------------------- */
 
+void learner_set_version(learner_t *L, uint64_t version) { s_set_version(L, version); }
+
 static void s_set_version(learner_t *L, uint64_t version) {
     L->version = version;
+    peers_new_version(L);
     s_blob_set(&L->blob, L->theta, version, (size_t)L->cfg->learner.chunk_bytes);
-}
-
-static int s_checkpoint(learner_t *L) {
-    if (L->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
-        char *dir = xasprintf("%s/checkpoints/iter-%04llu", L->run_dir, (unsigned long long)L->iteration);
-        int rc = gpt_save(L->theta->gpt, dir, L->version);
-        if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
-        free(dir);
-        return rc;
-    }
-    char *path = xasprintf("%s/checkpoints/iter-%04llu.safetensors", L->run_dir, (unsigned long long)L->iteration);
-    int rc = util_write_atomic(path, L->blob.data, L->blob.len);
-    if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
-    free(path);
-    return rc;
 }
 
 static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -528,12 +452,15 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
     json_object_set_new(o, "version_lag", lag);
     json_object_set_new(o, "bad_messages", json_integer((json_int_t)s_bad_total(L)));
     json_object_set_new(o, "samples_per_s", collect_s > 0 ? s_num((double)L->samples / collect_s) : json_null());
+    json_object_set_new(o, "actors", json_integer(peers_live_actors(L)));
+    json_object_set_new(o, "delivery_ms", iteration ? s_num(L->iter_delivery_ms) : json_null());
     json_object_set_new(o, "wall_s", s_num(wall_s));
     char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     fprintf(L->jsonl, "%s\n", line);
     fflush(L->jsonl);
     fsync(fileno(L->jsonl));
+    status_line(L, line);
 
     Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
     s.iteration = iteration;
@@ -547,7 +474,6 @@ static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result
 
 /* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal. */
 static int s_collect(learner_t *L) {
-    leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
     s_announce(L);
     int64_t report_at = util_now_ms() + STALL_REPORT_MS;
     while (!leases_all_done(&L->leases)) {
@@ -565,7 +491,9 @@ static int s_collect(learner_t *L) {
         if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
                                (unsigned long long)L->iteration, requeued);
         if (now >= L->next_announce_ms) s_announce(L);
+        if (now >= L->next_status_ms) status_tick(L);
         int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
+        if (L->next_status_ms - now < wait) wait = L->next_status_ms - now < 1 ? 1 : L->next_status_ms - now;
         if (dl < wait) wait = dl < 1 ? 1 : dl;
         s_serve(L, (long)wait);
     }
@@ -610,8 +538,7 @@ static void s_set_prompts(learner_t *L) {
     }
 }
 
-static int s_iteration(learner_t *L) {
-    double t0 = util_now_s();
+void learner_begin_iteration(learner_t *L) {
     L->iteration++;
     L->samples = L->judge_queries = L->stale_dropped = L->judge_retries = L->judge_failures = 0;
     L->n_latency = 0;
@@ -622,36 +549,72 @@ static int s_iteration(learner_t *L) {
     double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
     L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
     s_set_prompts(L);
-    if (s_collect(L) != 0) return -1;
-    double collect_s = util_now_s() - t0;
-    int lost = 0;
-    for (long p = 0; p < L->cfg->task.prompts; p++) lost += L->buffer[p] == NULL;
+    leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
+}
 
-    train_result_t tr;
+int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
+    *lost = 0;
+    for (long p = 0; p < L->cfg->task.prompts; p++) *lost += L->buffer[p] == NULL;
     if (L->online) {
         s_online_step(L); /* the iteration's last, partial batch */
-        tr.loss = L->n_steps_iter ? L->step_loss / L->n_steps_iter : NAN;
-        tr.loss_initial = L->n_steps_iter ? L->step_loss_initial / L->n_steps_iter : NAN;
+        tr->loss = L->n_steps_iter ? L->step_loss / L->n_steps_iter : NAN;
+        tr->loss_initial = L->n_steps_iter ? L->step_loss_initial / L->n_steps_iter : NAN;
     } else {
         /* pi_t = the version that sampled; train theta from it */
         policy_copy(L->prev, L->theta);
         policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->cfg->task.prompts);
         for (long p = 0; p < L->cfg->task.prompts; p++) prevs[p] = L->prev;
-        train_iteration(L->theta, prevs, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, &tr);
+        train_iteration(L->theta, prevs, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, tr);
         free(prevs);
     }
-    if (!isfinite(tr.loss) || tr.loss > 1e6 * (tr.loss_initial + 1e-12)) {
+    if (!isfinite(tr->loss) || tr->loss > 1e6 * (tr->loss_initial + 1e-12)) {
         log_error("iteration %llu: training diverged (loss %g after %g at the first epoch); lower learner.lr",
-                  (unsigned long long)L->iteration, tr.loss, tr.loss_initial);
+                  (unsigned long long)L->iteration, tr->loss, tr->loss_initial);
         return -1;
     }
     if (L->apo_hat) s_apo_extrapolate(L);
-    fflush(L->records);
-    fsync(fileno(L->records));
+    if (L->records) {
+        fflush(L->records);
+        fsync(fileno(L->records));
+    }
     s_free_buffer(L);
     if (!L->online || L->steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
     if (!L->gpt) avg_iterate_add(&L->avg, L->theta);
-    if (s_checkpoint(L) != 0) return -1;
+    return 0;
+}
+
+static int s_iteration(learner_t *L) {
+    double t0 = util_now_s();
+    learner_begin_iteration(L);
+    if (L->n_prefill) { /* resume: the groups of this iteration the records already hold */
+        int taken = 0;
+        for (int i = 0; i < L->n_prefill; i++) {
+            Spar__RolloutGroup *g = L->prefill[i];
+            char why[256];
+            if (g->policy_version <= L->version && L->version - g->policy_version <= (uint64_t)L->max_staleness &&
+                !leases_is_done(&L->leases, (int)g->prompt_id) && s_check_group(L, g, why, sizeof why) == 0) {
+                learner_admit(L, g, 0);
+                taken++;
+            } else {
+                spar__rollout_group__free_unpacked(g, NULL);
+            }
+        }
+        log_info("iteration %llu: %d of %d recorded groups taken back from the records",
+                 (unsigned long long)L->iteration, taken, L->n_prefill);
+        free(L->prefill);
+        L->prefill = NULL;
+        L->n_prefill = 0;
+    }
+    L->state = "collecting";
+    if (s_collect(L) != 0) return -1;
+    double collect_s = util_now_s() - t0;
+    int lost;
+    train_result_t tr;
+    L->iter_delivery_ms = L->delivered ? L->delivery_ms : NAN;
+    L->state = "training";
+    status_tick(L);
+    if (learner_end_iteration(L, &tr, &lost) != 0) return -1;
+    if (ckpt_write(L) != 0) return -1;
     s_log_iteration(L, L->iteration, &tr, util_now_s() - t0, collect_s, lost);
     return 0;
 }
@@ -659,13 +622,15 @@ static int s_iteration(learner_t *L) {
 /* After the last iteration: tell actors the run is over, then go. */
 static void s_shutdown_phase(learner_t *L) {
     L->finished = 1;
+    L->state = "finished";
+    status_tick(L);
     s_send_shutdown(L, NULL, "run complete");
     int64_t end = util_now_ms() + L->cfg->learner.shutdown_grace_ms;
     while (util_now_ms() < end && !util_stop_requested()) {
         int waiting = 0;
         int64_t recent = util_now_ms() - 3 * L->cfg->actor.heartbeat_ms;
         for (int i = 0; i < L->n_peers; i++)
-            if (L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && !L->peers[i].told_shutdown &&
+            if (L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && !L->peers[i].told_shutdown && !L->peers[i].left &&
                 L->peers[i].last_seen_ms >= recent)
                 waiting++;
         if (!waiting) break;
@@ -707,11 +672,10 @@ static long s_epochs(const spar_config_t *cfg) {
 }
 
 static int s_open_run_dir(learner_t *L) {
-    learner_run_dir(L->cfg, L->run_dir, sizeof L->run_dir);
     char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
     int exists = util_file_exists(jsonl);
     if (exists) {
-        log_error("%s already holds a run (resume is not implemented yet); choose another run.dir", L->run_dir);
+        log_error("%s already holds a run: continue it with --resume, or choose another run.dir", L->run_dir);
         free(jsonl);
         return -1;
     }
@@ -726,11 +690,21 @@ static int s_open_run_dir(learner_t *L) {
             return -1;
         }
     }
+    char *idpath = xasprintf("%s/run_id", L->run_dir);
+    if (util_write_atomic(idpath, L->wire.run_id, strlen(L->wire.run_id)) != 0) log_warn("cannot write %s", idpath);
+    free(idpath);
     char *cfgpath = xasprintf("%s/config.yaml", L->run_dir), *comment = xasprintf("resolved config of run %s", L->wire.run_id);
     int rc = config_save(L->cfg, cfgpath, comment);
     if (rc != 0) log_warn("cannot write %s: %s", cfgpath, strerror(-rc));
     free(cfgpath);
     free(comment);
+    free(jsonl);
+    return learner_open_files(L);
+}
+
+/* iterations.jsonl and records/groups.pb, opened to append. Returns 0 or -1 (logged). */
+int learner_open_files(learner_t *L) {
+    char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
     L->jsonl = fopen(jsonl, "a");
     free(jsonl);
     char *rec = xasprintf("%s/records/groups.pb", L->run_dir);
@@ -751,6 +725,13 @@ static int s_bind(learner_t *L) {
     wire_socket_defaults(L->pub);
     int mandatory = 0; /* replies to vanished peers are dropped, never block */
     zmq_setsockopt(L->ctl, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    char err[1024];
+    if (!(L->curve = curve_new(L->zctx, L->cfg, err, sizeof err))) {
+        log_error("config error: %s", err);
+        return -1;
+    }
+    if (curve_server(L->curve, L->ctl, "learner.control") != 0 || curve_server(L->curve, L->pub, "learner.publish") != 0)
+        return -1;
     if (zmq_bind(L->ctl, L->cfg->learner.control) != 0) {
         log_error("cannot bind learner.control %s: %s", L->cfg->learner.control, zmq_strerror(zmq_errno()));
         return -1;
@@ -763,6 +744,7 @@ static int s_bind(learner_t *L) {
 }
 
 static void s_teardown(learner_t *L) {
+    status_stop(L);
     if (L->buffer) s_free_buffer(L);
     free(L->buffer);
     leases_free(&L->leases);
@@ -788,6 +770,7 @@ static void s_teardown(learner_t *L) {
     if (L->records) fclose(L->records);
     if (L->ctl) zmq_close(L->ctl);
     if (L->pub) zmq_close(L->pub);
+    curve_destroy(&L->curve); /* before the context ends, or zmq_ctx_term waits on its ZAP socket */
     if (L->zctx) zmq_ctx_term(L->zctx);
 }
 
@@ -824,7 +807,68 @@ static int s_gpt_initial(learner_t *L) {
     return 0;
 }
 
-int learner_main(const spar_config_t *cfg) {
+/* Everything the updates need around an initial policy in L->theta: pi_t and pi_ref, the
+ * optimiser, the algorithm, the buffers. No sockets, no files: replay uses it as it is. */
+int learner_core_setup(learner_t *L) {
+    const spar_config_t *cfg = L->cfg;
+    L->prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L->prompt_text);
+    L->prev = policy_clone(L->theta);
+    L->ref = policy_clone(L->theta);
+    if (!L->gpt) {
+        avg_iterate_init(&L->avg, L->theta->prompts, L->theta->n);
+        avg_iterate_add(&L->avg, L->theta);
+    }
+    L->optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L->theta, cfg->learner.weight_decay,
+                         cfg->learner.clip, cfg->learner.warmup);
+    L->train.epochs = s_epochs(cfg);
+    L->train.chunk_seqs = L->gpt ? (int)cfg->learner.batch_seqs : 0;
+    L->train.step_per_chunk = L->gpt;
+    algorithm_from_config(&L->train.alg, cfg);
+    if (L->train.alg.apo) L->apo_hat = policy_clone(L->theta);
+    L->tau = L->gpt ? 0 : algorithm_tau(&L->train.alg);
+    if (L->tau > 0 && !(L->nash_tau = metrics_nash_tau(&L->games, L->ref, L->tau))) {
+        log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", L->tau);
+        L->tau = 0;
+    }
+    L->buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L->buffer);
+    L->judge_latency = xcalloc((size_t)cfg->task.prompts, sizeof *L->judge_latency);
+    L->broadcast_every = cfg->learner.broadcast_every;
+    L->online = L->broadcast_every > 0;
+    L->step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
+    L->max_staleness = cfg->learner.max_staleness;
+    L->ring = xcalloc((size_t)L->max_staleness + 1, sizeof *L->ring);
+    for (long i = 0; i <= L->max_staleness; i++) L->ring[i] = policy_clone(L->theta);
+    L->batch = xcalloc((size_t)cfg->task.prompts, sizeof *L->batch);
+    L->lag_hist = xcalloc((size_t)L->max_staleness + 1, sizeof *L->lag_hist);
+    leases_init(&L->leases);
+    s_set_version(L, 0);
+    s_blob_set(&L->ref_blob, L->ref, 0, (size_t)cfg->learner.chunk_bytes);
+    return 0;
+}
+
+/* The task's games (tabular runs): the learner's exact metrics. Returns 0 or -1 (logged). */
+int learner_core_games(learner_t *L) {
+    char why[512];
+    L->gpt = !strcmp(L->cfg->policy.kind, "gpt");
+    if (L->gpt) gpt_set_threads((int)L->cfg->gpt.threads);
+    if (!L->gpt && game_set_build(&L->games, L->cfg, why, sizeof why) != 0) {
+        log_error("%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+void learner_core_teardown(learner_t *L) { s_teardown(L); }
+
+/* A fresh run's initial policy in L->theta, by policy.init. Returns 0 or an exit status. */
+static int s_initial_policy(learner_t *L) {
+    if (L->gpt) return s_gpt_initial(L);
+    L->theta = policy_tabular_new((int)L->cfg->task.prompts, (int)L->cfg->game.n);
+    policy_init(L->theta, L->cfg->policy.init, L->cfg->policy.init_scale, (uint64_t)L->cfg->run.seed);
+    return 0;
+}
+
+int learner_main(const spar_config_t *cfg, int resume) {
     static learner_t L; /* large (peer table); one per process */
     memset(&L, 0, sizeof L);
     L.cfg = cfg;
@@ -833,63 +877,39 @@ int learner_main(const spar_config_t *cfg) {
     wire_init(&L.wire, id, cfg->wire.max_frame_bytes);
     snprintf(L.wire.run_id, sizeof L.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
     util_install_stop_signals();
-
-    char why[512];
-    L.gpt = !strcmp(cfg->policy.kind, "gpt");
-    if (L.gpt) gpt_set_threads((int)cfg->gpt.threads);
-    if (!L.gpt && game_set_build(&L.games, cfg, why, sizeof why) != 0) {
-        log_error("%s", why);
-        return 2;
-    }
+    if (learner_core_games(&L) != 0) return 2;
     int status = 1;
-    if (s_open_run_dir(&L) != 0) goto done;
-    if (L.gpt) {
-        int st = s_gpt_initial(&L);
+    learner_run_dir(cfg, L.run_dir, sizeof L.run_dir);
+    if (resume) {
+        int st = resume_prepare(&L);
         if (st != 0) {
             status = st;
             goto done;
         }
     } else {
-        L.theta = policy_tabular_new((int)cfg->task.prompts, (int)cfg->game.n);
-        policy_init(L.theta, cfg->policy.init, cfg->policy.init_scale, (uint64_t)cfg->run.seed);
+        if (s_open_run_dir(&L) != 0) goto done;
+        int st = s_initial_policy(&L);
+        if (st != 0) {
+            status = st;
+            goto done;
+        }
+        learner_core_setup(&L);
     }
     if (s_bind(&L) != 0) goto done;
-    L.prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L.prompt_text);
+    L.state = "starting";
+    if (status_start(&L) != 0) goto done;
     if (L.gpt) L.eval = text_eval_new(cfg);
-    L.prev = policy_clone(L.theta);
-    L.ref = policy_clone(L.theta);
-    if (!L.gpt) {
-        avg_iterate_init(&L.avg, L.theta->prompts, L.theta->n);
-        avg_iterate_add(&L.avg, L.theta);
+    if (resume) {
+        if (L.gpt) { /* the evaluation's reference samples come from pi_0 */
+            text_metrics_t m;
+            text_metrics(L.eval, L.ref, L.ref, 0, &m);
+        }
+        log_info("resumed run %s at iteration %llu (version %llu) from %s", L.wire.run_id,
+                 (unsigned long long)L.iteration, (unsigned long long)L.version, L.run_dir);
+    } else {
+        if (ckpt_write(&L) != 0) goto done;
+        s_log_iteration(&L, 0, NULL, 0, 0, 0);
     }
-    L.optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L.theta, cfg->learner.weight_decay,
-                        cfg->learner.clip, cfg->learner.warmup);
-    L.train.epochs = s_epochs(cfg);
-    L.train.chunk_seqs = L.gpt ? (int)cfg->learner.batch_seqs : 0;
-    L.train.step_per_chunk = L.gpt;
-    algorithm_from_config(&L.train.alg, cfg);
-    if (L.train.alg.apo) L.apo_hat = policy_clone(L.theta);
-    L.tau = L.gpt ? 0 : algorithm_tau(&L.train.alg);
-    if (L.tau > 0 && !(L.nash_tau = metrics_nash_tau(&L.games, L.ref, L.tau))) {
-        log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", L.tau);
-        L.tau = 0;
-    }
-    L.buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L.buffer);
-    L.judge_latency = xcalloc((size_t)cfg->task.prompts, sizeof *L.judge_latency);
-    L.broadcast_every = cfg->learner.broadcast_every;
-    L.online = L.broadcast_every > 0;
-    L.step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
-    L.max_staleness = cfg->learner.max_staleness;
-    L.ring = xcalloc((size_t)L.max_staleness + 1, sizeof *L.ring);
-    for (long i = 0; i <= L.max_staleness; i++) L.ring[i] = policy_clone(L.theta);
-    L.batch = xcalloc((size_t)cfg->task.prompts, sizeof *L.batch);
-    L.lag_hist = xcalloc((size_t)L.max_staleness + 1, sizeof *L.lag_hist);
-    leases_init(&L.leases);
-
-    s_set_version(&L, 0);
-    s_blob_set(&L.ref_blob, L.ref, 0, (size_t)cfg->learner.chunk_bytes);
-    if (s_checkpoint(&L) != 0) goto done;
-    s_log_iteration(&L, 0, NULL, 0, 0, 0);
     log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
              L.wire.run_id, cfg->run.iterations, cfg->algorithm.name, cfg->task.prompts,
              cfg->rollout.samples_per_prompt, cfg->learner.control, cfg->learner.publish, L.run_dir);
@@ -900,8 +920,14 @@ int learner_main(const spar_config_t *cfg) {
         log_info("run complete: %ld iterations", cfg->run.iterations);
         s_shutdown_phase(&L);
         status = 0;
+    } else if ((long)L.iteration > cfg->run.iterations) {
+        log_error("the run already holds %llu iterations, more than run.iterations %ld",
+                  (unsigned long long)L.iteration, cfg->run.iterations);
+        status = 2;
     } else {
         log_warn("stopped during iteration %llu", (unsigned long long)L.iteration);
+        L.state = "stopped";
+        status_tick(&L);
         s_send_shutdown(&L, NULL, "learner stopped");
     }
 done:

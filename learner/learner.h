@@ -8,8 +8,9 @@
 
 #include "common/config.h"
 
-/* Runs a whole run. Returns the process exit status: 0 when every iteration completed. */
-int learner_main(const spar_config_t *cfg);
+/* Runs a whole run, or with resume continues the one in the run folder from its last complete
+ * checkpoint. Returns the process exit status: 0 when every iteration completed. */
+int learner_main(const spar_config_t *cfg, int resume);
 
 /* The run folder a config names: run.dir, or runs/<run.name>. */
 void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen);

@@ -97,29 +97,56 @@ int leases_complete(leases_t *l, int prompt) {
     return LEASE_ACCEPTED;
 }
 
+/* Closes an open lease; its unanswered prompts go back to the front of the queue, in their
+ * original order. Returns how many. */
+static int s_reclaim(leases_t *l, lease_t *ls) {
+    int requeued = 0;
+    ls->open = 0;
+    for (int j = ls->n - 1; j >= 0; j--) {
+        int p = ls->prompts[j];
+        if (l->state[p] != LEASE_GRANTED) continue;
+        l->state[p] = LEASE_QUEUED;
+        s_push_front(l, p);
+        requeued++;
+    }
+    l->reissued += requeued;
+    return requeued;
+}
+
+/* Is any prompt of the lease still unanswered? Closes it when none is. */
+static int s_pending(leases_t *l, lease_t *ls) {
+    for (int j = 0; j < ls->n; j++)
+        if (l->state[ls->prompts[j]] == LEASE_GRANTED) return 1;
+    ls->open = 0;
+    return 0;
+}
+
 int leases_expire(leases_t *l, int64_t now_ms) {
     int requeued = 0;
     for (int i = 0; i < l->n_leases; i++) {
         lease_t *ls = &l->leases[i];
-        if (!ls->open) continue;
-        int pending = 0;
-        for (int j = 0; j < ls->n; j++) pending += l->state[ls->prompts[j]] == LEASE_GRANTED;
-        if (pending == 0) {
-            ls->open = 0;
-            continue;
-        }
-        if (now_ms < ls->deadline_ms) continue;
-        ls->open = 0;
-        for (int j = ls->n - 1; j >= 0; j--) { /* front of the queue, original order */
-            int p = ls->prompts[j];
-            if (l->state[p] != LEASE_GRANTED) continue;
-            l->state[p] = LEASE_QUEUED;
-            s_push_front(l, p);
-            requeued++;
-        }
+        if (ls->open && s_pending(l, ls) && now_ms >= ls->deadline_ms) requeued += s_reclaim(l, ls);
     }
-    l->reissued += requeued;
     return requeued;
+}
+
+int leases_release(leases_t *l, const char *holder) {
+    int requeued = 0;
+    for (int i = 0; i < l->n_leases; i++) {
+        lease_t *ls = &l->leases[i];
+        if (ls->open && !strcmp(ls->holder, holder) && s_pending(l, ls)) requeued += s_reclaim(l, ls);
+    }
+    return requeued;
+}
+
+int leases_holds(const leases_t *l, const char *holder) {
+    for (int i = 0; i < l->n_leases; i++) {
+        const lease_t *ls = &l->leases[i];
+        if (!ls->open || strcmp(ls->holder, holder) != 0) continue;
+        for (int j = 0; j < ls->n; j++)
+            if (l->state[ls->prompts[j]] == LEASE_GRANTED) return 1;
+    }
+    return 0;
 }
 
 int64_t leases_next_deadline(const leases_t *l) {

@@ -50,6 +50,11 @@ int leases_is_done(const leases_t *l, int prompt);
 void leases_requeue(leases_t *l, int prompt);
 /* Re-queues the prompts of leases past their deadline; returns how many were re-queued. */
 int leases_expire(leases_t *l, int64_t now_ms);
+/* Re-queues the unanswered prompts of every open lease of holder (a peer that left or fell
+ * silent); returns how many. A late answer from it still counts while a prompt is not done. */
+int leases_release(leases_t *l, const char *holder);
+/* Does holder have a lease with prompts still unanswered? */
+int leases_holds(const leases_t *l, const char *holder);
 /* The earliest deadline of an open lease, or INT64_MAX. */
 int64_t leases_next_deadline(const leases_t *l);
 int leases_all_done(const leases_t *l);

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 libopenblas-dev libyaml-dev libcmocka-dev libjansson-dev libsodium-dev gnuplot-nox python3
-python3-zmq python3-protobuf protobuf-compiler python3-yaml"
+python3-zmq python3-protobuf protobuf-compiler python3-yaml libmicrohttpd-dev prometheus"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -45,8 +45,10 @@ def main():
         if role not in services:
             fail("no %s service" % role)
 
-    # every command is a valid spar invocation of its role, with the mounted config
+    # every spar service's command is a valid spar invocation of its role, with the mounted config
     for name, svc in services.items():
+        if svc.get("image") != "spar:latest":
+            continue
         mounts = {}
         for v in svc.get("volumes", []):
             parts = v.split(":")
@@ -74,8 +76,17 @@ def main():
         if host != "judge" or p != judge_port:
             fail("actor judge endpoint %s, the judge binds port %d" % (ep, judge_port))
 
+    # Prometheus scrapes the port the learner serves its metrics on
+    http_port = port_of("tcp://" + L["learner.http"])[1]
+    prom = services.get("prometheus")
+    if prom:
+        pconf = yaml.safe_load(open(os.path.join(ddir, "prometheus.yml")))
+        targets = [t for job in pconf["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+        if targets != ["learner:%d" % http_port]:
+            fail("prometheus scrapes %s, the learner serves metrics on port %d" % (targets, http_port))
+
     # published ports and health checks match the binds
-    for name, ports in (("learner", set(binds.values())), ("judge", {judge_port})):
+    for name, ports in (("learner", set(binds.values()) | {http_port}), ("judge", {judge_port})):
         svc = services[name]
         published = {int(p.split(":")[1]) for p in svc.get("ports", [])}
         if published != ports:
@@ -95,6 +106,11 @@ def main():
     for m in re.finditer(r"^COPY (?!--from)(\S+) ", text, re.M):
         if not os.path.exists(os.path.join(src, m.group(1))):
             fail("Dockerfile copies %s, which does not exist" % m.group(1))
+    copied = set(re.findall(r"^COPY (?!--from)(\S+) ", text, re.M))
+    cmake = open(os.path.join(src, "CMakeLists.txt")).read()
+    for sub in re.findall(r"^add_subdirectory\((\w+)\)", cmake, re.M):  # the unconditional ones
+        if sub not in copied:
+            fail("CMakeLists.txt builds %s/, which the Dockerfile does not copy" % sub)
     for need in ("FROM debian:12 AS build", "FROM debian:12-slim", "-DSPAR_NATIVE=OFF",
                  "COPY --from=build /src/build/spar /usr/local/bin/spar", 'ENTRYPOINT ["spar"]'):
         if need not in text:

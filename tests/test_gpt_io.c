@@ -124,10 +124,32 @@ static void test_gpt_io_refuses_bad_checkpoints(void **state) {
     assert_non_null(strstr(why, "/nonexistent/ck/model.safetensors: cannot read"));
 }
 
+/* From fuzz_policy_load and fuzz_safetensors: a header whose shape wraps 64 bits to 0 bytes, and
+ * a config far larger than the tensors the file holds (refused before it is allocated). */
+static void test_gpt_io_refuses_forged_sizes(void **state) {
+    (void)state;
+    const char *hdr = "{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}";
+    size_t hlen = strlen(hdr);
+    uint8_t *buf = xcalloc(8 + hlen, 1);
+    buf[0] = (uint8_t)hlen;
+    memcpy(buf + 8, hdr, hlen);
+    st_file_t f;
+    char why[512];
+    assert_int_equal(st_parse(buf, 8 + hlen, &f, why, sizeof why), -1);
+    assert_non_null(strstr(why, "too large"));
+    free(buf);
+    const char *keys[] = {"policy", "n_layer", "n_head", "n_embd", "n_positions", "vocab_size"};
+    const char *vals[] = {"gpt", "1048576", "1", "1048576", "8", "257"};
+    size_t len;
+    void *blob = st_serialize(NULL, 0, keys, vals, 6, &len);
+    s_expect_refusal(blob, len, "tensor wte.weight missing");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt_io_save_load_identical_logits),
         cmocka_unit_test(test_gpt_io_refuses_bad_checkpoints),
+        cmocka_unit_test(test_gpt_io_refuses_forged_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

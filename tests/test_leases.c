@@ -73,10 +73,36 @@ static void test_leases_late_answer_while_queued(void **state) {
     leases_free(&l);
 }
 
+/* A holder that left: its unanswered prompts are re-queued at once (before its deadline), in
+ * order, and a lease whose prompts are all answered is no longer held. */
+static void test_leases_released_when_holder_leaves(void **state) {
+    (void)state;
+    leases_t l;
+    leases_init(&l);
+    leases_begin(&l, 1, 6);
+    leases_grant(&l, 3, 0, 1000, "gone");
+    leases_grant(&l, 3, 0, 1000, "here");
+    assert_true(leases_holds(&l, "gone"));
+    assert_int_equal(leases_complete(&l, 0), LEASE_ACCEPTED);
+    assert_int_equal(leases_release(&l, "gone"), 2);
+    assert_false(leases_holds(&l, "gone"));
+    assert_int_equal(leases_release(&l, "gone"), 0);
+    const lease_t *again = leases_grant(&l, 3, 10, 1000, "new");
+    assert_non_null(again);
+    assert_int_equal(again->n, 2);
+    assert_int_equal(again->prompts[0], 1);
+    assert_int_equal(again->prompts[1], 2);
+    for (int p = 3; p < 6; p++) leases_complete(&l, p);
+    assert_false(leases_holds(&l, "here")); /* all answered */
+    assert_int_equal(l.reissued, 2);
+    leases_free(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leases_grant_complete_duplicate),
         cmocka_unit_test(test_leases_expired_are_reissued),
+        cmocka_unit_test(test_leases_released_when_holder_leaves),
         cmocka_unit_test(test_leases_late_answer_while_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/records.h"
 #include "common/util.h"
 #include "common/wire.h"
 
@@ -185,6 +186,40 @@ static void test_wire_decoder_refuses_bad_frames(void **state) {
     buf = s_pack(&empty, WIRE_PROTOCOL_VERSION, &len);
     assert_null(s_decode(buf, len, 1 << 20, why));
     free(buf);
+}
+
+/* The records file: a group wire would refuse reads as corrupt, and a length the file does not
+ * back reads as torn without allocating it (both from fuzz_records). */
+static void test_wire_records_refuse_what_wire_refuses(void **state) {
+    (void)state;
+    uint32_t tok = 1;
+    Spar__Response r = SPAR__RESPONSE__INIT, *rs[] = {&r};
+    r.n_tokens = 1, r.tokens = &tok, r.logprob = -0.5;
+    double reward = 1.0;
+    Spar__RolloutGroup g = SPAR__ROLLOUT_GROUP__INIT;
+    g.n_responses = 1, g.responses = rs, g.n_rewards = 1, g.rewards = &reward;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(records_append(f, &g), 0);
+    g.n_rewards = 0; /* neither preferences nor rewards */
+    assert_int_equal(records_append(f, &g), 0);
+    fclose(f);
+    f = fmemopen(buf, len, "rb");
+    int bad;
+    Spar__RolloutGroup *back = records_next(f, &bad);
+    assert_non_null(back);
+    assert_int_equal(bad, 0);
+    spar__rollout_group__free_unpacked(back, NULL);
+    assert_null(records_next(f, &bad));
+    assert_int_equal(bad, 1);
+    fclose(f);
+    free(buf);
+    uint8_t torn[] = {0x80, 0x80, 0x80, 0x80, 0x02, 0x0a, 0x00}; /* claims 512 MiB, holds 2 bytes */
+    f = fmemopen(torn, sizeof torn, "rb");
+    assert_null(records_next(f, &bad));
+    assert_int_equal(bad, 1);
+    fclose(f);
 }
 
 static int s_judge_reply_ok(double *P, size_t n, uint32_t k) {
@@ -440,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_wire_every_message_round_trips),
         cmocka_unit_test(test_wire_decoder_refuses_bad_frames),
         cmocka_unit_test(test_wire_refuses_bad_preference_matrices),
+        cmocka_unit_test(test_wire_records_refuse_what_wire_refuses),
         cmocka_unit_test(test_wire_live_judge_drops_bad_frames_and_serves),
         cmocka_unit_test(test_wire_live_learner_drops_bad_frames_and_serves),
         cmocka_unit_test(test_wire_live_actor_drops_bad_frames_and_serves),

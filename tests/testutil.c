@@ -1,6 +1,8 @@
 /* testutil — see testutil.h. */
 #include "tests/testutil.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -58,6 +60,45 @@ pid_t tu_spawn(const char *dir, const char *log, const char *arg0, ...) {
     va_end(ap);
     argv[n] = NULL;
     return tu_spawnv(dir, log, argv);
+}
+
+/* Does /proc/PID/cmdline hold the argument pair `--id ID`? */
+static int s_has_id(pid_t pid, const char *id) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+        if (!strcmp(buf + i, "--id") && i + 5 < n && !strcmp(buf + i + 5, id)) return 1;
+    return 0;
+}
+
+pid_t tu_find_child(pid_t parent, const char *id) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0])) continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+        char state;
+        int ppid;
+        if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2) continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (ppid == (int)parent && state != 'Z' && s_has_id(pid, id)) found = pid;
+    }
+    closedir(d);
+    return found;
 }
 
 int tu_wait(pid_t pid, int timeout_ms) {

@@ -24,6 +24,10 @@ void tu_rmtree(const char *path);
 pid_t tu_spawn(const char *dir, const char *log, const char *arg0, ...);
 pid_t tu_spawnv(const char *dir, const char *log, char *const argv[]);
 
+/* The live (not yet exited) child of `parent` started with `--id ID`, found through /proc;
+ * 0 when there is none (e.g. it died and has not been restarted yet). */
+pid_t tu_find_child(pid_t parent, const char *id);
+
 /* Waits up to timeout_ms for pid; returns its waitpid status, or -1 on timeout (pid killed). */
 int tu_wait(pid_t pid, int timeout_ms);
 /* Exit code of a status from tu_wait, or -1 when it did not exit normally. */

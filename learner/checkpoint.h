@@ -1,0 +1,24 @@
+/* checkpoint — the learner's checkpoints in RUN_DIR/checkpoints: after every iteration t the
+ * policy (iter-TTTT.safetensors, or the folder iter-TTTT/ in the Hugging Face layout for a gpt
+ * policy) and beside it iter-TTTT.state.safetensors: APO's last un-extrapolated solution, the
+ * version and step counters and the optimiser's moments — what an exact resume needs besides
+ * the weights (the moments are saved as they stand, though today every training call starts
+ * them afresh, so a resume would be exact without them). Each file is written atomically (temporary file, fsync, rename) and
+ * carries the digest of its data, checked whenever it is read (common/safetensors.h). The state
+ * is written first, so a policy file on disk means the iteration's checkpoint is whole. */
+#ifndef SPAR_CHECKPOINT_H
+#define SPAR_CHECKPOINT_H
+
+#include "learner/learner_state.h"
+
+/* The policy file of iteration t in run_dir (malloc'd). */
+char *ckpt_policy_path(const char *run_dir, int gpt, uint64_t t);
+/* Writes iteration L->iteration's state and policy. Returns 0 or a negative errno (logged). */
+int ckpt_write(learner_t *L);
+/* Reads the policy of iteration t, its digest checked. NULL with the reason in why. */
+policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, uint64_t *version, char *why, size_t wl);
+/* Restores the optimiser, APO's solution and the version counters of iteration t into L (set
+ * up around a policy of the same shape). Returns 0 or -1 with the reason in why. */
+int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl);
+
+#endif

@@ -1,0 +1,134 @@
+/* learner_state — the learner's state, shared by the files of the learner role: learner.c
+ * (sockets, handlers, the loop), checkpoint.c (checkpoints and the optimiser state beside
+ * them), resume.c (continuing a run from its run directory), replay.c (re-running a run's
+ * updates from its records) and status.c (peers, status.json, Prometheus metrics). Internal to
+ * learner/; the role's public face is learner.h. */
+#ifndef SPAR_LEARNER_STATE_H
+#define SPAR_LEARNER_STATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/config.h"
+#include "common/curve.h"
+#include "common/digest.h"
+#include "common/game.h"
+#include "common/metrics.h"
+#include "common/policy.h"
+#include "common/wire.h"
+#include "learner/leases.h"
+#include "learner/optim.h"
+#include "learner/text_metrics.h"
+#include "learner/train.h"
+
+#define MAX_PEERS 1024
+#define ANNOUNCE_MS 500
+#define STALL_REPORT_MS 10000
+
+/* A version's weights as actors fetch them: the safetensors bytes, their digest, and the
+ * digest of each chunk. */
+typedef struct {
+    uint64_t version;
+    uint8_t *data;
+    size_t len;
+    uint8_t digest[DIGEST_BYTES];
+    uint32_t n_chunks;
+    uint8_t (*chunk_digests)[DIGEST_BYTES];
+} blob_t;
+
+typedef struct {
+    char id[WIRE_ID_MAX + 1];
+    Spar__Role role;
+    uint64_t version;
+    uint64_t bad_messages;
+    int64_t last_seen_ms;
+    int told_shutdown;
+    uint64_t groups;       /* accepted from this peer */
+    int64_t joined_ms;
+    int silent, left;      /* no message for peers_silent_ms / left (said so, or silent a minute) */
+    uint64_t rate_groups;  /* groups at rate_ms, for groups_per_s */
+    int64_t rate_ms;
+    double groups_per_s;
+} peer_t;
+
+typedef struct {
+    const spar_config_t *cfg;
+    wire_t wire;
+    void *zctx, *ctl, *pub;
+    curve_t *curve; /* security.curve: CURVE servers; the ZAP handler admits security.allowed keys */
+    char run_dir[1024];
+    FILE *jsonl, *records;
+
+    game_set_t games;
+    int gpt;             /* policy.kind gpt: text prompts, sampled metrics */
+    char **prompt_text;  /* this iteration's prompts, by id */
+    text_eval_t *eval;   /* gpt: held-out evaluation state */
+    policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
+    policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
+    double tau;                   /* the regularised game's tau, 0 when none */
+    double *nash_tau;             /* its equilibrium per prompt */
+    avg_iterate_t avg;
+    optim_t *optim;
+    train_opts_t train;
+
+    uint64_t iteration; /* being collected (1-based); 0 before the first */
+    uint64_t min_version; /* resumed: groups of older versions (no longer held) are stale */
+    Spar__RolloutGroup **prefill; /* resumed: this iteration's groups from the records */
+    int n_prefill;
+    uint64_t version;   /* current policy version, which samples this iteration */
+    int finished;
+
+    blob_t blob;     /* the current version, serialised */
+    blob_t ref_blob; /* version 0 (pi_ref), which Nash-MD's actors also need */
+
+    leases_t leases;
+    Spar__RolloutGroup **buffer; /* per prompt, this iteration */
+
+    /* online mode (learner.broadcast_every > 0): a learner step per step_groups accepted groups,
+     * a new version every broadcast_every steps, groups admitted up to max_staleness behind */
+    int online;
+    long step_groups, broadcast_every, max_staleness;
+    policy_t **ring;          /* the last max_staleness + 1 versions' policies, by version */
+    int *batch, n_batch;      /* prompts of the next step */
+    long steps, steps_since_broadcast;
+    uint64_t *lag_hist;       /* this iteration: accepted groups by version lag */
+    double step_loss, step_loss_initial;
+    int n_steps_iter;
+    uint64_t stale_dropped, judge_queries, samples;
+    uint64_t judge_retries, judge_failures; /* this iteration's accepted groups: attempts - 1, failed requests */
+    double *judge_latency;                  /* per accepted group of the iteration, ms */
+    int n_latency;
+    uint64_t stale_total;
+
+    peer_t peers[MAX_PEERS];
+    int n_peers;
+    int64_t next_announce_ms;
+    int64_t announced_ms;   /* when the current version was first announced */
+    int delivered;          /* has every live actor reported the current version? */
+    double delivery_ms;     /* how long that took (NAN until it happened) */
+    double iter_delivery_ms; /* of the version that sampled the iteration being logged */
+
+    /* status and metrics (learner/status.c) */
+    const char *state;      /* "starting" | "collecting" | "training" | "finished" | "stopped" */
+    int64_t next_status_ms;
+    uint64_t samples_total, groups_total, bad_total_logged;
+    char *last_line;        /* the last iterations.jsonl line */
+    char *recent[32];       /* the last iterations.jsonl lines, oldest first */
+    int n_recent;
+    struct status_http *http;
+} learner_t;
+
+/* learner.c: the update steps, shared with resume and replay. */
+int learner_core_games(learner_t *L);
+int learner_core_setup(learner_t *L); /* around the initial policy in L->theta */
+void learner_core_teardown(learner_t *L);
+int learner_open_files(learner_t *L);
+void learner_begin_iteration(learner_t *L);
+/* The current version becomes `version`: serialised for actors and announced. */
+void learner_set_version(learner_t *L, uint64_t version);
+/* Takes ownership of an accepted group; record: append it to records/ (not when it came from there). */
+void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record);
+/* Trains on the iteration's groups and moves to the next version. Returns 0 or -1 (diverged). */
+int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost);
+
+#endif

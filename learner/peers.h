@@ -1,0 +1,28 @@
+/* peers — the learner's membership view: every actor (and tool-less peer) that talks to it,
+ * tracked by its messages and heartbeats. Peers join at any time (logged), fall silent after
+ * five heartbeat periods without a message (logged; not counted as live), come back (logged),
+ * and leave when they say so or after a minute of silence (logged; their open leases are
+ * re-queued at once). The learner knows which version each actor runs and when a new version
+ * has reached every live actor (weight delivery, acknowledged by the version the actor
+ * reports); it never waits for that: leases with deadlines keep the run going. */
+#ifndef SPAR_PEERS_H
+#define SPAR_PEERS_H
+
+#include "learner/learner_state.h"
+
+/* The peer `id`, added (a join) when new; marks it seen now. NULL when the table is full. */
+peer_t *peers_touch(learner_t *L, const char *id, Spar__Role role);
+/* The version a peer reports running (heartbeat, work request). */
+void peers_saw_version(learner_t *L, peer_t *p, uint64_t version);
+/* A peer said it is leaving: its leases are re-queued. */
+void peers_leave(learner_t *L, peer_t *p, const char *why);
+/* A new current version was announced: delivery starts over. */
+void peers_new_version(learner_t *L);
+/* Periodic work: silence, departure, throughput, delivery. */
+void peers_tick(learner_t *L, int64_t now_ms);
+/* "working" | "idle" | "fetching" | "silent" | "left". */
+const char *peers_state(const learner_t *L, const peer_t *p);
+/* Actors heard from recently (not silent, not gone). */
+int peers_live_actors(const learner_t *L);
+
+#endif

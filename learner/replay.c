@@ -1,0 +1,108 @@
+/* replay — see replay.h. */
+#include "learner/replay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/records.h"
+#include "common/util.h"
+#include "learner/checkpoint.h"
+#include "learner/learner_state.h"
+
+/* Compares the replayed version with the run's checkpoint of iteration t: 1 same, 0 not. */
+static int s_same(const learner_t *L, uint64_t t) {
+    char *path = ckpt_policy_path(L->run_dir, L->gpt, t);
+    size_t len;
+    char *data = util_read_file(path, &len);
+    char mine[2 * DIGEST_BYTES + 1], theirs[2 * DIGEST_BYTES + 1] = "(unreadable)";
+    digest_hex(L->blob.digest, mine);
+    if (data) {
+        uint8_t d[DIGEST_BYTES];
+        digest_compute(data, len, d);
+        digest_hex(d, theirs);
+    }
+    int same = data && !strcmp(mine, theirs);
+    printf("iteration %4" PRIu64 "  version %4" PRIu64 "  %.16s  %s\n", t, L->version, mine,
+           same ? "= the run's checkpoint" : "DIFFERS from the run's checkpoint");
+    if (!same) printf("               run's %.16s  (%s)\n", theirs, path);
+    free(data);
+    free(path);
+    return same;
+}
+
+int replay_main(const spar_config_t *cfg, const char *run_dir) {
+    static learner_t L;
+    memset(&L, 0, sizeof L);
+    L.cfg = cfg;
+    snprintf(L.run_dir, sizeof L.run_dir, "%s", run_dir);
+    wire_init(&L.wire, "replay", cfg->wire.max_frame_bytes);
+    if (learner_core_games(&L) != 0) return 2;
+    char why[600];
+    uint64_t v0;
+    if (!(L.theta = ckpt_load_policy(run_dir, L.gpt, 0, &v0, why, sizeof why))) {
+        fprintf(stderr, "spar replay: %s\n", why);
+        return 2;
+    }
+    learner_core_setup(&L);
+    char *rec = xasprintf("%s/records/groups.pb", run_dir);
+    FILE *f = fopen(rec, "rb");
+    if (!f) {
+        fprintf(stderr, "spar replay: cannot read %s: %s\n", rec, strerror(errno));
+        free(rec);
+        learner_core_teardown(&L);
+        return 2;
+    }
+    printf("spar replay: %s from %s, starting from checkpoint 0\n", run_dir, rec);
+    int status = 0, bad = 0;
+    long replayed = 0, matched = 0;
+    Spar__RolloutGroup *next = records_next(f, &bad);
+    while (next && !bad) {
+        uint64_t t = next->iteration;
+        if (t != L.iteration + 1) {
+            fprintf(stderr, "spar replay: %s: a group of iteration %" PRIu64 " follows iteration %" PRIu64 "\n", rec,
+                    t, L.iteration);
+            spar__rollout_group__free_unpacked(next, NULL);
+            next = NULL;
+            status = 1;
+            break;
+        }
+        learner_begin_iteration(&L);
+        while (next && next->iteration == t) {
+            if (next->prompt_id >= (uint32_t)cfg->task.prompts || leases_is_done(&L.leases, (int)next->prompt_id) ||
+                next->policy_version > L.version || L.version - next->policy_version > (uint64_t)L.max_staleness) {
+                fprintf(stderr, "spar replay: %s: group for prompt %u of iteration %" PRIu64 " does not fit the run\n",
+                        rec, next->prompt_id, t);
+                spar__rollout_group__free_unpacked(next, NULL);
+                status = 1;
+            } else {
+                learner_admit(&L, next, 0);
+            }
+            next = records_next(f, &bad);
+        }
+        if (!leases_all_done(&L.leases)) { /* the run stopped during this iteration */
+            printf("iteration %4" PRIu64 "  incomplete in the records (%d of %ld groups): not replayed\n", t,
+                   L.leases.done, cfg->task.prompts);
+            break;
+        }
+        train_result_t tr;
+        int lost;
+        if (learner_end_iteration(&L, &tr, &lost) != 0) {
+            status = 1;
+            break;
+        }
+        replayed++;
+        matched += s_same(&L, t);
+    }
+    if (next) spar__rollout_group__free_unpacked(next, NULL);
+    if (bad) printf("spar replay: %s ends in a torn record (a run stopped while writing it)\n", rec);
+    fclose(f);
+    free(rec);
+    if (matched != replayed) status = 1;
+    printf("spar replay: %ld of %ld checkpoints reproduced bit for bit from the records\n", matched, replayed);
+    learner_core_teardown(&L);
+    return replayed == 0 && status == 0 ? 1 : status;
+}

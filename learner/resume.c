@@ -1,0 +1,179 @@
+/* resume — see resume.h. */
+#include "learner/resume.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/records.h"
+#include "common/util.h"
+#include "learner/checkpoint.h"
+
+/* The lines of iterations.jsonl that number 0, 1, 2, ... in order (a torn or out-of-order line
+ * ends them). Returns how many, with their byte lengths summed in *bytes. */
+static long s_jsonl_prefix(const char *path, size_t *bytes) {
+    *bytes = 0;
+    size_t len;
+    char *text = util_read_file(path, &len);
+    if (!text) return 0;
+    long n = 0;
+    for (char *p = text; p < text + len;) {
+        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        if (!nl) break; /* a line without its newline was cut short */
+        json_error_t e;
+        json_t *o = json_loadb(p, (size_t)(nl - p), 0, &e);
+        json_t *it = o ? json_object_get(o, "iteration") : NULL;
+        int ok = json_is_integer(it) && json_integer_value(it) == n;
+        json_decref(o);
+        if (!ok) break;
+        n++;
+        *bytes += (size_t)(nl + 1 - p);
+        p = nl + 1;
+    }
+    free(text);
+    return n;
+}
+
+/* Reads records/groups.pb up to the first record past iteration `keep_to` (or a torn one),
+ * cuts the file there, and returns the records of iteration keep_to (the one being resumed). */
+static int s_records(learner_t *L, uint64_t keep_to, Spar__RolloutGroup ***out, int *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    char *path = xasprintf("%s/records/groups.pb", L->run_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int missing = errno == ENOENT;
+        if (!missing) log_error("cannot read %s: %s", path, strerror(errno));
+        free(path);
+        return missing ? 0 : -1;
+    }
+    long good = 0, n = 0, cap = 0, dropped = 0;
+    for (;;) {
+        int bad;
+        Spar__RolloutGroup *g = records_next(f, &bad);
+        if (!g) {
+            if (bad) dropped = 1;
+            break;
+        }
+        if (g->iteration > keep_to) {
+            spar__rollout_group__free_unpacked(g, NULL);
+            dropped = 1;
+            break;
+        }
+        good = ftell(f);
+        if (g->iteration == keep_to) {
+            if (n == cap) *out = xrealloc(*out, sizeof **out * (size_t)(cap = cap ? 2 * cap : 64));
+            (*out)[n++] = g;
+        } else {
+            spar__rollout_group__free_unpacked(g, NULL);
+        }
+    }
+    fclose(f);
+    int rc = 0;
+    if (dropped) {
+        log_warn("%s: cut after %ld bytes (a torn record, or records past the checkpoint)", path, good);
+        if (truncate(path, good) != 0) {
+            log_error("cannot cut %s: %s", path, strerror(errno));
+            rc = -1;
+        }
+    }
+    free(path);
+    *n_out = (int)n;
+    return rc;
+}
+
+/* The highest t below `lines` whose policy and state load with their digests intact. */
+static long s_last_checkpoint(learner_t *L, long lines) {
+    for (long t = lines - 1; t >= 0; t--) {
+        char why[600];
+        uint64_t version;
+        policy_t *p = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, &version, why, sizeof why);
+        if (p) {
+            policy_destroy(&p);
+            return t;
+        }
+        log_warn("checkpoint of iteration %ld unusable (%s); trying the one before", t, why);
+    }
+    return -1;
+}
+
+/* The tabular average iterate is the mean over every iterate: re-add them in order. */
+static int s_rebuild_average(learner_t *L, long t) {
+    for (long i = 1; i <= t; i++) {
+        char why[600];
+        uint64_t v;
+        policy_t *p = ckpt_load_policy(L->run_dir, 0, (uint64_t)i, &v, why, sizeof why);
+        if (!p) {
+            log_error("resume: %s", why);
+            return -1;
+        }
+        avg_iterate_add(&L->avg, p);
+        policy_destroy(&p);
+    }
+    return 0;
+}
+
+static void s_read_run_id(learner_t *L) {
+    char *path = xasprintf("%s/run_id", L->run_dir);
+    size_t len;
+    char *id = util_read_file(path, &len);
+    if (id && len > 0 && len < sizeof L->wire.run_id) snprintf(L->wire.run_id, sizeof L->wire.run_id, "%.*s", (int)len, id);
+    free(id);
+    free(path);
+}
+
+int resume_prepare(learner_t *L) {
+    char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
+    size_t keep_bytes;
+    long lines = s_jsonl_prefix(jsonl, &keep_bytes);
+    long t = lines > 0 ? s_last_checkpoint(L, lines) : -1;
+    if (t < 0) {
+        log_error("%s: nothing to resume from (no iterations.jsonl line with a whole checkpoint)", L->run_dir);
+        free(jsonl);
+        return 2;
+    }
+    /* iterations.jsonl back to the line of iteration t */
+    size_t len;
+    char *text = util_read_file(jsonl, &len);
+    size_t cut = 0;
+    for (long i = 0; i <= t; i++) cut = (size_t)((char *)memchr(text + cut, '\n', len - cut) - text) + 1;
+    int rc = cut < len ? util_write_atomic(jsonl, text, cut) : 0;
+    if (cut < len) log_warn("%s: %zu bytes after iteration %ld dropped", jsonl, len - cut, t);
+    free(text);
+    free(jsonl);
+    if (rc != 0) {
+        log_error("cannot rewrite iterations.jsonl: %s", strerror(-rc));
+        return 1;
+    }
+    s_read_run_id(L);
+
+    char why[600];
+    uint64_t v0, version;
+    if (!(L->theta = ckpt_load_policy(L->run_dir, L->gpt, 0, &v0, why, sizeof why))) {
+        log_error("resume: %s", why);
+        return 1;
+    }
+    learner_core_setup(L); /* pi_ref and the average start from iteration 0's policy */
+    policy_t *cur = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, &version, why, sizeof why);
+    if (!cur) {
+        log_error("resume: %s", why);
+        return 1;
+    }
+    policy_copy(L->theta, cur);
+    policy_destroy(&cur);
+    if ((!L->gpt && s_rebuild_average(L, t) != 0)) return 1;
+    if (ckpt_load_state(L, (uint64_t)t, why, sizeof why) != 0) {
+        log_error("resume: %s", why);
+        return 1;
+    }
+    L->iteration = (uint64_t)t;
+    learner_set_version(L, version);
+    for (long i = 0; i <= L->max_staleness; i++) policy_copy(L->ring[i], L->theta);
+    L->min_version = version;
+    if (s_records(L, (uint64_t)t + 1, &L->prefill, &L->n_prefill) != 0) return 1;
+    return learner_open_files(L) == 0 ? 0 : 1;
+}
