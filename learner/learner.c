@@ -192,7 +192,7 @@ static void s_ack(learner_t *L, const wire_peer_t *to, uint64_t iteration, uint3
 
 /* Checks what only the learner can: the group answers a prompt of this run with responses
  * its policy can produce. Returns 0 or -1 with the reason in why. */
-static int s_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
+int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
     if (g->prompt_id >= (uint32_t)L->cfg->task.prompts) {
         snprintf(why, wl, "prompt %u out of range", g->prompt_id);
         return -1;
@@ -257,7 +257,7 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
         return;
     }
     char why[256];
-    if (g->iteration > L->iteration || s_check_group(L, g, why, sizeof why) != 0) {
+    if (g->iteration > L->iteration || learner_check_group(L, g, why, sizeof why) != 0) {
         if (g->iteration > L->iteration) snprintf(why, sizeof why, "iteration %llu is in the future",
                                                   (unsigned long long)g->iteration);
         L->wire.bad_messages++;
@@ -592,7 +592,7 @@ static int s_iteration(learner_t *L) {
             Spar__RolloutGroup *g = L->prefill[i];
             char why[256];
             if (g->policy_version <= L->version && L->version - g->policy_version <= (uint64_t)L->max_staleness &&
-                !leases_is_done(&L->leases, (int)g->prompt_id) && s_check_group(L, g, why, sizeof why) == 0) {
+                !leases_is_done(&L->leases, (int)g->prompt_id) && learner_check_group(L, g, why, sizeof why) == 0) {
                 learner_admit(L, g, 0);
                 taken++;
             } else {

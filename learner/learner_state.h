@@ -126,6 +126,9 @@ int learner_open_files(learner_t *L);
 void learner_begin_iteration(learner_t *L);
 /* The current version becomes `version`: serialised for actors and announced. */
 void learner_set_version(learner_t *L, uint64_t version);
+/* What only the learner can check of a group: a prompt of this run, K responses (+ opponents)
+ * its policy can produce. Returns 0 or -1 with the reason in why. */
+int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl);
 /* Takes ownership of an accepted group; record: append it to records/ (not when it came from there). */
 void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record);
 /* Trains on the iteration's groups and moves to the next version. Returns 0 or -1 (diverged). */
