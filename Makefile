@@ -24,6 +24,7 @@ test: build
 
 bench: build
 	SPAR=$(CURDIR)/$(BUILD)/spar ./bench/quickstart.sh
+	SPAR=$(CURDIR)/$(BUILD)/spar ./bench/cluster.sh
 
 clean:
 	rm -rf build build-sanitize

@@ -1,0 +1,462 @@
+/* broadcast — seconds to deliver a policy of 16 and 64 MiB to 1, 4 and 16 actors, and the
+ * GB/s achieved, against raw ZeroMQ on the same transport measured in the same run.
+ * spar: a real learner, matrix judge and real `spar actor` processes on ipc://, a tabular policy
+ * on random games whose logits (prompts x n, F64) are the size asked. One learner per size runs
+ * one iteration more than there are actor counts; phase m measures version m + 1, announced at
+ * the end of iteration m + 1 to actors that are all connected and running version m (the
+ * phase's newcomers join once version m has reached the earlier actors). The figure is
+ * iterations.jsonl's `delivery_ms` of iteration m + 2 when the learner writes it, else the
+ * actors' logs (first "fetching weights" to last "running weights"); a SUB socket on the
+ * learner's broadcasts splits it into the learner's own stall and the transfer after it.
+ * Raw: this process's ROUTER sends the same bytes in the same chunk size to N DEALER child
+ * processes that ask for every chunk at once, as actors do. Prints figures; asserts nothing. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bench/bench.h"
+#include "common/digest.h"
+#include "common/policy.h"
+#include "common/util.h"
+#include "common/wire.h"
+
+#define MAX_ACTORS 64
+#define MAX_LIST 8
+
+typedef struct {
+    const char *spar;
+    long mib[MAX_LIST], actors[MAX_LIST];
+    int n_mib, n_actors;
+    long n, chunk, reps, k, lease, heartbeat;
+} opts_t;
+
+/* ---- raw ZeroMQ ------------------------------------------------------------------------- */
+
+/* A DEALER child: says hello, waits for "go", asks for every chunk at once, receives them all,
+ * says done. */
+static void s_raw_dealer(const char *ep, uint32_t n_chunks) {
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
+    wire_socket_defaults(s);
+    zmq_connect(s, ep);
+    zmq_send(s, "h", 1, 0);
+    char go;
+    if (zmq_recv(s, &go, 1, 0) < 0) _exit(1);
+    for (uint32_t i = 0; i < n_chunks; i++) zmq_send(s, &i, sizeof i, 0);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (uint32_t got = 0; got < n_chunks; got++)
+        if (zmq_msg_recv(&m, s, 0) < 0) _exit(1);
+    zmq_msg_close(&m);
+    zmq_send(s, "d", 1, 0);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    _exit(0);
+}
+
+/* Seconds from "go" until every DEALER has received all `len` bytes in `chunk`-byte pieces. */
+static double s_raw(long actors, size_t len, size_t chunk) {
+    char *dir = bench_tmpdir("bcast-raw");
+    char *ep = xasprintf("ipc://%s/raw", dir);
+    uint32_t n_chunks = (uint32_t)((len + chunk - 1) / chunk);
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
+    wire_socket_defaults(s);
+    zmq_bind(s, ep);
+    uint8_t *blob = xmalloc(len);
+    for (size_t i = 0; i < len; i++) blob[i] = (uint8_t)(i * 2654435761u >> 24);
+    pid_t pids[MAX_ACTORS];
+    for (long a = 0; a < actors; a++)
+        if ((pids[a] = fork()) == 0) s_raw_dealer(ep, n_chunks);
+    wire_peer_t peers[MAX_ACTORS];
+    long hellos = 0, done = 0;
+    double t0 = 0, secs = NAN;
+    int64_t give_up = util_now_ms() + 120000;
+    while (done < actors && util_now_ms() < give_up) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 1000) <= 0) continue;
+        wire_peer_t from;
+        int n = zmq_recv(s, from.id, sizeof from.id, 0);
+        if (n < 0) continue;
+        from.len = (size_t)n;
+        zmq_msg_t body;
+        zmq_msg_init(&body);
+        zmq_msg_recv(&body, s, 0);
+        size_t blen = zmq_msg_size(&body);
+        if (blen == sizeof(uint32_t)) { /* a fetch */
+            uint32_t i;
+            memcpy(&i, zmq_msg_data(&body), sizeof i);
+            size_t off = (size_t)i * chunk, cl = len - off < chunk ? len - off : chunk;
+            zmq_send(s, from.id, from.len, ZMQ_SNDMORE);
+            zmq_send(s, blob + off, cl, 0); /* copies, as packing a WeightsChunk does */
+        } else if (((char *)zmq_msg_data(&body))[0] == 'h') {
+            peers[hellos++] = from;
+            if (hellos == actors) { /* everyone connected: announce */
+                t0 = util_now_s();
+                for (long a = 0; a < actors; a++) {
+                    zmq_send(s, peers[a].id, peers[a].len, ZMQ_SNDMORE);
+                    zmq_send(s, "g", 1, 0);
+                }
+            }
+        } else if (++done == actors) {
+            secs = util_now_s() - t0;
+        }
+        zmq_msg_close(&body);
+    }
+    for (long a = 0; a < actors; a++) bench_wait(pids[a], 10000, NULL);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    free(blob), free(ep);
+    bench_rmtree(dir);
+    free(dir);
+    return secs;
+}
+
+/* ---- through spar ----------------------------------------------------------------------- */
+
+/* One phase's version v, delivered to that phase's actors. */
+typedef struct {
+    double delivery_s;  /* to every actor: the learner's delivery_ms, else from the actors' logs */
+    double stall_s;     /* v's announcement to the learner publishing iteration v's summary: it
+                           serves no fetch before that (checkpoint, metrics, iterations.jsonl) */
+    double tail_s;      /* from that summary to the last actor running v: transfer + checks */
+    double fetch_med_s; /* per actor: its "fetching v" to its "running v", median over actors */
+    const char *source; /* "delivery_ms" or "actor logs" */
+} spar_result_t;
+
+/* Milliseconds of the day (UTC) of a log line's "HH:MM:SS.mmm" prefix, or -1. */
+static long s_log_ms(const char *line) {
+    int h, m, s, ms;
+    if (sscanf(line, "%2d:%2d:%2d.%3d", &h, &m, &s, &ms) != 4) return -1;
+    return ((h * 60L + m) * 60 + s) * 1000 + ms;
+}
+
+/* From one actor's log: when it started fetching and when it ran version v (ms of day, -1 when
+ * absent). */
+static void s_actor_times(const char *log, int v, long *fetch_ms, long *run_ms) {
+    *fetch_ms = *run_ms = -1;
+    FILE *f = fopen(log, "r");
+    if (!f) return;
+    char line[1024], fetching[64], running[64];
+    snprintf(fetching, sizeof fetching, "fetching weights v%d ", v);
+    snprintf(running, sizeof running, "running weights v%d", v);
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        if (*fetch_ms < 0 && strstr(line, fetching)) *fetch_ms = s_log_ms(line);
+        const char *r = strstr(line, running);
+        if (*run_ms < 0 && r && r[strlen(running)] == '\0') *run_ms = s_log_ms(line);
+    }
+    fclose(f);
+}
+
+/* Differences of ms-of-day times, across midnight. */
+static long s_day_diff(long later, long earlier) {
+    long d = later - earlier;
+    return d < -43200000 ? d + 86400000 : d;
+}
+
+/* Version v in the actors' logs: the first fetch start, the last "running" (ms of day; -1 when
+ * an actor never ran it) and the median of each actor's own fetch time. */
+static void s_from_logs(char **logs, long actors, int v, long *first, long *last, double *fetch_med) {
+    double per[MAX_ACTORS];
+    int n = 0;
+    *first = *last = -1;
+    for (long a = 0; a < actors; a++) {
+        long f, r;
+        s_actor_times(logs[a], v, &f, &r);
+        if (r < 0) {
+            *last = -1;
+            return;
+        }
+        if (f >= 0 && (*first < 0 || s_day_diff(f, *first) < 0)) *first = f;
+        if (*last < 0 || s_day_diff(r, *last) > 0) *last = r;
+        if (f >= 0) per[n++] = (double)s_day_diff(r, f) / 1000.0;
+    }
+    *fetch_med = bench_median(per, n);
+}
+
+/* When each version was first announced and each iteration's summary published (unix ms, 0:
+ * not seen), as a SUB socket on the learner's publish endpoint sees them. */
+#define MAX_SEEN 16
+typedef struct {
+    int64_t announced[MAX_SEEN], summary[MAX_SEEN];
+} seen_t;
+
+/* All of actors[0..n-1] run version v (their logs say so). */
+static int s_all_run(char **logs, long n, int v) {
+    for (long a = 0; a < n; a++) {
+        long f, r;
+        s_actor_times(logs[a], v, &f, &r);
+        if (r < 0) return 0;
+    }
+    return 1;
+}
+
+static pid_t s_start_actor(const opts_t *o, const char *dir, const char *cfg, long a, char **log) {
+    char id[32];
+    snprintf(id, sizeof id, "actor-%ld", a);
+    *log = xasprintf("%s/%s.log", dir, id);
+    char *argv[] = {(char *)o->spar, "actor", "--config", (char *)cfg, "--id", id, NULL};
+    return bench_spawn(*log, argv);
+}
+
+/* One learner and judge for a policy of `prompts` x n, and phases of o->actors[] actors: phase m
+ * measures version m + 1, announced at the end of iteration m + 1 to o->actors[m] actors (its
+ * delivery_ms is on line m + 2). The actors of phase m join once version m reached those of
+ * phase m - 1, early in iteration m + 1, so they run it before version m + 1 is announced. */
+static int s_spar(const opts_t *o, long prompts, spar_result_t *res, double *run_s) {
+    int M = o->n_actors;
+    for (int m = 0; m < M; m++) {
+        memset(&res[m], 0, sizeof res[m]);
+        res[m].delivery_s = res[m].stall_s = res[m].tail_s = res[m].fetch_med_s = NAN;
+        res[m].source = "-";
+    }
+    long total = o->actors[M - 1];
+    char *dir = bench_tmpdir("bcast");
+    char *cfg = xasprintf("%s/cfg.yaml", dir), *acfg = xasprintf("%s/actor.yaml", dir);
+    char *publish = xasprintf("ipc://%s/pub", dir);
+    /* The actors' copy differs in task.prompts only: an actor never reads the games, but every spar
+     * command builds them all to check the config (cli/args.c) - seconds, and 4 GiB at 64 MiB. */
+    const char *fmt = "run:\n  name: broadcast\n  dir: %s/run\n  seed: 1\n  iterations: %d\n"
+                      "task:\n  prompts: %ld\n"
+                      "game:\n  family: random\n  n: %ld\n"
+                      "policy:\n  init: random\n"
+                      "algorithm:\n  name: sppo\n"
+                      "rollout:\n  samples_per_prompt: %ld\n"
+                      "learner:\n  epochs: 1\n  prompts_per_lease: %ld\n  lease_timeout_ms: 600000\n"
+                      "  chunk_bytes: %ld\n  control: ipc://%s/ctl\n  publish: %s\n"
+                      "judge:\n  bind: ipc://%s/judge\n  endpoints: ipc://%s/judge\n  timeout_ms: 60000\n"
+                      "actor:\n  heartbeat_ms: %ld\n  resend_ms: 60000\n";
+    for (int c = 0; c < 2; c++) {
+        char *yaml = xasprintf(fmt, dir, M + 1, c ? 1L : prompts, o->n, o->k, o->lease, o->chunk, dir, publish, dir,
+                               dir, o->heartbeat);
+        bench_write(c ? acfg : cfg, yaml);
+        free(yaml);
+    }
+    char *llog = xasprintf("%s/learner.log", dir), *jlog = xasprintf("%s/judge.log", dir);
+    char *logs[MAX_ACTORS] = {0};
+    pid_t apid[MAX_ACTORS] = {0};
+    char *jargv[] = {(char *)o->spar, "judge", "--config", cfg, "--id", "judge", NULL};
+    char *largv[] = {(char *)o->spar, "learner", "--config", cfg, "--id", "learner", NULL};
+    pid_t judge = bench_spawn(jlog, jargv);
+    double t0 = util_now_s();
+    pid_t learner = bench_spawn(llog, largv);
+    long started = 0;
+    for (; started < o->actors[0]; started++) apid[started] = s_start_actor(o, dir, acfg, started, &logs[started]);
+
+    /* watch the learner's broadcasts until it exits; start each phase's actors on time */
+    seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
+    wire_socket_defaults(sub);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(sub, publish);
+    wire_t w;
+    wire_init(&w, "bench", 1L << 30);
+    int phase = 1, st = -1;
+    int64_t end = util_now_ms() + 900000, start_at = 0;
+    while (util_now_ms() < end) {
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        zmq_poll(&it, 1, 20);
+        Spar__Envelope *in;
+        while (wire_readable(sub))
+            if ((in = wire_recv(&w, sub, 0, NULL))) {
+                int64_t now = util_unix_ms();
+                if (in->body_case == SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE) {
+                    uint64_t v = in->weights_available->version;
+                    if (v < MAX_SEEN && !seen.announced[v]) seen.announced[v] = now;
+                } else if (in->body_case == SPAR__ENVELOPE__BODY_ITERATION_SUMMARY) {
+                    uint64_t i = in->iteration_summary->iteration;
+                    if (i < MAX_SEEN && !seen.summary[i]) seen.summary[i] = now;
+                }
+                wire_free(in);
+            }
+        if (phase < M) { /* version `phase` reached the previous phase's actors: the next ones join */
+            if (!start_at && s_all_run(logs, started, phase)) start_at = util_now_ms() + 5 * o->heartbeat;
+            if (start_at && util_now_ms() >= start_at) {
+                for (; started < o->actors[phase]; started++)
+                    apid[started] = s_start_actor(o, dir, acfg, started, &logs[started]);
+                phase++;
+                start_at = 0;
+            }
+        }
+        int status;
+        if (waitpid(learner, &status, WNOHANG) == learner) {
+            st = status;
+            break;
+        }
+    }
+    if (st == -1) {
+        kill(learner, SIGKILL);
+        waitpid(learner, NULL, 0);
+    }
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    *run_s = util_now_s() - t0;
+    for (long a = 0; a < started; a++) bench_wait(apid[a], 10000, NULL);
+    kill(judge, SIGTERM);
+    bench_wait(judge, 10000, NULL);
+    int rc = -1;
+    if (!bench_ok(st)) {
+        fprintf(stderr, "broadcast: the learner failed (%ld prompts)\n", prompts);
+        bench_tail(llog, 20);
+        goto out;
+    }
+    char *jsonl = xasprintf("%s/run/iterations.jsonl", dir);
+    json_t *lines = bench_read_jsonl(jsonl);
+    free(jsonl);
+    rc = 0;
+    for (int m = 0; m < M; m++) {
+        spar_result_t *r = &res[m];
+        int v = m + 1;
+        long n = o->actors[m], first, last;
+        s_from_logs(logs, n, v, &first, &last, &r->fetch_med_s);
+        json_t *d = json_object_get(json_array_get(lines, (size_t)m + 2), "delivery_ms");
+        if (json_is_number(d)) {
+            r->source = "delivery_ms";
+            r->delivery_s = json_number_value(d) / 1000.0;
+        } else if (first >= 0 && last >= 0) {
+            r->source = "actor logs";
+            r->delivery_s = (double)s_day_diff(last, first) / 1000.0;
+        }
+        if (seen.announced[v] && seen.summary[v]) {
+            r->stall_s = (double)(seen.summary[v] - seen.announced[v]) / 1000.0;
+            if (last >= 0) r->tail_s = (double)s_day_diff(last, (long)(seen.summary[v] % 86400000)) / 1000.0;
+        }
+        /* the phase's newcomers must have run the previous version before this one was announced */
+        for (long a = m ? o->actors[m - 1] : n; a < n && seen.announced[v]; a++) {
+            long f, ran;
+            s_actor_times(logs[a], v - 1, &f, &ran);
+            if (ran < 0 || s_day_diff(ran, (long)(seen.announced[v] % 86400000)) > 0)
+                fprintf(stderr, "broadcast: actor-%ld joined after v%d was announced; its figure counts its start\n",
+                        a, v);
+        }
+        if (!isfinite(r->delivery_s)) {
+            fprintf(stderr, "broadcast: no delivery time for v%d (%ld actors)\n", v, n);
+            rc = -1;
+        }
+    }
+    json_decref(lines);
+out:
+    for (long a = 0; a < total; a++) free(logs[a]);
+    free(cfg), free(acfg), free(publish), free(llog), free(jlog);
+    bench_rmtree(dir);
+    free(dir);
+    return rc;
+}
+
+/* A tabular policy of prompts x n as the learner sends it: the blob's size, and the seconds one
+ * actor's checks of it take here (a digest per chunk, one of the whole, then policy_load). */
+static size_t s_blob(long prompts, long n, size_t chunk, double *checks_s) {
+    policy_t *p = policy_tabular_new((int)prompts, (int)n);
+    policy_init(p, "random", 0.5, 1);
+    size_t len = 0;
+    uint8_t *blob = policy_serialize(p, 1, &len), d[DIGEST_BYTES];
+    policy_destroy(&p);
+    double t0 = util_now_s();
+    for (size_t off = 0; off < len; off += chunk) digest_compute(blob + off, len - off < chunk ? len - off : chunk, d);
+    digest_compute(blob, len, d);
+    char why[256];
+    policy_t *q = policy_load(blob, len, NULL, why, sizeof why);
+    *checks_s = util_now_s() - t0;
+    policy_destroy(&q);
+    free(blob);
+    return len;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: bench_broadcast [--spar PATH] [--mib 16,64] [--actors 1,4,16] [--n 64] [--chunk BYTES]\n"
+               "                       [--reps R] [--k K] [--lease PROMPTS] [--heartbeat MS]\n"
+               "Seconds to deliver a tabular policy of each size to N real actors (ipc://), against raw\n"
+               "ZeroMQ ROUTER -> N DEALERs with the same bytes and chunk size; medians of R runs.\n"
+               "--actors must not decrease: one learner per size, each phase adds actors.\n");
+        return 0;
+    }
+    opts_t o = {0};
+    o.spar = bench_spar(argc, argv);
+    o.n_mib = bench_int_list(bench_arg(argc, argv, "--mib", "16,64"), o.mib, MAX_LIST);
+    o.n_actors = bench_int_list(bench_arg(argc, argv, "--actors", "1,4,16"), o.actors, MAX_LIST);
+    o.n = atol(bench_arg(argc, argv, "--n", "64"));
+    o.chunk = atol(bench_arg(argc, argv, "--chunk", "1048576"));
+    o.reps = atol(bench_arg(argc, argv, "--reps", "1"));
+    o.k = atol(bench_arg(argc, argv, "--k", "2"));
+    o.lease = atol(bench_arg(argc, argv, "--lease", "256"));
+    o.heartbeat = atol(bench_arg(argc, argv, "--heartbeat", "100"));
+    for (int i = 0; i < o.n_actors; i++)
+        if (o.actors[i] < 1 || o.actors[i] > MAX_ACTORS) o.n_actors = 0;
+    for (int i = 1; i < o.n_actors; i++)
+        if (o.actors[i] < o.actors[i - 1]) o.n_actors = 0; /* phases only add actors */
+    if (o.n_mib < 1 || o.n_actors < 1 || o.n < 2 || o.n > 4096 || o.chunk < 1024 || o.reps < 1 || o.reps > 16) {
+        fprintf(stderr, "bench_broadcast: bad arguments\n");
+        return 2;
+    }
+    printf("broadcast: delivery of policy version 1 to N actors (tabular, random games n=%ld, K=%ld, chunk %ld B)\n"
+           "vs raw ZeroMQ ROUTER -> N DEALERs on ipc:// with the same bytes and chunks; median of %ld run(s);\n"
+           "load average %.2f at the start\n\n",
+           o.n, o.k, o.chunk, o.reps, bench_loadavg());
+    printf("%4s %6s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s  %s\n", "MiB", "actors", "prompts", "spar_s", "GB/s",
+           "raw_s", "raw_GB/s", "spar/raw", "stall_s", "tail_s", "tail/raw", "fetch_s", "source");
+    int status = 0;
+    for (int i = 0; i < o.n_mib; i++) {
+        long prompts = (o.mib[i] << 20) / (8 * o.n);
+        double checks_s;
+        size_t len = s_blob(prompts, o.n, (size_t)o.chunk, &checks_s);
+        spar_result_t(*res)[MAX_LIST] = xcalloc((size_t)o.reps, sizeof *res);
+        double raw[16][MAX_LIST], run_s[16];
+        int ok[16] = {0};
+        for (long rep = 0; rep < o.reps; rep++) {
+            for (int j = 0; j < o.n_actors; j++) raw[rep][j] = s_raw(o.actors[j], len, (size_t)o.chunk);
+            if (s_spar(&o, prompts, res[rep], &run_s[rep]) == 0) ok[rep] = 1;
+            else status = 1;
+        }
+        for (int j = 0; j < o.n_actors; j++) {
+            long N = o.actors[j];
+            double sp[16], rw[16], st[16], tl[16], fm[16];
+            const char *source = "-";
+            int n = 0;
+            for (long rep = 0; rep < o.reps; rep++) {
+                if (!ok[rep]) continue;
+                spar_result_t *r = &res[rep][j];
+                sp[n] = r->delivery_s, rw[n] = raw[rep][j], st[n] = r->stall_s, tl[n] = r->tail_s;
+                fm[n] = r->fetch_med_s, source = r->source;
+                n++;
+            }
+            if (!n) continue;
+            double ms = bench_median(sp, n), mr = bench_median(rw, n), mt = bench_median(tl, n);
+            double gb = (double)N * (double)len / 1e9;
+            printf("%4ld %6ld %8ld %8.3f %8.2f %8.3f %8.2f %8.1f %8.3f %8.3f %8.1f %8.3f  %s\n", o.mib[i], N, prompts,
+                   ms, gb / ms, mr, gb / mr, ms / mr, bench_median(st, n), mt, mt / mr, bench_median(fm, n), source);
+            char what[64], fig[64], base[64], ratio[64];
+            snprintf(what, sizeof what, "weights, %ld MiB to %ld actor(s)", o.mib[i], N);
+            snprintf(fig, sizeof fig, "%.3f s, %.2f GB/s", ms, gb / ms);
+            snprintf(base, sizeof base, "%.3f s, %.2f GB/s raw zmq", mr, gb / mr);
+            snprintf(ratio, sizeof ratio, "%.1fx raw time (transfer %.1fx)", ms / mr, mt / mr);
+            bench_summary("broadcast", what, fig, base, ratio);
+        }
+        double rs[16];
+        int n = 0;
+        for (long rep = 0; rep < o.reps; rep++)
+            if (ok[rep]) rs[n++] = run_s[rep];
+        printf("%4s (the %ld MiB run: %d iterations, %.1f s; one actor's checks of the blob take %.3f s here)\n", "",
+               o.mib[i], o.n_actors + 1, bench_median(rs, n), checks_s);
+        fflush(stdout);
+        free(res);
+    }
+    printf("\nspar_s: delivery of the version announced to that many actors (delivery_ms: from the learner\n"
+           "setting the version, before serialising it, to every live actor reporting it); raw_s: \"go\" to the\n"
+           "last DEALER holding every chunk; GB/s = actors x blob bytes / seconds; spar/raw: time ratio;\n"
+           "stall_s: the announcement to the learner publishing that iteration's summary (checkpoint, metrics,\n"
+           "iterations.jsonl: it serves no fetch before); tail_s: from then to the last actor running the\n"
+           "version (transfer, digests, loading), tail/raw its ratio to raw; fetch_s: each actor's \"fetching\"\n"
+           "to \"running\", median over actors; an actor's checks: what each actor computes before running a\n"
+           "version (BLAKE2b of every chunk and of the blob, then loading it, which checks the data digest\n"
+           "again), timed in this process. One learner per size; phase m adds actors once version m has\n"
+           "reached the earlier ones and measures version m + 1. Load average %.2f at the end.\n",
+           bench_loadavg());
+    return status;
+}
