@@ -79,7 +79,9 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
     if (rc == 0 && out->resume_dir) snprintf(out->cfg.run.dir, sizeof out->cfg.run.dir, "%s", out->resume_dir);
     if (rc == 0) rc = config_validate(&out->cfg, err, sizeof err);
     if (rc == 0) rc = curve_check_config(&out->cfg, command, err, sizeof err); /* key files, like the game file */
-    if (rc == 0) { /* a game file is part of the config: check it before anything starts */
+    /* a game file is part of the config: check it before anything starts (generated games cannot
+     * fail, and building every prompt's game of a large run just to check costs gigabytes) */
+    if (rc == 0 && !strcmp(out->cfg.task.kind, "game") && !strcmp(out->cfg.game.family, "file")) {
         game_set_t g;
         if (game_set_build(&g, &out->cfg, err, sizeof err) == 0) game_set_free(&g);
         else rc = -1;
