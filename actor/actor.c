@@ -65,6 +65,10 @@ typedef struct {
      * most a minute; any reply from it clears its strikes */
     int strikes[MAX_JUDGES];
     int64_t benched_until_ms[MAX_JUDGES];
+    /* the learner's judge pool adds judges; one that leaves it is retired (no new requests)
+     * unless the config names it */
+    char judge_ep[MAX_JUDGES][256];
+    int from_pool[MAX_JUDGES], retired[MAX_JUDGES];
 
     int welcomed;
     uint64_t seed;
@@ -183,14 +187,70 @@ static void s_responses_free(responses_t *r) {
     free(r->text);
 }
 
-/* Round robin from `from`, skipping benched judges (when all are, the next in turn anyway). */
+/* Round robin from `from`, skipping retired and benched judges (when all the others are
+ * benched, the next one not retired anyway). */
 static int s_pick_judge(const actor_t *A, int from) {
     int64_t now = util_now_ms();
+    int fallback = -1;
     for (int i = 0; i < A->n_judges; i++) {
         int j = (from + i) % A->n_judges;
+        if (A->retired[j]) continue;
         if (A->benched_until_ms[j] <= now) return j;
+        if (fallback < 0) fallback = j;
     }
-    return from % A->n_judges;
+    return fallback >= 0 ? fallback : from % A->n_judges;
+}
+
+/* A DEALER to a judge at ep, added to the pool. Returns its index, -1 (logged) on failure,
+ * -2 on a security error. */
+static int s_add_judge(actor_t *A, const char *ep, int from_pool) {
+    if (A->n_judges == MAX_JUDGES) {
+        log_warn("judge %s not used: %d judges at most", ep, MAX_JUDGES);
+        return -1;
+    }
+    void *s = zmq_socket(A->zctx, ZMQ_DEALER);
+    wire_socket_defaults(s);
+    if (curve_client(A->curve, s, CURVE_JUDGE, "judge") != 0) {
+        zmq_close(s);
+        return -2;
+    }
+    if (zmq_connect(s, ep) != 0) {
+        log_error("cannot connect to judge %s: %s", ep, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return -1;
+    }
+    int j = A->n_judges++;
+    A->judges[j] = s;
+    snprintf(A->judge_ep[j], sizeof A->judge_ep[j], "%s", ep);
+    A->from_pool[j] = from_pool;
+    A->retired[j] = 0;
+    A->strikes[j] = 0;
+    A->benched_until_ms[j] = 0;
+    return j;
+}
+
+/* The learner's judge pool: new judges are added, judges that left it (and that the config does
+ * not name) get no new requests, returning ones are used again. */
+static void s_judge_pool(actor_t *A, char **eps, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int j = 0;
+        while (j < A->n_judges && strcmp(A->judge_ep[j], eps[i]) != 0) j++;
+        if (j == A->n_judges) {
+            if (s_add_judge(A, eps[i], 1) >= 0) log_info("judge pool: %s joined (%d judges)", eps[i], A->n_judges);
+        } else if (A->retired[j]) {
+            A->retired[j] = 0;
+            log_info("judge pool: %s is back", eps[i]);
+        }
+    }
+    for (int j = 0; j < A->n_judges; j++) {
+        if (!A->from_pool[j] || A->retired[j]) continue;
+        size_t i = 0;
+        while (i < n && strcmp(A->judge_ep[j], eps[i]) != 0) i++;
+        if (i == n) {
+            A->retired[j] = 1;
+            log_info("judge pool: %s left; no new requests go there", A->judge_ep[j]);
+        }
+    }
 }
 
 static void s_send_judge(actor_t *A, task_t *t) {
@@ -506,6 +566,7 @@ static void s_on_learner(actor_t *A, Spar__Envelope *in) {
                                    (unsigned long long)in->welcome->current_version);
         A->welcomed = 1;
         A->seed = in->welcome->seed;
+        if (in->welcome->n_judges) s_judge_pool(A, in->welcome->judges, in->welcome->n_judges);
         snprintf(A->wire.run_id, sizeof A->wire.run_id, "%s", in->welcome->run_id);
         break;
     case SPAR__ENVELOPE__BODY_WORK_GRANT: s_on_grant(A, in->work_grant); break;
@@ -531,6 +592,8 @@ static void s_on_broadcast(actor_t *A, Spar__Envelope *in) {
     } else if (in->body_case == SPAR__ENVELOPE__BODY_SHUTDOWN) {
         log_info("learner broadcast: %s", in->shutdown->reason);
         A->stop = 1;
+    } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_POOL) {
+        s_judge_pool(A, in->judge_pool->endpoints, in->judge_pool->n_endpoints);
     }
 }
 
@@ -604,18 +667,8 @@ static int s_connect(actor_t *A) {
     snprintf(list, sizeof list, "%s", A->cfg->judge.endpoints);
     for (char *save = NULL, *ep = strtok_r(list, ", ", &save); ep; ep = strtok_r(NULL, ", ", &save)) {
         if (A->n_judges == MAX_JUDGES) break;
-        void *s = zmq_socket(A->zctx, ZMQ_DEALER);
-        wire_socket_defaults(s);
-        if (curve_client(A->curve, s, CURVE_JUDGE, "judge") != 0) {
-            zmq_close(s);
-            return -2;
-        }
-        if (zmq_connect(s, ep) != 0) {
-            log_error("cannot connect to judge %s: %s", ep, zmq_strerror(zmq_errno()));
-            zmq_close(s);
-            return -1;
-        }
-        A->judges[A->n_judges++] = s;
+        int rc = s_add_judge(A, ep, 0);
+        if (rc < 0) return rc;
     }
     if (A->n_judges == 0) {
         log_error("judge.endpoints names no judge");

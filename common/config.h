@@ -88,6 +88,7 @@ typedef struct {
         long cache_entries;
         long count;
         char bind[CFG_STR];
+        char advertise[CFG_STR]; /* judge: the endpoint it registers with the learner */
         char endpoints[4 * CFG_STR]; /* comma-separated */
         long timeout_ms;
     } judge;

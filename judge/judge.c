@@ -18,6 +18,7 @@
 #include "common/wire.h"
 #include "judge/embed_cache.h"
 #include "judge/judge_model.h"
+#include "judge/presence.h"
 #include "judge/remote.h"
 #include "judge/rule_arith.h"
 
@@ -26,6 +27,7 @@ typedef struct {
     wire_t wire;
     void *zctx, *sock;
     curve_t *curve; /* security.curve: the ZAP handler admitting only security.allowed keys */
+    presence_t *presence; /* in the learner's judge pool, or NULL */
     int rule;   /* judge.kind rule: the task's rule judge; else matrix games */
     int styles; /* the rule of the styles task (else arith's) */
     remote_t *remote; /* judge.kind remote: requests go on to judge.remote */
@@ -310,7 +312,9 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
                       cfg->game.family, J.games.n, cfg->judge.bind);
     }
+    if (status == 0) J.presence = presence_new(J.zctx, J.curve, cfg, &J.wire);
     while (status == 0 && !util_stop_requested()) {
+        presence_tick(J.presence, J.served, J.pairs);
         zmq_pollitem_t items[2] = {{J.sock, 0, ZMQ_POLLIN, 0}, {J.remote ? remote_socket(J.remote) : NULL, 0, ZMQ_POLLIN, 0}};
         int ready = zmq_poll(items, J.remote ? 2 : 1, J.remote ? 50 : 200);
         if (J.remote) remote_pump(J.remote, s_reply_to, &J); /* replies, and requests past their time */
@@ -359,6 +363,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
                  remote_position_bias(J.remote));
     if (J.curve && cfg->security.curve)
         log_info("judge: %llu connections refused (CURVE)", (unsigned long long)curve_refused(J.curve));
+    presence_destroy(&J.presence);
     remote_destroy(&J.remote);
     jm_destroy(&J.model);
     zmq_close(J.sock);

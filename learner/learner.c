@@ -77,6 +77,20 @@ static void s_publish(learner_t *L, Spar__Envelope *env) {
     if (L->pub) wire_send(&L->wire, L->pub, NULL, env); /* replay has no sockets */
 }
 
+/* The judge pool to every actor: the live registered judges' endpoints. */
+static void s_publish_judges(learner_t *L) {
+    char *judges[MAX_PEERS];
+    Spar__JudgePool jp = SPAR__JUDGE_POOL__INIT;
+    jp.endpoints = judges;
+    jp.n_endpoints = (size_t)peers_judges(L, judges, MAX_PEERS);
+    if (jp.n_endpoints == 0 && !L->had_judges) return; /* judges from configs only */
+    L->had_judges = 1;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_POOL;
+    env.judge_pool = &jp;
+    s_publish(L, &env);
+}
+
 static void s_announce(learner_t *L) {
     Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
     wa.version = L->version;
@@ -88,6 +102,7 @@ static void s_announce(learner_t *L) {
     env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE;
     env.weights_available = &wa;
     s_publish(L, &env);
+    s_publish_judges(L);
     L->next_announce_ms = util_now_ms() + ANNOUNCE_MS;
 }
 
@@ -104,8 +119,17 @@ static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *rea
 /* ---- handlers --------------------------------------------------------------------------- */
 
 static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    peers_touch(L, in->sender_id, in->hello->role);
+    peer_t *p = peers_touch(L, in->sender_id, in->hello->role);
+    if (p && in->hello->role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] &&
+        strcmp(p->endpoint, in->hello->endpoint) != 0) {
+        snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
+        log_info("judge %s joins the judge pool at %s", p->id, p->endpoint);
+        s_publish_judges(L);
+    }
+    char *judges[MAX_PEERS];
     Spar__Welcome w = SPAR__WELCOME__INIT;
+    w.judges = judges;
+    w.n_judges = (size_t)peers_judges(L, judges, MAX_PEERS);
     w.run_id = L->wire.run_id;
     w.current_version = L->version;
     w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
@@ -121,7 +145,10 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelo
 static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
     /* tools (spar ping, monitors) are answered but not tracked as peers */
     peer_t *p = in->heartbeat->role == SPAR__ROLE__ROLE_TOOL ? NULL : peers_touch(L, in->sender_id, in->heartbeat->role);
-    if (p) {
+    if (p && p->role == SPAR__ROLE__ROLE_JUDGE) {
+        p->groups = in->heartbeat->requests_served;
+        p->bad_messages = in->heartbeat->bad_messages;
+    } else if (p) {
         peers_saw_version(L, p, in->heartbeat->policy_version);
         p->bad_messages = in->heartbeat->bad_messages;
     }

@@ -43,7 +43,8 @@ typedef struct {
     uint64_t bad_messages;
     int64_t last_seen_ms;
     int told_shutdown;
-    uint64_t groups;       /* accepted from this peer */
+    uint64_t groups;       /* accepted from this peer (a judge: requests it served) */
+    char endpoint[256];    /* a judge: where actors reach it (its hello) */
     int64_t joined_ms;
     int silent, left;      /* no message for peers_silent_ms / left (said so, or silent a minute) */
     uint64_t rate_groups;  /* groups at rate_ms, for groups_per_s */
@@ -105,6 +106,7 @@ typedef struct {
     int64_t next_announce_ms;
     int64_t announced_ms;   /* when the current version was first announced */
     int delivered;          /* has every live actor reported the current version? */
+    int had_judges;         /* a judge registered once: the pool is published from then on */
     double delivery_ms;     /* how long that took (NAN until it happened) */
     double iter_delivery_ms; /* of the version that sampled the iteration being logged */
 

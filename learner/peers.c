@@ -117,3 +117,12 @@ int peers_live_actors(const learner_t *L) {
         n += L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && !L->peers[i].silent && !L->peers[i].left;
     return n;
 }
+
+int peers_judges(const learner_t *L, char **out, int max) {
+    int n = 0;
+    for (int i = 0; i < L->n_peers && n < max; i++) {
+        const peer_t *p = &L->peers[i];
+        if (p->role == SPAR__ROLE__ROLE_JUDGE && p->endpoint[0] && !p->silent && !p->left) out[n++] = (char *)p->endpoint;
+    }
+    return n;
+}

@@ -22,6 +22,8 @@ void peers_new_version(learner_t *L);
 void peers_tick(learner_t *L, int64_t now_ms);
 /* "working" | "idle" | "fetching" | "silent" | "left". */
 const char *peers_state(const learner_t *L, const peer_t *p);
+/* The endpoints of the registered judges that are live, into out (borrowed); returns how many. */
+int peers_judges(const learner_t *L, char **out, int max);
 /* Actors heard from recently (not silent, not gone). */
 int peers_live_actors(const learner_t *L);
 

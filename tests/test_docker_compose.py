@@ -71,6 +71,13 @@ def main():
         if host != "learner" or p != port:
             fail("actor %s is %s, the learner binds port %d" % (key, A[key], port))
     judge_port = port_of(J["judge.bind"])[1]
+    # the judge joins the learner's judge pool: it reaches the learner's control port, and
+    # advertises its own port
+    host, p = port_of(J["learner.control"])
+    if host != "learner" or p != binds["learner.control"]:
+        fail("the judge registers at %s, the learner binds port %d" % (J["learner.control"], binds["learner.control"]))
+    if port_of(J["judge.advertise"].replace("{ip}", "10.0.0.2").replace("{host}", "judge"))[1] != judge_port:
+        fail("the judge advertises %s, it binds port %d" % (J["judge.advertise"], judge_port))
     for ep in A["judge.endpoints"].split(","):
         host, p = port_of(ep)
         if host != "judge" or p != judge_port:

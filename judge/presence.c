@@ -1,0 +1,140 @@
+/* presence — see presence.h. */
+#include "judge/presence.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+struct presence {
+    void *sock;
+    wire_t *wire;
+    char endpoint[512];
+    long heartbeat_ms;
+    int64_t next_ms;
+    int answered; /* the learner has replied once: no more hellos needed */
+};
+
+/* The first IPv4 address of this host that is not loopback, or 127.0.0.1. */
+static void s_ip(char *out, size_t outlen) {
+    snprintf(out, outlen, "127.0.0.1");
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0) return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        const struct sockaddr_in *a = (const struct sockaddr_in *)i->ifa_addr;
+        if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
+        inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)outlen);
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+int presence_endpoint(const spar_config_t *cfg, char *out, size_t outlen) {
+    const char *src = cfg->judge.advertise;
+    if (!src[0]) {
+        src = cfg->judge.bind;
+        if (strchr(src, '*') || strstr(src, "0.0.0.0")) return -1; /* which address? the operator says */
+    }
+    char host[256] = "", ip[64] = "";
+    gethostname(host, sizeof host - 1);
+    s_ip(ip, sizeof ip);
+    size_t n = 0;
+    for (const char *c = src; *c && n + 1 < outlen;) {
+        const char *with = !strncmp(c, "{host}", 6) ? host : !strncmp(c, "{ip}", 4) ? ip : NULL;
+        if (with) {
+            n += (size_t)snprintf(out + n, outlen - n, "%s", with);
+            c += with == host ? 6 : 4;
+        } else {
+            out[n++] = *c++;
+        }
+    }
+    out[n < outlen ? n : outlen - 1] = '\0';
+    return out[0] ? 0 : -1;
+}
+
+/* A full queue (no learner listening yet) drops the message: the next heartbeat follows. */
+static void s_send(presence_t *p, Spar__Envelope *env) { (void)wire_send(p->wire, p->sock, NULL, env); }
+
+static void s_hello(presence_t *p) {
+    Spar__Hello h = SPAR__HELLO__INIT;
+    h.role = SPAR__ROLE__ROLE_JUDGE;
+    h.pid = (uint32_t)getpid();
+    h.endpoint = p->endpoint;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    s_send(p, &env);
+}
+
+presence_t *presence_new(void *zctx, curve_t *curve, const spar_config_t *cfg, wire_t *wire) {
+    char ep[512];
+    if (presence_endpoint(cfg, ep, sizeof ep) != 0) {
+        log_info("judge.bind %s is a wildcard and judge.advertise is empty: not joining the learner's judge pool "
+                 "(actors reach this judge through their judge.endpoints only)", cfg->judge.bind);
+        return NULL;
+    }
+    presence_t *p = xcalloc(1, sizeof *p);
+    p->wire = wire;
+    p->heartbeat_ms = cfg->actor.heartbeat_ms;
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
+    p->sock = zmq_socket(zctx, ZMQ_DEALER);
+    wire_socket_defaults(p->sock);
+    int hwm = 16; /* while no learner listens, keep a few messages, not a backlog */
+    zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (curve_client(curve, p->sock, CURVE_LEARNER, "learner.control (judge pool)") != 0 ||
+        zmq_connect(p->sock, cfg->learner.control) != 0) {
+        log_warn("cannot reach learner.control %s for the judge pool: %s", cfg->learner.control, zmq_strerror(zmq_errno()));
+        zmq_close(p->sock);
+        free(p);
+        return NULL;
+    }
+    s_hello(p);
+    p->next_ms = util_now_ms() + p->heartbeat_ms;
+    log_info("joining the judge pool of the learner at %s as %s", cfg->learner.control, ep);
+    return p;
+}
+
+void presence_tick(presence_t *p, uint64_t served, uint64_t pairs) {
+    if (!p) return;
+    while (wire_readable(p->sock)) { /* Welcome / Heartbeat replies: the learner knows us */
+        Spar__Envelope *in = wire_recv(p->wire, p->sock, 0, NULL);
+        if (in) p->answered = 1;
+        wire_free(in);
+    }
+    int64_t now = util_now_ms();
+    if (now < p->next_ms) return;
+    p->next_ms = now + p->heartbeat_ms;
+    if (!p->answered) s_hello(p); /* a learner that started after us, or restarted */
+    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
+    hb.role = SPAR__ROLE__ROLE_JUDGE;
+    hb.requests_served = served;
+    hb.pairs_judged = pairs;
+    hb.bad_messages = p->wire->bad_messages;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    s_send(p, &env);
+}
+
+void presence_destroy(presence_t **pp) {
+    presence_t *p = *pp;
+    if (!p) return;
+    Spar__Shutdown bye = SPAR__SHUTDOWN__INIT;
+    bye.reason = "judge stopping";
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
+    env.shutdown = &bye;
+    int linger = p->answered ? 300 : 0; /* a goodbye to a learner that is there */
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
+    s_send(p, &env);
+    zmq_close(p->sock);
+    free(p);
+    *pp = NULL;
+}

@@ -1,0 +1,29 @@
+/* presence — a judge's membership in the learner's judge pool. The judge says hello to
+ * learner.control with the endpoint actors can reach it at (judge.advertise, or judge.bind when
+ * that names a concrete address), heartbeats with its counters, and says goodbye when it stops;
+ * the learner publishes the live judges to every actor, so judges join and leave a running
+ * cluster like actors do. Replies from the learner are read and dropped: a judge depends on no
+ * learner to serve. */
+#ifndef SPAR_PRESENCE_H
+#define SPAR_PRESENCE_H
+
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/curve.h"
+#include "common/wire.h"
+
+typedef struct presence presence_t;
+
+/* The advertised endpoint: judge.advertise with {host} / {ip} expanded, else judge.bind unless
+ * it binds a wildcard. Returns 0, or -1 when there is none (nothing to advertise). */
+int presence_endpoint(const spar_config_t *cfg, char *out, size_t outlen);
+/* Connects to the learner and says hello; NULL (logged) when the judge has no endpoint to
+ * advertise, or its socket cannot be set up. wire is the judge's. */
+presence_t *presence_new(void *zctx, curve_t *curve, const spar_config_t *cfg, wire_t *wire);
+/* Heartbeats when due (and hello again while the learner has not answered); drains replies. */
+void presence_tick(presence_t *p, uint64_t served, uint64_t pairs);
+/* Goodbye, then close (safe with NULL). */
+void presence_destroy(presence_t **p);
+
+#endif
