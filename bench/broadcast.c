@@ -7,7 +7,7 @@
  * phase's newcomers join once version m has reached the earlier actors). The figure is
  * iterations.jsonl's `delivery_ms` of iteration m + 2 when the learner writes it, else the
  * actors' logs (first "fetching weights" to last "running weights"); a SUB socket on the
- * learner's broadcasts splits it into the learner's own stall and the transfer after it.
+ * learner's broadcasts sees each announcement.
  * Raw: this process's ROUTER sends the same bytes in the same chunk size to N DEALER child
  * processes that ask for every chunk at once, as actors do. Prints figures; asserts nothing. */
 #include <math.h>
@@ -120,9 +120,6 @@ static double s_raw(long actors, size_t len, size_t chunk) {
 /* One phase's version v, delivered to that phase's actors. */
 typedef struct {
     double delivery_s;  /* to every actor: the learner's delivery_ms, else from the actors' logs */
-    double stall_s;     /* v's announcement to the learner publishing iteration v's summary: it
-                           serves no fetch before that (checkpoint, metrics, iterations.jsonl) */
-    double tail_s;      /* from that summary to the last actor running v: transfer + checks */
     double fetch_med_s; /* per actor: its "fetching v" to its "running v", median over actors */
     const char *source; /* "delivery_ms" or "actor logs" */
 } spar_result_t;
@@ -212,7 +209,7 @@ static int s_spar(const opts_t *o, long prompts, spar_result_t *res, double *run
     int M = o->n_actors;
     for (int m = 0; m < M; m++) {
         memset(&res[m], 0, sizeof res[m]);
-        res[m].delivery_s = res[m].stall_s = res[m].tail_s = res[m].fetch_med_s = NAN;
+        res[m].delivery_s = res[m].fetch_med_s = NAN;
         res[m].source = "-";
     }
     long total = o->actors[M - 1];
@@ -323,10 +320,6 @@ static int s_spar(const opts_t *o, long prompts, spar_result_t *res, double *run
             r->source = "actor logs";
             r->delivery_s = (double)s_day_diff(last, first) / 1000.0;
         }
-        if (seen.announced[v] && seen.summary[v]) {
-            r->stall_s = (double)(seen.summary[v] - seen.announced[v]) / 1000.0;
-            if (last >= 0) r->tail_s = (double)s_day_diff(last, (long)(seen.summary[v] % 86400000)) / 1000.0;
-        }
         /* the phase's newcomers must have run the previous version before this one was announced */
         for (long a = m ? o->actors[m - 1] : n; a < n && seen.announced[v]; a++) {
             long f, ran;
@@ -399,8 +392,8 @@ int main(int argc, char **argv) {
            "vs raw ZeroMQ ROUTER -> N DEALERs on ipc:// with the same bytes and chunks; median of %ld run(s);\n"
            "load average %.2f at the start\n\n",
            o.n, o.k, o.chunk, o.reps, bench_loadavg());
-    printf("%4s %6s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s  %s\n", "MiB", "actors", "prompts", "spar_s", "GB/s",
-           "raw_s", "raw_GB/s", "spar/raw", "stall_s", "tail_s", "tail/raw", "fetch_s", "source");
+    printf("%4s %6s %8s %8s %8s %8s %8s %8s %8s  %s\n", "MiB", "actors", "prompts", "spar_s", "GB/s", "raw_s",
+           "raw_GB/s", "spar/raw", "fetch_s", "source");
     int status = 0;
     for (int i = 0; i < o.n_mib; i++) {
         long prompts = (o.mib[i] << 20) / (8 * o.n);
@@ -416,26 +409,26 @@ int main(int argc, char **argv) {
         }
         for (int j = 0; j < o.n_actors; j++) {
             long N = o.actors[j];
-            double sp[16], rw[16], st[16], tl[16], fm[16];
+            double sp[16], rw[16], fm[16];
             const char *source = "-";
             int n = 0;
             for (long rep = 0; rep < o.reps; rep++) {
                 if (!ok[rep]) continue;
                 spar_result_t *r = &res[rep][j];
-                sp[n] = r->delivery_s, rw[n] = raw[rep][j], st[n] = r->stall_s, tl[n] = r->tail_s;
+                sp[n] = r->delivery_s, rw[n] = raw[rep][j];
                 fm[n] = r->fetch_med_s, source = r->source;
                 n++;
             }
             if (!n) continue;
-            double ms = bench_median(sp, n), mr = bench_median(rw, n), mt = bench_median(tl, n);
+            double ms = bench_median(sp, n), mr = bench_median(rw, n);
             double gb = (double)N * (double)len / 1e9;
-            printf("%4ld %6ld %8ld %8.3f %8.2f %8.3f %8.2f %8.1f %8.3f %8.3f %8.1f %8.3f  %s\n", o.mib[i], N, prompts,
-                   ms, gb / ms, mr, gb / mr, ms / mr, bench_median(st, n), mt, mt / mr, bench_median(fm, n), source);
+            printf("%4ld %6ld %8ld %8.3f %8.2f %8.3f %8.2f %8.1f %8.3f  %s\n", o.mib[i], N, prompts, ms, gb / ms, mr,
+                   gb / mr, ms / mr, bench_median(fm, n), source);
             char what[64], fig[64], base[64], ratio[64];
             snprintf(what, sizeof what, "weights, %ld MiB to %ld actor(s)", o.mib[i], N);
             snprintf(fig, sizeof fig, "%.3f s, %.2f GB/s", ms, gb / ms);
             snprintf(base, sizeof base, "%.3f s, %.2f GB/s raw zmq", mr, gb / mr);
-            snprintf(ratio, sizeof ratio, "%.1fx raw time (transfer %.1fx)", ms / mr, mt / mr);
+            snprintf(ratio, sizeof ratio, "%.1fx raw time", ms / mr);
             bench_summary("broadcast", what, fig, base, ratio);
         }
         double rs[16];
@@ -450,9 +443,7 @@ int main(int argc, char **argv) {
     printf("\nspar_s: delivery of the version announced to that many actors (delivery_ms: from the learner\n"
            "setting the version, before serialising it, to every live actor reporting it); raw_s: \"go\" to the\n"
            "last DEALER holding every chunk; GB/s = actors x blob bytes / seconds; spar/raw: time ratio;\n"
-           "stall_s: the announcement to the learner publishing that iteration's summary (checkpoint, metrics,\n"
-           "iterations.jsonl: it serves no fetch before); tail_s: from then to the last actor running the\n"
-           "version (transfer, digests, loading), tail/raw its ratio to raw; fetch_s: each actor's \"fetching\"\n"
+           "fetch_s: each actor's \"fetching\"\n"
            "to \"running\", median over actors; an actor's checks: what each actor computes before running a\n"
            "version (BLAKE2b of every chunk and of the blob, then loading it, which checks the data digest\n"
            "again), timed in this process. One learner per size; phase m adds actors once version m has\n"

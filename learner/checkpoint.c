@@ -34,7 +34,12 @@ static st_tensor_t s_tensor(const char *name, const char *dtype, const void *dat
     return t;
 }
 
-static int s_write_state(learner_t *L) {
+ckpt_counters_t ckpt_counters(const learner_t *L) {
+    ckpt_counters_t c = {L->iteration, L->version, L->stale_total, L->steps};
+    return c;
+}
+
+static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
     st_tensor_t ts[5];
     int n = 0;
     const optim_t *o = L->optim;
@@ -51,17 +56,17 @@ static int s_write_state(learner_t *L) {
         else ts[n++] = s_tensor("apo_hat", "F64", L->apo_hat->params, L->apo_hat->n_params, sizeof(double));
     }
     char vals[6][32];
-    snprintf(vals[0], sizeof vals[0], "%" PRIu64, L->iteration);
-    snprintf(vals[1], sizeof vals[1], "%" PRIu64, L->version);
+    snprintf(vals[0], sizeof vals[0], "%" PRIu64, c->iteration);
+    snprintf(vals[1], sizeof vals[1], "%" PRIu64, c->version);
     snprintf(vals[2], sizeof vals[2], "%ld", o->t);
     snprintf(vals[3], sizeof vals[3], "%ld", o->adamw ? o->adamw->t : 0L);
-    snprintf(vals[4], sizeof vals[4], "%ld", L->steps);
-    snprintf(vals[5], sizeof vals[5], "%" PRIu64, L->stale_total);
+    snprintf(vals[4], sizeof vals[4], "%ld", c->steps);
+    snprintf(vals[5], sizeof vals[5], "%" PRIu64, c->stale_total);
     const char *keys[6] = {"iteration", "version", "adam_t", "adamw_t", "steps", "stale_total"};
     const char *vp[6] = {vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]};
     size_t len;
     void *blob = st_serialize(ts, n, keys, vp, 6, &len);
-    char *path = s_state_path(L->run_dir, L->iteration);
+    char *path = s_state_path(L->run_dir, c->iteration);
     int rc = util_write_atomic(path, blob, len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);
@@ -69,17 +74,17 @@ static int s_write_state(learner_t *L) {
     return rc;
 }
 
-int ckpt_write(learner_t *L) {
-    int rc = s_write_state(L);
+int ckpt_write(learner_t *L, const ckpt_counters_t *c) {
+    int rc = s_write_state(L, c);
     if (rc != 0) return rc;
     if (L->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
-        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, L->run_dir, L->iteration);
-        rc = gpt_save(L->theta->gpt, dir, L->version);
+        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, L->run_dir, c->iteration);
+        rc = gpt_save(L->theta->gpt, dir, c->version);
         if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
         free(dir);
         return rc;
     }
-    char *path = ckpt_policy_path(L->run_dir, 0, L->iteration);
+    char *path = ckpt_policy_path(L->run_dir, 0, c->iteration);
     rc = util_write_atomic(path, L->blob.data, L->blob.len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);

@@ -13,8 +13,17 @@
 
 /* The policy file of iteration t in run_dir (malloc'd). */
 char *ckpt_policy_path(const char *run_dir, int gpt, uint64_t t);
-/* Writes iteration L->iteration's state and policy. Returns 0 or a negative errno (logged). */
-int ckpt_write(learner_t *L);
+/* The counters a checkpoint records, taken when its iteration ended. */
+typedef struct {
+    uint64_t iteration, version, stale_total;
+    long steps;
+} ckpt_counters_t;
+
+/* Writes the state and the policy of the iteration c names (L's policy, optimiser and APO state
+ * as they are: nothing may change them meanwhile). Returns 0 or a negative errno (logged). */
+int ckpt_write(learner_t *L, const ckpt_counters_t *c);
+/* L's counters now. */
+ckpt_counters_t ckpt_counters(const learner_t *L);
 /* Reads the policy of iteration t, its digest checked. NULL with the reason in why. */
 policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, uint64_t *version, char *why, size_t wl);
 /* Restores the optimiser, APO's solution and the version counters of iteration t into L (set

@@ -24,6 +24,7 @@
 #include "common/wire.h"
 #include "learner/learner_state.h"
 #include "learner/checkpoint.h"
+#include "learner/iterlog.h"
 #include "learner/resume.h"
 #include "learner/peers.h"
 #include "learner/status.h"
@@ -60,11 +61,6 @@ void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
 
 /* ---- peers ------------------------------------------------------------------------------ */
 
-static uint64_t s_bad_total(const learner_t *L) {
-    uint64_t n = L->wire.bad_messages;
-    for (int i = 0; i < L->n_peers; i++) n += L->peers[i].bad_messages;
-    return n;
-}
 
 /* ---- sending ---------------------------------------------------------------------------- */
 
@@ -76,6 +72,8 @@ static void s_reply(learner_t *L, const wire_peer_t *to, Spar__Envelope *env) {
 static void s_publish(learner_t *L, Spar__Envelope *env) {
     if (L->pub) wire_send(&L->wire, L->pub, NULL, env); /* replay has no sockets */
 }
+
+void learner_publish(learner_t *L, Spar__Envelope *env) { s_publish(L, env); }
 
 /* The judge pool to every actor: the live registered judges' endpoints. */
 static void s_publish_judges(learner_t *L) {
@@ -410,95 +408,6 @@ static void s_set_version(learner_t *L, uint64_t version) {
     s_blob_set(&L->blob, L->theta, version, (size_t)L->cfg->learner.chunk_bytes);
 }
 
-static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
-static int s_cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The judge latency of the iteration's accepted groups: {"median": ms, "p99": ms}, null before
- * any group. */
-static json_t *s_latency(learner_t *L) {
-    if (L->n_latency == 0) return json_null();
-    qsort(L->judge_latency, (size_t)L->n_latency, sizeof(double), s_cmp_double);
-    int n = L->n_latency, p99 = (int)ceil(0.99 * n) - 1;
-    double median = n % 2 ? L->judge_latency[n / 2] : 0.5 * (L->judge_latency[n / 2 - 1] + L->judge_latency[n / 2]);
-    json_t *o = json_object();
-    json_object_set_new(o, "median", json_real(median));
-    json_object_set_new(o, "p99", json_real(L->judge_latency[p99 < 0 ? 0 : p99]));
-    return o;
-}
-
-static void s_log_iteration(learner_t *L, uint64_t iteration, const train_result_t *tr, double wall_s,
-                            double collect_s, int lost) {
-    json_t *o = json_object();
-    json_object_set_new(o, "iteration", json_integer((json_int_t)iteration));
-    json_object_set_new(o, "policy_version", json_integer((json_int_t)L->version));
-    json_object_set_new(o, "algorithm", json_string(L->cfg->algorithm.name));
-    json_object_set_new(o, "prompts", json_integer(iteration ? L->cfg->task.prompts : 0));
-    json_object_set_new(o, "samples", json_integer((json_int_t)L->samples));
-    json_object_set_new(o, "judge_queries", json_integer((json_int_t)L->judge_queries));
-    json_object_set_new(o, "loss", tr ? s_num(tr->loss) : json_null());
-    json_object_set_new(o, "loss_initial", tr ? s_num(tr->loss_initial) : json_null());
-    if (L->gpt) {
-        text_metrics_t m;
-        text_metrics(L->eval, L->theta, L->ref, iteration, &m);
-        json_object_set_new(o, "accuracy", s_num(m.accuracy));
-        if (isfinite(m.judge_win_rate)) {
-            json_object_set_new(o, "judge_win_rate", s_num(m.judge_win_rate));
-            json_object_set_new(o, "rule_win_rate", s_num(m.rule_win_rate));
-        }
-        json_object_set_new(o, "accuracy_sampled", s_num(m.accuracy_sampled));
-        json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
-        if (m.styles) {
-            json_t *st = json_object();
-            for (int i = 0; i < STYLES; i++) json_object_set_new(st, styles_name[i], s_num(m.style[i]));
-            json_object_set_new(o, "styles", st);
-            json_object_set_new(o, "style_exploitability", s_num(m.style_exploitability));
-        }
-    } else {
-        metrics_t m;
-        metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, L->tau, L->nash_tau, &m);
-        json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
-        json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
-        json_object_set_new(o, "exploitability", s_num(m.exploitability));
-        json_object_set_new(o, "exploitability_avg", s_num(m.exploitability_avg));
-        json_object_set_new(o, "exploitability_tau", s_num(m.exploitability_tau));
-        json_object_set_new(o, "kl_to_nash_tau", s_num(m.kl_to_nash_tau));
-        json_object_set_new(o, "condorcet_top", s_num(m.condorcet_top));
-    }
-    json_object_set_new(o, "lost", json_integer(lost));
-    json_object_set_new(o, "judge_latency_ms", s_latency(L));
-    json_object_set_new(o, "judge_retries", json_integer((json_int_t)L->judge_retries));
-    json_object_set_new(o, "judge_failures", json_integer((json_int_t)L->judge_failures));
-    json_object_set_new(o, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
-    json_object_set_new(o, "leases_reissued", json_integer(L->leases.reissued));
-    json_t *lag = json_array();
-    for (long i = 0; i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
-    json_object_set_new(o, "version_lag", lag);
-    json_object_set_new(o, "bad_messages", json_integer((json_int_t)s_bad_total(L)));
-    json_object_set_new(o, "samples_per_s", collect_s > 0 ? s_num((double)L->samples / collect_s) : json_null());
-    json_object_set_new(o, "actors", json_integer(peers_live_actors(L)));
-    json_object_set_new(o, "delivery_ms", iteration ? s_num(L->iter_delivery_ms) : json_null());
-    json_object_set_new(o, "wall_s", s_num(wall_s));
-    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(o);
-    fprintf(L->jsonl, "%s\n", line);
-    fflush(L->jsonl);
-    fsync(fileno(L->jsonl));
-    status_line(L, line);
-
-    Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
-    s.iteration = iteration;
-    s.json = line;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_ITERATION_SUMMARY;
-    env.iteration_summary = &s;
-    s_publish(L, &env);
-    free(line);
-}
-
 /* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal. */
 static int s_collect(learner_t *L) {
     s_announce(L);
@@ -519,6 +428,7 @@ static int s_collect(learner_t *L) {
                                (unsigned long long)L->iteration, requeued);
         if (now >= L->next_announce_ms) s_announce(L);
         if (now >= L->next_status_ms) status_tick(L);
+        if (L->iterlog && iterlog_finish(L, 0) < 0) return -1; /* the last iteration's line, once done */
         int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
         if (L->next_status_ms - now < wait) wait = L->next_status_ms - now < 1 ? 1 : L->next_status_ms - now;
         if (dl < wait) wait = dl < 1 ? 1 : dl;
@@ -638,11 +548,11 @@ static int s_iteration(learner_t *L) {
     int lost;
     train_result_t tr;
     L->iter_delivery_ms = L->delivered ? L->delivery_ms : NAN;
+    if (iterlog_finish(L, 1) != 0) return -1; /* the previous checkpoint and metrics read what training writes */
     L->state = "training";
     status_tick(L);
     if (learner_end_iteration(L, &tr, &lost) != 0) return -1;
-    if (ckpt_write(L) != 0) return -1;
-    s_log_iteration(L, L->iteration, &tr, util_now_s() - t0, collect_s, lost);
+    iterlog_start(L, &tr, util_now_s() - t0, collect_s, lost);
     return 0;
 }
 
@@ -771,6 +681,7 @@ static int s_bind(learner_t *L) {
 }
 
 static void s_teardown(learner_t *L) {
+    iterlog_finish(L, 1); /* a worker still writing reads what is freed below */
     status_stop(L);
     if (L->buffer) s_free_buffer(L);
     free(L->buffer);
@@ -934,8 +845,8 @@ int learner_main(const spar_config_t *cfg, int resume) {
         log_info("resumed run %s at iteration %llu (version %llu) from %s", L.wire.run_id,
                  (unsigned long long)L.iteration, (unsigned long long)L.version, L.run_dir);
     } else {
-        if (ckpt_write(&L) != 0) goto done;
-        s_log_iteration(&L, 0, NULL, 0, 0, 0);
+        iterlog_start(&L, NULL, 0, 0, 0);
+        if (iterlog_finish(&L, 1) != 0) goto done;
     }
     log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
              L.wire.run_id, cfg->run.iterations, cfg->algorithm.name, cfg->task.prompts,
@@ -943,7 +854,8 @@ int learner_main(const spar_config_t *cfg, int resume) {
 
     while ((long)L.iteration < cfg->run.iterations)
         if (s_iteration(&L) != 0) break;
-    if ((long)L.iteration == cfg->run.iterations && !util_stop_requested()) {
+    int last_written = iterlog_finish(&L, 1) == 0; /* the last checkpoint and line */
+    if ((long)L.iteration == cfg->run.iterations && last_written && !util_stop_requested()) {
         log_info("run complete: %ld iterations", cfg->run.iterations);
         s_shutdown_phase(&L);
         status = 0;

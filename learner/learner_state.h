@@ -118,6 +118,7 @@ typedef struct {
     char *recent[32];       /* the last iterations.jsonl lines, oldest first */
     int n_recent;
     struct status_http *http;
+    struct iterlog_job *iterlog; /* the end of the last iteration, when still running (iterlog.c) */
 } learner_t;
 
 /* learner.c: the update steps, shared with resume and replay. */
@@ -126,6 +127,8 @@ int learner_core_setup(learner_t *L); /* around the initial policy in L->theta *
 void learner_core_teardown(learner_t *L);
 int learner_open_files(learner_t *L);
 void learner_begin_iteration(learner_t *L);
+/* Publishes on the PUB socket (nothing in replay). */
+void learner_publish(learner_t *L, Spar__Envelope *env);
 /* The current version becomes `version`: serialised for actors and announced. */
 void learner_set_version(learner_t *L, uint64_t version);
 /* What only the learner can check of a group: a prompt of this run, K responses (+ opponents)

@@ -126,3 +126,9 @@ int peers_judges(const learner_t *L, char **out, int max) {
     }
     return n;
 }
+
+uint64_t peers_bad_messages(const learner_t *L) {
+    uint64_t n = L->wire.bad_messages;
+    for (int i = 0; i < L->n_peers; i++) n += L->peers[i].bad_messages;
+    return n;
+}

@@ -24,6 +24,8 @@ void peers_tick(learner_t *L, int64_t now_ms);
 const char *peers_state(const learner_t *L, const peer_t *p);
 /* The endpoints of the registered judges that are live, into out (borrowed); returns how many. */
 int peers_judges(const learner_t *L, char **out, int max);
+/* Malformed messages the learner and (by their heartbeats) its peers counted and dropped. */
+uint64_t peers_bad_messages(const learner_t *L);
 /* Actors heard from recently (not silent, not gone). */
 int peers_live_actors(const learner_t *L);
 

@@ -32,8 +32,7 @@ static int s_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* The iteration's judge latency so far: median and p99 (NAN without groups). */
-static void s_latency(const learner_t *L, double *median, double *p99) {
+void status_latency(const learner_t *L, double *median, double *p99) {
     *median = *p99 = NAN;
     int n = L->n_latency;
     if (n == 0) return;
@@ -85,7 +84,7 @@ char *status_json(learner_t *L) {
     for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
     json_object_set_new(o, "version_lag", lag);
     double median, p99;
-    s_latency(L, &median, &p99);
+    status_latency(L, &median, &p99);
     json_t *lat = json_null();
     if (isfinite(median)) {
         lat = json_object();
@@ -93,9 +92,7 @@ char *status_json(learner_t *L) {
         json_object_set_new(lat, "p99", json_real(p99));
     }
     json_object_set_new(o, "judge_latency_ms", lat);
-    uint64_t bad = L->wire.bad_messages;
-    for (int i = 0; i < L->n_peers; i++) bad += L->peers[i].bad_messages;
-    json_object_set_new(o, "bad_messages", json_integer((json_int_t)bad));
+    json_object_set_new(o, "bad_messages", json_integer((json_int_t)peers_bad_messages(L)));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     return text;
@@ -198,15 +195,14 @@ char *status_metrics(learner_t *L) {
     s_metric(&b, "samples_total", "counter", "responses in accepted groups", (double)L->samples_total);
     s_metric(&b, "groups_total", "counter", "judged groups accepted", (double)L->groups_total);
     s_metric(&b, "stale_dropped_total", "counter", "groups refused as too stale", (double)L->stale_total);
-    uint64_t bad = L->wire.bad_messages;
-    for (int i = 0; i < L->n_peers; i++) bad += L->peers[i].bad_messages;
-    s_metric(&b, "bad_messages_total", "counter", "malformed messages counted and dropped (learner and peers)", (double)bad);
+    s_metric(&b, "bad_messages_total", "counter", "malformed messages counted and dropped (learner and peers)",
+             (double)peers_bad_messages(L));
     s_metric(&b, "leases_reissued", "gauge", "prompts of expired leases re-queued this iteration", (double)L->leases.reissued);
     s_metric(&b, "weights_delivery_ms", "gauge", "ms until every live actor ran the current version (NaN: not yet)",
              L->delivered ? L->delivery_ms : NAN);
     s_metric(&b, "actors_live", "gauge", "actors heard from recently", (double)peers_live_actors(L));
     double median, p99;
-    s_latency(L, &median, &p99);
+    status_latency(L, &median, &p99);
     s_head(&b, "judge_latency_ms", "gauge", "judge latency of this iteration's accepted groups");
     s_put(&b, "spar_judge_latency_ms{quantile=\"0.5\"}");
     s_value(&b, median);
