@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/records.h"
 #include "common/rng.h"
 #include "common/util.h"
 
@@ -49,29 +48,6 @@ static run_counts_t s_check_jsonl(const char *path, int iterations) {
     return n;
 }
 
-/* records/groups.pb holds each (iteration, prompt) exactly once. */
-static void s_check_records(const char *run, int iterations, int prompts) {
-    char *path = xasprintf("%s/records/groups.pb", run);
-    FILE *f = fopen(path, "rb");
-    free(path);
-    assert_non_null(f);
-    char *seen = xcalloc((size_t)(iterations + 1) * (size_t)prompts, 1);
-    int n = 0, bad = 0;
-    Spar__RolloutGroup *g;
-    while ((g = records_next(f, &bad))) {
-        assert_true(g->iteration >= 1 && g->iteration <= (uint64_t)iterations);
-        assert_true(g->prompt_id < (uint32_t)prompts);
-        char *s = &seen[g->iteration * (uint64_t)prompts + g->prompt_id];
-        if (*s) fail_msg("prompt %u of iteration %llu recorded twice", g->prompt_id, (unsigned long long)g->iteration);
-        *s = 1;
-        n++;
-        spar__rollout_group__free_unpacked(g, NULL);
-    }
-    fclose(f);
-    free(seen);
-    assert_int_equal(bad, 0);
-    assert_int_equal(n, iterations * prompts);
-}
 
 /* ---- chaos ------------------------------------------------------------------------------ */
 
@@ -262,7 +238,7 @@ static void test_cluster_chaos(void **state) {
     fprintf(stderr, "chaos: %d kills (%d of the judge) in a %.1f s run (undisturbed alongside: %.1f s); %ld prompts "
             "re-issued, %ld judge failures, %ld stale, %ld bad messages\n", kills, judge_kills, s_run_seconds(chaos_log),
             s_run_seconds(calm_log), n.reissued, n.judge_failures, n.stale, n.bad);
-    s_check_records(run, CHAOS_ITERATIONS, CHAOS_PROMPTS);
+    assert_int_equal(tu_check_records(run, CHAOS_ITERATIONS, CHAOS_PROMPTS, 1), CHAOS_ITERATIONS * CHAOS_PROMPTS);
     assert_int_equal(n.stale, 0);
     assert_int_equal(n.bad, 0);
     assert_true(kills >= 8);
@@ -543,7 +519,7 @@ static void test_cluster_multihost(void **state) {
     char *jsonl = xasprintf("%s/iterations.jsonl", run);
     run_counts_t n = s_check_jsonl(jsonl, 4);
     assert_int_equal(n.bad, 0);
-    s_check_records(run, 4, 16);
+    assert_int_equal(tu_check_records(run, 4, 16, 1), 4 * 16);
     free(jsonl);
     for (int r = 0; r < MH_ROLES; r++) free(logs[r]);
     free(cfg), free(run);

@@ -51,33 +51,6 @@ static pid_t s_start(sys_t *S, const char *role, int log_index, const char *id) 
     return tu_spawn(NULL, S->logs[log_index], SPAR_BIN, role, "--config", S->cfg, "--id", id, NULL);
 }
 
-/* Reads records/groups.pb: checks each group once per (iteration, prompt), sampled by the
- * version current in its iteration. Returns the number of groups. */
-static int s_check_records(const char *run, int iterations, int prompts) {
-    char *path = xasprintf("%s/records/groups.pb", run);
-    FILE *f = fopen(path, "rb");
-    free(path);
-    assert_non_null(f);
-    char *seen = xcalloc((size_t)(iterations + 1) * prompts, 1);
-    int n = 0, bad = 0;
-    Spar__RolloutGroup *g;
-    while ((g = records_next(f, &bad))) {
-        assert_true(g->iteration >= 1 && g->iteration <= (uint64_t)iterations);
-        assert_true(g->prompt_id < (uint32_t)prompts);
-        if (g->policy_version != g->iteration - 1)
-            fail_msg("group of iteration %llu sampled by version %llu", (unsigned long long)g->iteration,
-                     (unsigned long long)g->policy_version);
-        char *s = &seen[g->iteration * prompts + g->prompt_id];
-        assert_int_equal(*s, 0); /* nothing twice */
-        *s = 1;
-        n++;
-        spar__rollout_group__free_unpacked(g, NULL);
-    }
-    assert_int_equal(bad, 0);
-    fclose(f);
-    free(seen);
-    return n;
-}
 
 static int s_count_records(const char *run) {
     char *path = xasprintf("%s/records/groups.pb", run);
@@ -143,7 +116,7 @@ static void test_system_sppo_cyclic_30_iterations(void **state) {
     assert_true(e30 < 0.25 * e0);
     for (int i = 1; i <= 30; i++)
         assert_int_equal(json_integer_value(json_object_get(json_array_get(lines, i), "samples")), 16 * 128);
-    assert_int_equal(s_check_records(S.run, 30, 16), 30 * 16);
+    assert_int_equal(tu_check_records(S.run, 30, 16, 1), 30 * 16);
     for (int v = 0; v <= 30; v++) {
         char *ck = xasprintf("%s/checkpoints/iter-%04d.safetensors", S.run, v);
         assert_true(util_file_exists(ck));
@@ -186,7 +159,7 @@ static void test_system_actor_killed_mid_iteration(void **state) {
     for (int i = 0; i < 5; i++) reissued += json_integer_value(json_object_get(json_array_get(lines, i), "leases_reissued"));
     fprintf(stderr, "killed after %d groups; %lld prompts re-issued\n", n, (long long)reissued);
     assert_true(reissued >= 1);
-    assert_int_equal(s_check_records(S.run, 4, 16), 4 * 16);
+    assert_int_equal(tu_check_records(S.run, 4, 16, 1), 4 * 16);
     json_decref(lines);
     s_teardown(&S);
 }
@@ -310,7 +283,7 @@ static void test_system_gpt_sppo_2_iterations(void **state) {
         }
     }
     json_decref(lines);
-    assert_int_equal(s_check_records(S.run, 2, 8), 2 * 8);
+    assert_int_equal(tu_check_records(S.run, 2, 8, 1), 2 * 8);
 
     /* the recorded matrices are the rule's on the recorded responses */
     assert_true(s_check_rule_matrices(S.run, "rule-arith-1") > 0); /* the SFT'd policy answers with numbers */
@@ -379,7 +352,7 @@ static void test_system_judge_killed_mid_run(void **state) {
     assert_true(failures > 0);
     assert_true(retries >= failures);
     json_decref(lines);
-    assert_int_equal(s_check_records(S.run, 8, 16), 8 * 16);
+    assert_int_equal(tu_check_records(S.run, 8, 16, 1), 8 * 16);
     free(bind2), free(log2);
     s_teardown(&S);
 }
@@ -443,7 +416,7 @@ static void s_python_judge_run(int malformed_every, int via_remote, const char *
         assert_int_equal(bad, 0);
     }
     json_decref(lines);
-    assert_int_equal(s_check_records(S.run, 2, 8), 2 * 8);
+    assert_int_equal(tu_check_records(S.run, 2, 8, 1), 2 * 8);
     s_check_rule_matrices(S.run, "python-arith-1");
     free(bind), free(script), free(pylog), free(remote);
     s_teardown(&S);

@@ -1,6 +1,8 @@
 /* testutil — see testutil.h. */
 #include "tests/testutil.h"
 
+#include "common/records.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -180,4 +182,30 @@ void tu_done(char *dir) {
     tu_assert_no_sanitizer_report(dir);
     tu_rmtree(dir);
     free(dir);
+}
+
+int tu_check_records(const char *run, int iterations, int prompts, int synchronous) {
+    char *path = xasprintf("%s/records/groups.pb", run);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    assert_non_null(f);
+    char *seen = xcalloc((size_t)(iterations + 1) * (size_t)prompts, 1);
+    int n = 0, bad = 0;
+    Spar__RolloutGroup *g;
+    while ((g = records_next(f, &bad))) {
+        assert_true(g->iteration >= 1 && g->iteration <= (uint64_t)iterations);
+        assert_true(g->prompt_id < (uint32_t)prompts);
+        if (synchronous && g->policy_version != g->iteration - 1)
+            fail_msg("group of iteration %llu sampled by version %llu", (unsigned long long)g->iteration,
+                     (unsigned long long)g->policy_version);
+        char *s = &seen[g->iteration * (uint64_t)prompts + g->prompt_id];
+        if (*s) fail_msg("prompt %u of iteration %llu recorded twice", g->prompt_id, (unsigned long long)g->iteration);
+        *s = 1;
+        n++;
+        spar__rollout_group__free_unpacked(g, NULL);
+    }
+    fclose(f);
+    free(seen);
+    assert_int_equal(bad, 0);
+    return n;
 }

@@ -44,6 +44,11 @@ void tu_write(const char *path, const char *text);
 /* Prints a file to stderr (for a failing test's context). */
 void tu_dump(const char *path);
 
+/* Reads run/records/groups.pb: each group of an iteration 1..iterations and a prompt below
+ * prompts, no (iteration, prompt) twice, no torn record; synchronous: each sampled by the
+ * version its iteration started from. Returns the number of groups. */
+int tu_check_records(const char *run, int iterations, int prompts, int synchronous);
+
 /* Fails the test when any file under dir holds a sanitizer report (ASan, UBSan, LSan). */
 void tu_assert_no_sanitizer_report(const char *dir);
 /* The end of a test's folder: no sanitizer report in it, then removed and freed. */
