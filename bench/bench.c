@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/jsonl.h"
 #include "common/util.h"
 
 #ifndef SPAR_BIN
@@ -114,18 +115,7 @@ double bench_self_cpu(void) {
 
 int bench_ok(int status) { return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
-json_t *bench_read_jsonl(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    json_t *arr = json_array();
-    char line[65536];
-    while (fgets(line, sizeof line, f)) {
-        json_t *o = json_loads(line, 0, NULL);
-        if (o) json_array_append_new(arr, o);
-    }
-    fclose(f);
-    return arr;
-}
+json_t *bench_read_jsonl(const char *path) { return jsonl_read(path); }
 
 int bench_write(const char *path, const char *text) {
     FILE *f = fopen(path, "w");

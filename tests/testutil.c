@@ -1,8 +1,6 @@
 /* testutil — see testutil.h. */
 #include "tests/testutil.h"
 
-#include "common/records.h"
-
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/jsonl.h"
+#include "common/records.h"
 #include "common/util.h"
 
 extern char **environ;
@@ -123,18 +123,7 @@ int tu_exit_code(int status) {
     return WEXITSTATUS(status);
 }
 
-json_t *tu_read_jsonl(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    json_t *arr = json_array();
-    char line[16384];
-    while (fgets(line, sizeof line, f)) {
-        json_t *o = json_loads(line, 0, NULL);
-        if (o) json_array_append_new(arr, o);
-    }
-    fclose(f);
-    return arr;
-}
+json_t *tu_read_jsonl(const char *path) { return jsonl_read(path); }
 
 int tu_wait_lines(const char *path, int lines, int timeout_ms) {
     int64_t end = util_now_ms() + timeout_ms;
