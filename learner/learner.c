@@ -818,6 +818,12 @@ int learner_main(const spar_config_t *cfg, int resume) {
     if (learner_core_games(&L) != 0) return 2;
     int status = 1;
     learner_run_dir(cfg, L.run_dir, sizeof L.run_dir);
+    char *existing = xasprintf("%s/iterations.jsonl", L.run_dir);
+    if (resume && !util_file_exists(existing)) { /* a service restarted with --resume starts the run the first time */
+        log_info("--resume: %s holds no run yet; starting it", L.run_dir);
+        resume = 0;
+    }
+    free(existing);
     if (resume) {
         int st = resume_prepare(&L);
         if (st != 0) {

@@ -9,7 +9,7 @@
 #include "common/config.h"
 
 /* Runs a whole run, or with resume continues the one in the run folder from its last complete
- * checkpoint. Returns the process exit status: 0 when every iteration completed. */
+ * checkpoint (a folder without a run yet: starts it, so a service may always pass --resume). Returns the process exit status: 0 when every iteration completed. */
 int learner_main(const spar_config_t *cfg, int resume);
 
 /* The run folder a config names: run.dir, or runs/<run.name>. */

@@ -146,6 +146,62 @@ static void test_resume_gpt_killed_learner_is_bit_identical(void **state) {
                       4, 2, "checkpoints/iter-0004/model.safetensors");
 }
 
+/* As on a cluster (docker's restart: on-failure): learner, judge and actor run alone, the
+ * learner always started with --resume (the first time it starts the run); killed with SIGKILL,
+ * it is started again while the actor and judge keep running, and the run ends as the
+ * uninterrupted one, bit for bit. */
+static void test_resume_learner_restarted_under_running_actors(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *cfg = xasprintf("%s/cfg.yaml", dir);
+    char *yaml = xasprintf("run:\n  iterations: 12\nrollout:\n  samples_per_prompt: 16\n"
+                           "learner:\n  control: ipc://%s/ctl\n  publish: ipc://%s/pub\n  lease_timeout_ms: 1000\n"
+                           "actor:\n  delay_ms: 20\njudge:\n  bind: ipc://%s/judge\n  endpoints: ipc://%s/judge\n",
+                           dir, dir, dir, dir);
+    tu_write(cfg, yaml);
+    char *want = NULL;
+    size_t la = 0;
+    for (int cut = 0; cut < 2; cut++) {
+        char *run = xasprintf("%s/run%d", dir, cut), *set = xasprintf("run.dir=%s", run);
+        char *jl = xasprintf("%s/judge%d.log", dir, cut), *al = xasprintf("%s/actor%d.log", dir, cut);
+        char *ll = xasprintf("%s/learner%d.log", dir, cut), *jsonl = xasprintf("%s/iterations.jsonl", run);
+        pid_t judge = tu_spawn(NULL, jl, SPAR_BIN, "judge", "--config", cfg, "--set", set, NULL);
+        pid_t actor = tu_spawn(NULL, al, SPAR_BIN, "actor", "--config", cfg, "--set", set, "--id", "actor", NULL);
+        pid_t learner = tu_spawn(NULL, ll, SPAR_BIN, "learner", "--config", cfg, "--set", set, "--resume", NULL);
+        if (cut) {
+            for (int spin = 0; spin < 60000; spin++) {
+                int lines = s_lines(jsonl);
+                if (lines >= 5 && s_groups_of(run, (uint64_t)lines) > 0) break;
+                usleep(1000);
+            }
+            assert_int_equal(kill(learner, SIGKILL), 0);
+            tu_wait(learner, 10000);
+            learner = tu_spawn(NULL, ll, SPAR_BIN, "learner", "--config", cfg, "--set", set, "--resume", NULL);
+        }
+        int st = tu_wait(learner, 120000);
+        if (tu_exit_code(st) != 0) tu_dump(ll);
+        assert_int_equal(tu_exit_code(st), 0);
+        assert_int_equal(tu_exit_code(tu_wait(actor, 30000)), 0); /* the same actor saw the run through */
+        kill(judge, SIGTERM);
+        tu_wait(judge, 10000);
+        s_check_lines(jsonl, 12);
+        size_t len;
+        char *got = s_read(run, "checkpoints/iter-0012.safetensors", &len);
+        assert_non_null(got);
+        if (!cut) {
+            assert_true(tu_file_contains(ll, "holds no run yet; starting it"));
+            want = got, la = len;
+        } else {
+            assert_true(tu_file_contains(ll, "resumed run"));
+            assert_int_equal(la, len);
+            assert_memory_equal(want, got, la);
+            free(got);
+        }
+        free(run), free(set), free(jl), free(al), free(ll), free(jsonl);
+    }
+    free(want), free(yaml), free(cfg);
+    tu_done(dir);
+}
+
 static void test_resume_refuses_corrupt_checkpoint_and_extends(void **state) {
     (void)state;
     char *dir = tu_tmpdir(), *cfg = xasprintf("%s/cfg.yaml", dir), *log = xasprintf("%s/run.log", dir);
@@ -197,6 +253,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_killed_learner_is_bit_identical),
         cmocka_unit_test(test_resume_gpt_killed_learner_is_bit_identical),
+        cmocka_unit_test(test_resume_learner_restarted_under_running_actors),
         cmocka_unit_test(test_resume_refuses_corrupt_checkpoint_and_extends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
