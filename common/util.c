@@ -98,7 +98,9 @@ char *util_read_file(const char *path, size_t *len_out) {
     return buf;
 }
 
-int util_write_atomic(const char *path, const void *data, size_t len) {
+/* Writes a temporary file and renames it over path; durable: fsync the file before and the
+ * folder after the rename. */
+static int s_write_replace(const char *path, const void *data, size_t len, int durable) {
     char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -121,7 +123,7 @@ int util_write_atomic(const char *path, const void *data, size_t len) {
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if ((durable && fsync(fd) != 0) || close(fd) != 0) {
         int e = errno;
         unlink(tmp);
         free(tmp);
@@ -134,6 +136,7 @@ int util_write_atomic(const char *path, const void *data, size_t len) {
         return -e;
     }
     free(tmp);
+    if (!durable) return 0;
     /* Make the rename itself durable. */
     char *dir = xstrdup(path);
     int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -144,6 +147,10 @@ int util_write_atomic(const char *path, const void *data, size_t len) {
     free(dir);
     return 0;
 }
+
+int util_write_atomic(const char *path, const void *data, size_t len) { return s_write_replace(path, data, len, 1); }
+
+int util_write_replace(const char *path, const void *data, size_t len) { return s_write_replace(path, data, len, 0); }
 
 int util_mkdirs(const char *path) {
     char *p = xstrdup(path);

@@ -24,6 +24,9 @@ char *util_read_file(const char *path, size_t *len_out);
 /* Writes data atomically: temp file in the same folder, fsync, rename, fsync the folder.
  * Returns 0 or -errno. */
 int util_write_atomic(const char *path, const void *data, size_t len);
+/* The same without the fsyncs: readers never see a partial file, but a crash may lose it (for
+ * files rewritten every second, like status.json). */
+int util_write_replace(const char *path, const void *data, size_t len);
 /* mkdir -p. Returns 0 or -errno. */
 int util_mkdirs(const char *path);
 int util_file_exists(const char *path);

@@ -369,7 +369,7 @@ void status_tick(learner_t *L) {
     char *path = xasprintf("%s/status.json", L->run_dir);
     size_t n = strlen(doc);
     doc[n] = '\n'; /* written with its newline; the string keeps its terminator below */
-    int rc = util_write_atomic(path, doc, n + 1);
+    int rc = util_write_replace(path, doc, n + 1); /* rewritten every second: no fsync */
     doc[n] = '\0';
     if (rc != 0) log_warn("cannot write %s: %s", path, strerror(-rc));
     free(path);
