@@ -52,7 +52,8 @@ static void s_help(FILE *out) {
             "  monitor RUN_DIR|ENDPOINT\n"
             "                 a live view: iteration table, learner status, peers, version lag, judge latency\n"
             "  help           this text\n\n"
-            "Every command takes --help, --config FILE and repeated --set key=value.\n");
+            "Every command takes --help. The roles, run, study, config and sft take --config FILE and\n"
+            "repeated --set key=value (ping, monitor and replay take them too, for security and overrides).\n");
 }
 
 int main(int argc, char **argv) {
