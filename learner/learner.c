@@ -59,9 +59,6 @@ void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
     else snprintf(out, outlen, "runs/%s", cfg->run.name);
 }
 
-/* ---- peers ------------------------------------------------------------------------------ */
-
-
 /* ---- sending ---------------------------------------------------------------------------- */
 
 static void s_reply(learner_t *L, const wire_peer_t *to, Spar__Envelope *env) {
@@ -215,6 +212,26 @@ static void s_ack(learner_t *L, const wire_peer_t *to, uint64_t iteration, uint3
     s_reply(L, to, &env);
 }
 
+/* Admission by version: sampled by a version at most max_staleness behind (synchronous: the
+ * current), and not older than a resume (versions before it are no longer held). */
+static int s_version_ok(const learner_t *L, uint64_t v) {
+    return v <= L->version && L->version - v <= (uint64_t)L->max_staleness && v >= L->min_version;
+}
+
+int learner_group_fits(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
+    if (learner_check_group(L, g, why, wl) != 0) return -1;
+    if (leases_is_done(&L->leases, (int)g->prompt_id)) {
+        snprintf(why, wl, "prompt %u of iteration %llu answered twice", g->prompt_id, (unsigned long long)g->iteration);
+        return -1;
+    }
+    if (!s_version_ok(L, g->policy_version)) {
+        snprintf(why, wl, "sampled by version %llu, the learner is at %llu", (unsigned long long)g->policy_version,
+                 (unsigned long long)L->version);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks what only the learner can: the group answers a prompt of this run with responses
  * its policy can produce. Returns 0 or -1 with the reason in why. */
 int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
@@ -294,9 +311,7 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
         return;
     }
-    /* Admission: sampled by a version at most max_staleness behind (synchronous: the current). */
-    if (g->policy_version > L->version || L->version - g->policy_version > (uint64_t)L->max_staleness ||
-        g->policy_version < L->min_version) {
+    if (!s_version_ok(L, g->policy_version)) {
         L->stale_dropped++;
         L->stale_total++;
         leases_requeue(&L->leases, (int)g->prompt_id); /* answered again with a fresh version */
@@ -523,25 +538,7 @@ int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
 static int s_iteration(learner_t *L) {
     double t0 = util_now_s();
     learner_begin_iteration(L);
-    if (L->n_prefill) { /* resume: the groups of this iteration the records already hold */
-        int taken = 0;
-        for (int i = 0; i < L->n_prefill; i++) {
-            Spar__RolloutGroup *g = L->prefill[i];
-            char why[256];
-            if (g->policy_version <= L->version && L->version - g->policy_version <= (uint64_t)L->max_staleness &&
-                !leases_is_done(&L->leases, (int)g->prompt_id) && learner_check_group(L, g, why, sizeof why) == 0) {
-                learner_admit(L, g, 0);
-                taken++;
-            } else {
-                spar__rollout_group__free_unpacked(g, NULL);
-            }
-        }
-        log_info("iteration %llu: %d of %d recorded groups taken back from the records",
-                 (unsigned long long)L->iteration, taken, L->n_prefill);
-        free(L->prefill);
-        L->prefill = NULL;
-        L->n_prefill = 0;
-    }
+    resume_take_back(L); /* a resumed run: this iteration's groups the records already hold */
     L->state = "collecting";
     if (s_collect(L) != 0) return -1;
     double collect_s = util_now_s() - t0;

@@ -113,7 +113,7 @@ typedef struct {
     /* status and metrics (learner/status.c) */
     const char *state;      /* "starting" | "collecting" | "training" | "finished" | "stopped" */
     int64_t next_status_ms;
-    uint64_t samples_total, groups_total, bad_total_logged;
+    uint64_t samples_total, groups_total;
     char *last_line;        /* the last iterations.jsonl line */
     char *recent[32];       /* the last iterations.jsonl lines, oldest first */
     int n_recent;
@@ -134,6 +134,9 @@ void learner_set_version(learner_t *L, uint64_t version);
 /* What only the learner can check of a group: a prompt of this run, K responses (+ opponents)
  * its policy can produce. Returns 0 or -1 with the reason in why. */
 int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl);
+/* learner_check_group, and the prompt not answered yet this iteration, and a version the
+ * learner admits: what a group read back from the records must pass. 0 or -1 (why). */
+int learner_group_fits(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl);
 /* Takes ownership of an accepted group; record: append it to records/ (not when it came from there). */
 void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record);
 /* Trains on the iteration's groups and moves to the next version. Returns 0 or -1 (diverged). */

@@ -72,11 +72,10 @@ int replay_main(const spar_config_t *cfg, const char *run_dir) {
         }
         learner_begin_iteration(&L);
         while (next && next->iteration == t) {
-            char why[256] = "";
-            if (learner_check_group(&L, next, why, sizeof why) != 0 || leases_is_done(&L.leases, (int)next->prompt_id) ||
-                next->policy_version > L.version || L.version - next->policy_version > (uint64_t)L.max_staleness) {
-                fprintf(stderr, "spar replay: %s: group for prompt %u of iteration %" PRIu64 " does not fit the run%s%s\n",
-                        rec, next->prompt_id, t, why[0] ? ": " : "", why);
+            char why[256];
+            if (learner_group_fits(&L, next, why, sizeof why) != 0) {
+                fprintf(stderr, "spar replay: %s: group for prompt %u of iteration %" PRIu64 " does not fit the run: %s\n",
+                        rec, next->prompt_id, t, why);
                 spar__rollout_group__free_unpacked(next, NULL);
                 status = 1;
             } else {

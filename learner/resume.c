@@ -177,3 +177,24 @@ int resume_prepare(learner_t *L) {
     if (s_records(L, (uint64_t)t + 1, &L->prefill, &L->n_prefill) != 0) return 1;
     return learner_open_files(L) == 0 ? 0 : 1;
 }
+
+void resume_take_back(learner_t *L) {
+    if (!L->n_prefill) return;
+    int taken = 0;
+    for (int i = 0; i < L->n_prefill; i++) {
+        Spar__RolloutGroup *g = L->prefill[i];
+        char why[256];
+        if (learner_group_fits(L, g, why, sizeof why) == 0) {
+            learner_admit(L, g, 0);
+            taken++;
+        } else {
+            log_warn("recorded group not taken back: %s", why);
+            spar__rollout_group__free_unpacked(g, NULL);
+        }
+    }
+    log_info("iteration %llu: %d of %d recorded groups taken back from the records", (unsigned long long)L->iteration,
+             taken, L->n_prefill);
+    free(L->prefill);
+    L->prefill = NULL;
+    L->n_prefill = 0;
+}

@@ -11,5 +11,8 @@
 /* Sets L up (policy, optimiser, counters, files) to continue the run in L->run_dir. Returns 0
  * or an exit status (2: nothing to resume from), logged. */
 int resume_prepare(learner_t *L);
+/* At the start of the resumed iteration: admits the groups of it the records held (those that
+ * still fit; the others are logged and dropped, and asked for again). */
+void resume_take_back(learner_t *L);
 
 #endif
