@@ -129,31 +129,43 @@ static int s_meta_long(const st_file_t *f, const char *key, long long *out, char
     return 0;
 }
 
-int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
-    char *path = s_state_path(L->run_dir, t);
+/* Reads and parses iteration t's state file: the buffer (caller frees) behind f, or NULL. */
+static char *s_read_state(const char *run_dir, uint64_t t, st_file_t *f, char *why, size_t wl) {
+    char *path = s_state_path(run_dir, t);
     size_t len;
     char *data = util_read_file(path, &len);
-    if (!data) {
-        snprintf(why, wl, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
-    }
-    st_file_t f;
     char inner[400];
-    int rc = st_parse(data, len, &f, inner, sizeof inner);
-    if (rc != 0) {
+    if (!data) snprintf(why, wl, "%s: %s", path, strerror(errno));
+    else if (st_parse(data, len, f, inner, sizeof inner) != 0) {
         snprintf(why, wl, "%s: %s", path, inner);
         free(data);
-        free(path);
-        return -1;
+        data = NULL;
     }
+    free(path);
+    return data;
+}
+
+int ckpt_state_readable(const char *run_dir, uint64_t t, char *why, size_t wl) {
+    st_file_t f;
+    char *data = s_read_state(run_dir, t, &f, why, wl);
+    if (!data) return -1;
+    st_free(&f);
+    free(data);
+    return 0;
+}
+
+int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
+    st_file_t f;
+    char *data = s_read_state(L->run_dir, t, &f, why, wl);
+    if (!data) return -1;
+    int rc;
     optim_t *o = L->optim;
     long long it = 0, version = 0, adam_t = 0, adamw_t = 0, steps = 0, stale = 0;
     rc = s_meta_long(&f, "iteration", &it, why, wl) || s_meta_long(&f, "version", &version, why, wl) ||
          s_meta_long(&f, "adam_t", &adam_t, why, wl) || s_meta_long(&f, "adamw_t", &adamw_t, why, wl) ||
          s_meta_long(&f, "steps", &steps, why, wl) || s_meta_long(&f, "stale_total", &stale, why, wl) ? -1 : 0;
     if (rc == 0 && (uint64_t)it != t) {
-        snprintf(why, wl, "%s holds iteration %lld", path, it);
+        snprintf(why, wl, "the state file of iteration %llu holds iteration %lld", (unsigned long long)t, it);
         rc = -1;
     }
     if (rc == 0 && o->n)
@@ -174,6 +186,5 @@ int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
     }
     st_free(&f);
     free(data);
-    free(path);
     return rc;
 }

@@ -26,6 +26,8 @@ int ckpt_write(learner_t *L, const ckpt_counters_t *c);
 ckpt_counters_t ckpt_counters(const learner_t *L);
 /* Reads the policy of iteration t, its digest checked. NULL with the reason in why. */
 policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, uint64_t *version, char *why, size_t wl);
+/* Does iteration t's state file read whole, its digest intact? 0, or -1 with the reason. */
+int ckpt_state_readable(const char *run_dir, uint64_t t, char *why, size_t wl);
 /* Restores the optimiser, APO's solution and the version counters of iteration t into L (set
  * up around a policy of the same shape). Returns 0 or -1 with the reason in why. */
 int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl);

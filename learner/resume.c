@@ -13,16 +13,13 @@
 #include "common/util.h"
 #include "learner/checkpoint.h"
 
-/* The lines of iterations.jsonl that number 0, 1, 2, ... in order (a torn or out-of-order line
- * ends them). Returns how many, with their byte lengths summed in *bytes. */
-static long s_jsonl_prefix(const char *path, size_t *bytes) {
-    *bytes = 0;
-    size_t len;
-    char *text = util_read_file(path, &len);
-    if (!text) return 0;
-    long n = 0;
-    for (char *p = text; p < text + len;) {
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+/* The lines of iterations.jsonl text that number 0, 1, 2, ... in order (a torn or out-of-order
+ * line ends them): how many, with ends[i] the offset just past line i (caller frees). */
+static long s_jsonl_prefix(const char *text, size_t len, size_t **ends) {
+    *ends = NULL;
+    long n = 0, cap = 0;
+    for (const char *p = text; p < text + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
         if (!nl) break; /* a line without its newline was cut short */
         json_error_t e;
         json_t *o = json_loadb(p, (size_t)(nl - p), 0, &e);
@@ -30,11 +27,10 @@ static long s_jsonl_prefix(const char *path, size_t *bytes) {
         int ok = json_is_integer(it) && json_integer_value(it) == n;
         json_decref(o);
         if (!ok) break;
-        n++;
-        *bytes += (size_t)(nl + 1 - p);
+        if (n == cap) *ends = xrealloc(*ends, sizeof **ends * (size_t)(cap = cap ? 2 * cap : 64));
+        (*ends)[n++] = (size_t)(nl + 1 - text);
         p = nl + 1;
     }
-    free(text);
     return n;
 }
 
@@ -86,19 +82,20 @@ static int s_records(learner_t *L, uint64_t keep_to, Spar__RolloutGroup ***out, 
     return rc;
 }
 
-/* The highest t below `lines` whose policy and state load with their digests intact. */
-static long s_last_checkpoint(learner_t *L, long lines) {
+/* The highest t below `lines` whose policy and state files load with their digests intact;
+ * its policy (caller destroys) and version. NULL when there is none. */
+static policy_t *s_last_checkpoint(learner_t *L, long lines, long *t_out, uint64_t *version) {
     for (long t = lines - 1; t >= 0; t--) {
         char why[600];
-        uint64_t version;
-        policy_t *p = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, &version, why, sizeof why);
-        if (p) {
-            policy_destroy(&p);
-            return t;
+        policy_t *p = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, version, why, sizeof why);
+        if (p && ckpt_state_readable(L->run_dir, (uint64_t)t, why, sizeof why) == 0) {
+            *t_out = t;
+            return p;
         }
+        policy_destroy(&p);
         log_warn("checkpoint of iteration %ld unusable (%s); trying the one before", t, why);
     }
-    return -1;
+    return NULL;
 }
 
 /* The tabular average iterate is the mean over every iterate: re-add them in order. */
@@ -128,41 +125,35 @@ static void s_read_run_id(learner_t *L) {
 
 int resume_prepare(learner_t *L) {
     char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
-    size_t keep_bytes;
-    long lines = s_jsonl_prefix(jsonl, &keep_bytes);
-    long t = lines > 0 ? s_last_checkpoint(L, lines) : -1;
-    if (t < 0) {
-        log_error("%s: nothing to resume from (no iterations.jsonl line with a whole checkpoint)", L->run_dir);
-        free(jsonl);
-        return 2;
-    }
-    /* iterations.jsonl back to the line of iteration t */
-    size_t len;
+    size_t len = 0, *ends = NULL;
     char *text = util_read_file(jsonl, &len);
-    size_t cut = 0;
-    for (long i = 0; i <= t; i++) cut = (size_t)((char *)memchr(text + cut, '\n', len - cut) - text) + 1;
-    int rc = cut < len ? util_write_atomic(jsonl, text, cut) : 0;
-    if (cut < len) log_warn("%s: %zu bytes after iteration %ld dropped", jsonl, len - cut, t);
+    long lines = text ? s_jsonl_prefix(text, len, &ends) : 0, t = -1;
+    uint64_t version = 0;
+    policy_t *cur = lines > 0 ? s_last_checkpoint(L, lines, &t, &version) : NULL;
+    int rc = 0;
+    if (cur && ends[t] < len) { /* iterations.jsonl back to the line of iteration t */
+        log_warn("%s: %zu bytes after iteration %ld dropped", jsonl, len - ends[t], t);
+        if ((rc = util_write_atomic(jsonl, text, ends[t])) != 0) log_error("cannot rewrite %s: %s", jsonl, strerror(-rc));
+    }
     free(text);
+    free(ends);
+    if (!cur) log_error("%s: nothing to resume from (no iterations.jsonl line with a whole checkpoint)", L->run_dir);
     free(jsonl);
+    if (!cur) return 2;
     if (rc != 0) {
-        log_error("cannot rewrite iterations.jsonl: %s", strerror(-rc));
+        policy_destroy(&cur);
         return 1;
     }
     s_read_run_id(L);
 
     char why[600];
-    uint64_t v0, version;
+    uint64_t v0;
     if (!(L->theta = ckpt_load_policy(L->run_dir, L->gpt, 0, &v0, why, sizeof why))) {
         log_error("resume: %s", why);
+        policy_destroy(&cur);
         return 1;
     }
     learner_core_setup(L); /* pi_ref and the average start from iteration 0's policy */
-    policy_t *cur = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, &version, why, sizeof why);
-    if (!cur) {
-        log_error("resume: %s", why);
-        return 1;
-    }
     policy_copy(L->theta, cur);
     policy_destroy(&cur);
     if ((!L->gpt && s_rebuild_average(L, t) != 0)) return 1;
