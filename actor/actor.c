@@ -731,14 +731,9 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     log_info("actor stopping: %llu groups sent, %llu bad messages", (unsigned long long)A.groups_sent,
              (unsigned long long)A.wire.bad_messages);
     if (A.ctl && A.welcomed && !A.stop) { /* stopped by a signal: tell the learner, so it re-issues our lease now */
-        Spar__Shutdown bye = SPAR__SHUTDOWN__INIT;
-        bye.reason = "actor stopping";
-        Spar__Envelope env = SPAR__ENVELOPE__INIT;
-        env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
-        env.shutdown = &bye;
         int linger = 500; /* let the goodbye leave before the socket closes */
         zmq_setsockopt(A.ctl, ZMQ_LINGER, &linger, sizeof linger);
-        s_to_learner(&A, &env);
+        (void)wire_send_shutdown(&A.wire, A.ctl, NULL, "actor stopping");
     }
     for (int i = 0; i < A.n_tasks; i++) s_task_free(&A.tasks[i]);
     free(A.tasks);

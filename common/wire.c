@@ -47,6 +47,15 @@ int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *en
     return 0;
 }
 
+int wire_send_shutdown(wire_t *w, void *sock, const wire_peer_t *peer, const char *reason) {
+    Spar__Shutdown sd = SPAR__SHUTDOWN__INIT;
+    sd.reason = (char *)reason;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
+    env.shutdown = &sd;
+    return wire_send(w, sock, peer, &env);
+}
+
 int wire_check_preference(const double *p, size_t n_entries, size_t k, char *why, size_t whylen) {
     if (k == 0 || n_entries != k * k) {
         snprintf(why, whylen, "preference has %zu entries, expected K*K = %zu", n_entries, k * k);

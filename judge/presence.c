@@ -126,14 +126,9 @@ void presence_tick(presence_t *p, uint64_t served, uint64_t pairs) {
 void presence_destroy(presence_t **pp) {
     presence_t *p = *pp;
     if (!p) return;
-    Spar__Shutdown bye = SPAR__SHUTDOWN__INIT;
-    bye.reason = "judge stopping";
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
-    env.shutdown = &bye;
     int linger = p->answered ? 300 : 0; /* a goodbye to a learner that is there */
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
-    s_send(p, &env);
+    (void)wire_send_shutdown(p->wire, p->sock, NULL, "judge stopping");
     zmq_close(p->sock);
     free(p);
     *pp = NULL;

@@ -102,13 +102,9 @@ static void s_announce(learner_t *L) {
 }
 
 static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *reason) {
-    Spar__Shutdown sd = SPAR__SHUTDOWN__INIT;
-    sd.reason = (char *)reason;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
-    env.shutdown = &sd;
-    if (to) s_reply(L, to, &env);
-    else s_publish(L, &env);
+    void *sock = to ? L->ctl : L->pub;
+    if (sock && wire_send_shutdown(&L->wire, sock, to, reason) != 0 && to)
+        log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
 
 /* ---- handlers --------------------------------------------------------------------------- */
