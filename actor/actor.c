@@ -209,7 +209,7 @@ static int s_add_judge(actor_t *A, const char *ep, int from_pool) {
         return -1;
     }
     void *s = zmq_socket(A->zctx, ZMQ_DEALER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, A->cfg->wire.max_frame_bytes);
     if (curve_client(A->curve, s, CURVE_JUDGE, "judge") != 0) {
         zmq_close(s);
         return -2;
@@ -646,8 +646,8 @@ static int s_connect(actor_t *A) {
     A->zctx = zmq_ctx_new();
     A->ctl = zmq_socket(A->zctx, ZMQ_DEALER);
     A->sub = zmq_socket(A->zctx, ZMQ_SUB);
-    wire_socket_defaults(A->ctl);
-    wire_socket_defaults(A->sub);
+    wire_socket_defaults(A->ctl, A->cfg->wire.max_frame_bytes);
+    wire_socket_defaults(A->sub, A->cfg->wire.max_frame_bytes);
     zmq_setsockopt(A->ctl, ZMQ_ROUTING_ID, A->wire.sender_id, strlen(A->wire.sender_id));
     zmq_setsockopt(A->sub, ZMQ_SUBSCRIBE, "", 0);
     char err[1024];
@@ -716,7 +716,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     memset(&A, 0, sizeof A);
     A.cfg = cfg;
     char sid[128];
-    snprintf(sid, sizeof sid, "%s.%d", id && id[0] ? id : "actor", (int)getpid());
+    util_process_id(id && id[0] ? id : "actor", sid, sizeof sid);
     wire_init(&A.wire, sid, cfg->wire.max_frame_bytes);
     log_set_name(id && id[0] ? id : "actor");
     util_install_stop_signals();
@@ -748,5 +748,6 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     if (A.sub) zmq_close(A.sub);
     curve_destroy(&A.curve);
     if (A.zctx) zmq_ctx_term(A.zctx);
+    wire_fini(&A.wire);
     return status;
 }

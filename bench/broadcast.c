@@ -41,7 +41,7 @@ typedef struct {
  * says done. */
 static void s_raw_dealer(const char *ep, uint32_t n_chunks) {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 1L << 31);
     zmq_connect(s, ep);
     zmq_send(s, "h", 1, 0);
     char go;
@@ -64,7 +64,7 @@ static double s_raw(long actors, size_t len, size_t chunk) {
     char *ep = xasprintf("ipc://%s/raw", dir);
     uint32_t n_chunks = (uint32_t)((len + chunk - 1) / chunk);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 1L << 31);
     zmq_bind(s, ep);
     uint8_t *blob = xmalloc(len);
     for (size_t i = 0; i < len; i++) blob[i] = (uint8_t)(i * 2654435761u >> 24);
@@ -249,7 +249,7 @@ static int s_spar(const opts_t *o, long prompts, spar_result_t *res, double *run
     seen_t seen;
     memset(&seen, 0, sizeof seen);
     void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
-    wire_socket_defaults(sub);
+    wire_socket_defaults(sub, 1L << 31);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
     zmq_connect(sub, publish);
     wire_t w;

@@ -277,7 +277,7 @@ static int s_run_learner(const opts_t *o, long k, long prompts, learner_result_t
         snprintf(f->id, sizeof f->id, "fake-%ld.%d", i, (int)getpid());
         wire_init(&f->wire, f->id, cfg.wire.max_frame_bytes);
         f->sock = zmq_socket(ctx, ZMQ_DEALER);
-        wire_socket_defaults(f->sock);
+        wire_socket_defaults(f->sock, 1L << 31);
         zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, f->id, strlen(f->id));
         zmq_connect(f->sock, cfg.learner.control);
     }
@@ -331,7 +331,7 @@ out:
 /* The child: a ROUTER answering every message with `ack_bytes` bytes, until killed. */
 static void s_raw_server(const char *endpoint, size_t ack_bytes) {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 1L << 31);
     if (zmq_bind(s, endpoint) != 0) _exit(1);
     char *ack = xcalloc(ack_bytes, 1);
     zmq_msg_t id, body;
@@ -363,7 +363,7 @@ static double s_run_raw(long n, long window, long total, size_t group_bytes, siz
     long quota = total / n;
     for (long i = 0; i < n; i++) {
         socks[i] = zmq_socket(ctx, ZMQ_DEALER);
-        wire_socket_defaults(socks[i]);
+        wire_socket_defaults(socks[i], 1L << 31);
         zmq_connect(socks[i], ep);
         items[i] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
     }

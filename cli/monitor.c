@@ -150,7 +150,7 @@ static json_t *s_status_file(monitor_t *M, char *note, size_t len) {
 
 static int s_connect(monitor_t *M) {
     M->sock = zmq_socket(M->ctx, ZMQ_DEALER);
-    wire_socket_defaults(M->sock);
+    wire_socket_defaults(M->sock, MONITOR_MAX_FRAME);
     if (curve_client(M->curve, M->sock, CURVE_LEARNER, "monitor") != 0) return -1;
     return zmq_connect(M->sock, M->target);
 }
@@ -481,6 +481,7 @@ static void s_close(monitor_t *M) {
     if (M->sock) zmq_close(M->sock);
     curve_destroy(&M->curve);
     if (M->ctx) zmq_ctx_term(M->ctx);
+    wire_fini(&M->wire);
     json_decref(M->lines);
     free(M->jsonl);
     free(M->status_path);

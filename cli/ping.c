@@ -63,7 +63,7 @@ int ping_main(int argc, char **argv) {
     wire_t w;
     wire_init(&w, id, 1 << 20);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 1 << 20);
     int status = 1;
     char err[1024];
     curve_t *curve = curve_new(ctx, &cfg, err, sizeof err);
@@ -104,5 +104,6 @@ int ping_main(int argc, char **argv) {
     zmq_close(s);
     curve_destroy(&curve);
     zmq_ctx_term(ctx);
+    wire_fini(&w);
     return status;
 }

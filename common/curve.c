@@ -440,7 +440,7 @@ static void *s_handler(void *arg) {
 static int s_start(curve_t *c) {
     if (c->running) return 0;
     c->zap = zmq_socket(c->zctx, ZMQ_REP);
-    wire_socket_defaults(c->zap);
+    wire_socket_defaults(c->zap, 1 << 20);
     if (zmq_bind(c->zap, ZAP_ENDPOINT) != 0) {
         log_error("curve: cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
         zmq_close(c->zap);
@@ -449,7 +449,7 @@ static int s_start(curve_t *c) {
     char ep[64];
     s_pipe_endpoint(c, ep, sizeof ep);
     c->pipe = zmq_socket(c->zctx, ZMQ_PAIR);
-    wire_socket_defaults(c->pipe);
+    wire_socket_defaults(c->pipe, 1 << 20);
     zmq_bind(c->pipe, ep);
     /* signals stay with the role's thread, whose loop checks for them */
     sigset_t all, old;

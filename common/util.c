@@ -195,3 +195,13 @@ void util_install_stop_signals(void) {
 }
 
 int util_stop_requested(void) { return s_stop; }
+
+void util_process_id(const char *base, char *out, size_t outlen) {
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    for (char *c = host; *c; c++) /* a host name is printable, but ids reach logs and metrics */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '.' || *c == '_'))
+            *c = '_';
+    snprintf(out, outlen, "%s.%d%s%.64s", base && base[0] ? base : "spar", (int)getpid(), host[0] ? "@" : "", host);
+}

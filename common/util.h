@@ -31,8 +31,13 @@ int util_write_replace(const char *path, const void *data, size_t len);
 int util_mkdirs(const char *path);
 int util_file_exists(const char *path);
 
-#endif
-
 /* SIGINT/SIGTERM set a flag that main loops poll (the handler does nothing else). */
 void util_install_stop_signals(void);
 int util_stop_requested(void);
+
+/* This process's identity on the wire: "BASE.PID@HOST". Unique in any deployment (two copies of
+ * one container image differ by host name, two processes on a host by pid) and stable for the
+ * process's life. Truncated to fit outlen. */
+void util_process_id(const char *base, char *out, size_t outlen);
+
+#endif

@@ -5,13 +5,17 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
 #include "common/log.h"
+#include "common/strmap.h"
 #include "common/util.h"
+#include "common/wire_scan.h"
 
 #define PREF_TOL 1e-6
+#define LOGGED_CAPACITY 4096 /* sender/reason pairs remembered as logged */
 
 void wire_init(wire_t *w, const char *sender_id, long max_frame_bytes) {
     memset(w, 0, sizeof *w);
@@ -19,11 +23,21 @@ void wire_init(wire_t *w, const char *sender_id, long max_frame_bytes) {
     w->max_frame_bytes = max_frame_bytes;
 }
 
-void wire_socket_defaults(void *sock) {
-    int linger = 0, hwm = 10000;
+void wire_fini(wire_t *w) { strmap_free(&w->logged); }
+
+void wire_socket_defaults(void *sock, long max_frame_bytes) {
+    /* A ROUTER's send queue is per peer: a peer that does not read gets at most
+     * WIRE_PEER_SNDHWM replies queued, then ZeroMQ drops further ones. Requests wait in
+     * receive queues of rcvhwm per peer, each frame at most max_frame_bytes. */
+    int type = 0;
+    size_t tl = sizeof type;
+    zmq_getsockopt(sock, ZMQ_TYPE, &type, &tl);
+    int linger = 0, hwm = type == ZMQ_ROUTER ? WIRE_PEER_SNDHWM : 10000, rcvhwm = 1000;
+    int64_t max = max_frame_bytes;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
 }
 
 int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *env) {
@@ -95,10 +109,34 @@ static int s_check_response(const Spar__Response *r, char *why, size_t wl) {
     return 0;
 }
 
+/* A string a peer sent that reaches logs, status.json or /metrics. */
+static int s_check_text(const char *what, const char *s, size_t max, char *why, size_t wl) {
+    if (strlen(s) > max || !wire_text_printable(s)) {
+        snprintf(why, wl, "%s is not printable text of at most %zu bytes", what, max);
+        return -1;
+    }
+    return 0;
+}
+
 int wire_check_rollout_group(const Spar__RolloutGroup *g, char *why, size_t wl) {
     size_t k = g->n_responses;
-    if (k < 1) {
-        snprintf(why, wl, "rollout group without responses");
+    if (k < 1 || k > WIRE_MAX_RESPONSES) {
+        snprintf(why, wl, "rollout group with %zu responses (1 to %d)", k, WIRE_MAX_RESPONSES);
+        return -1;
+    }
+    if (g->n_opponents >= k && g->n_opponents) {
+        snprintf(why, wl, "rollout group with %u opponents among %zu responses", g->n_opponents, k);
+        return -1;
+    }
+    if (s_check_text("actor id", g->actor_id, WIRE_ID_MAX, why, wl) != 0 ||
+        s_check_text("judge version", g->judge_version, WIRE_ID_MAX, why, wl) != 0)
+        return -1;
+    if (!(g->judge_latency_ms >= 0 && g->judge_latency_ms <= 86400e3)) {
+        snprintf(why, wl, "judge latency %g ms", g->judge_latency_ms);
+        return -1;
+    }
+    if (g->judge_attempts > 1000000 || g->judge_failures > g->judge_attempts) {
+        snprintf(why, wl, "%u judge attempts with %u failures", g->judge_attempts, g->judge_failures);
         return -1;
     }
     for (size_t i = 0; i < k; i++)
@@ -123,11 +161,25 @@ int wire_check_rollout_group(const Spar__RolloutGroup *g, char *why, size_t wl) 
 /* Required fields and value ranges of each body type. */
 static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
     switch (e->body_case) {
+    case SPAR__ENVELOPE__BODY_HELLO:
+        return s_check_text("hello host", e->hello->host, 255, why, wl) ||
+                       s_check_text("hello endpoint", e->hello->endpoint, 255, why, wl)
+                   ? -1
+                   : 0;
+    case SPAR__ENVELOPE__BODY_SHUTDOWN: return s_check_text("shutdown reason", e->shutdown->reason, 255, why, wl);
+    case SPAR__ENVELOPE__BODY_WELCOME:
+        for (size_t i = 0; i < e->welcome->n_judges; i++)
+            if (s_check_text("judge endpoint", e->welcome->judges[i], 255, why, wl)) return -1;
+        return 0;
+    case SPAR__ENVELOPE__BODY_JUDGE_POOL:
+        for (size_t i = 0; i < e->judge_pool->n_endpoints; i++)
+            if (s_check_text("judge endpoint", e->judge_pool->endpoints[i], 255, why, wl)) return -1;
+        return 0;
     case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: return wire_check_rollout_group(e->rollout_group, why, wl);
     case SPAR__ENVELOPE__BODY_JUDGE_REQUEST: {
         const Spar__JudgeRequest *r = e->judge_request;
-        if (r->n_responses < 2) {
-            snprintf(why, wl, "judge request with %zu responses (need at least 2)", r->n_responses);
+        if (r->n_responses < 2 || r->n_responses > WIRE_MAX_RESPONSES) {
+            snprintf(why, wl, "judge request with %zu responses (2 to %d)", r->n_responses, WIRE_MAX_RESPONSES);
             return -1;
         }
         for (size_t i = 0; i < r->n_responses; i++)
@@ -136,7 +188,14 @@ static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
     }
     case SPAR__ENVELOPE__BODY_JUDGE_REPLY: {
         const Spar__JudgeReply *r = e->judge_reply;
+        if (s_check_text("judge version", r->judge_version, WIRE_ID_MAX, why, wl) ||
+            s_check_text("judge error", r->error, 1024, why, wl))
+            return -1;
         if (r->error && r->error[0]) return 0;
+        if (r->k > WIRE_MAX_RESPONSES) {
+            snprintf(why, wl, "judge reply for K = %u (at most %d)", r->k, WIRE_MAX_RESPONSES);
+            return -1;
+        }
         if (r->n_preference == 0 && r->n_rewards == 0) {
             snprintf(why, wl, "judge reply carries neither preferences nor rewards");
             return -1;
@@ -158,6 +217,10 @@ static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
     }
     case SPAR__ENVELOPE__BODY_WORK_GRANT: {
         const Spar__WorkGrant *g = e->work_grant;
+        if (g->n_prompt_ids > WIRE_MAX_PROMPTS || g->samples_per_prompt > WIRE_MAX_RESPONSES) {
+            snprintf(why, wl, "work grant of %zu prompts x %u samples", g->n_prompt_ids, g->samples_per_prompt);
+            return -1;
+        }
         if (g->n_prompt_ids > 0 && g->samples_per_prompt < 1) {
             snprintf(why, wl, "work grant with samples_per_prompt 0");
             return -1;
@@ -174,6 +237,7 @@ static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
     }
     case SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK: {
         const Spar__WeightsChunk *c = e->weights_chunk;
+        if (s_check_text("weights error", c->error, 1024, why, wl)) return -1;
         if (c->error && c->error[0]) return 0;
         if (c->n_chunks == 0 || c->chunk_index >= c->n_chunks) {
             snprintf(why, wl, "weights chunk %u of %u", c->chunk_index, c->n_chunks);
@@ -214,6 +278,8 @@ Spar__Envelope *wire_decode(const void *data, size_t len, long max_frame_bytes, 
         snprintf(why, whylen, "frame of %zu bytes exceeds the limit of %ld", len, max_frame_bytes);
         return NULL;
     }
+    size_t max_decoded = 2 * (size_t)max_frame_bytes + (16u << 20);
+    if (wire_scan(&spar__envelope__descriptor, data, len, max_decoded, NULL, why, whylen) != 0) return NULL;
     Spar__Envelope *e = spar__envelope__unpack(NULL, len, data);
     if (!e) {
         snprintf(why, whylen, "not a protobuf envelope (%zu bytes)", len);
@@ -230,7 +296,8 @@ Spar__Envelope *wire_decode(const void *data, size_t len, long max_frame_bytes, 
         spar__envelope__free_unpacked(e, NULL);
         return NULL;
     }
-    if (s_check_body(e, why, whylen) != 0) {
+    if (s_check_text("sender id", e->sender_id, WIRE_ID_MAX, why, whylen) != 0 ||
+        s_check_text("run id", e->run_id, 319, why, whylen) != 0 || s_check_body(e, why, whylen) != 0) {
         spar__envelope__free_unpacked(e, NULL);
         return NULL;
     }
@@ -255,12 +322,19 @@ void wire_peer_name(const wire_peer_t *peer, char *out, size_t outlen) {
     if (o == 0 && outlen) snprintf(out, outlen, "(anonymous)");
 }
 
-static void s_count_bad(wire_t *w, const char *sender, const char *why) {
+void wire_count_bad(wire_t *w, const char *sender, const char *why) {
     w->bad_messages++;
-    for (int i = 0; i < w->n_logged; i++)
-        if (strcmp(w->logged[i], sender) == 0) return;
-    if (w->n_logged < 64) snprintf(w->logged[w->n_logged++], WIRE_ID_MAX + 1, "%.*s", WIRE_ID_MAX, sender);
-    log_warn("dropped bad message from %s: %s (further ones from this sender are counted, not logged)",
+    /* the reason up to its first figure: "frame of 9 bytes" and "frame of 10 bytes" are one */
+    size_t cut = strcspn(why, "0123456789");
+    char *key = xasprintf("%s %.*s", sender, (int)(cut < 80 ? cut : 80), why);
+    if (!w->logged) w->logged = strmap_new(LOGGED_CAPACITY);
+    if (strmap_get(w->logged, key)) {
+        free(key);
+        return;
+    }
+    strmap_put(w->logged, key, xstrdup(""));
+    free(key);
+    log_warn("dropped bad message from %s: %s (further ones like it from this sender are counted, not logged)",
              sender, why);
 }
 
@@ -279,7 +353,7 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
             zmq_msg_close(&part);
             char name[2 * WIRE_ID_MAX + 1];
             wire_peer_name(&peer, name, sizeof name);
-            s_count_bad(w, name, "empty message");
+            wire_count_bad(w, name, "empty message");
             return NULL;
         }
         zmq_msg_close(&part);
@@ -292,18 +366,18 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
     char name[2 * WIRE_ID_MAX + 1];
     if (router) wire_peer_name(&peer, name, sizeof name);
     else snprintf(name, sizeof name, "%s", "upstream");
-    /* Extra frames are not part of the protocol: drain them and count the message as bad. */
-    int extra = 0;
-    while (zmq_msg_more(&part)) {
+    /* Extra frames are not part of the protocol: drain them and count the message as bad.
+     * ZeroMQ delivers a message's frames together, so none of these reads waits. */
+    size_t extra = 0;
+    for (int more = zmq_msg_more(&part); more; extra++) {
         zmq_msg_t rest;
         zmq_msg_init(&rest);
-        zmq_msg_recv(&rest, sock, 0);
+        more = zmq_msg_recv(&rest, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&rest);
         zmq_msg_close(&rest);
-        extra = 1;
     }
     if (extra) {
         zmq_msg_close(&part);
-        s_count_bad(w, name, "unexpected extra frames");
+        wire_count_bad(w, name, "unexpected extra frames");
         return NULL;
     }
     char why[256];
@@ -311,7 +385,7 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
                                     why, sizeof why);
     zmq_msg_close(&part);
     if (!e) {
-        s_count_bad(w, name, why);
+        wire_count_bad(w, name, why);
         return NULL;
     }
     w->received++;

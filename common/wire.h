@@ -1,7 +1,11 @@
 /* wire — the one send/receive pair for every spar message: protobuf Envelope over ZeroMQ.
- * Receiving checks, in order: frame size limit, protobuf parse, protocol version, known body
- * type, required fields and value ranges. A bad frame is counted, logged once per sender and
- * dropped; wire never asserts on data from a socket.
+ * Receiving takes a whole message whatever its number of frames, never blocks, and checks, in
+ * order: one frame (after the routing id), the frame size limit (ZeroMQ itself drops a peer
+ * whose frame exceeds it, before reading it: ZMQ_MAXMSGSIZE), a scan of the frame against the
+ * descriptor (memory unpack would take, unknown fields, UTF-8; wire_scan.h), protobuf parse,
+ * protocol version, known body type, printable ids, required fields, counts and value ranges.
+ * A bad message is counted, logged once per sender and reason, and dropped; wire never asserts
+ * on data from a socket.
  * Ownership: wire_recv returns an envelope the caller frees with wire_free. */
 #ifndef SPAR_WIRE_H
 #define SPAR_WIRE_H
@@ -13,7 +17,13 @@
 
 #define WIRE_PROTOCOL_VERSION 1u
 #define WIRE_ID_MAX 255
-#define WIRE_MAX_WEIGHT_BYTES (8ULL << 30) /* larger announced weights are refused */ /* ZeroMQ routing ids are at most 255 bytes */
+#define WIRE_MAX_WEIGHT_BYTES (8ULL << 30) /* larger announced weights are refused */
+#define WIRE_MAX_RESPONSES 4096 /* responses in one group or judge request (K, with opponents) */
+#define WIRE_MAX_PROMPTS 4096   /* prompts in one lease */
+#define WIRE_FETCH_WINDOW 16    /* weight chunks an actor asks for before the first arrives */
+/* Messages queued per peer before ZeroMQ drops further ones: with chunks of learner.chunk_bytes
+ * the learner holds at most this many chunk replies for a peer that does not read. */
+#define WIRE_PEER_SNDHWM (4 * WIRE_FETCH_WINDOW)
 
 typedef struct {
     char sender_id[WIRE_ID_MAX + 1];
@@ -22,8 +32,7 @@ typedef struct {
     long max_frame_bytes;
     uint64_t bad_messages; /* frames counted and dropped */
     uint64_t received;     /* frames accepted */
-    char logged[64][WIRE_ID_MAX + 1]; /* senders already logged as bad (log once) */
-    int n_logged;
+    struct strmap *logged; /* "sender reason" pairs already logged (log once) */
 } wire_t;
 
 /* A routing identity of a ROUTER peer. */
@@ -33,6 +42,8 @@ typedef struct {
 } wire_peer_t;
 
 void wire_init(wire_t *w, const char *sender_id, long max_frame_bytes);
+/* Frees what wire_init and the log-once table hold; safe twice. */
+void wire_fini(wire_t *w);
 
 /* Fills version, run id, sender id and sequence, packs and sends. `peer` is the routing
  * identity for ROUTER sockets, NULL for DEALER/PUB. Returns 0 or -1 (errno from zmq). */
@@ -41,8 +52,10 @@ int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *en
  * wire_send. */
 int wire_send_shutdown(wire_t *w, void *sock, const wire_peer_t *peer, const char *reason);
 
-/* Receives one message without blocking. Returns the envelope, or NULL when nothing valid
- * was waiting (a bad frame was counted). `router`: the socket prefixes a routing id. */
+/* Receives one message (all its frames) without blocking. Returns the envelope, or NULL when
+ * nothing valid was waiting (a bad message was counted). `router`: the socket prefixes a
+ * routing id, returned in peer_out: the connection's identity, which ZeroMQ keeps unique per
+ * ROUTER; act on it, not on the envelope's sender_id, which any peer can write. */
 Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_out);
 
 /* The decoder alone (no socket): returns the envelope or NULL with the reason in why. */
@@ -58,13 +71,16 @@ int wire_check_preference(const double *p, size_t n_entries, size_t k, char *why
 
 void wire_free(Spar__Envelope *env);
 
+/* Counts a message that passed decoding but that the receiver refuses (a peer not entitled to
+ * send it, a count out of range for this run), logged once per sender and reason. */
+void wire_count_bad(wire_t *w, const char *sender, const char *why);
+
 /* Printable form of a routing id (hex when not printable). */
 void wire_peer_name(const wire_peer_t *peer, char *out, size_t outlen);
 
-/* Sets the options every spar socket shares (linger, high-water marks). */
-void wire_socket_defaults(void *sock);
-
-#endif
+/* Sets the options every spar socket shares: linger 0, high-water marks, and ZMQ_MAXMSGSIZE =
+ * max_frame_bytes, so a larger frame is never read (its peer is disconnected). */
+void wire_socket_defaults(void *sock, long max_frame_bytes);
 
 /* 1 when a message is waiting on the socket. */
 int wire_readable(void *sock);
@@ -73,3 +89,5 @@ int wire_readable(void *sock);
 Spar__RolloutGroup *wire_take_rollout_group(Spar__Envelope *env);
 /* Name of a body type, for logs. */
 const char *wire_body_name(const Spar__Envelope *env);
+
+#endif

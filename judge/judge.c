@@ -238,9 +238,9 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     memset(&J, 0, sizeof J);
     J.cfg = cfg;
     char sid[128];
-    snprintf(sid, sizeof sid, "%s", id && id[0] ? id : "judge");
+    util_process_id(id && id[0] ? id : "judge", sid, sizeof sid);
     wire_init(&J.wire, sid, cfg->wire.max_frame_bytes);
-    log_set_name(sid);
+    log_set_name(id && id[0] ? id : "judge");
     util_install_stop_signals();
 
     char why[512];
@@ -290,7 +290,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
 
     J.zctx = zmq_ctx_new();
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
-    wire_socket_defaults(J.sock);
+    wire_socket_defaults(J.sock, cfg->wire.max_frame_bytes);
     int status = 0;
     if (!(J.curve = curve_new(J.zctx, cfg, why, sizeof why))) {
         log_error("config error: %s", why);
@@ -369,6 +369,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     zmq_close(J.sock);
     curve_destroy(&J.curve);
     zmq_ctx_term(J.zctx);
+    wire_fini(&J.wire);
     game_set_free(&J.games);
     return status;
 }

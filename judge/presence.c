@@ -85,7 +85,9 @@ presence_t *presence_new(void *zctx, curve_t *curve, const spar_config_t *cfg, w
     p->heartbeat_ms = cfg->actor.heartbeat_ms;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
     p->sock = zmq_socket(zctx, ZMQ_DEALER);
-    wire_socket_defaults(p->sock);
+    wire_socket_defaults(p->sock, cfg->wire.max_frame_bytes);
+    /* the learner knows a peer by its connection's routing id: ours is our wire id */
+    zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, wire->sender_id, strlen(wire->sender_id));
     int hwm = 16; /* while no learner listens, keep a few messages, not a backlog */
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     if (curve_client(curve, p->sock, CURVE_LEARNER, "learner.control (judge pool)") != 0 ||

@@ -70,7 +70,7 @@ remote_t *remote_new(void *zctx, curve_t *curve, const char *endpoint, wire_t *w
                      int both_orders, uint32_t cache_entries) {
     remote_t *r = xcalloc(1, sizeof *r);
     r->sock = zmq_socket(zctx, ZMQ_DEALER);
-    wire_socket_defaults(r->sock);
+    wire_socket_defaults(r->sock, wire->max_frame_bytes);
     if (curve_client(curve, r->sock, CURVE_REMOTE, "judge.remote") != 0) {
         zmq_close(r->sock);
         free(r);

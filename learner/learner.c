@@ -651,8 +651,8 @@ static int s_bind(learner_t *L) {
     L->zctx = zmq_ctx_new();
     L->ctl = zmq_socket(L->zctx, ZMQ_ROUTER);
     L->pub = zmq_socket(L->zctx, ZMQ_PUB);
-    wire_socket_defaults(L->ctl);
-    wire_socket_defaults(L->pub);
+    wire_socket_defaults(L->ctl, L->cfg->wire.max_frame_bytes);
+    wire_socket_defaults(L->pub, L->cfg->wire.max_frame_bytes);
     int mandatory = 0; /* replies to vanished peers are dropped, never block */
     zmq_setsockopt(L->ctl, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
     char err[1024];
@@ -703,6 +703,7 @@ static void s_teardown(learner_t *L) {
     if (L->pub) zmq_close(L->pub);
     curve_destroy(&L->curve); /* before the context ends, or zmq_ctx_term waits on its ZAP socket */
     if (L->zctx) zmq_ctx_term(L->zctx);
+    wire_fini(&L->wire);
 }
 
 /* The gpt policy's starting point, by policy.init: GPT-2's random initialisation, a checkpoint,
@@ -803,8 +804,8 @@ int learner_main(const spar_config_t *cfg, int resume) {
     static learner_t L; /* large (peer table); one per process */
     memset(&L, 0, sizeof L);
     L.cfg = cfg;
-    char id[64];
-    snprintf(id, sizeof id, "learner-%d", (int)getpid());
+    char id[128];
+    util_process_id("learner", id, sizeof id);
     wire_init(&L.wire, id, cfg->wire.max_frame_bytes);
     snprintf(L.wire.run_id, sizeof L.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
     util_install_stop_signals();

@@ -186,7 +186,7 @@ static void s_client(client_t *c, const char *ep, const char *key_file, const ch
     memset(c, 0, sizeof *c);
     c->ctx = zmq_ctx_new();
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
-    wire_socket_defaults(c->sock);
+    wire_socket_defaults(c->sock, 64 << 20);
     wire_init(&c->wire, key_file ? "client" : "plain", 1 << 20);
     if (key_file) {
         spar_config_t cfg;

@@ -44,7 +44,7 @@ static Spar__Envelope *s_ask(wire_t *w, void *s, Spar__Envelope *env) {
 static void s_live_judge(char *const argv[], const char *log, const char *ep, const char *version) {
     pid_t pid = tu_spawnv(NULL, log, argv);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 64 << 20);
     zmq_connect(s, ep);
     uint32_t a[3] = {'4', '2', 256}, b[2] = {'7', 256}, c[2] = {'?', 256};
     Spar__Response r[3], *rp[3] = {&r[0], &r[1], &r[2]};

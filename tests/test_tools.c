@@ -343,7 +343,7 @@ static void s_fake_start(fake_t *F, pthread_t *th, const char *ep, int status) {
     free(text);
     F->ctx = zmq_ctx_new();
     F->sock = zmq_socket(F->ctx, ZMQ_ROUTER);
-    wire_socket_defaults(F->sock);
+    wire_socket_defaults(F->sock, 64 << 20);
     assert_int_equal(zmq_bind(F->sock, ep), 0); /* bound before the monitor starts */
     assert_int_equal(pthread_create(th, NULL, s_fake_learner, F), 0);
 }

@@ -259,7 +259,12 @@ typedef struct {
 
 static void s_send_raw(void *sock, const void *buf, size_t len) { zmq_send(sock, buf, len, 0); }
 
-/* Sends the four classes of bad frames; returns how many were sent. */
+/* Sends a message of n frames (a DEALER's view: no routing id). */
+static void s_send_frames(void *sock, int n, const void *buf, size_t len) {
+    for (int i = 0; i < n; i++) zmq_send(sock, buf, len, i + 1 < n ? ZMQ_SNDMORE : 0);
+}
+
+/* Sends the classes of bad messages that are counted; returns how many were sent. */
 static int s_send_bad_frames(void *sock) {
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     Spar__Envelope e = SPAR__ENVELOPE__INIT;
@@ -268,15 +273,35 @@ static int s_send_bad_frames(void *sock) {
     size_t len;
     uint8_t *buf = s_pack(&e, WIRE_PROTOCOL_VERSION, &len);
     s_send_raw(sock, buf, len - 3); /* truncated */
+    s_send_frames(sock, 2, buf, len); /* a valid envelope with a second frame */
+    s_send_frames(sock, 7, buf, len); /* and with six more (they once hung every process) */
     free(buf);
-    uint8_t *big = xcalloc(8192, 1); /* oversized: the processes run with a 4096-byte limit */
-    s_send_raw(sock, big, 8192);
-    free(big);
     s_send_raw(sock, "\xff\xfe garbage \x01\x02\x03", 14); /* garbage */
     buf = s_pack(&e, 7, &len);                           /* wrong version */
     s_send_raw(sock, buf, len);
     free(buf);
-    return 4;
+    return 5;
+}
+
+static uint64_t s_bad_count(void *sock);
+
+/* A frame over wire.max_frame_bytes is never read: ZeroMQ closes the sender's connection
+ * (ZMQ_MAXMSGSIZE). The process keeps serving: a new connection gets its heartbeat, and the
+ * count of bad messages is what it was. */
+static void s_oversized_closes_only_that_connection(void *ctx, const char *ep, uint64_t bad_before) {
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    wire_socket_defaults(s, 64 << 20);
+    zmq_connect(s, ep);
+    uint8_t *big = xcalloc(8192, 1); /* the processes run with a 4096-byte limit */
+    s_send_raw(s, big, 8192);
+    free(big);
+    util_sleep_ms(200);
+    zmq_close(s);
+    void *t = zmq_socket(ctx, ZMQ_DEALER);
+    wire_socket_defaults(t, 64 << 20);
+    zmq_connect(t, ep);
+    assert_int_equal(s_bad_count(t), bad_before);
+    zmq_close(t);
 }
 
 static Spar__Envelope *s_recv(void *sock, int timeout_ms) {
@@ -320,7 +345,7 @@ static void test_wire_live_judge_drops_bad_frames_and_serves(void **state) {
     char *bind = xasprintf("judge.bind=%s", ep);
     pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, "--set", "wire.max_frame_bytes=4096", NULL);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 64 << 20);
     zmq_connect(s, ep);
     assert_int_equal(s_bad_count(s), 0); /* also waits until the judge is up */
     int sent = s_send_bad_frames(s);
@@ -343,6 +368,7 @@ static void test_wire_live_judge_drops_bad_frames_and_serves(void **state) {
     assert_true(rep->judge_reply->preference[0] == 0.5);
     wire_free(rep);
     assert_int_equal(s_bad_count(s), (uint64_t)sent);
+    s_oversized_closes_only_that_connection(ctx, ep, (uint64_t)sent);
     zmq_close(s);
     zmq_ctx_term(ctx);
     kill(pid, SIGTERM);
@@ -360,7 +386,7 @@ static void test_wire_live_learner_drops_bad_frames_and_serves(void **state) {
     pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "learner", "--set", ctl, "--set", pub, "--set", rd, "--set",
                          "wire.max_frame_bytes=4096", NULL);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s);
+    wire_socket_defaults(s, 64 << 20);
     zmq_connect(s, ep);
     assert_int_equal(s_bad_count(s), 0);
     int sent = s_send_bad_frames(s);
@@ -375,6 +401,7 @@ static void test_wire_live_learner_drops_bad_frames_and_serves(void **state) {
     assert_int_equal(w->welcome->current_version, 0);
     wire_free(w);
     assert_int_equal(s_bad_count(s), (uint64_t)sent);
+    s_oversized_closes_only_that_connection(ctx, ep, (uint64_t)sent);
     zmq_close(s);
     zmq_ctx_term(ctx);
     kill(pid, SIGTERM);
@@ -392,8 +419,8 @@ static void test_wire_live_actor_drops_bad_frames_and_serves(void **state) {
     char *ctl = xasprintf("learner.control=%s", ctl_ep), *pub = xasprintf("learner.publish=%s", pub_ep);
     char *judge = xasprintf("judge.endpoints=ipc://%s/judge", dir);
     void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER), *pubs = zmq_socket(ctx, ZMQ_PUB);
-    wire_socket_defaults(router);
-    wire_socket_defaults(pubs);
+    wire_socket_defaults(router, 64 << 20);
+    wire_socket_defaults(pubs, 64 << 20);
     assert_int_equal(zmq_bind(router, ctl_ep), 0);
     assert_int_equal(zmq_bind(pubs, pub_ep), 0);
     pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "actor", "--set", ctl, "--set", pub, "--set", judge, "--set",
@@ -416,21 +443,21 @@ static void test_wire_live_actor_drops_bad_frames_and_serves(void **state) {
         size_t idlen = zmq_msg_size(&id);
         if (in->body_case == SPAR__ENVELOPE__BODY_HELLO && !welcomed) {
             /* bad frames first, each routed to the actor */
-            uint8_t *big = xcalloc(8192, 1);
             Spar__Envelope hbe = SPAR__ENVELOPE__INIT;
             Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
             hbe.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT, hbe.heartbeat = &hb, hbe.run_id = "", hbe.sender_id = "x";
             size_t len;
             uint8_t *ok = s_pack(&hbe, WIRE_PROTOCOL_VERSION, &len);
             uint8_t *wv = s_pack(&hbe, 3, &len);
-            const void *frames[4] = {ok, big, "\x07garbage!", wv};
-            size_t lens[4] = {len - 2, 8192, 9, len};
+            const void *frames[4] = {ok, ok, "\x07garbage!", wv};
+            size_t lens[4] = {len - 2, len, 9, len};
             for (int i = 0; i < 4; i++) {
                 zmq_send(router, idbuf, idlen, ZMQ_SNDMORE);
+                if (i == 1) zmq_send(router, frames[i], lens[i], ZMQ_SNDMORE); /* a whole envelope, then a second frame */
                 zmq_send(router, frames[i], lens[i], 0);
                 sent++;
             }
-            free(big), free(ok), free(wv);
+            free(ok), free(wv);
             Spar__Welcome w = SPAR__WELCOME__INIT;
             w.run_id = "test-run", w.seed = 1, w.prompts = 4, w.policy_kind = "tabular";
             Spar__Envelope we = SPAR__ENVELOPE__INIT;
