@@ -7,6 +7,18 @@
 #include "common/util.h"
 #include "learner/pairloss.h"
 
+/* algorithm.labels auto: the label form each pair loss's result is stated for. INPO's last-iterate
+ * convergence and IPO's fixed point pi*_tau are about random pairs of pi_t labelled by the judge,
+ * whose expectation is the soft label; iterative DPO and DNO-Prct train on the judge's winner. */
+static int s_soft_labels(alg_kind_t kind, const char *labels) {
+    if (!strcmp(labels, "auto")) return kind == ALG_INPO || kind == ALG_IPO;
+    return !strcmp(labels, "soft");
+}
+
+/* algorithm.pairs auto (SPPO: all K; the losses on opponent win rates use every pair anyway):
+ * soft labels go with every pair, since the expectation over a random pair's label is the
+ * soft label on all pairs; hard labels with the best vs the worst response, the iterative
+ * recipe (all pairs with the winner by P would weigh a 0.51 win like a 0.99 one). */
 void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
     memset(a, 0, sizeof *a);
     const char *name = cfg->algorithm.name;
@@ -30,8 +42,8 @@ void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
     a->sppo.eta = cfg->algorithm.eta;
     a->sppo.include_self = !strcmp(cfg->algorithm.winrate, "include_self");
     a->sppo.best_worst = !strcmp(cfg->algorithm.pairs, "best_worst");
-    a->pairs_all = !strcmp(cfg->algorithm.pairs, "all");
-    a->soft_labels = !strcmp(cfg->algorithm.labels, "soft");
+    a->soft_labels = s_soft_labels(a->kind, cfg->algorithm.labels);
+    a->pairs_all = !strcmp(cfg->algorithm.pairs, "all") || (!strcmp(cfg->algorithm.pairs, "auto") && a->soft_labels);
     a->ref_previous = !strcmp(cfg->algorithm.reference, "previous");
     a->dno_soft = !strcmp(cfg->dno.form, "soft");
     a->dno_margin = cfg->dno.margin;

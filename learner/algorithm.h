@@ -1,12 +1,16 @@
-/* algorithm — which loss the learner minimises over a judged group, built from the config:
- * SPPO (regression on all K or best/worst), and the pair losses INPO, DPO, IPO and DNO
- * (pairloss.h) on the pairs the config selects:
- *   best_worst  (default): argmax vs argmin of the win rate, ties dropped;
+/* algorithm — which loss the learner minimises over a judged group, built from the config
+ * (docs/algorithms.md states every loss, gradient and default): SPPO (regression on all K or
+ * best/worst), and the pair losses INPO, DPO, IPO and DNO (pairloss.h) on the pairs the config
+ * selects:
+ *   best_worst: argmax vs argmin of the win rate, ties dropped;
  *   all:        every i < j with P[i][j] != 1/2, the winner by P.
- * With labels: soft, a pair's loss is the expectation over the judge's Bernoulli label,
+ * With labels soft, a pair's loss is the expectation over the judge's Bernoulli label,
  * P[i][j] L(i > j) + P[j][i] L(j > i), which keeps the exact fixed point without label noise.
- * APO (section 8) trains its base algorithm and extrapolates in the learner (learner.c).
- * Nash-MD (section 5) and EGPO (section 6) need win rates against an opponent policy that did
+ * auto picks what each algorithm's result assumes: soft labels on all pairs for INPO and IPO
+ * (random pairs of pi_t labelled by the judge, in expectation), the judge's winner on the best
+ * vs the worst response for DPO and DNO-Prct (their iterative recipes).
+ * APO trains its base algorithm and extrapolates in the learner (learner.c).
+ * Nash-MD and EGPO need win rates against an opponent policy that did
  * not sample the group, which train.c passes in loss_group_t.opp: for Nash-MD the mean over the
  * opponents the actor sampled from the mixture; for EGPO's full step an estimate from the
  * group by self-normalised importance weights towards the half-step policy:
@@ -15,7 +19,7 @@
  *   EGPO:    online IPO v1 on every pair, (Delta_ij - (opp_i - opp_j) / tau)^2 with
  *            Delta_ij = [lp - lpref](i) - [lp - lpref](j), at the half step and the full step;
  *   online IPO: the same loss with single gradient steps against pi_t, no extragradient (the
- *            "OMD" form of section 6: one step equals an INPO step with eta tau = 4 lr / N). */
+ *            "OMD" form: one step equals an INPO step with eta tau = 4 lr / N). */
 #ifndef SPAR_ALGORITHM_H
 #define SPAR_ALGORITHM_H
 

@@ -1,11 +1,11 @@
 /* pairloss — the losses of the Nash family that train on (winner, loser) pairs, each exactly
- * as ALGORITHMS.md states it, with its derivative. Every function returns the loss of one
+ * as docs/algorithms.md states it, with its derivative. Every function returns the loss of one
  * pair and writes dL/dh (or dL/dDelta); the chosen response gets +that as dL/dlp_theta and
  * the rejected one -that.
- *   DPO  (section 9):  z = beta h, L = -(1-eps) log sigma(z) - eps log sigma(-z)
- *   IPO  (section 6):  L = (h - 1/(2 tau))^2
- *   INPO (section 2):  L = (h - eta/2)^2, h with the geometric-mixture reference
- *   DNO soft (sec. 3): L = -[sigma(dr) log sigma(da/eta') + sigma(-dr) log sigma(-da/eta')]
+ *   DPO:      z = beta h, L = -(1-eps) log sigma(z) - eps log sigma(-z)
+ *   IPO:      L = (h - 1/(2 tau))^2
+ *   INPO:     L = (h - eta/2)^2, h with the geometric-mixture reference
+ *   DNO soft: L = -[sigma(dr) log sigma(da/eta) + sigma(-dr) log sigma(-da/eta)]
  * where h = [lp(w) - lpref(w)] - [lp(l) - lpref(l)] for the chosen reference. */
 #ifndef SPAR_PAIRLOSS_H
 #define SPAR_PAIRLOSS_H
