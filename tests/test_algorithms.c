@@ -182,7 +182,7 @@ static void test_algorithms_dno_average_converges(void **state) {
 }
 
 /* The exact constant-step Nash-MD limit on the games and reference of configs/nash-md.yaml
- * with eta and tau: mean Gap_tau after 3000 exact updates (ALGORITHMS.md section 5). */
+ * with eta and tau: mean Gap_tau after 3000 exact updates (docs/algorithms.md, Nash-MD). */
 static double s_exact_nash_md_gap(double eta, double tau) {
     spar_config_t cfg;
     char err[512], *path = xasprintf("%s/configs/nash-md.yaml", SPAR_SOURCE_DIR);
