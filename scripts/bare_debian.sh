@@ -109,11 +109,15 @@ fi
 if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
     say "note: $REPO has uncommitted changes; the root gets HEAD ($(git -C "$REPO" rev-parse --short HEAD))"
 fi
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD)
 rm -rf "$ROOT/root/spar"
 mkdir -p "$ROOT/root/spar"
-git -C "$REPO" archive --format=tar HEAD | tar -xf - -C "$ROOT/root/spar"
+git -C "$REPO" archive --format=tar "$COMMIT" | tar -xf - -C "$ROOT/root/spar"
 
-# 3. What the build and the tests need mounted (ip netns keeps its namespaces under /run/netns)
+# 3. What the build and the tests need mounted. The root is bound onto itself so that / is a
+# mount point in the chroot, as on a machine: `ip -n NS` makes / a slave mount, which fails on
+# a plain folder; ip netns keeps its namespaces under /run/netns.
+mount --bind "$ROOT" "$ROOT"
 mount -t proc proc "$ROOT/proc"
 mount -t sysfs sys "$ROOT/sys"
 mount --bind /dev "$ROOT/dev"
@@ -147,10 +151,11 @@ done
 
 # 5. The report
 echo
-echo "== bare Debian 12 (minbase bookworm, $MODE root $ROOT), commit $(git -C "$REPO" rev-parse --short HEAD)"
+echo "== bare Debian 12 (minbase bookworm, $MODE root $ROOT), commit $COMMIT"
 cat "$LOGS/summary"
 if [ -f "$LOGS/demo.log" ] && { [ -z "$ONLY" ] || [ "$ONLY" = demo ]; }; then
     echo "demo's last line: $(grep -v '^[[:space:]]*$' "$LOGS/demo.log" | tail -n 1)"
+    grep '^spar run: complete' "$LOGS/demo.log" | tail -n 1 | sed 's/^/demo: /' || true
 fi
 if [ -f "$LOGS/test.log" ] && { [ -z "$ONLY" ] || [ "$ONLY" = test ]; }; then
     line=$(grep -E '^[0-9]+% tests passed' "$LOGS/test.log" | tail -n 1 || true)

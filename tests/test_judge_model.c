@@ -246,26 +246,42 @@ static void test_judge_model_train_command_and_serving(void **state) {
 }
 
 /* Without a data file, judge-train labels generated arith answers by the rule; the reward model
- * learns to prefer the right sum on held-out pairs. */
+ * learns to prefer the right sum on held-out pairs.
+ *
+ * The bar is set from measurements, since floating-point rounding (OpenBLAS's kernel for the
+ * CPU, -march=native or not) moves the training trajectory. With the earlier 1000 examples,
+ * 800 steps and 10% (~100 pairs) held out, rounding alone moved the accuracy over 0.69-0.84
+ * (Cooperlake kernels 0.735, SPAR_NATIVE=OFF 0.694): a bar of 0.75 failed on some CPUs. With
+ * 2000 examples, 1200 steps and 25% held out (500 pairs, sampling error ~0.01), measured on an
+ * AMD EPYC (AVX-512) with OPENBLAS_CORETYPE=...:
+ *
+ *                        default  Haswell  Zen    SkylakeX  Cooperlake  Sandybridge
+ *   SPAR_NATIVE=ON       0.968    0.952    0.952  0.972     0.968       0.968
+ *   SPAR_NATIVE=OFF      0.972    0.976    0.976  0.976     0.972       0.972
+ *   run.seed 2..7 (native, default kernels): 0.979 0.966 0.985 0.956 0.937 0.992
+ *
+ * The bar, 0.85, is 0.10 below the worst kernel (0.952) and 0.09 below the worst seed (0.937);
+ * a model that learned nothing scores about 0.5. */
 static void test_judge_model_train_on_rule_labels(void **state) {
     (void)state;
     char *dir = tu_tmpdir(), *log = xasprintf("%s/train.log", dir), *out = xasprintf("judge_train.out=%s/rm", dir);
     int st = tu_wait(tu_spawn(dir, log, SPAR_BIN, "judge-train", "--set", "task.kind=arith", "--set", "task.digits=1",
-                              "--set", "judge_train.examples=1000", "--set", "judge_train.steps=800", "--set", "judge_train.batch=32", "--set",
-                              "gpt.n_layer=1", "--set", "gpt.n_head=2", "--set", "gpt.d_model=32", "--set", "gpt.ctx=16",
-                              "--set", out, NULL),
+                              "--set", "judge_train.examples=2000", "--set", "judge_train.steps=1200", "--set", "judge_train.batch=32",
+                              "--set", "judge_train.heldout=0.25", "--set", "gpt.n_layer=1", "--set", "gpt.n_head=2", "--set",
+                              "gpt.d_model=32", "--set", "gpt.ctx=16", "--set", out, NULL),
                      300000);
     if (tu_exit_code(st) != 0) tu_dump(log);
     assert_int_equal(tu_exit_code(st), 0);
     double acc = s_heldout_accuracy(log);
     fprintf(stderr, "reward model on rule-labelled arith pairs: heldout_accuracy %.3f\n", acc);
-    assert_true(acc > 0.75);
-    assert_true(tu_file_contains(log, "from the task's rule"));
+    assert_true(tu_file_contains(log, "1500 training and 500 held-out pairs from the task's rule"));
+    assert_true(acc > 0.85);
     free(log), free(out);
     tu_done(dir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_judge_model_reward_gradient),
         cmocka_unit_test(test_judge_model_preference_gradient),
