@@ -486,6 +486,12 @@ static void s_free_texts(actor_t *A) {
 
 static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     A->request_outstanding = 0;
+    if (g->hello_first) { /* the learner does not know this connection (it restarted): Hello again */
+        if (A->welcomed) log_info("the learner asks for a Hello (it restarted?): saying hello again");
+        A->welcomed = 0;
+        A->hello_at = util_now_ms();
+        return;
+    }
     if (g->n_prompt_ids > 0 && g->lease_id == A->lease_id && g->iteration == A->lease_iteration)
         return; /* the same lease again (a repeated request): already being answered */
     if (g->n_prompt_ids == 0) {

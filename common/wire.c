@@ -339,7 +339,7 @@ void wire_count_bad(wire_t *w, const char *sender, const char *why) {
 }
 
 Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_out) {
-    wire_peer_t peer = {.len = 0};
+    wire_peer_t peer = {.len = 0, .user = ""};
     zmq_msg_t part;
     zmq_msg_init(&part);
     if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
@@ -380,6 +380,8 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
         wire_count_bad(w, name, "unexpected extra frames");
         return NULL;
     }
+    const char *user = zmq_msg_gets(&part, "User-Id"); /* set by our ZAP handler: the key's name */
+    if (user) snprintf(peer.user, sizeof peer.user, "%s", user);
     char why[256];
     Spar__Envelope *e = wire_decode(zmq_msg_data(&part), zmq_msg_size(&part), w->max_frame_bytes,
                                     why, sizeof why);

@@ -39,6 +39,7 @@ typedef struct {
 typedef struct {
     unsigned char id[WIRE_ID_MAX];
     size_t len;
+    char user[64]; /* with CURVE: the name of the key the connection authenticated with, else "" */
 } wire_peer_t;
 
 void wire_init(wire_t *w, const char *sender_id, long max_frame_bytes);

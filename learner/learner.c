@@ -74,10 +74,10 @@ void learner_publish(learner_t *L, Spar__Envelope *env) { s_publish(L, env); }
 
 /* The judge pool to every actor: the live registered judges' endpoints. */
 static void s_publish_judges(learner_t *L) {
-    char *judges[MAX_PEERS];
+    char *judges[MAX_POOL];
     Spar__JudgePool jp = SPAR__JUDGE_POOL__INIT;
     jp.endpoints = judges;
-    jp.n_endpoints = (size_t)peers_judges(L, judges, MAX_PEERS);
+    jp.n_endpoints = (size_t)peers_judges(L, judges, MAX_POOL);
     if (jp.n_endpoints == 0 && !L->had_judges) return; /* judges from configs only */
     L->had_judges = 1;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
@@ -109,18 +109,25 @@ static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *rea
 
 /* ---- handlers --------------------------------------------------------------------------- */
 
-static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    peer_t *p = peers_touch(L, in->sender_id, in->hello->role);
-    if (p && in->hello->role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] &&
-        strcmp(p->endpoint, in->hello->endpoint) != 0) {
+/* A Hello makes an actor or judge a tracked peer under its connection's name; a tool's is
+ * answered, not tracked. A connection keeps the role of its first Hello. */
+static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    Spar__Role role = in->hello->role;
+    peer_t *p = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE ? peers_touch(L, who, role) : NULL;
+    if (p && p->role != role) {
+        wire_count_bad(&L->wire, who, "a Hello with another role than its first");
+        p = NULL;
+    }
+    if (p) p->hello = 1;
+    if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
         snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
         log_info("judge %s joins the judge pool at %s", p->id, p->endpoint);
         s_publish_judges(L);
     }
-    char *judges[MAX_PEERS];
+    char *judges[MAX_POOL];
     Spar__Welcome w = SPAR__WELCOME__INIT;
     w.judges = judges;
-    w.n_judges = (size_t)peers_judges(L, judges, MAX_PEERS);
+    w.n_judges = (size_t)peers_judges(L, judges, MAX_POOL);
     w.run_id = L->wire.run_id;
     w.current_version = L->version;
     w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
@@ -133,9 +140,13 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const Spar__Envelo
     s_reply(L, from, &env);
 }
 
-static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    /* tools (spar ping, monitors) are answered but not tracked as peers */
-    peer_t *p = in->heartbeat->role == SPAR__ROLE__ROLE_TOOL ? NULL : peers_touch(L, in->sender_id, in->heartbeat->role);
+static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    /* tools (spar ping, monitors) are answered but not tracked; an actor or judge only once it
+     * said Hello (a restarted learner tells it to) */
+    Spar__Role role = in->heartbeat->role;
+    int peer_role = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE;
+    peer_t *p = peer_role ? peers_seen(L, who) : NULL;
+    if (p && p->role != role) p = NULL;
     if (p && p->role == SPAR__ROLE__ROLE_JUDGE) {
         p->groups = in->heartbeat->requests_served;
         p->bad_messages = in->heartbeat->bad_messages;
@@ -147,26 +158,49 @@ static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const Spar__En
     hb.role = SPAR__ROLE__ROLE_LEARNER;
     hb.policy_version = L->version;
     hb.bad_messages = L->wire.bad_messages;
+    hb.hello_first = peer_role && (!p || !p->hello);
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     s_reply(L, from, &env);
 }
 
-static void s_on_work_request(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    peer_t *p = peers_touch(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR);
-    if (p && in->work_request->have_version) peers_saw_version(L, p, in->work_request->have_version);
+/* No lease for a connection that has not said Hello as an actor: it is told to. */
+static void s_hello_first(learner_t *L, const wire_peer_t *to) {
+    Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
+    g.iteration = L->iteration;
+    g.policy_version = L->version;
+    g.retry_ms = 100;
+    g.hello_first = 1;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
+    env.work_grant = &g;
+    s_reply(L, to, &env);
+}
+
+static void s_on_work_request(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    peer_t *p = peers_seen(L, who);
+    if (!p || !p->hello || p->role != SPAR__ROLE__ROLE_ACTOR) {
+        s_hello_first(L, from);
+        return;
+    }
+    if (in->work_request->have_version) peers_saw_version(L, p, in->work_request->have_version);
     if (L->finished) {
         if (p) p->told_shutdown = 1;
         s_send_shutdown(L, from, "run complete");
         return;
     }
     int max = (int)L->cfg->learner.prompts_per_lease;
-    if (in->work_request->max_prompts > 0 && (int)in->work_request->max_prompts < max)
+    if (in->work_request->max_prompts > 0 && in->work_request->max_prompts < (uint32_t)max)
         max = (int)in->work_request->max_prompts;
-    /* a request repeated while the learner was busy gets the lease already granted */
-    const lease_t *ls = leases_held(&L->leases, in->sender_id, util_now_ms());
-    if (!ls) ls = leases_grant(&L->leases, max, util_now_ms(), L->cfg->learner.lease_timeout_ms, in->sender_id);
+    max = p->strikes >= 16 ? 1 : max >> p->strikes; /* each lease it let expire halves its next ones */
+    if (max < 1) max = 1;
+    /* a request repeated while the learner was busy gets the lease already granted; with the
+     * queue empty, an actor backs up what suspect holders sit on */
+    int64_t now = util_now_ms(), timeout = L->cfg->learner.lease_timeout_ms;
+    const lease_t *ls = leases_held(&L->leases, who, now);
+    if (!ls) ls = leases_grant(&L->leases, max, now, timeout, who);
+    if (!ls && p->groups > 0 && !p->strikes) ls = leases_grant_backup(&L->leases, max, now, timeout, who, peers_suspect, L);
     Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
     uint32_t ids[4096];
     g.iteration = L->iteration;
@@ -288,7 +322,7 @@ static void s_online_step(learner_t *L) {
     if (++L->steps_since_broadcast >= L->broadcast_every) s_broadcast(L);
 }
 
-static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *in) {
+static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who, Spar__Envelope *in) {
     const Spar__RolloutGroup *g = in->rollout_group;
     if (L->finished || g->iteration < L->iteration) { /* that iteration took every prompt once */
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
@@ -298,8 +332,13 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
     if (g->iteration > L->iteration || learner_check_group(L, g, why, sizeof why) != 0) {
         if (g->iteration > L->iteration) snprintf(why, sizeof why, "iteration %llu is in the future",
                                                   (unsigned long long)g->iteration);
-        L->wire.bad_messages++;
-        log_warn("rejected group from %s: %s", in->sender_id, why);
+        wire_count_bad(&L->wire, who, why);
+        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
+        return;
+    }
+    /* only a connection the prompt was leased to may answer it (an expired lease still counts) */
+    if (!leases_granted_to(&L->leases, (int)g->prompt_id, who)) {
+        wire_count_bad(&L->wire, who, "a group for a prompt not leased to this connection");
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
         return;
     }
@@ -316,9 +355,15 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, Spar__Envelope *
     }
     uint64_t iteration = g->iteration;
     uint32_t prompt = g->prompt_id;
-    peer_t *p = peers_touch(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR);
-    if (p) p->groups++;
-    learner_admit(L, wire_take_rollout_group(in), 1);
+    peer_t *p = peers_seen(L, who);
+    if (p) {
+        p->groups++;
+        p->strikes = 0;
+    }
+    Spar__RolloutGroup *own = wire_take_rollout_group(in);
+    if (own->actor_id != protobuf_c_empty_string) free(own->actor_id); /* the records name who really sent it */
+    own->actor_id = xstrdup(who);
+    learner_admit(L, own, 1);
     s_ack(L, from, iteration, prompt, SPAR__ACK_STATUS__ACK_ACCEPTED);
 }
 
@@ -346,7 +391,8 @@ void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
     }
 }
 
-static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
+static void s_on_fetch(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    (void)who;
     const Spar__WeightsFetch *f = in->weights_fetch;
     Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
     c.version = f->version;
@@ -372,26 +418,69 @@ static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelo
     s_reply(L, from, &env);
 }
 
+/* With CURVE, what a connection may do follows from its key's name (security.allowed holds
+ * NAME.pub files): a key named actor* acts as an actor, judge* as a judge, any other as a tool
+ * (heartbeats, status). The role a message needs, or ROLE_UNKNOWN for any. */
+static Spar__Role s_needed_role(const Spar__Envelope *in) {
+    switch (in->body_case) {
+    case SPAR__ENVELOPE__BODY_HELLO:
+        return in->hello->role == SPAR__ROLE__ROLE_ACTOR || in->hello->role == SPAR__ROLE__ROLE_JUDGE
+                   ? in->hello->role
+                   : SPAR__ROLE__ROLE_UNKNOWN;
+    case SPAR__ENVELOPE__BODY_WORK_REQUEST:
+    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP:
+    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: return SPAR__ROLE__ROLE_ACTOR;
+    default: return SPAR__ROLE__ROLE_UNKNOWN;
+    }
+}
+
+/* 1 when the connection may send this message: without CURVE always; with it, its key's role
+ * is the one the message needs, and its routing id is the key's name or starts with it and a
+ * separator (actor.KEY's processes are actor-0.PID@HOST, actor-1...), so a key can only act as
+ * its own identities. Refusals are counted and logged once per sender and reason. */
+static int s_entitled(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    if (!from->user[0]) return 1;
+    Spar__Role need = s_needed_role(in);
+    if (need == SPAR__ROLE__ROLE_UNKNOWN) return 1;
+    const char *prefix = need == SPAR__ROLE__ROLE_ACTOR ? "actor" : "judge";
+    if (strncmp(from->user, prefix, strlen(prefix)) != 0) {
+        char why[160];
+        snprintf(why, sizeof why, "key %.64s may not send %s as %s", from->user, wire_body_name(in), prefix);
+        wire_count_bad(&L->wire, who, why);
+        return 0;
+    }
+    size_t n = strlen(from->user);
+    if (strncmp(who, from->user, n) != 0 || (who[n] && !strchr(".-_@", who[n]))) {
+        char why[160];
+        snprintf(why, sizeof why, "key %.64s may not act as another identity", from->user);
+        wire_count_bad(&L->wire, who, why);
+        return 0;
+    }
+    return 1;
+}
+
 static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in) {
+    /* a peer is its connection: the routing id ZeroMQ keeps unique on this socket, never the
+     * sender_id the envelope claims */
+    char who[2 * WIRE_ID_MAX + 1];
+    wire_peer_name(from, who, sizeof who);
     if (in->run_id[0] && strcmp(in->run_id, L->wire.run_id) != 0 &&
         in->body_case != SPAR__ENVELOPE__BODY_HELLO && in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
-        L->wire.bad_messages++;
-        log_warn("dropped %s from %s: run %s is not this run", wire_body_name(in), in->sender_id, in->run_id);
+        wire_count_bad(&L->wire, who, "a message of another run");
         return;
     }
+    if (!s_entitled(L, from, who, in)) return;
     switch (in->body_case) {
-    case SPAR__ENVELOPE__BODY_HELLO: s_on_hello(L, from, in); break;
-    case SPAR__ENVELOPE__BODY_HEARTBEAT: s_on_heartbeat(L, from, in); break;
-    case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, in); break;
-    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, in); break;
-    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_HELLO: s_on_hello(L, from, who, in); break;
+    case SPAR__ENVELOPE__BODY_HEARTBEAT: s_on_heartbeat(L, from, who, in); break;
+    case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, who, in); break;
+    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, who, in); break;
+    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, who, in); break;
     case SPAR__ENVELOPE__BODY_STATUS_REQUEST: status_reply(L, from, in->status_request->iterations); break;
-    case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose */
-        peers_leave(L, peers_touch(L, in->sender_id, SPAR__ROLE__ROLE_ACTOR), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
+    case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose: only the connection that says so */
+        peers_leave(L, peers_seen(L, who), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
         break;
-    default:
-        L->wire.bad_messages++;
-        log_warn("dropped %s from %s: not a message for the learner", wire_body_name(in), in->sender_id);
+    default: wire_count_bad(&L->wire, who, "not a message for the learner");
     }
 }
 
@@ -437,6 +526,7 @@ static int s_collect(learner_t *L) {
         int requeued = leases_expire(&L->leases, now);
         if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
                                (unsigned long long)L->iteration, requeued);
+        peers_strikes(L);
         if (now >= L->next_announce_ms) s_announce(L);
         if (now >= L->next_status_ms) status_tick(L);
         if (L->iterlog && iterlog_finish(L, 0) < 0) return -1; /* the last iteration's line, once done */

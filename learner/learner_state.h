@@ -21,7 +21,8 @@
 #include "learner/text_metrics.h"
 #include "learner/train.h"
 
-#define MAX_PEERS 1024
+#define MAX_PEERS 1024 /* tracked at once; when full, the longest-quiet peer that holds no lease goes */
+#define MAX_POOL 256 /* judge endpoints published at most (the most recently registered first) */
 #define ANNOUNCE_MS 500
 #define STALL_REPORT_MS 10000
 
@@ -37,8 +38,10 @@ typedef struct {
 } blob_t;
 
 typedef struct {
-    char id[WIRE_ID_MAX + 1];
+    char id[LEASE_HOLDER_MAX + 1]; /* the connection's name: its routing id, printable (wire_peer_name) */
     Spar__Role role;
+    int hello;             /* said Hello: may take leases (an actor), joins the pool (a judge) */
+    int strikes;           /* leases it let expire, less those answered since: smaller leases */
     uint64_t version;
     uint64_t bad_messages;
     int64_t last_seen_ms;

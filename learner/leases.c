@@ -19,6 +19,8 @@ void leases_free(leases_t *l) {
     free(l->leases);
     free(l->state);
     free(l->queue);
+    free(l->holders);
+    free(l->backed_up);
     memset(l, 0, sizeof *l);
 }
 
@@ -38,9 +40,15 @@ void leases_begin(leases_t *l, uint64_t iteration, int n_prompts) {
     if (n_prompts != l->n_prompts) {
         free(l->state);
         free(l->queue);
+        free(l->holders);
+        free(l->backed_up);
         l->state = xcalloc((size_t)n_prompts, 1);
         l->queue = xcalloc((size_t)n_prompts, sizeof(int));
+        l->holders = xcalloc((size_t)n_prompts, sizeof *l->holders);
+        l->backed_up = xcalloc((size_t)n_prompts, 1);
     }
+    memset(l->holders, 0, sizeof *l->holders * (size_t)n_prompts);
+    memset(l->backed_up, 0, (size_t)n_prompts);
     l->iteration = iteration;
     l->n_prompts = n_prompts;
     memset(l->state, LEASE_QUEUED, (size_t)n_prompts);
@@ -48,6 +56,26 @@ void leases_begin(leases_t *l, uint64_t iteration, int n_prompts) {
     for (int p = 0; p < n_prompts; p++) s_push_back(l, p);
     l->done = 0;
     l->reissued = 0;
+}
+
+/* A new open lease of the n prompts in take, each counted as held once more. */
+static lease_t *s_new_lease(leases_t *l, const int *take, int n, int64_t now_ms, int64_t timeout_ms,
+                            const char *holder) {
+    if (l->n_leases == l->cap_leases) {
+        l->cap_leases = l->cap_leases ? 2 * l->cap_leases : 16;
+        l->leases = xrealloc(l->leases, sizeof(lease_t) * (size_t)l->cap_leases);
+    }
+    lease_t *ls = &l->leases[l->n_leases++];
+    memset(ls, 0, sizeof *ls);
+    ls->id = ++l->next_id;
+    ls->prompts = xmalloc(sizeof(int) * (size_t)n);
+    memcpy(ls->prompts, take, sizeof(int) * (size_t)n);
+    ls->n = n;
+    ls->deadline_ms = now_ms + timeout_ms;
+    snprintf(ls->holder, sizeof ls->holder, "%s", holder);
+    ls->open = 1;
+    for (int j = 0; j < n; j++) l->holders[take[j]]++;
+    return ls;
 }
 
 const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeout_ms, const char *holder) {
@@ -63,20 +91,37 @@ const lease_t *leases_grant(leases_t *l, int max, int64_t now_ms, int64_t timeou
         take[n++] = p;
     }
     if (n == 0) return NULL;
-    if (l->n_leases == l->cap_leases) {
-        l->cap_leases = l->cap_leases ? 2 * l->cap_leases : 16;
-        l->leases = xrealloc(l->leases, sizeof(lease_t) * (size_t)l->cap_leases);
+    return s_new_lease(l, take, n, now_ms, timeout_ms, holder);
+}
+
+const lease_t *leases_grant_backup(leases_t *l, int max, int64_t now_ms, int64_t timeout_ms, const char *holder,
+                                   int (*suspect)(const char *holder, void *ctx), void *ctx) {
+    int take[4096];
+    int n = 0;
+    if (max > 4096) max = 4096;
+    if (l->q_len > 0) return NULL; /* queued prompts first: leases_grant */
+    for (int i = 0; i < l->n_leases && n < max; i++) {
+        const lease_t *ls = &l->leases[i];
+        if (!ls->open || !strcmp(ls->holder, holder) || !suspect(ls->holder, ctx)) continue;
+        for (int j = 0; j < ls->n && n < max; j++) {
+            int p = ls->prompts[j];
+            if (l->state[p] != LEASE_GRANTED || l->backed_up[p]) continue;
+            l->backed_up[p] = 1;
+            take[n++] = p;
+        }
     }
-    lease_t *ls = &l->leases[l->n_leases++];
-    memset(ls, 0, sizeof *ls);
-    ls->id = ++l->next_id;
-    ls->prompts = xmalloc(sizeof(int) * (size_t)n);
-    memcpy(ls->prompts, take, sizeof(int) * (size_t)n);
-    ls->n = n;
-    ls->deadline_ms = now_ms + timeout_ms;
-    snprintf(ls->holder, sizeof ls->holder, "%s", holder);
-    ls->open = 1;
-    return ls;
+    if (n == 0) return NULL;
+    return s_new_lease(l, take, n, now_ms, timeout_ms, holder);
+}
+
+int leases_granted_to(const leases_t *l, int prompt, const char *holder) {
+    for (int i = l->n_leases - 1; i >= 0; i--) {
+        const lease_t *ls = &l->leases[i];
+        if (strcmp(ls->holder, holder) != 0) continue;
+        for (int j = 0; j < ls->n; j++)
+            if (ls->prompts[j] == prompt) return 1;
+    }
+    return 0;
 }
 
 const lease_t *leases_held(const leases_t *l, const char *holder, int64_t now_ms) {
@@ -104,7 +149,8 @@ static int s_reclaim(leases_t *l, lease_t *ls) {
     ls->open = 0;
     for (int j = ls->n - 1; j >= 0; j--) {
         int p = ls->prompts[j];
-        if (l->state[p] != LEASE_GRANTED) continue;
+        l->holders[p]--;
+        if (l->state[p] != LEASE_GRANTED || l->holders[p] > 0) continue; /* another open lease still holds it */
         l->state[p] = LEASE_QUEUED;
         s_push_front(l, p);
         requeued++;
@@ -118,6 +164,7 @@ static int s_pending(leases_t *l, lease_t *ls) {
     for (int j = 0; j < ls->n; j++)
         if (l->state[ls->prompts[j]] == LEASE_GRANTED) return 1;
     ls->open = 0;
+    for (int j = 0; j < ls->n; j++) l->holders[ls->prompts[j]]--;
     return 0;
 }
 
@@ -125,7 +172,10 @@ int leases_expire(leases_t *l, int64_t now_ms) {
     int requeued = 0;
     for (int i = 0; i < l->n_leases; i++) {
         lease_t *ls = &l->leases[i];
-        if (ls->open && s_pending(l, ls) && now_ms >= ls->deadline_ms) requeued += s_reclaim(l, ls);
+        if (ls->open && s_pending(l, ls) && now_ms >= ls->deadline_ms) {
+            ls->expired = 1;
+            requeued += s_reclaim(l, ls);
+        }
     }
     return requeued;
 }

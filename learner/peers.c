@@ -20,22 +20,48 @@ static const char *s_role(Spar__Role r) {
     }
 }
 
-peer_t *peers_touch(learner_t *L, const char *id, Spar__Role role) {
+static peer_t *s_find(learner_t *L, const char *id) {
+    for (int i = 0; i < L->n_peers; i++)
+        if (!strcmp(L->peers[i].id, id)) return &L->peers[i];
+    return NULL;
+}
+
+peer_t *peers_seen(learner_t *L, const char *id) {
+    peer_t *p = s_find(L, id);
+    if (!p) return NULL;
     int64_t now = util_now_ms();
-    peer_t *free_slot = NULL;
+    if (p->silent || p->left)
+        log_info("peer %s (%s) back after %.1f s", id, s_role(p->role), (double)(now - p->last_seen_ms) / 1000);
+    p->silent = p->left = 0;
+    p->last_seen_ms = now;
+    return p;
+}
+
+/* The slot to reuse in a full table: a departed peer, else the one quiet longest without a lease. */
+static peer_t *s_victim(learner_t *L) {
+    peer_t *best = NULL;
     for (int i = 0; i < L->n_peers; i++) {
         peer_t *p = &L->peers[i];
-        if (strcmp(p->id, id) != 0) {
-            if (p->left && !free_slot) free_slot = p;
-            continue;
-        }
-        if (p->silent || p->left)
-            log_info("peer %s (%s) back after %.1f s", id, s_role(p->role), (double)(now - p->last_seen_ms) / 1000);
-        p->silent = p->left = 0;
-        p->last_seen_ms = now;
-        return p;
+        if (leases_holds(&L->leases, p->id)) continue;
+        if (!best || (p->left && !best->left) || (p->left == best->left && p->last_seen_ms < best->last_seen_ms))
+            best = p;
     }
-    peer_t *p = L->n_peers < MAX_PEERS ? &L->peers[L->n_peers++] : free_slot; /* reuse a departed one */
+    if (best && !best->left) log_info("peer table full: %s (%s, quiet %.1f s) makes room", best->id, s_role(best->role),
+                                      (double)(util_now_ms() - best->last_seen_ms) / 1000);
+    return best;
+}
+
+int peers_suspect(const char *holder, void *ctx) {
+    learner_t *L = ctx;
+    const peer_t *p = s_find(L, holder);
+    return !p || p->silent || p->left || p->strikes > 0 || p->groups == 0;
+}
+
+peer_t *peers_touch(learner_t *L, const char *id, Spar__Role role) {
+    int64_t now = util_now_ms();
+    peer_t *p = peers_seen(L, id);
+    if (p) return p;
+    p = L->n_peers < MAX_PEERS ? &L->peers[L->n_peers++] : s_victim(L);
     if (!p) return NULL;
     memset(p, 0, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
@@ -63,7 +89,7 @@ static void s_check_delivery(learner_t *L, int64_t now) {
 
 void peers_saw_version(learner_t *L, peer_t *p, uint64_t version) {
     if (!p) return;
-    p->version = version;
+    p->version = version <= L->version ? version : L->version; /* no report runs ahead of the learner */
     if (version >= L->version) s_check_delivery(L, util_now_ms());
 }
 
@@ -79,6 +105,16 @@ void peers_new_version(learner_t *L) {
     L->announced_ms = util_now_ms();
     L->delivered = 0;
     L->delivery_ms = NAN;
+}
+
+void peers_strikes(learner_t *L) {
+    for (int i = 0; i < L->leases.n_leases; i++) {
+        lease_t *ls = &L->leases.leases[i];
+        if (!ls->expired || ls->struck) continue;
+        ls->struck = 1;
+        peer_t *p = s_find(L, ls->holder);
+        if (p && p->strikes < 16) p->strikes++;
+    }
 }
 
 void peers_tick(learner_t *L, int64_t now) {
@@ -122,13 +158,16 @@ int peers_judges(const learner_t *L, char **out, int max) {
     int n = 0;
     for (int i = 0; i < L->n_peers && n < max; i++) {
         const peer_t *p = &L->peers[i];
-        if (p->role == SPAR__ROLE__ROLE_JUDGE && p->endpoint[0] && !p->silent && !p->left) out[n++] = (char *)p->endpoint;
+        if (p->role == SPAR__ROLE__ROLE_JUDGE && p->hello && p->endpoint[0] && !p->silent && !p->left)
+            out[n++] = (char *)p->endpoint;
     }
     return n;
 }
 
 uint64_t peers_bad_messages(const learner_t *L) {
+    /* what peers report of themselves is bounded, so no report can wrap the total */
+    const uint64_t cap = (uint64_t)1 << 40;
     uint64_t n = L->wire.bad_messages;
-    for (int i = 0; i < L->n_peers; i++) n += L->peers[i].bad_messages;
+    for (int i = 0; i < L->n_peers; i++) n += L->peers[i].bad_messages < cap ? L->peers[i].bad_messages : cap;
     return n;
 }

@@ -10,14 +10,24 @@
 
 #include "learner/learner_state.h"
 
-/* The peer `id`, added (a join) when new; marks it seen now. NULL when the table is full. */
+/* The peer `id` (a connection's name), added (a join) when new; marks it seen now. When the
+ * table is full, the peer quiet the longest that holds no lease makes room (phantoms that said
+ * one Hello cannot keep real peers out). NULL only when every peer holds a lease. */
 peer_t *peers_touch(learner_t *L, const char *id, Spar__Role role);
+/* The peer `id` if tracked (marked seen now), else NULL: nothing is added. */
+peer_t *peers_seen(learner_t *L, const char *id);
+/* Is the holder of a lease one whose prompts another actor should back up (leases.h)? An
+ * unknown, silent or departed peer, one that has let a lease expire, or one that has not yet
+ * delivered a group. ctx is the learner. */
+int peers_suspect(const char *holder, void *ctx);
 /* The version a peer reports running (heartbeat, work request). */
 void peers_saw_version(learner_t *L, peer_t *p, uint64_t version);
 /* A peer said it is leaving: its leases are re-queued. */
 void peers_leave(learner_t *L, peer_t *p, const char *why);
 /* A new current version was announced: delivery starts over. */
 void peers_new_version(learner_t *L);
+/* Counts a strike for the holder of each lease that expired since the last call. */
+void peers_strikes(learner_t *L);
 /* Periodic work: silence, departure, throughput, delivery. */
 void peers_tick(learner_t *L, int64_t now_ms);
 /* "working" | "idle" | "fetching" | "silent" | "left". */

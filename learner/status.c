@@ -17,6 +17,7 @@
 #include "learner/peers.h"
 
 #define STATUS_EVERY_MS 1000
+#define STATUS_MAX_PEERS 256 /* peers listed in status.json, replies and /metrics: their size is bounded */
 #define RECENT ((int)(sizeof(((learner_t *)0)->recent) / sizeof(char *)))
 
 struct status_http {
@@ -67,8 +68,11 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "actors_live", json_integer(peers_live_actors(L)));
     json_object_set_new(o, "delivery_ms", s_num(L->delivered ? L->delivery_ms : NAN));
     json_t *peers = json_array();
-    for (int i = 0; i < L->n_peers; i++) {
+    int listed = 0;
+    for (int i = 0; i < L->n_peers; i++) { /* bounded: the live peers first, at most STATUS_MAX_PEERS */
         const peer_t *p = &L->peers[i];
+        if (p->left || listed >= STATUS_MAX_PEERS) continue;
+        listed++;
         json_t *e = json_object();
         json_object_set_new(e, "id", json_string(p->id));
         json_object_set_new(e, "role", json_string(s_role(p->role)));
@@ -80,6 +84,7 @@ char *status_json(learner_t *L) {
         json_array_append_new(peers, e);
     }
     json_object_set_new(o, "peers", peers);
+    json_object_set_new(o, "peers_tracked", json_integer(L->n_peers));
     json_t *lag = json_array();
     for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
     json_object_set_new(o, "version_lag", lag);
@@ -212,14 +217,18 @@ char *status_metrics(learner_t *L) {
     for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) s_put(&b, "spar_version_lag_groups{lag=\"%ld\"} %llu\n", i, (unsigned long long)L->lag_hist[i]);
     if (L->n_peers) {
         s_head(&b, "peer_version", "gauge", "the policy version each peer reports running");
-        for (int i = 0; i < L->n_peers; i++) {
+        for (int i = 0, listed = 0; i < L->n_peers && listed < STATUS_MAX_PEERS; i++) {
             const peer_t *p = &L->peers[i];
+            if (p->left) continue;
+            listed++;
             s_put(&b, "spar_peer_version{peer=\"");
             s_label(&b, p->id);
             s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(L, p), (unsigned long long)p->version);
         }
         s_head(&b, "peer_groups_total", "counter", "groups accepted from each peer");
-        for (int i = 0; i < L->n_peers; i++) {
+        for (int i = 0, listed = 0; i < L->n_peers && listed < STATUS_MAX_PEERS; i++) {
+            if (L->peers[i].left) continue;
+            listed++;
             s_put(&b, "spar_peer_groups_total{peer=\"");
             s_label(&b, L->peers[i].id);
             s_put(&b, "\"} %llu\n", (unsigned long long)L->peers[i].groups);
@@ -397,8 +406,8 @@ void status_reply(learner_t *L, const wire_peer_t *to, uint32_t n) {
     Spar__Status st = SPAR__STATUS__INIT;
     char *doc = status_json(L);
     st.json = doc;
-    int k = (int)n < L->n_recent ? (int)n : L->n_recent;
-    st.iterations = L->recent + (L->n_recent - k);
+    size_t k = n < (uint32_t)L->n_recent ? n : (size_t)L->n_recent; /* any count a peer asks for */
+    st.iterations = L->recent + ((size_t)L->n_recent - k);
     st.n_iterations = (size_t)k;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_STATUS;
