@@ -13,6 +13,7 @@
 #include "common/game.h"
 #include "common/gpt.h"
 #include "common/log.h"
+#include "common/strmap.h"
 #include "common/util.h"
 #include "common/tokenizer.h"
 #include "common/wire.h"
@@ -37,7 +38,42 @@ typedef struct {
     game_set_t games;
     char version[96];
     uint64_t served;
+    size_t max_k;        /* larger requests are refused before anything is allocated for them */
+    strmap_t *logged;    /* "sender reason" of requests it could not judge, logged once */
 } judge_t;
+
+/* The reply to a request of K responses holds K*K doubles (a preference matrix) or K (a reward
+ * model's rewards). The largest K is the one whose reply fits both wire.max_frame_bytes and
+ * JUDGE_REPLY_MAX_BYTES, less JUDGE_REPLY_HEADER_BYTES for the envelope's ids and version. A
+ * ROUTER queues at most WIRE_PEER_SNDHWM replies per peer, so a peer that sends requests and
+ * never reads holds at most WIRE_PEER_SNDHWM x JUDGE_REPLY_MAX_BYTES = 64 MiB of this judge's
+ * memory (per connection). */
+#define JUDGE_REPLY_MAX_BYTES (1L << 20)
+#define JUDGE_REPLY_HEADER_BYTES 2048
+
+size_t judge_max_k(long max_frame_bytes, int rewards) {
+    long limit = max_frame_bytes < JUDGE_REPLY_MAX_BYTES ? max_frame_bytes : JUDGE_REPLY_MAX_BYTES;
+    limit -= JUDGE_REPLY_HEADER_BYTES;
+    if (limit < 32) return 2;
+    size_t per = (size_t)limit / sizeof(double), k = rewards ? per : (size_t)sqrt((double)per);
+    while (!rewards && k * k > per) k--;
+    if (k > WIRE_MAX_RESPONSES) k = WIRE_MAX_RESPONSES;
+    return k < 2 ? 2 : k;
+}
+
+/* A request this judge could not answer: logged once per sender and reason (the figures of the
+ * reason aside), so a peer that repeats it does not flood the log. */
+static void s_log_refusal(judge_t *J, const char *sender, uint64_t request_id, const char *why) {
+    size_t cut = strcspn(why, "0123456789");
+    char *key = xasprintf("%s %.*s", sender, (int)(cut < 80 ? cut : 80), why);
+    if (!J->logged) J->logged = strmap_new(4096);
+    if (!strmap_get(J->logged, key)) {
+        strmap_put(J->logged, key, xstrdup(""));
+        log_warn("cannot judge request %llu from %s: %s (further ones like it from this sender are not logged)",
+                 (unsigned long long)request_id, sender, why);
+    }
+    free(key);
+}
 
 static void s_send(judge_t *J, const wire_peer_t *to, Spar__Envelope *env) {
     if (wire_send(&J->wire, J->sock, to, env) != 0)
@@ -153,7 +189,7 @@ static void s_send_reply(judge_t *J, const pending_t *p, double *P, double *rewa
     rep.k = (uint32_t)k;
     if (rc != 0) {
         rep.error = (char *)why;
-        log_warn("cannot judge request %llu from %s: %s", (unsigned long long)r->request_id, p->in->sender_id, why);
+        s_log_refusal(J, p->in->sender_id, r->request_id, why);
     } else if (as_rewards) {
         rep.rewards = rewards;
         rep.n_rewards = k;
@@ -167,6 +203,27 @@ static void s_send_reply(judge_t *J, const pending_t *p, double *P, double *rewa
     env.judge_reply = &rep;
     s_send(J, &p->from, &env);
     J->served++;
+}
+
+/* A request of more responses than this judge answers (judge_max_k): refused with an error
+ * before its K x K reply is allocated, and counted as a bad message. Returns 1 when refused. */
+static int s_refuse_large(judge_t *J, const wire_peer_t *from, const Spar__Envelope *in) {
+    const Spar__JudgeRequest *r = in->judge_request;
+    if (r->n_responses <= J->max_k) return 0;
+    char why[160];
+    snprintf(why, sizeof why, "judge request with %zu responses; this judge answers at most %zu (its reply must fit "
+             "wire.max_frame_bytes and %ld bytes)", r->n_responses, J->max_k, (long)JUDGE_REPLY_MAX_BYTES);
+    wire_count_bad(&J->wire, in->sender_id, why);
+    Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
+    rep.request_id = r->request_id;
+    rep.judge_version = J->version;
+    rep.k = (uint32_t)r->n_responses;
+    rep.error = why;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
+    env.judge_reply = &rep;
+    s_send(J, from, &env);
+    return 1;
 }
 
 /* The matrix and rule judges answer each request as it comes. */
@@ -288,6 +345,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", cfg->game.family, hex);
     }
 
+    J.max_k = judge_max_k(cfg->wire.max_frame_bytes, J.model && J.model->kind == JM_REWARD);
     J.zctx = zmq_ctx_new();
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
     wire_socket_defaults(J.sock, cfg->wire.max_frame_bytes);
@@ -312,7 +370,8 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
                       cfg->game.family, J.games.n, cfg->judge.bind);
     }
-    if (status == 0) J.presence = presence_new(J.zctx, J.curve, cfg, &J.wire);
+    if (status == 0) log_info("judge answers requests of at most %zu responses", J.max_k);
+    if (status == 0) J.presence = presence_new(cfg, &J.wire);
     while (status == 0 && !util_stop_requested()) {
         presence_tick(J.presence, J.served, J.pairs);
         zmq_pollitem_t items[2] = {{J.sock, 0, ZMQ_POLLIN, 0}, {J.remote ? remote_socket(J.remote) : NULL, 0, ZMQ_POLLIN, 0}};
@@ -325,7 +384,9 @@ int judge_main(const spar_config_t *cfg, const char *id) {
             wire_peer_t from;
             Spar__Envelope *in = wire_recv(&J.wire, J.sock, 1, &from);
             if (!in) continue;
-            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.remote)
+            if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && s_refuse_large(&J, &from, in)) {
+                /* refused: nothing allocated for it */
+            } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.remote)
                 remote_forward(J.remote, &from, in->judge_request, s_reply_to, &J);
             else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST && J.model) { /* batched below */
                 held[n_held++] = (pending_t){from, in};
@@ -334,8 +395,9 @@ int judge_main(const spar_config_t *cfg, const char *id) {
             } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REQUEST) s_on_request(&J, &(pending_t){from, in});
             else if (in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) s_on_heartbeat(&J, &from);
             else {
-                J.wire.bad_messages++;
-                log_warn("dropped %s from %s: not a message for a judge", wire_body_name(in), in->sender_id);
+                char why[96];
+                snprintf(why, sizeof why, "%s is not a message for a judge", wire_body_name(in));
+                wire_count_bad(&J.wire, in->sender_id, why);
             }
             wire_free(in);
         }
@@ -351,6 +413,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         log_info("judge: embedding cache %llu hits, %llu misses, hit rate %.4f", (unsigned long long)h,
                  (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
     }
+    strmap_free(&J.logged);
     ec_free(&J.cache);
     if (J.remote) {
         uint64_t h, m;

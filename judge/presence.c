@@ -4,8 +4,11 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -13,6 +16,8 @@
 #include "common/util.h"
 
 struct presence {
+    void *zctx;     /* its own: its I/O thread resolves learner.control's host name */
+    curve_t *curve; /* CURVE client keys for that context */
     void *sock;
     wire_t *wire;
     char endpoint[512];
@@ -73,8 +78,8 @@ static void s_hello(presence_t *p) {
     s_send(p, &env);
 }
 
-presence_t *presence_new(void *zctx, curve_t *curve, const spar_config_t *cfg, wire_t *wire) {
-    char ep[512];
+presence_t *presence_new(const spar_config_t *cfg, wire_t *wire) {
+    char ep[512], why[512];
     if (presence_endpoint(cfg, ep, sizeof ep) != 0) {
         log_info("judge.bind %s is a wildcard and judge.advertise is empty: not joining the learner's judge pool "
                  "(actors reach this judge through their judge.endpoints only)", cfg->judge.bind);
@@ -84,16 +89,29 @@ presence_t *presence_new(void *zctx, curve_t *curve, const spar_config_t *cfg, w
     p->wire = wire;
     p->heartbeat_ms = cfg->actor.heartbeat_ms;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
-    p->sock = zmq_socket(zctx, ZMQ_DEALER);
+    /* ZeroMQ resolves a connect's host name on its context's I/O thread, synchronously, and again
+     * on every reconnect: with the learner gone, a resolver that takes seconds would stall every
+     * socket of that context. On a context of its own it stalls only this one, never the judge's
+     * ROUTER. */
+    p->zctx = zmq_ctx_new();
+    if (!(p->curve = curve_new(p->zctx, cfg, why, sizeof why))) {
+        log_warn("not joining the judge pool: %s", why);
+        zmq_ctx_term(p->zctx);
+        free(p);
+        return NULL;
+    }
+    p->sock = zmq_socket(p->zctx, ZMQ_DEALER);
     wire_socket_defaults(p->sock, cfg->wire.max_frame_bytes);
     /* the learner knows a peer by its connection's routing id: ours is our wire id */
     zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, wire->sender_id, strlen(wire->sender_id));
     int hwm = 16; /* while no learner listens, keep a few messages, not a backlog */
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    if (curve_client(curve, p->sock, CURVE_LEARNER, "learner.control (judge pool)") != 0 ||
+    if (curve_client(p->curve, p->sock, CURVE_LEARNER, "learner.control (judge pool)") != 0 ||
         zmq_connect(p->sock, cfg->learner.control) != 0) {
         log_warn("cannot reach learner.control %s for the judge pool: %s", cfg->learner.control, zmq_strerror(zmq_errno()));
         zmq_close(p->sock);
+        curve_destroy(&p->curve);
+        zmq_ctx_term(p->zctx);
         free(p);
         return NULL;
     }
@@ -125,6 +143,69 @@ void presence_tick(presence_t *p, uint64_t served, uint64_t pairs) {
     s_send(p, &env);
 }
 
+/* Ending the context waits for its I/O thread, which may sit in the resolver: it ends on a
+ * thread of its own, waited for PRESENCE_TERM_WAIT_MS at most; past that the process exits
+ * without it. */
+#define PRESENCE_TERM_WAIT_MS 500
+
+typedef struct {
+    void *zctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, abandoned;
+} term_t;
+
+static void *s_term(void *arg) {
+    term_t *t = arg;
+    zmq_ctx_term(t->zctx);
+    pthread_mutex_lock(&t->mu);
+    t->done = 1;
+    int abandoned = t->abandoned;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    if (abandoned) free(t); /* the waiter gave up: this thread owns it */
+    return NULL;
+}
+
+static void s_term_bounded(void *zctx) {
+    static term_t *left_behind; /* a term still waiting when the process exits stays reachable */
+    term_t *t = xcalloc(1, sizeof *t);
+    t->zctx = zctx;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay with the judge's thread */
+    pthread_t th;
+    int rc = pthread_create(&th, NULL, s_term, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) { /* no thread: leave the context to the process's exit */
+        free(t);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)PRESENCE_TERM_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&t->mu);
+    while (!t->done && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0) {}
+    int done = t->done;
+    if (!done) t->abandoned = 1;
+    pthread_mutex_unlock(&t->mu);
+    if (done) {
+        pthread_join(th, NULL);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        free(t);
+    } else {
+        pthread_detach(th);
+        left_behind = t;
+        (void)left_behind;
+        log_info("judge pool: the learner's address is still being resolved; not waiting for it");
+    }
+}
+
 void presence_destroy(presence_t **pp) {
     presence_t *p = *pp;
     if (!p) return;
@@ -132,6 +213,8 @@ void presence_destroy(presence_t **pp) {
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
     (void)wire_send_shutdown(p->wire, p->sock, NULL, "judge stopping");
     zmq_close(p->sock);
+    curve_destroy(&p->curve);
+    s_term_bounded(p->zctx);
     free(p);
     *pp = NULL;
 }

@@ -19,11 +19,15 @@ typedef struct presence presence_t;
  * it binds a wildcard. Returns 0, or -1 when there is none (nothing to advertise). */
 int presence_endpoint(const spar_config_t *cfg, char *out, size_t outlen);
 /* Connects to the learner and says hello; NULL (logged) when the judge has no endpoint to
- * advertise, or its socket cannot be set up. wire is the judge's. */
-presence_t *presence_new(void *zctx, curve_t *curve, const spar_config_t *cfg, wire_t *wire);
+ * advertise, or its socket cannot be set up. wire is the judge's. The socket lives on a ZeroMQ
+ * context of its own (its own I/O thread and CURVE keys), so resolving learner.control's host
+ * name, which ZeroMQ does on that thread at every reconnect and which can take the resolver's
+ * whole timeout while the learner is gone, never delays the judge's own socket. */
+presence_t *presence_new(const spar_config_t *cfg, wire_t *wire);
 /* Heartbeats when due (and hello again while the learner has not answered); drains replies. */
 void presence_tick(presence_t *p, uint64_t served, uint64_t pairs);
-/* Goodbye, then close (safe with NULL). */
+/* Goodbye, then close (safe with NULL). Returns within about 0.8 s even while the learner's
+ * name is being resolved (the goodbye's 300 ms linger, then 500 ms at most for the context). */
 void presence_destroy(presence_t **p);
 
 #endif
