@@ -76,10 +76,23 @@ static json_t *s_metrics(learner_t *L, uint64_t iteration) {
     return o;
 }
 
+/* A checkpoint that cannot be written (a full disk, no descriptor free) is retried, with a
+ * growing pause, until it is written or the learner is told to stop: it never ends a run. */
+static int s_write_checkpoint(learner_t *L, const ckpt_counters_t *c) {
+    int rc, pause_ms = 100;
+    for (int attempt = 1; (rc = ckpt_write(L, c)) != 0 && !util_stop_requested(); attempt++) {
+        log_warn("checkpoint of iteration %llu not written (attempt %d): retrying in %d ms",
+                 (unsigned long long)c->iteration, attempt, pause_ms);
+        util_sleep_ms(pause_ms);
+        pause_ms = pause_ms < 5000 ? 2 * pause_ms : 5000;
+    }
+    return rc;
+}
+
 static void *s_work(void *arg) {
     learner_t *L = arg;
     struct iterlog_job *j = L->iterlog;
-    j->ckpt_rc = ckpt_write(L, &j->counters);
+    j->ckpt_rc = s_write_checkpoint(L, &j->counters);
     j->metrics = j->ckpt_rc == 0 ? s_metrics(L, j->iteration) : NULL;
     atomic_store(&j->done, 1);
     return NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/conn_guard.h"
 #include "common/digest.h"
 #include "common/game.h"
 #include "common/gpt_io.h"
@@ -486,8 +487,12 @@ static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in
 
 /* Serves the control socket for up to timeout_ms. */
 static void s_serve(learner_t *L, long timeout_ms) {
-    zmq_pollitem_t item = {L->ctl, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, timeout_ms) <= 0) return;
+    zmq_pollitem_t items[3] = {{L->ctl, 0, ZMQ_POLLIN, 0}};
+    int n = 1;
+    for (int i = 0; i < 2; i++)
+        if (L->guards[i]) items[n++] = (zmq_pollitem_t){conn_guard_socket(L->guards[i]), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(items, n, timeout_ms) <= 0) return;
+    for (int i = 0; i < 2; i++) conn_guard_handle(L->guards[i]);
     int budget = 1000; /* bound one pass so timers still run under a flood */
     while (budget-- > 0 && wire_readable(L->ctl)) {
         wire_peer_t from;
@@ -760,6 +765,11 @@ static int s_bind(learner_t *L) {
         log_error("cannot bind learner.publish %s: %s", L->cfg->learner.publish, zmq_strerror(zmq_errno()));
         return -1;
     }
+    /* connections share the descriptors with the run folder's files: each socket takes at most
+     * half of what is left after a reserve for files, ZeroMQ's own and the HTTP server */
+    long fds = conn_guard_raise_nofile(), cap = (fds - 96) / 2 > 8 ? (fds - 96) / 2 : 8;
+    L->guards[0] = conn_guard_new(L->zctx, L->ctl, "learner.control", cap);
+    L->guards[1] = conn_guard_new(L->zctx, L->pub, "learner.publish", cap);
     return 0;
 }
 
@@ -789,6 +799,8 @@ static void s_teardown(learner_t *L) {
     game_set_free(&L->games);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
+    conn_guard_destroy(&L->guards[0]);
+    conn_guard_destroy(&L->guards[1]);
     if (L->ctl) zmq_close(L->ctl);
     if (L->pub) zmq_close(L->pub);
     curve_destroy(&L->curve); /* before the context ends, or zmq_ctx_term waits on its ZAP socket */

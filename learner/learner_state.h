@@ -59,6 +59,7 @@ typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *ctl, *pub;
+    struct conn_guard *guards[2]; /* connection caps of ctl and pub (common/conn_guard.h) */
     curve_t *curve; /* security.curve: CURVE servers; the ZAP handler admits security.allowed keys */
     char run_dir[1024];
     FILE *jsonl, *records;
