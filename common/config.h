@@ -45,7 +45,7 @@ typedef struct {
         double label_smoothing;
         char winrate[CFG_STR];   /* leave_one_out | include_self */
         char pairs[CFG_STR];     /* auto | all | best_worst */
-        char labels[CFG_STR];    /* hard | soft */
+        char labels[CFG_STR];    /* auto | hard | soft */
         char reference[CFG_STR]; /* ref | previous */
     } algorithm;
     struct {

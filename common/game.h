@@ -1,6 +1,6 @@
 /* game — matrix games: one preference matrix P per prompt (P[i][j] = P(y_i > y_j),
  * P + P^T = 1), the families bt, cyclic, random and games read from a file, and the exact
- * quantities of ALGORITHMS.md section 11 (exploitability, values, the 3-cycle equilibrium).
+ * quantities of docs/algorithms.md, "Metrics and the regularised game" (exploitability, values, the 3-cycle equilibrium).
  * The judge serves these games; the learner uses them only to report exact metrics. */
 #ifndef SPAR_GAME_H
 #define SPAR_GAME_H

@@ -1,6 +1,6 @@
 /* policy_gpt — the gpt backend of common/policy.h: a (prompt, response) pair is the prompt's
  * bytes followed by the response's tokens; its log-prob is the sum over the response tokens
- * (the prompt masked out, ALGORITHMS.md section 0b). A batch of pairs is one packed forward pass
+ * (the prompt masked out, docs/algorithms.md, "Notation"). A batch of pairs is one packed forward pass
  * (below: responses to the same prompt share its computation). */
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* regularised — the KL-regularised preference game of ALGORITHMS.md section 11:
+/* regularised — the KL-regularised preference game of docs/algorithms.md, "Metrics and the regularised game":
  * J(pi, pi') = pi^T P pi' - tau KL(pi || ref) + tau KL(pi' || ref). Its equilibrium is the
  * fixed point pi* = softmax(log ref + P pi* / tau), and its duality gap
  * Gap_tau(pi) = 2 [tau log sum_y ref(y) exp((P pi)_y / tau) + tau KL(pi || ref) - 1/2] >= 0,

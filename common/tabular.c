@@ -1,6 +1,6 @@
 /* tabular — the matrix-game policy: per prompt, a softmax over n actions with free logits.
  * Every quantity is exact (double precision), which is what the exact checks of
- * ALGORITHMS.md section 11 need. d log pi(y) / d z_k = 1[k = y] - pi_k. */
+ * docs/algorithms.md, "Metrics and the regularised game" need. d log pi(y) / d z_k = 1[k = y] - pi_k. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -550,7 +550,7 @@ static void s_free_buffer(learner_t *L) {
     }
 }
 
-/* APO (ALGORITHMS.md section 8): logits_{t+1} = (1 + alpha) zhat_{t+1} - alpha zhat_t, where
+/* APO (docs/algorithms.md, "APO"): logits_{t+1} = (1 + alpha) zhat_{t+1} - alpha zhat_t, where
  * zhat are the base algorithm's solutions before extrapolation; for a gpt policy the same
  * extrapolation of its parameters. */
 static void s_apo_extrapolate(learner_t *L) {
@@ -685,10 +685,9 @@ static double s_learning_rate(const spar_config_t *cfg) {
     return c * (double)batch;
 }
 
-/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step, online
- * IPO by one step per update (a
- * fitted half step would be a best response, which oscillates); the iterative algorithms fit
- * each iteration's regression with 50 passes. */
+/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step and
+ * online IPO by one step per update (a fitted half step would be a best response, which
+ * oscillates); the iterative algorithms fit each iteration's regression with 50 passes. */
 static long s_epochs(const spar_config_t *cfg) {
     if (cfg->learner.epochs > 0) return cfg->learner.epochs;
     if (!strcmp(cfg->policy.kind, "gpt") && strcmp(cfg->algorithm.name, "egpo") && strcmp(cfg->algorithm.name, "online-ipo"))

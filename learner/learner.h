@@ -1,7 +1,7 @@
 /* learner — the learner role: owns the policy, pi_ref, leases and the run directory.
  * Binds a ROUTER (control: hello, heartbeats, work, groups, weight fetches) and a PUB
  * (weights announcements, iteration summaries, shutdown). Runs the synchronous loop of
- * ARCHITECTURE.md section 1: announce v_t, lease out the prompts, collect every judged group
+ * docs/architecture.md, "One iteration": announce v_t, lease out the prompts, collect every judged group
  * exactly once, train, checkpoint, log one line of iterations.jsonl, move to v_{t+1}. */
 #ifndef SPAR_LEARNER_H
 #define SPAR_LEARNER_H

@@ -1,4 +1,4 @@
-/* sppo — Self-Play Preference Optimisation (ALGORITHMS.md section 1).
+/* sppo — Self-Play Preference Optimisation (docs/algorithms.md, "SPPO").
  * Regresses a(y) = log pi_theta(y) - log pi_t(y) onto eta * (Phat(y > pi_t) - 1/2):
  *   all-K form (default):   L = (1/K) sum_i (a_i - eta (Phat_i - 1/2))^2
  *   best/worst form:        L = 1/2 [(a_w - eta (Phat_w - 1/2))^2 + (a_l - eta (Phat_l - 1/2))^2]

@@ -120,7 +120,7 @@ static void s_prepare_group(prepared_t *p, const Spar__RolloutGroup *G) {
         }
         for (int i = 0; i < k; i++) /* the losses see the samples' K x K block only */
             for (int j = 0; j < k; j++) p->P[i * k + j] = p->P[i * all + j];
-    } else { /* EGPO's first step: against pi_t itself, leave-one-out */
+    } else { /* online IPO, and EGPO's half step: against pi_t itself, leave-one-out */
         for (int i = 0; i < k; i++) p->w[i] = 1.0;
         s_opponent_winrates(p);
     }

@@ -1,4 +1,4 @@
-/* Matrix games: the exact maths of ALGORITHMS.md section 11 and the game families. */
+/* Matrix games: the exact maths of docs/algorithms.md, "Metrics and the regularised game" and the game families. */
 #include "tests/testutil.h"
 
 #include "common/util.h"

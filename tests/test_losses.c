@@ -1,4 +1,4 @@
-/* The Nash family's losses: ALGORITHMS.md section 13 vectors for DPO, IPO and INPO to 1e-9,
+/* The Nash family's losses: docs/algorithms.md, "Test vectors" vectors for DPO, IPO and INPO to 1e-9,
  * finite-difference checks of every pair loss and of every algorithm's group loss (each pair
  * selection and label form), and through the tabular policy to its logits. */
 #include "tests/testutil.h"

@@ -1,4 +1,4 @@
-/* The regularised game of ALGORITHMS.md section 11 against the section 13 vectors: the exact
+/* The regularised game of docs/algorithms.md, "Metrics and the regularised game" against the test vectors: the exact
  * equilibrium pi*_tau, Gap_tau of reference points, and the OMD (INPO) and Nash-MD limits. */
 #include "tests/testutil.h"
 

@@ -1,4 +1,4 @@
-/* SPPO: the test vectors of ALGORITHMS.md section 13 (both forms, both win-rate estimates)
+/* SPPO: the test vectors of docs/algorithms.md, "Test vectors" (both forms, both win-rate estimates)
  * and finite-difference checks of the loss and of its gradient through the tabular policy. */
 #include "tests/testutil.h"
 
