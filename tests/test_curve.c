@@ -424,6 +424,117 @@ static void test_curve_learner_run_refuses_rogue_actor(void **state) {
     tu_done(dir);
 }
 
+/* ---- keys bind roles and identities at the learner ----------------------------------------- */
+
+/* A DEALER to the learner's control socket with key_file (trusting learner_pub) and routing id rid. */
+static void s_learner_client(client_t *c, const char *ep, const char *key_file, const char *learner_pub,
+                             const char *rid) {
+    memset(c, 0, sizeof *c);
+    c->ctx = zmq_ctx_new();
+    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    wire_socket_defaults(c->sock, 64 << 20);
+    zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, rid, strlen(rid));
+    wire_init(&c->wire, rid, 1 << 20);
+    spar_config_t cfg;
+    config_defaults(&cfg);
+    cfg.security.curve = 1;
+    snprintf(cfg.security.key, sizeof cfg.security.key, "%s", key_file);
+    snprintf(cfg.security.learner_public, sizeof cfg.security.learner_public, "%s", learner_pub);
+    char err[1024];
+    c->curve = curve_new(c->ctx, &cfg, err, sizeof err);
+    if (!c->curve) fail_msg("%s", err);
+    assert_int_equal(curve_client(c->curve, c->sock, CURVE_LEARNER, "test"), 0);
+    assert_int_equal(zmq_connect(c->sock, ep), 0);
+}
+
+/* Sends env and returns the first reply within wait_ms (caller frees), or NULL. */
+static Spar__Envelope *s_exchange(client_t *c, Spar__Envelope *env, int wait_ms) {
+    wire_send(&c->wire, c->sock, NULL, env);
+    int64_t end = util_now_ms() + wait_ms;
+    for (long left; (left = (long)(end - util_now_ms())) > 0;) {
+        zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, left) != 1) continue;
+        Spar__Envelope *in = wire_recv(&c->wire, c->sock, 0, NULL);
+        if (in) return in;
+    }
+    return NULL;
+}
+
+static Spar__Envelope *s_hello_as(client_t *c, Spar__Role role, const char *endpoint, int wait_ms) {
+    Spar__Hello h = SPAR__HELLO__INIT;
+    h.role = role, h.endpoint = (char *)endpoint;
+    Spar__Envelope e = SPAR__ENVELOPE__INIT;
+    e.body_case = SPAR__ENVELOPE__BODY_HELLO, e.hello = &h;
+    return s_exchange(c, &e, wait_ms);
+}
+
+/* The number of prompts a WorkRequest gets, or -1 without an answer within wait_ms. */
+static int s_work(client_t *c, int wait_ms) {
+    Spar__WorkRequest wr = SPAR__WORK_REQUEST__INIT;
+    Spar__Envelope e = SPAR__ENVELOPE__INIT;
+    e.body_case = SPAR__ENVELOPE__BODY_WORK_REQUEST, e.work_request = &wr;
+    Spar__Envelope *in = s_exchange(c, &e, wait_ms);
+    int n = in && in->body_case == SPAR__ENVELOPE__BODY_WORK_GRANT ? (int)in->work_grant->n_prompt_ids : -1;
+    wire_free(in);
+    return n;
+}
+
+/* With CURVE, a key's name gives its role (actor*, judge*, anything else a tool) and the
+ * identities it may use (its name, or its name and a separator): an allowed tool key cannot join
+ * the judge pool, an actor key cannot register a judge or act as another actor, a judge key
+ * cannot take leases; the rightful ones can. */
+static void test_curve_keys_bind_roles_and_identities(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *keys = xasprintf("%s/keys", dir), *klog = xasprintf("%s/keygen.log", dir);
+    assert_int_equal(tu_exit_code(tu_wait(tu_spawn(NULL, klog, SPAR_BIN, "keygen", "--out", keys, "learner", "judge",
+                                                   "actor-a", "mallory", NULL), 10000)), 0);
+    char *ep = xasprintf("ipc://%s/ctl", dir), *ctl = xasprintf("learner.control=%s", ep);
+    char *pub = xasprintf("learner.publish=ipc://%s/pub", dir), *rd = xasprintf("run.dir=%s/run", dir);
+    char *allowed = xasprintf("security.allowed=%s", keys), *key = xasprintf("security.key=%s/learner.key", keys);
+    char *log = xasprintf("%s/learner.log", dir);
+    pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "learner", "--set", ctl, "--set", pub, "--set", rd, "--set",
+                         "security.curve=true", "--set", allowed, "--set", key, NULL);
+    char *lpub = xasprintf("%s/learner.pub", keys), *mk = xasprintf("%s/mallory.key", keys);
+    char *ak = xasprintf("%s/actor-a.key", keys), *jk = xasprintf("%s/judge.key", keys);
+    client_t tool, spoof, actor, judge;
+
+    s_learner_client(&tool, ep, mk, lpub, "mallory.1@h"); /* an allowed key, but no role */
+    assert_null(s_hello_as(&tool, SPAR__ROLE__ROLE_JUDGE, "tcp://10.9.9.9:5557", 1500)); /* dropped, counted */
+    assert_int_equal(s_work(&tool, 1000), -1);
+
+    s_learner_client(&spoof, ep, ak, lpub, "actor-b.1@h"); /* actor-a's key as another actor */
+    assert_null(s_hello_as(&spoof, SPAR__ROLE__ROLE_ACTOR, "", 1000));
+    assert_int_equal(s_work(&spoof, 1000), -1);
+
+    s_learner_client(&actor, ep, ak, lpub, "actor-a.7@h"); /* the rightful actor, but not as a judge */
+    assert_null(s_hello_as(&actor, SPAR__ROLE__ROLE_JUDGE, "tcp://10.9.9.8:5557", 1000));
+
+    s_learner_client(&judge, ep, jk, lpub, "judge.1@h"); /* a judge key may register, not take leases */
+    Spar__Envelope *w = s_hello_as(&judge, SPAR__ROLE__ROLE_JUDGE, "ipc:///nonexistent/judge", 5000);
+    assert_non_null(w);
+    wire_free(w);
+    assert_int_equal(s_work(&judge, 1000), -1);
+
+    w = s_hello_as(&actor, SPAR__ROLE__ROLE_ACTOR, "", 5000);
+    assert_non_null(w);
+    assert_int_equal(w->body_case, SPAR__ENVELOPE__BODY_WELCOME);
+    assert_int_equal(w->welcome->n_judges, 1); /* only the judge key's endpoint is in the pool */
+    assert_string_equal(w->welcome->judges[0], "ipc:///nonexistent/judge");
+    wire_free(w);
+    assert_true(s_work(&actor, 5000) > 0);
+
+    s_client_close(&tool), s_client_close(&spoof), s_client_close(&judge), s_client_close(&actor);
+    kill(pid, SIGTERM);
+    tu_wait(pid, 10000);
+    assert_true(tu_file_contains(log, "may not send hello as judge"));
+    assert_true(tu_file_contains(log, "may not act as another identity"));
+    assert_true(tu_file_contains(log, "may not send work_request as actor"));
+    wire_fini(&tool.wire), wire_fini(&spoof.wire), wire_fini(&judge.wire), wire_fini(&actor.wire);
+    free(lpub), free(mk), free(ak), free(jk), free(log), free(key), free(allowed), free(rd), free(pub), free(ctl);
+    free(ep), free(klog), free(keys);
+    tu_done(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curve_key_file_errors),
@@ -432,6 +543,7 @@ int main(void) {
         cmocka_unit_test(test_curve_judge_admits_only_allowed_keys),
         cmocka_unit_test(test_curve_bad_key_file_exits_2),
         cmocka_unit_test(test_curve_learner_run_refuses_rogue_actor),
+        cmocka_unit_test(test_curve_keys_bind_roles_and_identities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
