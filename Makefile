@@ -1,4 +1,5 @@
 # The README's commands. Each installs what is missing (Debian 12, as root), then builds.
+# On a bare system without make, ./spar.sh demo|test installs make too, then runs these targets.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 ifeq ($(SANITIZE),1)

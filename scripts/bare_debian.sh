@@ -6,14 +6,15 @@
 # ctest counts and the demo's last line; unmounts everything at the end, also on failure.
 #
 # usage: scripts/bare_debian.sh [--root DIR] [--fresh | --reuse] [--only demo|test]
-#   --root DIR  where the root lives (default /tmp/spar-bare); DIR.minbase.tar keeps the bare
-#               root as debootstrap made it, so a later run starts bare again without it
+#   --root DIR  where the root lives (default /tmp/debian12-bare; not /tmp/spar-*, which other
+#               tools sweep); DIR.minbase.tar keeps it as debootstrap made it, so the next run
+#               starts from a bare root again without running debootstrap
 #   --fresh     debootstrap anew (also drops DIR.minbase.tar)
 #   --reuse     use DIR as the last run left it (packages already installed: quicker, not bare)
 #   --only X    run only one of the two commands
 # Logs: DIR.logs/{debootstrap,demo,test}.log. Exit 0 when both commands passed.
 set -eu
-ROOT=/tmp/spar-bare
+ROOT=/tmp/debian12-bare
 MODE=bare
 ONLY=""
 while [ $# -gt 0 ]; do
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --fresh) MODE=fresh; shift ;;
     --reuse) MODE=reuse; shift ;;
     --only) ONLY="${2:?--only needs demo or test}"; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bare_debian: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -120,7 +121,10 @@ git -C "$REPO" archive --format=tar "$COMMIT" | tar -xf - -C "$ROOT/root/spar"
 mount --bind "$ROOT" "$ROOT"
 mount -t proc proc "$ROOT/proc"
 mount -t sysfs sys "$ROOT/sys"
+# /dev read-only: its device nodes still work, and a `rm -rf` of the root while it is mounted
+# cannot delete the machine's own /dev
 mount --bind /dev "$ROOT/dev"
+mount -o remount,bind,ro "$ROOT/dev"
 mount --bind /dev/pts "$ROOT/dev/pts"
 mount -t tmpfs -o mode=1777 shm "$ROOT/dev/shm"
 mount -t tmpfs -o mode=755 run "$ROOT/run"
