@@ -16,11 +16,23 @@
 #include "common/rng.h"
 #include "common/util.h"
 #include "common/wire.h"
+#include "common/wire_scan.h"
 
-#define MAX_JUDGES 64
+/* The pool's logic is its own module; built as part of this file until the top-level
+ * CMakeLists.txt lists actor/judge_pool.c in spar_core. */
+#include "actor/judge_pool.c"
+
 #define HELLO_RETRY_MS 1000
 #define REQUEST_RETRY_MS 2000
 #define FETCH_RETRY_MS 2000
+/* What a lease may ask of this process (a learner is a peer too): samples of one lease, tokens
+ * they may hold, chunks of a weight blob, and the longest wait a learner may prescribe. */
+#define ACTOR_MAX_LEASE_SAMPLES (1 << 20)
+#define ACTOR_MAX_LEASE_TOKENS (1LL << 26)
+#define ACTOR_MAX_NEW_TOKENS 65536
+#define ACTOR_MAX_TOP_K (1 << 20)
+#define ACTOR_MAX_CHUNKS (1u << 24)
+#define ACTOR_MAX_RETRY_MS 10000
 
 typedef enum { TASK_GENERATING, TASK_JUDGING, TASK_SUBMITTED } task_state_t;
 
@@ -36,7 +48,8 @@ typedef struct {
     double *rewards; /* the judge's K rewards (a reward model), or NULL */
     char judge_version[128];
     uint64_t request_id;
-    int judge, attempts, failures; /* judge requests sent; of them timed out, refused or malformed */
+    uint64_t judge;                /* id in the judge pool of the judge asked last (0: none yet) */
+    int attempts, failures;        /* judge requests sent; of them timed out, refused or malformed */
     int64_t sent_ms;                /* when the current judge request went out */
     double latency_ms;              /* of the request that was answered */
     int64_t due_ms; /* generating: ready time; judging: deadline; submitted: re-send time */
@@ -49,29 +62,33 @@ typedef struct {
     uint64_t total;
     uint8_t digest[DIGEST_BYTES];
     uint8_t *buf;
-    uint8_t *have; /* per chunk */
+    uint8_t *have; /* per chunk: CHUNK_MISSING, CHUNK_ASKED (in this round) or CHUNK_HAVE */
     uint32_t received;
+    /* at most WIRE_FETCH_WINDOW chunks are asked for at a time (the learner queues at most
+     * WIRE_PEER_SNDHWM replies per peer and drops the rest): the next is asked as each arrives;
+     * FETCH_RETRY_MS without one starts a new round over what is missing */
+    uint32_t cursor, in_flight;
     int64_t retry_ms;
 } fetch_t;
+
+enum { CHUNK_MISSING = 0, CHUNK_ASKED = 1, CHUNK_HAVE = 2 };
 
 typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *ctl, *sub;
     curve_t *curve; /* security.curve: every socket a CURVE client */
-    void *judges[MAX_JUDGES];
-    int n_judges, next_judge;
-    /* a judge that let a request time out sits out for judge.timeout_ms x 2^(strikes - 1), at
-     * most a minute; any reply from it clears its strikes */
-    int strikes[MAX_JUDGES];
-    int64_t benched_until_ms[MAX_JUDGES];
-    /* the learner's judge pool adds judges; one that leaves it is retired (no new requests)
-     * unless the config names it */
-    char judge_ep[MAX_JUDGES][256];
-    int from_pool[MAX_JUDGES], retired[MAX_JUDGES];
+    int curve_failed; /* a judge socket could not be made a CURVE client */
+    /* the config's judges and the learner's (judge_pool.h: verified, deduplicated, bounded) */
+    judge_pool_t pool;
+    zmq_pollitem_t *items;
+    uint64_t *item_ids;
+    int cap_items;
+    int64_t no_judge_logged_ms;
 
     int welcomed;
     uint64_t seed;
+    uint32_t prompts; /* the run's prompt ids are below this (Welcome; 0: not said) */
     int64_t hello_at, heartbeat_at, request_at;
     int request_outstanding;
 
@@ -139,18 +156,36 @@ static void s_request_work(actor_t *A) {
     A->request_at = util_now_ms() + REQUEST_RETRY_MS;
 }
 
-static void s_fetch_missing(actor_t *A) {
-    for (uint32_t i = 0; i < A->fetch.n_chunks; i++) {
-        if (A->fetch.have[i]) continue;
-        Spar__WeightsFetch f = SPAR__WEIGHTS_FETCH__INIT;
-        f.version = A->fetch.version;
-        f.chunk_index = i;
-        Spar__Envelope env = SPAR__ENVELOPE__INIT;
-        env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_FETCH;
-        env.weights_fetch = &f;
-        s_to_learner(A, &env);
+static void s_ask_chunk(actor_t *A, uint32_t i) {
+    Spar__WeightsFetch f = SPAR__WEIGHTS_FETCH__INIT;
+    f.version = A->fetch.version;
+    f.chunk_index = i;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_FETCH;
+    env.weights_fetch = &f;
+    s_to_learner(A, &env);
+    A->fetch.have[i] = CHUNK_ASKED;
+    A->fetch.in_flight++;
+}
+
+/* Asks for missing chunks from the cursor on until the window is full. */
+static void s_fetch_more(actor_t *A) {
+    fetch_t *f = &A->fetch;
+    while (f->in_flight < WIRE_FETCH_WINDOW && f->cursor < f->n_chunks) {
+        uint32_t i = f->cursor++;
+        if (f->have[i] == CHUNK_MISSING) s_ask_chunk(A, i);
     }
-    A->fetch.retry_ms = util_now_ms() + FETCH_RETRY_MS;
+}
+
+/* A new round: what was asked and has not come is missing again. */
+static void s_fetch_missing(actor_t *A) {
+    fetch_t *f = &A->fetch;
+    for (uint32_t i = 0; i < f->n_chunks; i++)
+        if (f->have[i] == CHUNK_ASKED) f->have[i] = CHUNK_MISSING;
+    f->cursor = 0;
+    f->in_flight = 0;
+    s_fetch_more(A);
+    f->retry_ms = util_now_ms() + FETCH_RETRY_MS;
 }
 
 /* The task's K responses as protobuf messages, pointing into the task's samples; the caller
@@ -187,70 +222,43 @@ static void s_responses_free(responses_t *r) {
     free(r->text);
 }
 
-/* Round robin from `from`, skipping retired and benched judges (when all the others are
- * benched, the next one not retired anyway). */
-static int s_pick_judge(const actor_t *A, int from) {
-    int64_t now = util_now_ms();
-    int fallback = -1;
-    for (int i = 0; i < A->n_judges; i++) {
-        int j = (from + i) % A->n_judges;
-        if (A->retired[j]) continue;
-        if (A->benched_until_ms[j] <= now) return j;
-        if (fallback < 0) fallback = j;
-    }
-    return fallback >= 0 ? fallback : from % A->n_judges;
-}
-
-/* A DEALER to a judge at ep, added to the pool. Returns its index, -1 (logged) on failure,
- * -2 on a security error. */
-static int s_add_judge(actor_t *A, const char *ep, int from_pool) {
-    if (A->n_judges == MAX_JUDGES) {
-        log_warn("judge %s not used: %d judges at most", ep, MAX_JUDGES);
-        return -1;
-    }
+/* The judge pool's sockets: a DEALER per judge endpoint. */
+static void *s_judge_open(void *ctx, const char *ep) {
+    actor_t *A = ctx;
     void *s = zmq_socket(A->zctx, ZMQ_DEALER);
     wire_socket_defaults(s, A->cfg->wire.max_frame_bytes);
     if (curve_client(A->curve, s, CURVE_JUDGE, "judge") != 0) {
+        A->curve_failed = 1;
         zmq_close(s);
-        return -2;
+        return NULL;
     }
     if (zmq_connect(s, ep) != 0) {
         log_error("cannot connect to judge %s: %s", ep, zmq_strerror(zmq_errno()));
         zmq_close(s);
-        return -1;
+        return NULL;
     }
-    int j = A->n_judges++;
-    A->judges[j] = s;
-    snprintf(A->judge_ep[j], sizeof A->judge_ep[j], "%s", ep);
-    A->from_pool[j] = from_pool;
-    A->retired[j] = 0;
-    A->strikes[j] = 0;
-    A->benched_until_ms[j] = 0;
-    return j;
+    return s;
 }
 
-/* The learner's judge pool: new judges are added, judges that left it (and that the config does
- * not name) get no new requests, returning ones are used again. */
-static void s_judge_pool(actor_t *A, char **eps, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        int j = 0;
-        while (j < A->n_judges && strcmp(A->judge_ep[j], eps[i]) != 0) j++;
-        if (j == A->n_judges) {
-            if (s_add_judge(A, eps[i], 1) >= 0) log_info("judge pool: %s joined (%d judges)", eps[i], A->n_judges);
-        } else if (A->retired[j]) {
-            A->retired[j] = 0;
-            log_info("judge pool: %s is back", eps[i]);
-        }
-    }
-    for (int j = 0; j < A->n_judges; j++) {
-        if (!A->from_pool[j] || A->retired[j]) continue;
-        size_t i = 0;
-        while (i < n && strcmp(A->judge_ep[j], eps[i]) != 0) i++;
-        if (i == n) {
-            A->retired[j] = 1;
-            log_info("judge pool: %s left; no new requests go there", A->judge_ep[j]);
-        }
-    }
+static void s_judge_close(void *ctx, void *sock) {
+    (void)ctx;
+    zmq_close(sock);
+}
+
+/* A Heartbeat to a judge the pool has not verified yet: its answer says what it is. */
+static void s_probe(actor_t *A, int j) {
+    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
+    hb.role = SPAR__ROLE__ROLE_ACTOR;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    (void)wire_send(&A->wire, A->pool.e[j].sock, NULL, &env);
+    jp_probe_sent(&A->pool, j, util_now_ms());
+}
+
+static const char *s_judge_name(const actor_t *A, uint64_t id) {
+    int j = jp_find(&A->pool, id);
+    return j >= 0 ? A->pool.e[j].endpoint : "(gone)";
 }
 
 static void s_send_judge(actor_t *A, task_t *t) {
@@ -265,13 +273,20 @@ static void s_send_judge(actor_t *A, task_t *t) {
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
     env.judge_request = &jr;
-    if (t->attempts > 0) { /* a retry goes to another judge than the one that failed */
-        t->judge = s_pick_judge(A, t->judge + 1);
-    } else {
-        t->judge = s_pick_judge(A, A->next_judge);
-        A->next_judge = (t->judge + 1) % A->n_judges;
+    int64_t now = util_now_ms();
+    int last = t->attempts > 0 ? jp_find(&A->pool, t->judge) : -1; /* a retry goes to another judge */
+    int j = jp_pick(&A->pool, last, now);
+    if (j < 0) { /* no judge verified yet: wait for one */
+        if (now >= A->no_judge_logged_ms) {
+            log_info("no judge to ask yet (waiting for one to answer as a judge)");
+            A->no_judge_logged_ms = now + 10000;
+        }
+        t->due_ms = now + 100;
+        s_responses_free(&resp);
+        return;
     }
-    wire_send(&A->wire, A->judges[t->judge], NULL, &env);
+    t->judge = A->pool.e[j].id;
+    wire_send(&A->wire, A->pool.e[j].sock, NULL, &env);
     t->attempts++;
     t->sent_ms = util_now_ms();
     t->state = TASK_JUDGING;
@@ -383,20 +398,39 @@ static void s_start_lease(actor_t *A) {
 
 /* ---- handlers --------------------------------------------------------------------------- */
 
-static void s_start_fetch(actor_t *A, uint64_t version, uint32_t n_chunks, uint64_t total, const uint8_t *digest) {
+/* Starts a transfer (ask: its first chunks are asked for now). Returns 0, or -1 (counted as a bad
+ * message, nothing allocated) for a size no weights have: a learner is a peer like any other. */
+static int s_start_fetch(actor_t *A, uint64_t version, uint32_t n_chunks, uint64_t total, const uint8_t *digest,
+                         int ask) {
     free(A->fetch.buf);
     free(A->fetch.have);
     memset(&A->fetch, 0, sizeof A->fetch);
+    if (n_chunks == 0 || n_chunks > ACTOR_MAX_CHUNKS || total > WIRE_MAX_WEIGHT_BYTES || (total && n_chunks > total)) {
+        char why[160];
+        snprintf(why, sizeof why, "weights of %llu bytes in %u chunks (1 to %u chunks, at most one a byte, %llu bytes)",
+                 (unsigned long long)total, n_chunks, ACTOR_MAX_CHUNKS, (unsigned long long)WIRE_MAX_WEIGHT_BYTES);
+        wire_count_bad(&A->wire, "learner", why);
+        return -1;
+    }
+    uint8_t *buf = malloc(total ? total : 1), *have = calloc(n_chunks, 1);
+    if (!buf || !have) {
+        free(buf), free(have);
+        log_error("cannot hold weights v%llu of %llu bytes: out of memory", (unsigned long long)version,
+                  (unsigned long long)total);
+        return -1;
+    }
     A->fetch.active = 1;
     A->fetch.version = version;
     A->fetch.n_chunks = n_chunks;
     A->fetch.total = total;
     if (digest) memcpy(A->fetch.digest, digest, DIGEST_BYTES);
-    A->fetch.buf = xmalloc(total ? total : 1);
-    A->fetch.have = xcalloc(n_chunks ? n_chunks : 1, 1);
+    A->fetch.buf = buf;
+    A->fetch.have = have;
     if (total) log_info("fetching weights v%llu (%llu bytes, %u chunks)", (unsigned long long)version,
                         (unsigned long long)total, n_chunks);
-    s_fetch_missing(A);
+    A->fetch.retry_ms = util_now_ms() + FETCH_RETRY_MS;
+    if (ask) s_fetch_missing(A);
+    return 0;
 }
 
 /* Starts the open lease once every policy it needs is here, or fetches what is missing: pi_ref
@@ -409,7 +443,7 @@ static void s_lease_ready(actor_t *A) {
         s_start_lease(A);
         return;
     }
-    if (!A->fetch.active || A->fetch.version != need) s_start_fetch(A, need, 1, 0, NULL); /* size from the first chunk */
+    if (!A->fetch.active || A->fetch.version != need) (void)s_start_fetch(A, need, 1, 0, NULL, 1); /* size from the first chunk */
 }
 
 static void s_fetch_done(actor_t *A) {
@@ -452,30 +486,42 @@ static void s_on_chunk(actor_t *A, const Spar__WeightsChunk *c) {
         if (!A->request_outstanding) A->request_at = util_now_ms();
         return;
     }
+    int adopted = 0;
     if (c->n_chunks != A->fetch.n_chunks || c->total_bytes != A->fetch.total ||
         memcmp(c->digest.data, A->fetch.digest, DIGEST_BYTES) != 0) {
         /* A transfer started from a grant does not know the size or digest yet: adopt the
          * learner's, which the whole blob is then checked against. */
-        s_start_fetch(A, c->version, c->n_chunks, c->total_bytes, c->digest.data);
+        if (s_start_fetch(A, c->version, c->n_chunks, c->total_bytes, c->digest.data, 0) != 0) return;
+        adopted = 1;
     }
+    fetch_t *f = &A->fetch;
+    uint32_t i = c->chunk_index; /* below n_chunks: wire checked it */
     uint8_t d[DIGEST_BYTES];
     digest_compute(c->data.data, c->data.len, d);
-    if (memcmp(d, c->chunk_digest.data, DIGEST_BYTES) != 0) {
-        A->wire.bad_messages++;
-        log_warn("chunk %u of v%llu failed its digest; will fetch it again", c->chunk_index,
-                 (unsigned long long)c->version);
-        return;
-    }
-    if (A->fetch.have[c->chunk_index]) return;
     uint64_t off = c->offset;
-    if (off > A->fetch.total || c->data.len > A->fetch.total - off) {
-        A->wire.bad_messages++;
-        log_warn("chunk %u of v%llu lies outside the blob", c->chunk_index, (unsigned long long)c->version);
+    const char *bad = memcmp(d, c->chunk_digest.data, DIGEST_BYTES) != 0 ? "a weights chunk failed its digest"
+                      : off > f->total || c->data.len > f->total - off ? "a weights chunk lies outside the blob"
+                                                                         : NULL;
+    if (bad) {
+        wire_count_bad(&A->wire, "learner", bad);
+        if (f->have[i] == CHUNK_ASKED) { /* ask for it again at once: the window stays full */
+            f->have[i] = CHUNK_MISSING;
+            f->in_flight--;
+            s_ask_chunk(A, i);
+        }
+        if (adopted) s_fetch_more(A);
         return;
     }
-    memcpy(A->fetch.buf + off, c->data.data, c->data.len);
-    A->fetch.have[c->chunk_index] = 1;
-    if (++A->fetch.received == A->fetch.n_chunks) s_fetch_done(A);
+    if (f->have[i] == CHUNK_HAVE) return; /* a duplicate (asked again in a later round) */
+    if (f->have[i] == CHUNK_ASKED) f->in_flight--;
+    memcpy(f->buf + off, c->data.data, c->data.len);
+    f->have[i] = CHUNK_HAVE;
+    f->retry_ms = util_now_ms() + FETCH_RETRY_MS; /* progress */
+    if (++f->received == f->n_chunks) {
+        s_fetch_done(A);
+        return;
+    }
+    s_fetch_more(A);
 }
 
 static void s_free_texts(actor_t *A) {
@@ -484,8 +530,29 @@ static void s_free_texts(actor_t *A) {
     A->lease_texts = NULL;
 }
 
+/* The counts of a grant checked against what this run and this process can hold (wire checked
+ * the message's own consistency). Returns 1 with why when the grant is refused. */
+static int s_grant_out_of_range(const actor_t *A, const Spar__WorkGrant *g, char *why, size_t wl) {
+    for (size_t i = 0; A->prompts && i < g->n_prompt_ids; i++)
+        if (g->prompt_ids[i] >= A->prompts) {
+            snprintf(why, wl, "work grant names prompt %u of a run of %u prompts", g->prompt_ids[i], A->prompts);
+            return 1;
+        }
+    int mix = g->opponent_mix > 0 && g->opponent_mix <= 1;
+    uint64_t per = (uint64_t)g->samples_per_prompt * (mix ? 2 : 1), samples = per * g->n_prompt_ids;
+    uint64_t max_new = g->max_new ? g->max_new : 1;
+    if (per > WIRE_MAX_RESPONSES || samples > ACTOR_MAX_LEASE_SAMPLES || max_new > ACTOR_MAX_NEW_TOKENS ||
+        samples * max_new > (uint64_t)ACTOR_MAX_LEASE_TOKENS || g->top_k > ACTOR_MAX_TOP_K) {
+        snprintf(why, wl, "work grant of %zu prompts x %llu responses x %llu tokens (top_k %u) exceeds what an actor holds",
+                 g->n_prompt_ids, (unsigned long long)per, (unsigned long long)max_new, g->top_k);
+        return 1;
+    }
+    return 0;
+}
+
 static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     A->request_outstanding = 0;
+    A->request_at = util_now_ms(); /* the next request goes out once this work is done */
     if (g->hello_first) { /* the learner does not know this connection (it restarted): Hello again */
         if (A->welcomed) log_info("the learner asks for a Hello (it restarted?): saying hello again");
         A->welcomed = 0;
@@ -495,7 +562,14 @@ static void s_on_grant(actor_t *A, const Spar__WorkGrant *g) {
     if (g->n_prompt_ids > 0 && g->lease_id == A->lease_id && g->iteration == A->lease_iteration)
         return; /* the same lease again (a repeated request): already being answered */
     if (g->n_prompt_ids == 0) {
-        A->request_at = util_now_ms() + (g->retry_ms ? g->retry_ms : 50);
+        uint32_t wait = g->retry_ms ? g->retry_ms : 50;
+        A->request_at = util_now_ms() + (wait < ACTOR_MAX_RETRY_MS ? wait : ACTOR_MAX_RETRY_MS);
+        return;
+    }
+    char why[200];
+    if (s_grant_out_of_range(A, g, why, sizeof why)) { /* refused: ask again later */
+        wire_count_bad(&A->wire, "learner", why);
+        A->request_at = util_now_ms() + REQUEST_RETRY_MS;
         return;
     }
     free(A->lease_prompts);
@@ -531,23 +605,25 @@ static void s_on_ack(actor_t *A, const Spar__RolloutAck *a) {
 
 /* A judge request failed (timed out, refused, or answered with something else): ask again, the
  * next judge in turn, after a backoff that doubles with each attempt (50 ms .. 3.2 s). */
-static void s_judge_failed(task_t *t, const char *why) {
+static void s_judge_failed(const actor_t *A, task_t *t, const char *why) {
     int64_t backoff = (int64_t)50 << (t->attempts < 6 ? t->attempts : 6);
     t->failures++;
-    log_warn("judge %d failed on prompt %u (%s); asking again in %lld ms", t->judge, t->prompt, why, (long long)backoff);
+    log_warn("judge %s failed on prompt %u (%s); asking again in %lld ms", s_judge_name(A, t->judge), t->prompt, why,
+             (long long)backoff);
     t->state = TASK_GENERATING; /* the timer re-sends it */
     t->due_ms = util_now_ms() + backoff;
 }
 
-static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
+static void s_on_judge_reply(actor_t *A, uint64_t judge, const Spar__JudgeReply *r) {
     for (int i = 0; i < A->n_tasks; i++) {
         task_t *t = &A->tasks[i];
-        if (t->state != TASK_JUDGING || t->request_id != r->request_id) continue;
+        /* only the judge asked may answer (request ids are no secret) */
+        if (t->state != TASK_JUDGING || t->request_id != r->request_id || t->judge != judge) continue;
         int refused = r->error && r->error[0];
         int matrix = r->n_preference == (size_t)t->k * t->k, rewards = !matrix && r->n_rewards == (size_t)t->k;
         if (refused || r->k != (uint32_t)t->k || (!matrix && !rewards)) {
             if (!refused) A->wire.bad_messages++; /* a valid frame, but not an answer to this request */
-            s_judge_failed(t, refused ? r->error : "reply does not match the request");
+            s_judge_failed(A, t, refused ? r->error : "reply does not match the request");
             return;
         }
         t->latency_ms = (double)(util_now_ms() - t->sent_ms);
@@ -568,17 +644,30 @@ static void s_on_judge_reply(actor_t *A, const Spar__JudgeReply *r) {
 static void s_on_learner(actor_t *A, Spar__Envelope *in) {
     switch (in->body_case) {
     case SPAR__ENVELOPE__BODY_WELCOME:
+        /* the run id goes into every envelope this actor sends, and into logs */
+        if (strlen(in->welcome->run_id) >= sizeof A->wire.run_id || !wire_text_printable(in->welcome->run_id)) {
+            wire_count_bad(&A->wire, "learner", "welcome with a run id that is not printable text");
+            break;
+        }
         if (!A->welcomed) log_info("joined run %s (learner at v%llu)", in->welcome->run_id,
                                    (unsigned long long)in->welcome->current_version);
         A->welcomed = 1;
+        A->request_at = util_now_ms();
         A->seed = in->welcome->seed;
-        if (in->welcome->n_judges) s_judge_pool(A, in->welcome->judges, in->welcome->n_judges);
+        A->prompts = in->welcome->prompts;
+        if (in->welcome->n_judges) jp_published(&A->pool, in->welcome->judges, in->welcome->n_judges, util_now_ms());
         snprintf(A->wire.run_id, sizeof A->wire.run_id, "%s", in->welcome->run_id);
         break;
     case SPAR__ENVELOPE__BODY_WORK_GRANT: s_on_grant(A, in->work_grant); break;
     case SPAR__ENVELOPE__BODY_ROLLOUT_ACK: s_on_ack(A, in->rollout_ack); break;
     case SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK: s_on_chunk(A, in->weights_chunk); break;
-    case SPAR__ENVELOPE__BODY_HEARTBEAT: break;
+    case SPAR__ENVELOPE__BODY_HEARTBEAT:
+        if (in->heartbeat->hello_first && A->welcomed) { /* the learner no longer knows this connection */
+            log_info("the learner asks for a Hello (it restarted?): saying hello again");
+            A->welcomed = 0;
+            A->hello_at = util_now_ms();
+        }
+        break;
     case SPAR__ENVELOPE__BODY_SHUTDOWN:
         log_info("learner says: %s", in->shutdown->reason);
         A->stop = 1;
@@ -594,12 +683,13 @@ static void s_on_broadcast(actor_t *A, Spar__Envelope *in) {
         const Spar__WeightsAvailable *w = in->weights_available;
         int have = A->has_policy && A->have_version == w->version;
         int getting = A->fetch.active && A->fetch.version == w->version;
-        if (A->welcomed && !have && !getting) s_start_fetch(A, w->version, w->n_chunks, w->total_bytes, w->digest.data);
+        if (A->welcomed && !have && !getting)
+            (void)s_start_fetch(A, w->version, w->n_chunks, w->total_bytes, w->digest.data, 1);
     } else if (in->body_case == SPAR__ENVELOPE__BODY_SHUTDOWN) {
         log_info("learner broadcast: %s", in->shutdown->reason);
         A->stop = 1;
     } else if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_POOL) {
-        s_judge_pool(A, in->judge_pool->endpoints, in->judge_pool->n_endpoints);
+        jp_published(&A->pool, in->judge_pool->endpoints, in->judge_pool->n_endpoints, util_now_ms());
     }
 }
 
@@ -615,6 +705,10 @@ static int64_t s_timers(actor_t *A) {
     }
     if (now >= A->heartbeat_at) s_heartbeat(A);
     NEXT(A->heartbeat_at);
+    jp_tick(&A->pool, now);
+    for (int j = 0; j < A->pool.n; j++)
+        if (jp_probe_due(&A->pool, j, now)) s_probe(A, j);
+    NEXT(jp_next_ms(&A->pool, now));
     if (A->fetch.active) {
         if (now >= A->fetch.retry_ms) s_fetch_missing(A);
         NEXT(A->fetch.retry_ms);
@@ -629,18 +723,17 @@ static int64_t s_timers(actor_t *A) {
         }
         if (t->state == TASK_GENERATING) s_send_judge(A, t);
         else if (t->state == TASK_JUDGING) {
-            int j = t->judge, s = ++A->strikes[j] < 12 ? A->strikes[j] : 12;
-            int64_t bench = A->cfg->judge.timeout_ms << (s - 1);
-            A->benched_until_ms[j] = now + (bench < 60000 ? bench : 60000);
-            s_judge_failed(t, "no reply before judge.timeout_ms");
+            int j = jp_find(&A->pool, t->judge);
+            if (j >= 0) jp_strike(&A->pool, j, now);
+            s_judge_failed(A, t, "no reply before judge.timeout_ms");
         }
         else s_submit(A, t);
         NEXT(t->due_ms);
     }
-    if (!busy && (!A->request_outstanding || now >= A->request_at)) {
-        if (now >= A->request_at || !A->request_outstanding) s_request_work(A);
-    }
-    if (A->request_outstanding || !busy) NEXT(A->request_at);
+    /* request_at: an unanswered request is sent again then, and an empty grant's retry_ms is
+     * honoured (it was not: an idle actor asked again at once, as fast as the learner answered) */
+    if (!busy && now >= A->request_at) s_request_work(A);
+    if (!busy) NEXT(A->request_at);
 #undef NEXT
     return next;
 }
@@ -669,27 +762,81 @@ static int s_connect(actor_t *A) {
                   zmq_strerror(zmq_errno()));
         return -1;
     }
+    jp_init(&A->pool, &(jp_io_t){s_judge_open, s_judge_close, A}, A->cfg->judge.timeout_ms);
     char list[sizeof A->cfg->judge.endpoints];
     snprintf(list, sizeof list, "%s", A->cfg->judge.endpoints);
-    for (char *save = NULL, *ep = strtok_r(list, ", ", &save); ep; ep = strtok_r(NULL, ", ", &save)) {
-        if (A->n_judges == MAX_JUDGES) break;
-        int rc = s_add_judge(A, ep, 0);
-        if (rc < 0) return rc;
-    }
-    if (A->n_judges == 0) {
+    int64_t now = util_now_ms();
+    for (char *save = NULL, *ep = strtok_r(list, ", ", &save); ep; ep = strtok_r(NULL, ", ", &save))
+        if (jp_add_config(&A->pool, ep, now) < 0) {
+            if (A->curve_failed) return -2;
+            if (A->pool.n >= JP_MAX_ENTRIES) break;
+            return -1;
+        }
+    if (A->pool.n == 0) {
         log_error("judge.endpoints names no judge");
         return -1;
     }
     return 0;
 }
 
+/* Bad messages from a judge's socket (two frames, garbage): a strike, and the requests waiting
+ * on it are asked elsewhere now rather than after their timeout. */
+static void s_judge_misbehaved(actor_t *A, int j) {
+    uint64_t id = A->pool.e[j].id;
+    jp_strike(&A->pool, j, util_now_ms());
+    for (int i = 0; i < A->n_tasks; i++)
+        if (A->tasks[i].state == TASK_JUDGING && A->tasks[i].judge == id) s_judge_failed(A, &A->tasks[i], "bad message");
+}
+
+/* Everything waiting on judge j's socket. */
+static void s_drain_judge(actor_t *A, uint64_t id) {
+    for (;;) {
+        int j = jp_find(&A->pool, id); /* a heartbeat may have made it an alias or evicted it */
+        if (j < 0 || !A->pool.e[j].sock || !wire_readable(A->pool.e[j].sock)) return;
+        uint64_t bad = A->wire.bad_messages;
+        Spar__Envelope *in = wire_recv(&A->wire, A->pool.e[j].sock, 0, NULL);
+        if (!in) {
+            if (A->wire.bad_messages != bad) s_judge_misbehaved(A, j);
+            continue;
+        }
+        if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REPLY) {
+            if (jp_usable(&A->pool, j)) {
+                jp_alive(&A->pool, j);
+                s_on_judge_reply(A, id, in->judge_reply);
+            } else { /* an endpoint not verified as a judge was never asked */
+                wire_count_bad(&A->wire, A->pool.e[j].endpoint, "judge reply from an endpoint not verified as a judge");
+            }
+        } else if (in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) {
+            if (jp_on_heartbeat(&A->pool, j, in->heartbeat->role == SPAR__ROLE__ROLE_JUDGE, in->sender_id,
+                                util_now_ms()) == JP_HB_NOT_JUDGE)
+                wire_count_bad(&A->wire, in->sender_id, "heartbeat from a judge endpoint, not as a judge");
+        } else {
+            char why[96];
+            snprintf(why, sizeof why, "%s from a judge: not a judge reply", wire_body_name(in));
+            wire_count_bad(&A->wire, in->sender_id, why);
+            if ((j = jp_find(&A->pool, id)) >= 0) s_judge_misbehaved(A, j);
+        }
+        wire_free(in);
+    }
+}
+
 static void s_poll(actor_t *A, int64_t until) {
-    zmq_pollitem_t items[2 + MAX_JUDGES];
-    items[0] = (zmq_pollitem_t){A->ctl, 0, ZMQ_POLLIN, 0};
-    items[1] = (zmq_pollitem_t){A->sub, 0, ZMQ_POLLIN, 0};
-    for (int j = 0; j < A->n_judges; j++) items[2 + j] = (zmq_pollitem_t){A->judges[j], 0, ZMQ_POLLIN, 0};
+    if (A->cap_items < 2 + A->pool.n) {
+        A->cap_items = 2 + A->pool.n + 16;
+        A->items = xrealloc(A->items, sizeof *A->items * (size_t)A->cap_items);
+        A->item_ids = xrealloc(A->item_ids, sizeof *A->item_ids * (size_t)A->cap_items);
+    }
+    zmq_pollitem_t *items = A->items;
+    int n = 0;
+    items[n++] = (zmq_pollitem_t){A->ctl, 0, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){A->sub, 0, ZMQ_POLLIN, 0};
+    for (int j = 0; j < A->pool.n; j++)
+        if (A->pool.e[j].sock) {
+            A->item_ids[n] = A->pool.e[j].id;
+            items[n++] = (zmq_pollitem_t){A->pool.e[j].sock, 0, ZMQ_POLLIN, 0};
+        }
     long wait = (long)(until - util_now_ms());
-    if (zmq_poll(items, 2 + A->n_judges, wait < 0 ? 0 : wait) <= 0) return;
+    if (zmq_poll(items, n, wait < 0 ? 0 : wait) <= 0) return;
     Spar__Envelope *in;
     while (wire_readable(A->ctl))
         if ((in = wire_recv(&A->wire, A->ctl, 0, NULL))) {
@@ -701,20 +848,8 @@ static void s_poll(actor_t *A, int64_t until) {
             s_on_broadcast(A, in);
             wire_free(in);
         }
-    for (int j = 0; j < A->n_judges; j++)
-        while (wire_readable(A->judges[j]))
-            if ((in = wire_recv(&A->wire, A->judges[j], 0, NULL))) {
-                if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REPLY) {
-                    A->strikes[j] = 0; /* alive */
-                    A->benched_until_ms[j] = 0;
-                    s_on_judge_reply(A, in->judge_reply);
-                }
-                else if (in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
-                    A->wire.bad_messages++;
-                    log_warn("dropped %s from a judge: not a judge reply", wire_body_name(in));
-                }
-                wire_free(in);
-            }
+    for (int i = 2; i < n; i++)
+        if (items[i].revents & ZMQ_POLLIN) s_drain_judge(A, A->item_ids[i]);
 }
 
 int actor_main(const spar_config_t *cfg, const char *id) {
@@ -729,7 +864,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     if (!strcmp(cfg->policy.kind, "gpt")) gpt_set_threads((int)cfg->gpt.threads);
     int status = 0, rc = s_connect(&A);
     if (rc != 0) status = rc == -2 ? 2 : 1;
-    else log_info("actor %s: learner %s, %d judge(s)", sid, cfg->learner.control, A.n_judges);
+    else log_info("actor %s: learner %s, %d judge(s) in its config", sid, cfg->learner.control, A.pool.n);
     while (status == 0 && !A.stop && !util_stop_requested()) {
         int64_t next = s_timers(&A);
         s_poll(&A, next);
@@ -749,7 +884,9 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     free(A.fetch.have);
     policy_destroy(&A.policy);
     policy_destroy(&A.ref);
-    for (int j = 0; j < A.n_judges; j++) zmq_close(A.judges[j]);
+    jp_free(&A.pool);
+    free(A.items);
+    free(A.item_ids);
     if (A.ctl) zmq_close(A.ctl);
     if (A.sub) zmq_close(A.sub);
     curve_destroy(&A.curve);

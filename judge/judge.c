@@ -127,7 +127,13 @@ static int s_judge_rule(const judge_t *J, const Spar__JudgeRequest *r, double *P
     char **texts = s_texts(r);
     int rc = J->styles ? rule_styles_judge(r->prompt, (const char *const *)texts, (int)k, P)
                        : rule_arith_judge(r->prompt, (const char *const *)texts, (int)k, P);
-    if (rc != 0) snprintf(why, wl, "prompt '%.40s' is not an arith problem", r->prompt);
+    if (rc != 0) { /* the prompt is the peer's text: only its printable ASCII reaches the log */
+        char shown[41];
+        size_t n = 0;
+        for (const char *c = r->prompt; *c && n < sizeof shown - 1; c++) shown[n++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
+        shown[n] = '\0';
+        snprintf(why, wl, "prompt '%s' is not an arith problem", shown);
+    }
     s_free_texts(texts, k);
     return rc;
 }

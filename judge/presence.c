@@ -125,7 +125,8 @@ void presence_tick(presence_t *p, uint64_t served, uint64_t pairs) {
     if (!p) return;
     while (wire_readable(p->sock)) { /* Welcome / Heartbeat replies: the learner knows us */
         Spar__Envelope *in = wire_recv(p->wire, p->sock, 0, NULL);
-        if (in) p->answered = 1;
+        if (in) /* unless it says it does not (it restarted): then Hello again */
+            p->answered = !(in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT && in->heartbeat->hello_first);
         wire_free(in);
     }
     int64_t now = util_now_ms();
