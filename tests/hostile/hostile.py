@@ -212,7 +212,7 @@ class Harness:
 
     def __init__(self, spar, case):
         self.spar, self.case = spar, case
-        self.tmp = tempfile.mkdtemp(prefix="spar-hostile-%s-" % case)
+        self.tmp = tempfile.mkdtemp(prefix="hostile-%s-" % case)
         self.procs = []
         self.ctx = zmq.Context()
         self.socks = []
@@ -455,7 +455,7 @@ def main(cases, argv=None):
         if c not in cases:
             print("unknown case %s (--list)" % c, file=sys.stderr)
             return 2
-    boot = tempfile.mkdtemp(prefix="spar-hostile-pb-")
+    boot = tempfile.mkdtemp(prefix="hostile-pb-")
     try:
         load_messages(boot)
     except Skip as e:
