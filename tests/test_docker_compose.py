@@ -95,7 +95,13 @@ def main():
     # published ports and health checks match the binds
     for name, ports in (("learner", set(binds.values()) | {http_port}), ("judge", {judge_port})):
         svc = services[name]
-        published = {int(p.split(":")[1]) for p in svc.get("ports", [])}
+        published = set()
+        for spec in svc.get("ports", []):
+            # HOST_IP:HOST_PORT:PORT, each host part ${VAR-default}: by default the same port
+            host = re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", spec).split(":")
+            if len(host) != 3 or host[1] != host[2]:
+                fail("service %s publishes %s: by default not on its own port (%s)" % (name, spec, ":".join(host)))
+            published.add(int(host[2]))
         if published != ports:
             fail("service %s publishes %s, binds %s" % (name, sorted(published), sorted(ports)))
         test = svc["healthcheck"]["test"]
