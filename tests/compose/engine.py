@@ -130,7 +130,12 @@ class Engine:
                 os.kill(self.pid, signal.SIGKILL)
                 self._proc.wait(10)
             self.pid = None
-            shutil.rmtree(os.path.join(self.workdir, "exec"), ignore_errors=True)
+            # dockerd leaves its namespace mounts (exec/netns/default) behind
+            execroot = os.path.join(self.workdir, "exec")
+            mounts = [ln.split()[1] for ln in open("/proc/self/mounts")]
+            for m in sorted((m for m in mounts if m.startswith(execroot + "/")), reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            shutil.rmtree(execroot, ignore_errors=True)
         if self.lock:
             self.lock.close()
             self.lock = None
@@ -140,6 +145,12 @@ class Engine:
         if check and r.returncode != 0:
             raise RuntimeError("docker %s exited %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
         return r.stdout
+
+    def image_id(self, tag):
+        """The id of a tagged image, or None."""
+        r = subprocess.run([DOCKER, "image", "inspect", "--format", "{{.Id}}", tag], env=self.env,
+                           capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
 
     def inspect(self, cid):
         return json.loads(self.docker("inspect", cid))[0]
