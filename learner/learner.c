@@ -26,6 +26,7 @@
 #include "learner/learner_state.h"
 #include "learner/checkpoint.h"
 #include "learner/iterlog.h"
+#include "learner/judge_check.h"
 #include "learner/resume.h"
 #include "learner/peers.h"
 #include "learner/status.h"
@@ -122,7 +123,8 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, c
     if (p) p->hello = 1;
     if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
         snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
-        log_info("judge %s joins the judge pool at %s", p->id, p->endpoint);
+        log_info("judge %s registers at %s", p->id, p->endpoint);
+        judge_check_request(L, p);
         s_publish_judges(L);
     }
     char *judges[MAX_POOL];
@@ -487,11 +489,16 @@ static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in
 
 /* Serves the control socket for up to timeout_ms. */
 static void s_serve(learner_t *L, long timeout_ms) {
-    zmq_pollitem_t items[3] = {{L->ctl, 0, ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[3 + JUDGE_CHECK_MAX] = {{L->ctl, 0, ZMQ_POLLIN, 0}};
     int n = 1;
     for (int i = 0; i < 2; i++)
         if (L->guards[i]) items[n++] = (zmq_pollitem_t){conn_guard_socket(L->guards[i]), 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(items, n, timeout_ms) <= 0) return;
+    n += judge_check_pollitems(L, items + n, JUDGE_CHECK_MAX);
+    int64_t check = judge_check_next_ms(L) - util_now_ms();
+    if (check < timeout_ms) timeout_ms = check < 0 ? 0 : (long)check;
+    int ready = zmq_poll(items, n, timeout_ms);
+    if (judge_check_tick(L, util_now_ms())) s_publish_judges(L);
+    if (ready <= 0) return;
     for (int i = 0; i < 2; i++) conn_guard_handle(L->guards[i]);
     int budget = 1000; /* bound one pass so timers still run under a flood */
     while (budget-- > 0 && wire_readable(L->ctl)) {
@@ -767,6 +774,7 @@ static int s_bind(learner_t *L) {
     /* connections share the descriptors with the run folder's files: each socket takes at most
      * half of what is left after a reserve for files, ZeroMQ's own and the HTTP server */
     long fds = conn_guard_raise_nofile(), cap = (fds - 96) / 2 > 8 ? (fds - 96) / 2 : 8;
+    if (judge_check_init(L) != 0) return -1;
     L->guards[0] = conn_guard_new(L->zctx, L->ctl, "learner.control", cap);
     L->guards[1] = conn_guard_new(L->zctx, L->pub, "learner.publish", cap);
     return 0;
@@ -798,6 +806,7 @@ static void s_teardown(learner_t *L) {
     game_set_free(&L->games);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
+    judge_check_fini(L);
     conn_guard_destroy(&L->guards[0]);
     conn_guard_destroy(&L->guards[1]);
     if (L->ctl) zmq_close(L->ctl);

@@ -48,6 +48,9 @@ typedef struct {
     int told_shutdown;
     uint64_t groups;       /* accepted from this peer (a judge: requests it served) */
     char endpoint[256];    /* a judge: where actors reach it (its hello) */
+    int judge_ok;          /* a judge: reached at endpoint as itself, so published (judge_check.h) */
+    int check_tries;
+    int64_t check_at_ms;   /* a judge: when to check (again) */
     int64_t joined_ms;
     int silent, left;      /* no message for peers_silent_ms / left (said so, or silent a minute) */
     uint64_t rate_groups;  /* groups at rate_ms, for groups_per_s */
@@ -59,6 +62,7 @@ typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *ctl, *pub;
+    struct judge_check *jcheck;   /* judges are reached before they are published (judge_check.h) */
     struct conn_guard *guards[2]; /* connection caps of ctl and pub (common/conn_guard.h) */
     curve_t *curve; /* security.curve: CURVE servers; the ZAP handler admits security.allowed keys */
     char run_dir[1024];

@@ -26,6 +26,8 @@ static peer_t *s_find(learner_t *L, const char *id) {
     return NULL;
 }
 
+peer_t *peers_find(learner_t *L, const char *id) { return s_find(L, id); }
+
 peer_t *peers_seen(learner_t *L, const char *id) {
     peer_t *p = s_find(L, id);
     if (!p) return NULL;
@@ -158,7 +160,7 @@ int peers_judges(const learner_t *L, char **out, int max) {
     int n = 0;
     for (int i = 0; i < L->n_peers && n < max; i++) {
         const peer_t *p = &L->peers[i];
-        if (p->role == SPAR__ROLE__ROLE_JUDGE && p->hello && p->endpoint[0] && !p->silent && !p->left)
+        if (p->role == SPAR__ROLE__ROLE_JUDGE && p->hello && p->judge_ok && p->endpoint[0] && !p->silent && !p->left)
             out[n++] = (char *)p->endpoint;
     }
     return n;

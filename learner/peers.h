@@ -14,6 +14,8 @@
  * table is full, the peer quiet the longest that holds no lease makes room (phantoms that said
  * one Hello cannot keep real peers out). NULL only when every peer holds a lease. */
 peer_t *peers_touch(learner_t *L, const char *id, Spar__Role role);
+/* The peer `id` if tracked, else NULL; nothing changes. */
+peer_t *peers_find(learner_t *L, const char *id);
 /* The peer `id` if tracked (marked seen now), else NULL: nothing is added. */
 peer_t *peers_seen(learner_t *L, const char *id);
 /* Is the holder of a lease one whose prompts another actor should back up (leases.h)? An
@@ -32,7 +34,8 @@ void peers_strikes(learner_t *L);
 void peers_tick(learner_t *L, int64_t now_ms);
 /* "working" | "idle" | "fetching" | "silent" | "left". */
 const char *peers_state(const learner_t *L, const peer_t *p);
-/* The endpoints of the registered judges that are live, into out (borrowed); returns how many. */
+/* The endpoints of the registered judges that are live and were reached there as themselves
+ * (judge_check.h), into out (borrowed); returns how many. */
 int peers_judges(const learner_t *L, char **out, int max);
 /* Malformed messages the learner and (by their heartbeats) its peers counted and dropped. */
 uint64_t peers_bad_messages(const learner_t *L);

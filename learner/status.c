@@ -69,9 +69,9 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "delivery_ms", s_num(L->delivered ? L->delivery_ms : NAN));
     json_t *peers = json_array();
     int listed = 0;
-    for (int i = 0; i < L->n_peers; i++) { /* bounded: the live peers first, at most STATUS_MAX_PEERS */
-        const peer_t *p = &L->peers[i];
-        if (p->left || listed >= STATUS_MAX_PEERS) continue;
+    for (int k = 0; k < 2 * L->n_peers; k++) { /* bounded: live peers first, then silent ones */
+        const peer_t *p = &L->peers[k % L->n_peers];
+        if (p->left || listed >= STATUS_MAX_PEERS || p->silent != (k >= L->n_peers)) continue;
         listed++;
         json_t *e = json_object();
         json_object_set_new(e, "id", json_string(p->id));
@@ -217,21 +217,22 @@ char *status_metrics(learner_t *L) {
     for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) s_put(&b, "spar_version_lag_groups{lag=\"%ld\"} %llu\n", i, (unsigned long long)L->lag_hist[i]);
     if (L->n_peers) {
         s_head(&b, "peer_version", "gauge", "the policy version each peer reports running");
-        for (int i = 0, listed = 0; i < L->n_peers && listed < STATUS_MAX_PEERS; i++) {
-            const peer_t *p = &L->peers[i];
-            if (p->left) continue;
+        for (int k = 0, listed = 0; k < 2 * L->n_peers && listed < STATUS_MAX_PEERS; k++) {
+            const peer_t *p = &L->peers[k % L->n_peers];
+            if (p->left || p->silent != (k >= L->n_peers)) continue;
             listed++;
             s_put(&b, "spar_peer_version{peer=\"");
             s_label(&b, p->id);
             s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(L, p), (unsigned long long)p->version);
         }
         s_head(&b, "peer_groups_total", "counter", "groups accepted from each peer");
-        for (int i = 0, listed = 0; i < L->n_peers && listed < STATUS_MAX_PEERS; i++) {
-            if (L->peers[i].left) continue;
+        for (int k = 0, listed = 0; k < 2 * L->n_peers && listed < STATUS_MAX_PEERS; k++) {
+            const peer_t *p = &L->peers[k % L->n_peers];
+            if (p->left || p->silent != (k >= L->n_peers)) continue;
             listed++;
             s_put(&b, "spar_peer_groups_total{peer=\"");
-            s_label(&b, L->peers[i].id);
-            s_put(&b, "\"} %llu\n", (unsigned long long)L->peers[i].groups);
+            s_label(&b, p->id);
+            s_put(&b, "\"} %llu\n", (unsigned long long)p->groups);
         }
     }
     s_last_line(&b, L->last_line);

@@ -460,7 +460,7 @@ static void s_mh_check_apart(mh_t *M, char *logs[MH_ROLES]) {
     }
     /* the actors' ids carry the pids checked above */
     for (int r = MH_ACTOR0; r <= MH_ACTOR1; r++) {
-        char *joined = xasprintf("peer %s.%d joined", MH_NAMES[r], (int)M->pids[r]);
+        char *joined = xasprintf("peer %s.%d@", MH_NAMES[r], (int)M->pids[r]); /* BASE.PID@HOST */
         int64_t end = util_now_ms() + 30000;
         while (!tu_file_contains(logs[MH_LEARNER], joined) && util_now_ms() < end) util_sleep_ms(20);
         if (!tu_file_contains(logs[MH_LEARNER], joined)) tu_dump(logs[MH_LEARNER]), tu_dump(logs[r]);
