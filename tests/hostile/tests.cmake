@@ -1,17 +1,15 @@
-# The hostile-peer suite (tests/hostile/README.md): one ctest entry per case that passes today
-# (not yet: judges:reused_id, floods:hello_flood; README).
-# Cases that still fail are listed in the README with the command that runs them; register each
-# here when the fix it needs lands. Exit 77: protoc or python3-zmq missing (skipped).
+# The hostile-peer suite (tests/hostile/README.md): one ctest entry per case.
+# Exit 77: protoc or python3-zmq missing (skipped).
 set(HOSTILE_CASES
   framing:learner_frames framing:judge_frames framing:actor_frames framing:oversized
   framing:giant_frames framing:actor_giant_replies
   counts:status_iterations counts:judge_k counts:fetch_bounds counts:group_bounds counts:actor_counts
   lies:listen_only lies:other_lease lies:versions lies:routing_id_spoof
   judges:made_up_endpoint judges:dead_judges judges:two_frames judges:invalid_verdicts
-  judges:valid_made_up_verdicts
+  judges:valid_made_up_verdicts judges:reused_id
   spoof:shutdown_as_actor spoof:shutdown_as_judge spoof:shutdown_own spoof:status_names_right_peer
   floods:phantom_work_requests floods:phantom_hellos floods:fetch_unread floods:status_unread
-  floods:descriptors
+  floods:descriptors floods:hello_flood
   text:ids)
 foreach(entry ${HOSTILE_CASES})
   string(REPLACE ":" ";" parts ${entry})
