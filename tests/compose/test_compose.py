@@ -2,7 +2,8 @@
 """The docker-compose deployment in a real Docker engine: builds the image from this checkout,
 runs the README's attached `up` (it must return when the run ends), then a run that starts with
 3 actors, is scaled to 5, gets a second judge, and loses an actor and the first judge to
-`docker kill`. Checked from the run folder (copied out of the volume): iterations 0..N each once
+`docker kill` (the judge is started again 2 s later, as `restart: on-failure` does for a crash;
+a killed container counts as stopped by hand). Checked from the run folder (copied out of the volume): iterations 0..N each once
 with lost 0, every (iteration, prompt) recorded once, every actor container contributed groups
 (and every survivor after the kills), the second judge judged, and every checkpoint equals, byte
 for byte, a one-machine `spar run` of the same config and seed (in the same image).
