@@ -13,6 +13,7 @@
 #include "common/util.h"
 
 struct conn_guard {
+    void *sock; /* the watched socket */
     void *mon;
     char label[64];
     long max_conns, open;
@@ -49,6 +50,7 @@ conn_guard_t *conn_guard_new(void *zctx, void *sock, const char *label, long max
         free(g);
         return NULL;
     }
+    g->sock = sock;
     snprintf(g->label, sizeof g->label, "%s", label);
     g->max_conns = max_conns;
     g->n_fds = conn_guard_raise_nofile();
@@ -109,6 +111,17 @@ uint64_t conn_guard_refused(const conn_guard_t *g) { return g ? g->refused : 0; 
 void conn_guard_destroy(conn_guard_t **gp) {
     if (!gp || !*gp) return;
     conn_guard_t *g = *gp;
+    /* stop the monitor and read what it still sent: events left in its pipe would outlive the
+     * context (their endpoint strings leak) */
+    zmq_socket_monitor(g->sock, NULL, 0);
+    zmq_pollitem_t it = {g->mon, 0, ZMQ_POLLIN, 0};
+    while (zmq_poll(&it, 1, 10) > 0) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        int rc = zmq_msg_recv(&m, g->mon, ZMQ_DONTWAIT);
+        zmq_msg_close(&m);
+        if (rc < 0) break;
+    }
     zmq_close(g->mon);
     free(g->is_open);
     free(g);

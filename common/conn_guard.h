@@ -30,7 +30,7 @@ void conn_guard_handle(conn_guard_t *g);
 long conn_guard_open(const conn_guard_t *g);
 uint64_t conn_guard_refused(const conn_guard_t *g);
 
-/* Closes the monitor; safe on NULL and twice. Call before closing the watched socket. */
+/* Stops and closes the monitor; safe on NULL and twice. Call before closing the watched socket. */
 void conn_guard_destroy(conn_guard_t **g);
 
 #endif
