@@ -3,9 +3,12 @@
  * can be lost: hello, work requests, judge requests, submissions and chunk fetches. */
 #include "actor/actor.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -222,9 +225,35 @@ static void s_responses_free(responses_t *r) {
     free(r->text);
 }
 
+/* A tcp:// endpoint with a host name, resolved here to its IPv4 address. ZeroMQ resolves a name
+ * on every reconnect, on the I/O thread that also serves the learner's and the other judges'
+ * sockets: once a judge's name stops resolving (its container is gone and the resolver waits
+ * on an upstream that does not answer), every socket of the actor would stall with it. Other
+ * endpoints, and names that do not resolve now, are left as they are; a judge that comes back
+ * at another address is found again through the learner's published pool. */
+static void s_resolve_endpoint(const char *ep, char *out, size_t outlen) {
+    snprintf(out, outlen, "%s", ep);
+    if (strncmp(ep, "tcp://", 6) != 0) return;
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    if (!colon || host[0] == '[' || host[0] == '*' || colon == host) return;
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)(colon - host), host);
+    struct in_addr a;
+    if (inet_pton(AF_INET, name, &a) == 1) return; /* already an address */
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res) return;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)res->ai_addr)->sin_addr, ip, sizeof ip);
+    freeaddrinfo(res);
+    snprintf(out, outlen, "tcp://%s%s", ip, colon);
+    log_info("judge %s is %s", ep, out);
+}
+
 /* The judge pool's sockets: a DEALER per judge endpoint. */
-static void *s_judge_open(void *ctx, const char *ep) {
+static void *s_judge_open(void *ctx, const char *endpoint) {
     actor_t *A = ctx;
+    char ep[512];
+    s_resolve_endpoint(endpoint, ep, sizeof ep);
     void *s = zmq_socket(A->zctx, ZMQ_DEALER);
     wire_socket_defaults(s, A->cfg->wire.max_frame_bytes);
     if (curve_client(A->curve, s, CURVE_JUDGE, "judge") != 0) {
@@ -276,6 +305,11 @@ static void s_send_judge(actor_t *A, task_t *t) {
     int64_t now = util_now_ms();
     int last = t->attempts > 0 ? jp_find(&A->pool, t->judge) : -1; /* a retry goes to another judge */
     int j = jp_pick(&A->pool, last, now);
+    if (j == -2) { /* every judge has its window full: the next reply makes room */
+        t->due_ms = now + 5;
+        s_responses_free(&resp);
+        return;
+    }
     if (j < 0) { /* no judge verified yet: wait for one */
         if (now >= A->no_judge_logged_ms) {
             log_info("no judge to ask yet (waiting for one to answer as a judge)");
@@ -286,6 +320,7 @@ static void s_send_judge(actor_t *A, task_t *t) {
         return;
     }
     t->judge = A->pool.e[j].id;
+    A->pool.e[j].in_flight++;
     wire_send(&A->wire, A->pool.e[j].sock, NULL, &env);
     t->attempts++;
     t->sent_ms = util_now_ms();
@@ -605,7 +640,14 @@ static void s_on_ack(actor_t *A, const Spar__RolloutAck *a) {
 
 /* A judge request failed (timed out, refused, or answered with something else): ask again, the
  * next judge in turn, after a backoff that doubles with each attempt (50 ms .. 3.2 s). */
-static void s_judge_failed(const actor_t *A, task_t *t, const char *why) {
+/* The task's request is over (answered, refused, timed out): room in its judge's window. */
+static void s_request_over(actor_t *A, const task_t *t) {
+    int j = jp_find(&A->pool, t->judge);
+    if (j >= 0 && A->pool.e[j].in_flight > 0) A->pool.e[j].in_flight--;
+}
+
+static void s_judge_failed(actor_t *A, task_t *t, const char *why) {
+    s_request_over(A, t);
     int64_t backoff = (int64_t)50 << (t->attempts < 6 ? t->attempts : 6);
     t->failures++;
     log_warn("judge %s failed on prompt %u (%s); asking again in %lld ms", s_judge_name(A, t->judge), t->prompt, why,
@@ -626,6 +668,7 @@ static void s_on_judge_reply(actor_t *A, uint64_t judge, const Spar__JudgeReply 
             s_judge_failed(A, t, refused ? r->error : "reply does not match the request");
             return;
         }
+        s_request_over(A, t);
         t->latency_ms = (double)(util_now_ms() - t->sent_ms);
         if (matrix) {
             t->P = xmalloc(sizeof(double) * r->n_preference);
