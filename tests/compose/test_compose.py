@@ -2,8 +2,8 @@
 """The docker-compose deployment in a real Docker engine: builds the image from this checkout,
 runs the README's attached `up` (it must return when the run ends), then a run that starts with
 3 actors, is scaled to 5, gets a second judge, and loses an actor and the first judge to
-`docker kill` (the judge is started again 2 s later, as `restart: on-failure` does for a crash;
-a killed container counts as stopped by hand). Checked from the run folder (copied out of the volume): iterations 0..N each once
+`docker kill` (the judge stays dead: the actors name it by its service name, which then stops
+resolving, and the second judge serves alone). Checked from the run folder (copied out of the volume): iterations 0..N each once
 with lost 0, every (iteration, prompt) recorded once, every actor container contributed groups
 (and every survivor after the kills), the second judge judged, and every checkpoint equals, byte
 for byte, a one-machine `spar run` of the same config and seed (in the same image).
@@ -12,7 +12,8 @@ for byte, a one-machine `spar run` of the same config and seed (in the same imag
                                         not root, no cgroups, no engine possible)
 Env: SPAR_COMPOSE_CACHE (default /var/cache/spar-compose: base rootfs, engine data),
 SPAR_COMPOSE ("docker-compose" or "docker compose"; default the first that works),
-SPAR_COMPOSE_JUDGE_RESTART=0 (the killed judge stays down: the second judge serves alone).
+SPAR_COMPOSE_JUDGE_RESTART=1 (the killed judge is started again 2 s later; by default it stays
+down and the second judge serves alone).
 """
 import json
 import os
@@ -192,10 +193,10 @@ def scale_run(eng, workdir):
         eng.docker("kill", first_judge[0])
         killed_judge_at = status()["iteration"]
         log("docker kill %s (judge) at iteration %d" % (judges[first_judge[0]][0], killed_judge_at))
-        # the judge comes back as `restart: on-failure` would bring back a crashed one (a docker
-        # kill counts as a manual stop): the actors name it in judge.endpoints
-        # (SPAR_COMPOSE_JUDGE_RESTART=0: it stays dead and the second judge serves alone)
-        if os.environ.get("SPAR_COMPOSE_JUDGE_RESTART", "1") != "0":
+        # the killed judge stays dead and the second judge serves alone (the actors name the
+        # first in judge.endpoints by its service name, which stops resolving);
+        # SPAR_COMPOSE_JUDGE_RESTART=1 brings it back as `restart: on-failure` would a crashed one
+        if os.environ.get("SPAR_COMPOSE_JUDGE_RESTART", "0") == "1":
             time.sleep(2)
             eng.docker("start", first_judge[0])
         t_back = time.time()
