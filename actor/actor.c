@@ -638,14 +638,14 @@ static void s_on_ack(actor_t *A, const Spar__RolloutAck *a) {
     }
 }
 
-/* A judge request failed (timed out, refused, or answered with something else): ask again, the
- * next judge in turn, after a backoff that doubles with each attempt (50 ms .. 3.2 s). */
 /* The task's request is over (answered, refused, timed out): room in its judge's window. */
 static void s_request_over(actor_t *A, const task_t *t) {
     int j = jp_find(&A->pool, t->judge);
     if (j >= 0 && A->pool.e[j].in_flight > 0) A->pool.e[j].in_flight--;
 }
 
+/* A judge request failed (timed out, refused, or answered with something else): ask again, the
+ * next judge in turn, after a backoff that doubles with each attempt (50 ms .. 3.2 s). */
 static void s_judge_failed(actor_t *A, task_t *t, const char *why) {
     s_request_over(A, t);
     int64_t backoff = (int64_t)50 << (t->attempts < 6 ? t->attempts : 6);

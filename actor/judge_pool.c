@@ -249,8 +249,10 @@ jp_hb_t jp_on_heartbeat(judge_pool_t *p, int i, int role_is_judge, const char *s
     }
     snprintf(e->identity, sizeof e->identity, "%s", sender);
     int k = 0;
+    /* two endpoints the config names are both kept: the operator named them (judges outside
+     * spar, e.g. examples/python_judge, may share one id) */
     while (k < p->n && (k == i || !(p->e[k].state == JP_JUDGE || p->e[k].state == JP_RETIRED) ||
-                        strcmp(p->e[k].identity, sender) != 0))
+                        (e->from_config && p->e[k].from_config) || strcmp(p->e[k].identity, sender) != 0))
         k++;
     if (k == p->n) {
         e->state = JP_JUDGE;
@@ -284,17 +286,21 @@ int jp_n_usable(const judge_pool_t *p) {
 
 int jp_pick(judge_pool_t *p, int after, int64_t now) {
     if (p->n == 0) return -1;
-    int from = after < 0 ? p->next : after + 1, fallback = -1;
+    int from = after < 0 ? p->next : after + 1, fallback = -1, full = 0;
     for (int s = 0; s < p->n; s++) {
         int j = (from + s) % p->n;
         if (!jp_usable(p, j)) continue;
+        if (p->e[j].in_flight >= JP_WINDOW) {
+            full = 1;
+            continue;
+        }
         if (p->e[j].benched_until_ms <= now) {
             if (after < 0) p->next = (j + 1) % p->n;
             return j;
         }
         if (fallback < 0) fallback = j;
     }
-    return fallback;
+    return fallback >= 0 ? fallback : full ? -2 : -1;
 }
 
 void jp_strike(judge_pool_t *p, int i, int64_t now) {

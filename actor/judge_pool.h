@@ -10,8 +10,9 @@
  *   entries are never evicted; they keep being probed, more slowly, until they answer.
  * - Identity: the answer's envelope sender id is the judge's identity (ids are unique per
  *   process). A second endpoint of an identity already in the pool becomes an alias: its socket
- *   closed, never used, so one judge reached by two endpoints counts once. When both are known,
- *   the config's endpoint is kept.
+ *   closed, never used, so one judge reached by two endpoints counts once; the config's endpoint
+ *   is the one kept. Two endpoints that both come from the config are both kept (the operator
+ *   named them; judges outside spar may share an id).
  * - Bounds: at most JP_MAX_WAITING published entries wait for verification at a time, at most
  *   JP_MAX_ENTRIES entries in all. An endpoint never seen before takes precedence over a retry of
  *   one that failed (it may evict such a retry), and the latest published list is scanned again
@@ -20,6 +21,7 @@
  * - Leaving: a verified entry that the published list no longer names is retired (no new
  *   requests) and evicted after a grace of 2 x judge.timeout_ms (its answers in flight still
  *   arrive); named again before that, it is used again.
+ * - Flow: at most JP_WINDOW requests in flight per judge (jp_pick skips a full one).
  * - Health: a judge that let a request time out, or sent a bad message, is benched for
  *   timeout_ms x 2^(strikes - 1), at most a minute; any valid message from it clears that.
  * Indices are valid until the next call that may evict (jp_published, jp_tick, jp_on_heartbeat);
@@ -38,6 +40,9 @@
 #define JP_PROBES 6
 #define JP_MAX_PUBLISHED 1024 /* endpoints of the learner's list kept for rescans */
 #define JP_EP_MAX 255
+/* Requests outstanding at one judge at most: a judge's ROUTER queues WIRE_PEER_SNDHWM replies
+ * per peer and drops the rest, so a burst past that would be lost and time out. */
+#define JP_WINDOW (WIRE_PEER_SNDHWM / 2)
 
 typedef struct {
     void *(*open)(void *ctx, const char *endpoint); /* a socket connected to endpoint, or NULL */
@@ -59,6 +64,7 @@ typedef struct {
     int64_t benched_until_ms;
     int probes;
     int64_t probe_at_ms;
+    int in_flight; /* requests sent and not yet answered, failed or timed out (the caller counts) */
     int64_t since_ms; /* added, or retired */
     void *sock;       /* NULL for an alias */
 } jp_entry_t;
@@ -101,8 +107,9 @@ jp_hb_t jp_on_heartbeat(judge_pool_t *p, int i, int role_is_judge, const char *s
 /* May entry i get requests (a verified judge, or a config entry not yet answered)? */
 int jp_usable(const judge_pool_t *p, int i);
 int jp_n_usable(const judge_pool_t *p);
-/* The next usable judge in turn: round robin after `after` (-1: the pool's own turn), one not
- * benched if any, else a benched one; -1 when none is usable. */
+/* The next usable judge in turn with fewer than JP_WINDOW requests in flight: round robin after
+ * `after` (-1: the pool's own turn), one not benched if any, else a benched one; -1 when none is
+ * usable, -2 when every usable one has its window full. */
 int jp_pick(judge_pool_t *p, int after, int64_t now_ms);
 /* Index of the entry with this id, or -1. */
 int jp_find(const judge_pool_t *p, uint64_t id);

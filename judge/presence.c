@@ -145,9 +145,9 @@ void presence_tick(presence_t *p, uint64_t served, uint64_t pairs) {
 }
 
 /* Ending the context waits for its I/O thread, which may sit in the resolver: it ends on a
- * thread of its own, waited for PRESENCE_TERM_WAIT_MS at most; past that the process exits
- * without it. */
-#define PRESENCE_TERM_WAIT_MS 500
+ * thread of its own, waited for the goodbye's linger and PRESENCE_TERM_SLACK_MS more at most;
+ * past that the process exits without it. */
+#define PRESENCE_TERM_SLACK_MS 200
 
 typedef struct {
     void *zctx;
@@ -168,7 +168,7 @@ static void *s_term(void *arg) {
     return NULL;
 }
 
-static void s_term_bounded(void *zctx) {
+static void s_term_bounded(void *zctx, long wait_ms) {
     static term_t *left_behind; /* a term still waiting when the process exits stays reachable */
     term_t *t = xcalloc(1, sizeof *t);
     t->zctx = zctx;
@@ -186,7 +186,7 @@ static void s_term_bounded(void *zctx) {
     }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)PRESENCE_TERM_WAIT_MS * 1000000L;
+    until.tv_nsec += wait_ms * 1000000L;
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&t->mu);
@@ -215,7 +215,7 @@ void presence_destroy(presence_t **pp) {
     (void)wire_send_shutdown(p->wire, p->sock, NULL, "judge stopping");
     zmq_close(p->sock);
     curve_destroy(&p->curve);
-    s_term_bounded(p->zctx);
+    s_term_bounded(p->zctx, linger + PRESENCE_TERM_SLACK_MS);
     free(p);
     *pp = NULL;
 }

@@ -26,8 +26,9 @@ int presence_endpoint(const spar_config_t *cfg, char *out, size_t outlen);
 presence_t *presence_new(const spar_config_t *cfg, wire_t *wire);
 /* Heartbeats when due (and hello again while the learner has not answered); drains replies. */
 void presence_tick(presence_t *p, uint64_t served, uint64_t pairs);
-/* Goodbye, then close (safe with NULL). Returns within about 0.8 s even while the learner's
- * name is being resolved (the goodbye's 300 ms linger, then 500 ms at most for the context). */
+/* Goodbye, then close (safe with NULL). Returns within 0.5 s even while the learner's name is
+ * being resolved (a goodbye to a learner that answered lingers 300 ms, then 200 ms at most for
+ * the context; 200 ms in all when none ever answered). */
 void presence_destroy(presence_t **p);
 
 #endif

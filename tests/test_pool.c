@@ -25,6 +25,27 @@
 #include "common/util.h"
 #include "common/wire.h"
 
+/* ---- processes: a failing test's children are stopped by its teardown ------------------- */
+
+static pid_t s_pids[32];
+static int s_n_pids;
+
+static pid_t s_track(pid_t pid) {
+    if (s_n_pids < 32) s_pids[s_n_pids++] = pid;
+    return pid;
+}
+
+static int s_teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < s_n_pids; i++)
+        if (waitpid(s_pids[i], NULL, WNOHANG) == 0) { /* still our running child */
+            kill(s_pids[i], SIGKILL);
+            waitpid(s_pids[i], NULL, 0);
+        }
+    s_n_pids = 0;
+    return 0;
+}
+
 /* ---- the fake peers' wire ----------------------------------------------------------------- */
 
 static void s_send_env(void *sock, const void *peer, size_t peer_len, Spar__Envelope *e, const char *sender) {
@@ -133,7 +154,7 @@ static void test_pool_judge_bounds_k_and_backlog(void **state) {
     (void)state;
     char *dir = tu_tmpdir(), *log = xasprintf("%s/judge.log", dir), *ep = xasprintf("ipc://%s/judge", dir);
     char *bind = xasprintf("judge.bind=%s", ep);
-    pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, NULL);
+    pid_t pid = s_track(tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, NULL));
     void *ctx = zmq_ctx_new(), *s = s_dealer(ctx, ep);
     assert_int_equal(s_bad_count(s), 0); /* and it is up */
     for (int rep = 0; rep < 3; rep++) s_send_request(s, 100 + (uint64_t)rep, 0, 1000, 0);
@@ -208,7 +229,7 @@ static void test_pool_judge_serves_while_learner_unresolvable(void **state) {
     char *script = xasprintf("mount --bind %s /etc/resolv.conf && exec %s judge --set judge.bind=%s --set "
                              "learner.control=tcp://name-that-does-not-resolve.invalid:5555 --set actor.heartbeat_ms=100",
                              rc, SPAR_BIN, ep);
-    pid_t pid = tu_spawn(NULL, log, "/usr/bin/unshare", "-m", "/bin/sh", "-c", script, NULL);
+    pid_t pid = s_track(tu_spawn(NULL, log, "/usr/bin/unshare", "-m", "/bin/sh", "-c", script, NULL));
     void *ctx = zmq_ctx_new(), *s = s_dealer(ctx, ep);
     Spar__Envelope *up = s_ping(s, 10000);
     assert_non_null(up); /* it started */
@@ -345,12 +366,20 @@ static void test_pool_logic_one_judge_two_endpoints_counts_once(void **state) {
     assert_int_equal(p.e[s_index_of(&p, eps[0])].state, JP_ALIAS);
     jp_published(&p, eps, 1, now); /* published again: not added twice */
     assert_int_equal(p.n, 2);
+    /* two config endpoints answering with one id stay two (the operator named both) */
+    int second = jp_add_config(&p, "tcp://judge-2:5557", now);
+    assert_int_equal(jp_on_heartbeat(&p, second, 1, "judge.41@judge", now), JP_HB_VERIFIED);
+    assert_int_equal(jp_n_usable(&p), 2);
+    kept = s_index_of(&p, "tcp://judge:5557");
     /* strikes bench a judge; any answer clears them */
     jp_strike(&p, kept, now);
     assert_true(p.e[kept].benched_until_ms == now + 500);
     jp_strike(&p, kept, now);
     assert_true(p.e[kept].benched_until_ms == now + 1000);
-    assert_int_equal(jp_pick(&p, -1, now), kept); /* benched, but the only one */
+    second = s_index_of(&p, "tcp://judge-2:5557");
+    assert_int_equal(jp_pick(&p, -1, now), second); /* the one not benched */
+    jp_strike(&p, second, now);
+    assert_true(jp_pick(&p, -1, now) >= 0); /* all benched: one of them all the same */
     jp_alive(&p, kept);
     assert_int_equal(p.e[kept].strikes, 0);
     jp_free(&p);
@@ -420,86 +449,6 @@ static void s_fake_judge_serve(fake_judge_t *f) {
     }
 }
 
-/* A peer that tells the learner it is a judge at `endpoint` (anyone can), and keeps that up. */
-static void s_claim_judge(void *s, const char *endpoint) {
-    Spar__Hello h = SPAR__HELLO__INIT;
-    h.role = SPAR__ROLE__ROLE_JUDGE, h.endpoint = (char *)endpoint, h.host = "";
-    Spar__Envelope e = SPAR__ENVELOPE__INIT;
-    e.body_case = SPAR__ENVELOPE__BODY_HELLO, e.hello = &h;
-    s_send_env(s, NULL, 0, &e, "claimer");
-}
-
-static void s_keep_alive(void *s) {
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_JUDGE;
-    Spar__Envelope e = SPAR__ENVELOPE__INIT;
-    e.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT, e.heartbeat = &hb;
-    s_send_env(s, NULL, 0, &e, "claimer");
-    char buf[4096];
-    while (zmq_recv(s, buf, sizeof buf, ZMQ_DONTWAIT) >= 0) {}
-}
-
-#define N_CLAIMS 64
-#define N_LIARS 4
-
-/* 64 endpoints claimed as judges in the learner's pool (60 with nothing there, 4 that answer as
- * an actor) and a config judge that does not exist: the actor must never send work to a liar,
- * and judge B, which joins after them through the pool alone, must be used: the run completes
- * only through it. */
-static void test_pool_actor_uses_only_verified_judges(void **state) {
-    (void)state;
-    char *dir = tu_tmpdir(), *cfg = xasprintf("%s/cfg.yaml", dir), *run = xasprintf("%s/run", dir);
-    char *none = xasprintf("ipc://%s/none", dir), *yaml = s_run_yaml(dir, run, none);
-    tu_write(cfg, yaml);
-    char *llog = xasprintf("%s/learner.log", dir), *alog = xasprintf("%s/actor.log", dir), *blog = xasprintf("%s/b.log", dir);
-    char *ctl = xasprintf("ipc://%s/ctl", dir), *bind_b = xasprintf("judge.bind=ipc://%s/judge-b", dir);
-    pid_t learner = tu_spawn(NULL, llog, SPAR_BIN, "learner", "--config", cfg, "--id", "learner", NULL);
-    void *ctx = zmq_ctx_new();
-    void *claims[N_CLAIMS];
-    fake_judge_t liars[N_LIARS];
-    for (int i = 0; i < N_CLAIMS; i++) {
-        char *ep = xasprintf("ipc://%s/claim-%d", dir, i);
-        claims[i] = s_dealer(ctx, ctl);
-        s_claim_judge(claims[i], ep);
-        if (i < N_LIARS) {
-            liars[i] = (fake_judge_t){zmq_socket(ctx, ZMQ_ROUTER), "liar", SPAR__ROLE__ROLE_ACTOR, 0, 0};
-            wire_socket_defaults(liars[i].sock, 1L << 30);
-            assert_int_equal(zmq_bind(liars[i].sock, ep), 0);
-        }
-        free(ep);
-    }
-    pid_t actor = tu_spawn(NULL, alog, SPAR_BIN, "actor", "--config", cfg, "--id", "actor", NULL);
-    pid_t b = 0;
-    int st = -1;
-    int64_t start = util_now_ms(), end = start + 90000, beat = 0;
-    while (util_now_ms() < end && (st = s_exited(learner)) == -1) {
-        if (!b && util_now_ms() - start > 1500)
-            b = tu_spawn(NULL, blog, SPAR_BIN, "judge", "--config", cfg, "--id", "judge-b", "--set", bind_b, NULL);
-        if (util_now_ms() >= beat) {
-            for (int i = 0; i < N_CLAIMS; i++) s_keep_alive(claims[i]);
-            beat = util_now_ms() + 100;
-        }
-        for (int i = 0; i < N_LIARS; i++) s_fake_judge_serve(&liars[i]);
-        util_sleep_ms(10);
-    }
-    if (tu_exit_code(st) != 0) tu_dump(alog), tu_dump(llog);
-    assert_int_equal(tu_exit_code(st), 0);
-    assert_int_equal(tu_exit_code(tu_wait(actor, 20000)), 0);
-    kill(b, SIGTERM);
-    assert_int_equal(tu_exit_code(tu_wait(b, 10000)), 0);
-    for (int i = 0; i < N_LIARS; i++) assert_int_equal(liars[i].requests, 0);
-    assert_true(tu_file_contains(alog, "did not answer as a judge"));
-    assert_true(tu_file_contains(alog, "answered as something other than a judge"));
-    assert_false(tu_file_contains(blog, "judge stopping: 0 requests served"));
-    assert_int_equal(tu_check_records(run, 6, 4, 1), 6 * 4);
-    fprintf(stderr, "run done in %.1f s through judge B alone\n", (double)(util_now_ms() - start) / 1000);
-    for (int i = 0; i < N_CLAIMS; i++) zmq_close(claims[i]);
-    for (int i = 0; i < N_LIARS; i++) zmq_close(liars[i].sock);
-    zmq_ctx_term(ctx);
-    free(cfg), free(run), free(none), free(yaml), free(llog), free(alog), free(blog), free(ctl), free(bind_b);
-    tu_done(dir);
-}
-
 /* The actor's config names a fake judge that answers every request with a two-frame message
  * (this once hung every actor) and judge C, which the learner's pool also publishes at a second
  * endpoint (a symlink to its socket): the actor counts the fake judge's replies bad, asks C
@@ -518,11 +467,11 @@ static void test_pool_actor_survives_two_frame_judge_and_dedupes(void **state) {
     wire_socket_defaults(bad.sock, 1L << 30);
     char *bad_ep = xasprintf("ipc://%s/bad", dir);
     assert_int_equal(zmq_bind(bad.sock, bad_ep), 0);
-    pid_t learner = tu_spawn(NULL, llog, SPAR_BIN, "learner", "--config", cfg, "--id", "learner", NULL);
-    pid_t c = tu_spawn(NULL, clog, SPAR_BIN, "judge", "--config", cfg, "--id", "judge-c", "--set", bind_c, "--set", adv_c,
-                       NULL);
+    pid_t learner = s_track(tu_spawn(NULL, llog, SPAR_BIN, "learner", "--config", cfg, "--id", "learner", NULL));
+    pid_t c = s_track(tu_spawn(NULL, clog, SPAR_BIN, "judge", "--config", cfg, "--id", "judge-c", "--set", bind_c, "--set", adv_c,
+                       NULL));
     util_sleep_ms(500); /* C in the learner's pool before the actor's Welcome */
-    pid_t actor = tu_spawn(NULL, alog, SPAR_BIN, "actor", "--config", cfg, "--id", "actor", NULL);
+    pid_t actor = s_track(tu_spawn(NULL, alog, SPAR_BIN, "actor", "--config", cfg, "--id", "actor", NULL));
     int st = -1;
     int64_t start = util_now_ms(), end = start + 90000;
     while (util_now_ms() < end && (st = s_exited(learner)) == -1) {
@@ -548,6 +497,38 @@ static void test_pool_actor_survives_two_frame_judge_and_dedupes(void **state) {
     tu_done(dir);
 }
 
+/* One actor, one judge, a lease of 256 prompts judged at once: the judge's ROUTER queues 64
+ * replies per peer and drops the rest, so the actor keeps at most JP_WINDOW requests in flight
+ * per judge; with judge.timeout_ms at a minute, one dropped reply would stall the run for that
+ * minute. */
+static void test_pool_actor_bursts_stay_within_judge_window(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *cfg = xasprintf("%s/cfg.yaml", dir), *run = xasprintf("%s/run", dir);
+    char *yaml = xasprintf("run:\n  dir: %s\n  iterations: 3\ntask:\n  prompts: 256\nrollout:\n  samples_per_prompt: 4\n"
+                           "learner:\n  control: ipc://%s/ctl\n  publish: ipc://%s/pub\n  lease_timeout_ms: 120000\n"
+                           "  prompts_per_lease: 256\nactor:\n  delay_ms: 0\n  heartbeat_ms: 100\n"
+                           "judge:\n  bind: ipc://%s/judge\n  endpoints: ipc://%s/judge\n  timeout_ms: 60000\n",
+                           run, dir, dir, dir, dir);
+    tu_write(cfg, yaml);
+    char *llog = xasprintf("%s/learner.log", dir), *alog = xasprintf("%s/actor.log", dir), *jlog = xasprintf("%s/judge.log", dir);
+    int64_t t0 = util_now_ms();
+    pid_t learner = s_track(tu_spawn(NULL, llog, SPAR_BIN, "learner", "--config", cfg, "--id", "learner", NULL));
+    pid_t judge = s_track(tu_spawn(NULL, jlog, SPAR_BIN, "judge", "--config", cfg, "--id", "judge", NULL));
+    pid_t actor = s_track(tu_spawn(NULL, alog, SPAR_BIN, "actor", "--config", cfg, "--id", "actor", NULL));
+    int st = tu_wait(learner, 40000);
+    double took = (double)(util_now_ms() - t0) / 1000;
+    fprintf(stderr, "3 iterations of 256 prompts in one lease: %.1f s\n", took);
+    if (tu_exit_code(st) != 0) tu_dump(alog), tu_dump(llog);
+    assert_int_equal(tu_exit_code(st), 0);
+    assert_int_equal(tu_exit_code(tu_wait(actor, 20000)), 0);
+    kill(judge, SIGTERM);
+    assert_int_equal(tu_exit_code(tu_wait(judge, 10000)), 0);
+    assert_false(tu_file_contains(alog, "no reply before judge.timeout_ms"));
+    assert_int_equal(tu_check_records(run, 3, 256, 1), 3 * 256);
+    free(cfg), free(run), free(yaml), free(llog), free(alog), free(jlog);
+    tu_done(dir);
+}
+
 /* ---- 4, 5. the actor against a fake learner --------------------------------------------- */
 
 typedef struct {
@@ -569,8 +550,8 @@ static void s_fake_learner_start(fake_learner_t *L) {
     wire_socket_defaults(L->pub, 1L << 30);
     assert_int_equal(zmq_bind(L->router, ctl_ep), 0);
     assert_int_equal(zmq_bind(L->pub, pub_ep), 0);
-    L->actor = tu_spawn(NULL, L->log, SPAR_BIN, "actor", "--set", ctl, "--set", pub, "--set", judge, "--set",
-                        "actor.heartbeat_ms=50", "--id", "actor", NULL);
+    L->actor = s_track(tu_spawn(NULL, L->log, SPAR_BIN, "actor", "--set", ctl, "--set", pub, "--set", judge, "--set",
+                        "actor.heartbeat_ms=50", "--id", "actor", NULL));
     free(ctl_ep), free(pub_ep), free(ctl), free(pub), free(judge);
 }
 
@@ -598,6 +579,111 @@ static void s_grant(fake_learner_t *L, zmq_msg_t *peer, Spar__WorkGrant *g) {
     Spar__Envelope e = SPAR__ENVELOPE__INIT;
     e.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT, e.work_grant = g, e.run_id = "test-run";
     s_send_env(L->router, zmq_msg_data(peer), zmq_msg_size(peer), &e, "learner");
+}
+
+/* The weights chunk of a one-chunk blob. */
+static void s_send_blob(fake_learner_t *L, zmq_msg_t *peer, uint64_t version, const uint8_t *blob, size_t len) {
+    uint8_t d[DIGEST_BYTES];
+    digest_compute(blob, len, d);
+    Spar__WeightsChunk wc = SPAR__WEIGHTS_CHUNK__INIT;
+    wc.version = version, wc.chunk_index = 0, wc.n_chunks = 1, wc.total_bytes = len;
+    wc.data.data = (uint8_t *)blob, wc.data.len = len;
+    wc.digest.data = d, wc.digest.len = DIGEST_BYTES, wc.chunk_digest.data = d, wc.chunk_digest.len = DIGEST_BYTES;
+    Spar__Envelope e = SPAR__ENVELOPE__INIT;
+    e.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK, e.weights_chunk = &wc, e.run_id = "test-run";
+    s_send_env(L->router, zmq_msg_data(peer), zmq_msg_size(peer), &e, "learner");
+}
+
+#define N_CLAIMS 64
+#define N_LIARS 4
+
+/* The learner's judge pool names 64 endpoints (60 with nothing there, 4 that answer as an
+ * actor; a learner checks what it publishes, but an actor does not take that on trust) and the
+ * config names a judge that does not exist. The actor must never ask a liar, and judge B, which
+ * the pool names 4 s later (once the dead ones were given up on), must be used: the lease's
+ * groups can only be judged by it. */
+static void test_pool_actor_uses_only_verified_judges(void **state) {
+    (void)state;
+    fake_learner_t L;
+    s_fake_learner_start(&L);
+    char *eps[N_CLAIMS + 1];
+    fake_judge_t liars[N_LIARS];
+    for (int i = 0; i < N_CLAIMS; i++) {
+        eps[i] = xasprintf("ipc://%s/claim-%d", L.dir, i);
+        if (i < N_LIARS) {
+            liars[i] = (fake_judge_t){zmq_socket(L.ctx, ZMQ_ROUTER), "liar", SPAR__ROLE__ROLE_ACTOR, 0, 0};
+            wire_socket_defaults(liars[i].sock, 1L << 30);
+            assert_int_equal(zmq_bind(liars[i].sock, eps[i]), 0);
+        }
+    }
+    eps[N_CLAIMS] = xasprintf("ipc://%s/judge-b", L.dir);
+    char *blog = xasprintf("%s/b.log", L.dir), *bind_b = xasprintf("judge.bind=%s", eps[N_CLAIMS]);
+    char *b_ctl = xasprintf("learner.control=ipc://%s/nobody", L.dir);
+    pid_t b = s_track(tu_spawn(NULL, blog, SPAR_BIN, "judge", "--set", bind_b, "--set", b_ctl, "--id", "judge-b", NULL));
+    policy_t *pol = policy_tabular_new(4, 3);
+    size_t len;
+    uint8_t *blob = policy_serialize(pol, 0, &len);
+    policy_destroy(&pol);
+    int groups = 0, granted = 0;
+    char judged_by[128] = "";
+    int64_t start = util_now_ms(), end = start + 30000, announce = start + 4000;
+    while (util_now_ms() < end && groups < 2) {
+        if (util_now_ms() >= announce) { /* a broadcast: said again, a subscriber may miss one */
+            Spar__JudgePool jp = SPAR__JUDGE_POOL__INIT;
+            jp.endpoints = eps, jp.n_endpoints = N_CLAIMS + 1;
+            Spar__Envelope e = SPAR__ENVELOPE__INIT;
+            e.body_case = SPAR__ENVELOPE__BODY_JUDGE_POOL, e.judge_pool = &jp, e.run_id = "test-run";
+            s_send_env(L.pub, NULL, 0, &e, "learner");
+            announce = util_now_ms() + 500;
+        }
+        for (int i = 0; i < N_LIARS; i++) s_fake_judge_serve(&liars[i]);
+        zmq_msg_t peer;
+        Spar__Envelope *in = s_recv(L.router, 10, &peer);
+        if (!in) continue;
+        if (in->body_case == SPAR__ENVELOPE__BODY_HELLO) {
+            Spar__Welcome w = SPAR__WELCOME__INIT;
+            w.run_id = "test-run", w.seed = 1, w.prompts = 4, w.policy_kind = "tabular";
+            w.judges = eps, w.n_judges = N_CLAIMS; /* B not yet */
+            Spar__Envelope e = SPAR__ENVELOPE__INIT;
+            e.body_case = SPAR__ENVELOPE__BODY_WELCOME, e.welcome = &w, e.run_id = "test-run";
+            s_send_env(L.router, zmq_msg_data(&peer), zmq_msg_size(&peer), &e, "learner");
+        } else if (in->body_case == SPAR__ENVELOPE__BODY_WORK_REQUEST) {
+            uint32_t prompts[2] = {0, 1};
+            Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
+            g.lease_id = 1, g.iteration = 1, g.policy_version = 0, g.samples_per_prompt = 2;
+            if (!granted) g.prompt_ids = prompts, g.n_prompt_ids = 2;
+            else g.retry_ms = 100;
+            granted = 1;
+            s_grant(&L, &peer, &g);
+        } else if (in->body_case == SPAR__ENVELOPE__BODY_WEIGHTS_FETCH) {
+            s_send_blob(&L, &peer, 0, blob, len);
+        } else if (in->body_case == SPAR__ENVELOPE__BODY_ROLLOUT_GROUP) {
+            const Spar__RolloutGroup *g = in->rollout_group;
+            groups++;
+            snprintf(judged_by, sizeof judged_by, "%s", g->judge_version);
+            Spar__RolloutAck a = SPAR__ROLLOUT_ACK__INIT;
+            a.iteration = g->iteration, a.prompt_id = g->prompt_id, a.status = SPAR__ACK_STATUS__ACK_ACCEPTED;
+            Spar__Envelope e = SPAR__ENVELOPE__INIT;
+            e.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_ACK, e.rollout_ack = &a, e.run_id = "test-run";
+            s_send_env(L.router, zmq_msg_data(&peer), zmq_msg_size(&peer), &e, "learner");
+        }
+        wire_free(in);
+        zmq_msg_close(&peer);
+    }
+    fprintf(stderr, "%d groups in %.1f s, judged by %s\n", groups, (double)(util_now_ms() - start) / 1000, judged_by);
+    assert_int_equal(groups, 2);
+    assert_true(util_now_ms() - start >= 4000); /* only B could judge them */
+    assert_true(!strncmp(judged_by, "matrix-", 7));
+    for (int i = 0; i < N_LIARS; i++) assert_int_equal(liars[i].requests, 0);
+    assert_true(tu_file_contains(L.log, "did not answer as a judge"));
+    assert_true(tu_file_contains(L.log, "answered as something other than a judge"));
+    kill(b, SIGTERM);
+    assert_int_equal(tu_exit_code(tu_wait(b, 10000)), 0);
+    assert_false(tu_file_contains(blog, "judge stopping: 0 requests served"));
+    for (int i = 0; i < N_LIARS; i++) zmq_close(liars[i].sock); /* before the context ends */
+    s_fake_learner_stop(&L);
+    for (int i = 0; i <= N_CLAIMS; i++) free(eps[i]);
+    free(blog), free(bind_b), free(b_ctl), free(blob);
 }
 
 /* A 64 MiB policy blob fetched in 256 chunks of 256 KiB: the fake learner answers the fetches
@@ -744,14 +830,15 @@ static void test_pool_actor_bounds_what_the_learner_sends(void **state) {
 int main(int argc, char **argv) {
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool_judge_bounds_k_and_backlog),
-        cmocka_unit_test(test_pool_judge_serves_while_learner_unresolvable),
-        cmocka_unit_test(test_pool_logic_dead_endpoints_never_block_a_judge),
-        cmocka_unit_test(test_pool_logic_one_judge_two_endpoints_counts_once),
-        cmocka_unit_test(test_pool_actor_uses_only_verified_judges),
-        cmocka_unit_test(test_pool_actor_survives_two_frame_judge_and_dedupes),
-        cmocka_unit_test(test_pool_actor_fetches_within_a_window),
-        cmocka_unit_test(test_pool_actor_bounds_what_the_learner_sends),
+        cmocka_unit_test_teardown(test_pool_judge_bounds_k_and_backlog, s_teardown),
+        cmocka_unit_test_teardown(test_pool_judge_serves_while_learner_unresolvable, s_teardown),
+        cmocka_unit_test_teardown(test_pool_logic_dead_endpoints_never_block_a_judge, s_teardown),
+        cmocka_unit_test_teardown(test_pool_logic_one_judge_two_endpoints_counts_once, s_teardown),
+        cmocka_unit_test_teardown(test_pool_actor_uses_only_verified_judges, s_teardown),
+        cmocka_unit_test_teardown(test_pool_actor_survives_two_frame_judge_and_dedupes, s_teardown),
+        cmocka_unit_test_teardown(test_pool_actor_bursts_stay_within_judge_window, s_teardown),
+        cmocka_unit_test_teardown(test_pool_actor_fetches_within_a_window, s_teardown),
+        cmocka_unit_test_teardown(test_pool_actor_bounds_what_the_learner_sends, s_teardown),
     };
     return tu_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
