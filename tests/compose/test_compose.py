@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """The docker-compose deployment in a real Docker engine: builds the image from this checkout,
 runs the README's attached `up` (it must return when the run ends), then a run that starts with
-3 actors, is scaled to 5, gets a second judge, and loses an actor and the first judge to
+3 actors, is scaled to 5, gets a second judge, loses an actor and the first judge to
 `docker kill` (the judge stays dead: the actors name it by its service name, which then stops
-resolving, and the second judge serves alone). Checked from the run folder (copied out of the volume): iterations 0..N each once
-with lost 0, every (iteration, prompt) recorded once, every actor container contributed groups
+resolving, and the second judge serves alone), and is scaled down to 3 running actors.
+Checked from the run folder (copied out of the volume): iterations 0..N each once with lost 0, every (iteration, prompt) recorded once, every actor container contributed groups
 (and every survivor after the kills), the second judge judged, and every checkpoint equals, byte
 for byte, a one-machine `spar run` of the same config and seed (in the same image).
 
@@ -203,13 +203,23 @@ def scale_run(eng, workdir):
         wait_for("2 iterations after the judge's death", lambda: status()["iteration"] > killed_judge_at + 1, 90)
         log("iteration %d reached %.1f s later" % (killed_judge_at + 2, time.time() - t_back))
 
+        # scaled down mid-run: compose stops (SIGTERM) and removes one of the 4 live actors, which
+        # says goodbye, so its lease is re-queued at once (compose counts the killed container as
+        # one of the service's, so 4 leaves 3 running)
+        p.run("up", "-d", "--no-recreate", "--scale", "actor=4", logname="scale-down")
+        downed = [c for c in actors if c != victim and c not in p.containers("actor")]
+        scaled_down_at = status()["iteration"]
+        check(len(downed) == 1, "scaling down removed %d running actor containers, not 1" % len(downed))
+        log("scaled down to 3 actors at iteration %d (%s removed)" % (scaled_down_at, actors[downed[0]][0]))
+        wait_for("2 iterations after scaling down", lambda: status()["iteration"] >= scaled_down_at + 2, 60)
+
         (lid, _), = p.containers("learner").items()
         rc = eng.wait(lid, 150)
         TIMES["scale_run_s"] = time.time() - t
         check(rc == 0, "the learner exited %s" % rc)
         log("the learner exited 0, %.1f s after up" % TIMES["scale_run_s"])
-        check(killed_judge_at + 5 < iterations, "the run was too short: the judge died at iteration %d of %d"
-              % (killed_judge_at, iterations))
+        check(scaled_down_at + 5 < iterations, "the run was too short: scaled down at iteration %d of %d"
+              % (scaled_down_at, iterations))
 
         run = os.path.join(workdir, "run")
         eng.docker("cp", lid + ":/runs/cluster", run)
@@ -249,6 +259,9 @@ def scale_run(eng, workdir):
             if cid != victim:
                 check(max(its) > killed_judge_at, "actor %s contributed nothing after the kills (last iteration %d)"
                       % (name, max(its)))
+            if cid != victim and cid not in downed:
+                check(max(its) > scaled_down_at, "actor %s contributed nothing after the scale-down (last iteration %d)"
+                      % (name, max(its)))
         check(len(by_host) == 5, "groups from %d hosts, 5 actors ran: %s" % (len(by_host), sorted(by_host)))
         log("groups per actor: %s" % {actors[c][0]: len(by_host[c[:12]]) for c in actors})
 
@@ -256,7 +269,7 @@ def scale_run(eng, workdir):
         check(st["state"] == "finished", "status.json: state %s" % st["state"])
         peers = {q["id"]: q for q in st["peers"]}
         for cid, (name, _, _) in actors.items():
-            if cid != victim:
+            if cid != victim and cid not in downed:  # the scaled-down one said goodbye: left, not listed
                 check(any(i.endswith("@" + cid[:12]) for i in peers), "status.json lists no peer for actor %s: %s"
                       % (name, sorted(peers)))
         second = [c for c in judges if c not in first_judge][0]
@@ -269,7 +282,7 @@ def scale_run(eng, workdir):
             a, b = open(os.path.join(run, name), "rb").read(), open(os.path.join(refdir, "run", name), "rb").read()
             check(a == b, "%s differs from the one-machine run's (%d and %d bytes)" % (name, len(a), len(b)))
         log("checked: iterations 0..%d, lost 0, %d groups each (iteration, prompt) once, 5 actors contributed, "
-            "4 survivors after the kills, the second judge judged %d, %d checkpoints equal the one-machine run's"
+            "4 survivors after the kills, 3 after the scale-down, the second judge judged %d, %d checkpoints equal the one-machine run's"
             % (iterations, len(groups), jb[0]["groups"], iterations + 1))
     except Failed:
         # every container of the project, one-off ones (the second judge) too
