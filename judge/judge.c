@@ -261,7 +261,9 @@ static void s_serve_batch(judge_t *J, pending_t *held, int *n_held) {
     at = 0;
     for (int q = 0; q < n; q++) {
         size_t k = held[q].in->judge_request->n_responses;
-        double *P = xmalloc(sizeof(double) * k * k), *rewards = xmalloc(sizeof(double) * k);
+        /* a reward model answers K values: no K x K matrix for it (judge_max_k allows a larger K) */
+        double *P = J->model->kind == JM_REWARD ? NULL : xmalloc(sizeof(double) * k * k);
+        double *rewards = xmalloc(sizeof(double) * k);
         char why[256] = "";
         int rc = 0;
         if (batch_rc == 0) s_model_answer(J, v + at * D, k, P, rewards);
