@@ -21,9 +21,7 @@
 #include "common/wire.h"
 #include "common/wire_scan.h"
 
-/* The pool's logic is its own module; built as part of this file until the top-level
- * CMakeLists.txt lists actor/judge_pool.c in spar_core. */
-#include "actor/judge_pool.c"
+#include "actor/judge_pool.h"
 
 #define HELLO_RETRY_MS 1000
 #define REQUEST_RETRY_MS 2000

@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -78,7 +79,8 @@ def judge(prompt, responses):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bind", required=True, help="ZeroMQ endpoint to bind, e.g. tcp://*:5557")
-    ap.add_argument("--id", default="python-judge", help="sender id in every envelope")
+    ap.add_argument("--id", default="python-judge.%d@%s" % (os.getpid(), socket.gethostname()),
+                    help="sender id in every envelope (default BASE.PID@HOST, unique like spar's own)")
     ap.add_argument("--version", default="python-arith-1", help="judge version carried by every reply")
     ap.add_argument("--rewards", action="store_true",
                     help="answer with K rewards (as a reward model does) instead of the K x K matrix")
