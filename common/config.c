@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "common/util.h"
+#include "common/wire.h"
 
 typedef enum { T_INT, T_FLOAT, T_STRING, T_ENUM, T_BOOL } opt_type_t;
 
@@ -410,6 +411,17 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
         cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
         snprintf(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)", cfg->algorithm.name,
                  cfg->algorithm.eta * cfg->algorithm.tau);
+        return -1;
+    }
+    /* a judge answers at most wire_judge_max_k responses a request (its reply must fit): a K it
+     * refuses would stall every iteration */
+    long judged = cfg->rollout.samples_per_prompt * (!strcmp(cfg->algorithm.name, "nash-md") ? 2 : 1);
+    size_t max_k = wire_judge_max_k(cfg->wire.max_frame_bytes, !strcmp(cfg->judge.kind, "reward"));
+    if ((size_t)judged > max_k) {
+        snprintf(err, errlen,
+                 "rollout.samples_per_prompt: %ld responses a judge request%s, but a judge answers at most %zu "
+                 "(its reply must fit 1 MiB and wire.max_frame_bytes)",
+                 judged, judged != cfg->rollout.samples_per_prompt ? " (with nash-md's opponents)" : "", max_k);
         return -1;
     }
     if (cfg->judge_train.dim % 2 != 0) {

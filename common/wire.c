@@ -415,3 +415,19 @@ const char *wire_body_name(const Spar__Envelope *env) {
         protobuf_c_message_descriptor_get_field(&spar__envelope__descriptor, (unsigned)env->body_case);
     return f ? f->name : "unknown";
 }
+
+/* The reply to a request of K responses holds K*K doubles (a preference matrix) or K (a reward
+ * model's rewards). The largest K is the one whose reply fits both wire.max_frame_bytes and
+ * WIRE_JUDGE_REPLY_MAX_BYTES, less WIRE_JUDGE_REPLY_HEADER_BYTES for the envelope's ids and version. A
+ * ROUTER queues at most WIRE_PEER_SNDHWM replies per peer, so a peer that sends requests and
+ * never reads holds at most WIRE_PEER_SNDHWM x WIRE_JUDGE_REPLY_MAX_BYTES = 64 MiB of a judge's
+ * memory (per connection). */
+size_t wire_judge_max_k(long max_frame_bytes, int rewards) {
+    long limit = max_frame_bytes < WIRE_JUDGE_REPLY_MAX_BYTES ? max_frame_bytes : WIRE_JUDGE_REPLY_MAX_BYTES;
+    limit -= WIRE_JUDGE_REPLY_HEADER_BYTES;
+    if (limit < 32) return 2;
+    size_t per = (size_t)limit / sizeof(double), k = rewards ? per : (size_t)sqrt((double)per);
+    while (!rewards && k * k > per) k--;
+    if (k > WIRE_MAX_RESPONSES) k = WIRE_MAX_RESPONSES;
+    return k < 2 ? 2 : k;
+}

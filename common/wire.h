@@ -88,6 +88,13 @@ int wire_readable(void *sock);
 /* Detaches the rollout group from an envelope (the caller then owns it; free it with
  * spar__rollout_group__free_unpacked(g, NULL)). */
 Spar__RolloutGroup *wire_take_rollout_group(Spar__Envelope *env);
+/* The most responses a judge request may hold: its reply (K*K doubles, or K rewards) must fit
+ * max_frame_bytes and 1 MiB, so a peer that never reads holds at most WIRE_PEER_SNDHWM MiB of a
+ * judge. At least 2. */
+size_t wire_judge_max_k(long max_frame_bytes, int rewards);
+#define WIRE_JUDGE_REPLY_MAX_BYTES (1L << 20)
+#define WIRE_JUDGE_REPLY_HEADER_BYTES 2048
+
 /* Name of a body type, for logs. */
 const char *wire_body_name(const Spar__Envelope *env);
 

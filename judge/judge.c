@@ -42,24 +42,6 @@ typedef struct {
     strmap_t *logged;    /* "sender reason" of requests it could not judge, logged once */
 } judge_t;
 
-/* The reply to a request of K responses holds K*K doubles (a preference matrix) or K (a reward
- * model's rewards). The largest K is the one whose reply fits both wire.max_frame_bytes and
- * JUDGE_REPLY_MAX_BYTES, less JUDGE_REPLY_HEADER_BYTES for the envelope's ids and version. A
- * ROUTER queues at most WIRE_PEER_SNDHWM replies per peer, so a peer that sends requests and
- * never reads holds at most WIRE_PEER_SNDHWM x JUDGE_REPLY_MAX_BYTES = 64 MiB of this judge's
- * memory (per connection). */
-#define JUDGE_REPLY_MAX_BYTES (1L << 20)
-#define JUDGE_REPLY_HEADER_BYTES 2048
-
-size_t judge_max_k(long max_frame_bytes, int rewards) {
-    long limit = max_frame_bytes < JUDGE_REPLY_MAX_BYTES ? max_frame_bytes : JUDGE_REPLY_MAX_BYTES;
-    limit -= JUDGE_REPLY_HEADER_BYTES;
-    if (limit < 32) return 2;
-    size_t per = (size_t)limit / sizeof(double), k = rewards ? per : (size_t)sqrt((double)per);
-    while (!rewards && k * k > per) k--;
-    if (k > WIRE_MAX_RESPONSES) k = WIRE_MAX_RESPONSES;
-    return k < 2 ? 2 : k;
-}
 
 /* A request this judge could not answer: logged once per sender and reason (the figures of the
  * reason aside), so a peer that repeats it does not flood the log. */
@@ -211,14 +193,14 @@ static void s_send_reply(judge_t *J, const pending_t *p, double *P, double *rewa
     J->served++;
 }
 
-/* A request of more responses than this judge answers (judge_max_k): refused with an error
+/* A request of more responses than this judge answers (wire_judge_max_k): refused with an error
  * before its K x K reply is allocated, and counted as a bad message. Returns 1 when refused. */
 static int s_refuse_large(judge_t *J, const wire_peer_t *from, const Spar__Envelope *in) {
     const Spar__JudgeRequest *r = in->judge_request;
     if (r->n_responses <= J->max_k) return 0;
     char why[160];
     snprintf(why, sizeof why, "judge request with %zu responses; this judge answers at most %zu (its reply must fit "
-             "wire.max_frame_bytes and %ld bytes)", r->n_responses, J->max_k, (long)JUDGE_REPLY_MAX_BYTES);
+             "wire.max_frame_bytes and %ld bytes)", r->n_responses, J->max_k, (long)WIRE_JUDGE_REPLY_MAX_BYTES);
     wire_count_bad(&J->wire, in->sender_id, why);
     Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
     rep.request_id = r->request_id;
@@ -261,7 +243,7 @@ static void s_serve_batch(judge_t *J, pending_t *held, int *n_held) {
     at = 0;
     for (int q = 0; q < n; q++) {
         size_t k = held[q].in->judge_request->n_responses;
-        /* a reward model answers K values: no K x K matrix for it (judge_max_k allows a larger K) */
+        /* a reward model answers K values: no K x K matrix for it (wire_judge_max_k allows a larger K) */
         double *P = J->model->kind == JM_REWARD ? NULL : xmalloc(sizeof(double) * k * k);
         double *rewards = xmalloc(sizeof(double) * k);
         char why[256] = "";
@@ -353,7 +335,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", cfg->game.family, hex);
     }
 
-    J.max_k = judge_max_k(cfg->wire.max_frame_bytes, J.model && J.model->kind == JM_REWARD);
+    J.max_k = wire_judge_max_k(cfg->wire.max_frame_bytes, J.model && J.model->kind == JM_REWARD);
     J.zctx = zmq_ctx_new();
     J.sock = zmq_socket(J.zctx, ZMQ_ROUTER);
     wire_socket_defaults(J.sock, cfg->wire.max_frame_bytes);

@@ -3,7 +3,7 @@
  * prompt id is its own matrix game (common/game.h); backend `rule`: the arith task's rule judge
  * (judge/rule_arith.h) on the prompt text and the responses' bytes. A Heartbeat is answered with
  * the judge's counters.
- * Bounds: a request of more responses than judge_max_k is answered with an error (counted as a
+ * Bounds: a request of more responses than wire_judge_max_k (common/wire.h) is answered with an error (counted as a
  * bad message, logged once per sender) before its reply is allocated; a reply is at most 1 MiB,
  * so a peer that sends requests and never reads its replies holds at most WIRE_PEER_SNDHWM (64)
  * x 1 MiB = 64 MiB per connection. */
@@ -14,9 +14,6 @@
 
 #include "common/config.h"
 
-/* The most responses a request may hold: its reply (K*K doubles, or K rewards) must fit
- * max_frame_bytes and 1 MiB. At least 2. */
-size_t judge_max_k(long max_frame_bytes, int rewards);
 
 int judge_main(const spar_config_t *cfg, const char *id);
 
