@@ -343,7 +343,9 @@ static void test_wire_live_judge_drops_bad_frames_and_serves(void **state) {
     (void)state;
     char *dir = tu_tmpdir(), *log = xasprintf("%s/judge.log", dir), *ep = xasprintf("ipc://%s/judge", dir);
     char *bind = xasprintf("judge.bind=%s", ep);
-    pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, "--set", "wire.max_frame_bytes=4096", NULL);
+    /* K = 8: with a 4 KiB frame limit a judge answers at most 16 responses (its reply must fit) */
+    pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "judge", "--set", bind, "--set", "wire.max_frame_bytes=4096", "--set",
+                         "rollout.samples_per_prompt=8", NULL);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
     wire_socket_defaults(s, 64 << 20);
     zmq_connect(s, ep);
@@ -384,7 +386,7 @@ static void test_wire_live_learner_drops_bad_frames_and_serves(void **state) {
     char *ctl = xasprintf("learner.control=ipc://%s/ctl", dir), *pub = xasprintf("learner.publish=ipc://%s/pub", dir);
     char *rd = xasprintf("run.dir=%s/run", dir), *ep = xasprintf("ipc://%s/ctl", dir);
     pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "learner", "--set", ctl, "--set", pub, "--set", rd, "--set",
-                         "wire.max_frame_bytes=4096", NULL);
+                         "wire.max_frame_bytes=4096", "--set", "rollout.samples_per_prompt=8", NULL);
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
     wire_socket_defaults(s, 64 << 20);
     zmq_connect(s, ep);
@@ -424,7 +426,8 @@ static void test_wire_live_actor_drops_bad_frames_and_serves(void **state) {
     assert_int_equal(zmq_bind(router, ctl_ep), 0);
     assert_int_equal(zmq_bind(pubs, pub_ep), 0);
     pid_t pid = tu_spawn(NULL, log, SPAR_BIN, "actor", "--set", ctl, "--set", pub, "--set", judge, "--set",
-                         "wire.max_frame_bytes=4096", "--set", "actor.heartbeat_ms=50", "--id", "victim", NULL);
+                         "wire.max_frame_bytes=4096", "--set", "rollout.samples_per_prompt=8", "--set",
+                         "actor.heartbeat_ms=50", "--id", "victim", NULL);
     int sent = 0, welcomed = 0, work_requests_after = 0;
     uint64_t reported_bad = 0;
     int64_t end = util_now_ms() + 15000;
