@@ -181,25 +181,35 @@ typedef struct {
     wire_t wire;
 } client_t;
 
-/* A DEALER to ep: a CURVE client with key_file trusting judge_pub, or plain when key_file is NULL. */
-static void s_client(client_t *c, const char *ep, const char *key_file, const char *judge_pub) {
+/* A DEALER to ep with routing id rid (NULL: ZeroMQ's): a CURVE client with key_file trusting
+ * server_pub as the `peer` server (the public key its config key names), or plain when key_file
+ * is NULL. */
+static void s_client_as(client_t *c, const char *ep, const char *key_file, const char *server_pub, curve_peer_t peer,
+                        const char *rid) {
     memset(c, 0, sizeof *c);
     c->ctx = zmq_ctx_new();
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     wire_socket_defaults(c->sock, 64 << 20);
-    wire_init(&c->wire, key_file ? "client" : "plain", 1 << 20);
+    if (rid) zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, rid, strlen(rid));
+    wire_init(&c->wire, rid ? rid : key_file ? "client" : "plain", 1 << 20);
     if (key_file) {
         spar_config_t cfg;
         config_defaults(&cfg);
         cfg.security.curve = 1;
         snprintf(cfg.security.key, sizeof cfg.security.key, "%s", key_file);
-        snprintf(cfg.security.judge_public, sizeof cfg.security.judge_public, "%s", judge_pub);
+        char *pub = peer == CURVE_LEARNER ? cfg.security.learner_public : cfg.security.judge_public;
+        snprintf(pub, sizeof cfg.security.judge_public, "%s", server_pub);
         char err[1024];
         c->curve = curve_new(c->ctx, &cfg, err, sizeof err);
         if (!c->curve) fail_msg("%s", err);
-        assert_int_equal(curve_client(c->curve, c->sock, CURVE_JUDGE, "test"), 0);
+        assert_int_equal(curve_client(c->curve, c->sock, peer, "test"), 0);
     }
     assert_int_equal(zmq_connect(c->sock, ep), 0);
+}
+
+/* A DEALER to a judge at ep: a CURVE client with key_file trusting judge_pub, or plain. */
+static void s_client(client_t *c, const char *ep, const char *key_file, const char *judge_pub) {
+    s_client_as(c, ep, key_file, judge_pub, CURVE_JUDGE, NULL);
 }
 
 static void s_client_close(client_t *c) {
@@ -429,22 +439,7 @@ static void test_curve_learner_run_refuses_rogue_actor(void **state) {
 /* A DEALER to the learner's control socket with key_file (trusting learner_pub) and routing id rid. */
 static void s_learner_client(client_t *c, const char *ep, const char *key_file, const char *learner_pub,
                              const char *rid) {
-    memset(c, 0, sizeof *c);
-    c->ctx = zmq_ctx_new();
-    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
-    wire_socket_defaults(c->sock, 64 << 20);
-    zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, rid, strlen(rid));
-    wire_init(&c->wire, rid, 1 << 20);
-    spar_config_t cfg;
-    config_defaults(&cfg);
-    cfg.security.curve = 1;
-    snprintf(cfg.security.key, sizeof cfg.security.key, "%s", key_file);
-    snprintf(cfg.security.learner_public, sizeof cfg.security.learner_public, "%s", learner_pub);
-    char err[1024];
-    c->curve = curve_new(c->ctx, &cfg, err, sizeof err);
-    if (!c->curve) fail_msg("%s", err);
-    assert_int_equal(curve_client(c->curve, c->sock, CURVE_LEARNER, "test"), 0);
-    assert_int_equal(zmq_connect(c->sock, ep), 0);
+    s_client_as(c, ep, key_file, learner_pub, CURVE_LEARNER, rid);
 }
 
 /* Sends env and returns the first reply within wait_ms (caller frees), or NULL. */
