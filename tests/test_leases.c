@@ -1,5 +1,7 @@
 /* Leases: every prompt ends done exactly once, expired leases are re-issued, late answers
- * still count, second answers are duplicates. */
+ * still count, second answers are duplicates, backup leases cover holders that sit on theirs. */
+#include <string.h>
+
 #include "tests/testutil.h"
 
 #include "learner/leases.h"
@@ -98,12 +100,52 @@ static void test_leases_released_when_holder_leaves(void **state) {
     leases_free(&l);
 }
 
+static int s_suspect_phantom(const char *holder, void *ctx) {
+    (void)ctx;
+    return !strcmp(holder, "phantom");
+}
+
+/* A holder that sits on its lease: once the queue is empty its open prompts are backed up to an
+ * idle holder, each once; only holders a prompt was leased to may answer it; a prompt goes back
+ * to the queue only when the last lease holding it expires. */
+static void test_leases_backup_of_suspect_holders(void **state) {
+    (void)state;
+    leases_t l;
+    leases_init(&l);
+    leases_begin(&l, 1, 4);
+    const lease_t *ph = leases_grant(&l, 2, 0, 100, "phantom"); /* prompts 0, 1 */
+    assert_non_null(ph);
+    assert_null(leases_grant_backup(&l, 4, 0, 100, "actor", s_suspect_phantom, NULL)); /* queue not empty yet */
+    const lease_t *a = leases_grant(&l, 2, 0, 100, "actor"); /* prompts 2, 3 */
+    assert_int_equal(a->n, 2);
+    leases_complete(&l, 2), leases_complete(&l, 3);
+    assert_null(leases_grant_backup(&l, 4, 0, 100, "phantom", s_suspect_phantom, NULL)); /* not its own */
+    const lease_t *b = leases_grant_backup(&l, 4, 10, 100, "actor", s_suspect_phantom, NULL);
+    assert_non_null(b);
+    assert_int_equal(b->n, 2);
+    assert_int_equal(b->prompts[0], 0);
+    assert_null(leases_grant_backup(&l, 4, 10, 100, "other", s_suspect_phantom, NULL)); /* each backed up once */
+    assert_true(leases_granted_to(&l, 0, "phantom"));
+    assert_true(leases_granted_to(&l, 0, "actor"));
+    assert_false(leases_granted_to(&l, 0, "other"));
+    assert_false(leases_granted_to(&l, 3, "phantom"));
+    assert_int_equal(leases_expire(&l, 100), 0); /* the phantom's lease ends, the backup still holds both */
+    assert_int_equal(leases_complete(&l, 0), LEASE_ACCEPTED);
+    assert_int_equal(leases_expire(&l, 110), 1); /* the backup ends too: prompt 1 is queued again */
+    const lease_t *again = leases_grant(&l, 4, 120, 100, "other");
+    assert_non_null(again);
+    assert_int_equal(again->n, 1);
+    assert_int_equal(again->prompts[0], 1);
+    leases_free(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leases_grant_complete_duplicate),
         cmocka_unit_test(test_leases_expired_are_reissued),
         cmocka_unit_test(test_leases_released_when_holder_leaves),
         cmocka_unit_test(test_leases_late_answer_while_queued),
+        cmocka_unit_test(test_leases_backup_of_suspect_holders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
