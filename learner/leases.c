@@ -102,7 +102,11 @@ const lease_t *leases_grant_backup(leases_t *l, int max, int64_t now_ms, int64_t
     if (l->q_len > 0) return NULL; /* queued prompts first: leases_grant */
     for (int i = 0; i < l->n_leases && n < max; i++) {
         const lease_t *ls = &l->leases[i];
-        if (!ls->open || !strcmp(ls->holder, holder) || !suspect(ls->holder, ctx)) continue;
+        if (!ls->open || !strcmp(ls->holder, holder)) continue;
+        int open = 0; /* prompts left to back up: only then ask about the holder (a table lookup) */
+        for (int j = 0; j < ls->n && !open; j++)
+            open = l->state[ls->prompts[j]] == LEASE_GRANTED && !l->backed_up[ls->prompts[j]];
+        if (!open || !suspect(ls->holder, ctx)) continue;
         for (int j = 0; j < ls->n && n < max; j++) {
             int p = ls->prompts[j];
             if (l->state[p] != LEASE_GRANTED || l->backed_up[p]) continue;
