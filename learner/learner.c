@@ -189,7 +189,7 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const char 
     }
     if (in->work_request->have_version) peers_saw_version(L, p, in->work_request->have_version);
     if (L->finished) {
-        if (p) p->told_shutdown = 1;
+        p->told_shutdown = 1;
         s_send_shutdown(L, from, "run complete");
         return;
     }
@@ -394,8 +394,7 @@ void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
     }
 }
 
-static void s_on_fetch(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    (void)who;
+static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
     const Spar__WeightsFetch *f = in->weights_fetch;
     Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
     c.version = f->version;
@@ -478,7 +477,7 @@ static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in
     case SPAR__ENVELOPE__BODY_HEARTBEAT: s_on_heartbeat(L, from, who, in); break;
     case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, who, in); break;
     case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, who, in); break;
-    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, who, in); break;
+    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
     case SPAR__ENVELOPE__BODY_STATUS_REQUEST: status_reply(L, from, in->status_request->iterations); break;
     case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose: only the connection that says so */
         peers_leave(L, peers_seen(L, who), in->shutdown->reason[0] ? in->shutdown->reason : "said so");

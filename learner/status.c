@@ -18,6 +18,16 @@
 
 #define STATUS_EVERY_MS 1000
 #define STATUS_MAX_PEERS 256 /* peers listed in status.json, replies and /metrics: their size is bounded */
+
+/* The peers status.json, the status reply and /metrics list, into out (indices into L->peers):
+ * those that have not left, live ones first, at most STATUS_MAX_PEERS. Returns how many. */
+static int s_listed_peers(const learner_t *L, int out[STATUS_MAX_PEERS]) {
+    int n = 0;
+    for (int silent = 0; silent < 2; silent++)
+        for (int i = 0; i < L->n_peers && n < STATUS_MAX_PEERS; i++)
+            if (!L->peers[i].left && L->peers[i].silent == silent) out[n++] = i;
+    return n;
+}
 #define RECENT ((int)(sizeof(((learner_t *)0)->recent) / sizeof(char *)))
 
 struct status_http {
@@ -68,11 +78,9 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "actors_live", json_integer(peers_live_actors(L)));
     json_object_set_new(o, "delivery_ms", s_num(L->delivered ? L->delivery_ms : NAN));
     json_t *peers = json_array();
-    int listed = 0;
-    for (int k = 0; k < 2 * L->n_peers; k++) { /* bounded: live peers first, then silent ones */
-        const peer_t *p = &L->peers[k % L->n_peers];
-        if (p->left || listed >= STATUS_MAX_PEERS || p->silent != (k >= L->n_peers)) continue;
-        listed++;
+    int listed[STATUS_MAX_PEERS], n_listed = s_listed_peers(L, listed);
+    for (int k = 0; k < n_listed; k++) {
+        const peer_t *p = &L->peers[listed[k]];
         json_t *e = json_object();
         json_object_set_new(e, "id", json_string(p->id));
         json_object_set_new(e, "role", json_string(s_role(p->role)));
@@ -215,21 +223,18 @@ char *status_metrics(learner_t *L) {
     s_value(&b, p99);
     s_head(&b, "version_lag_groups", "gauge", "this iteration's accepted groups by version lag");
     for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) s_put(&b, "spar_version_lag_groups{lag=\"%ld\"} %llu\n", i, (unsigned long long)L->lag_hist[i]);
-    if (L->n_peers) {
+    int listed[STATUS_MAX_PEERS], n_listed = s_listed_peers(L, listed);
+    if (n_listed) {
         s_head(&b, "peer_version", "gauge", "the policy version each peer reports running");
-        for (int k = 0, listed = 0; k < 2 * L->n_peers && listed < STATUS_MAX_PEERS; k++) {
-            const peer_t *p = &L->peers[k % L->n_peers];
-            if (p->left || p->silent != (k >= L->n_peers)) continue;
-            listed++;
+        for (int k = 0; k < n_listed; k++) {
+            const peer_t *p = &L->peers[listed[k]];
             s_put(&b, "spar_peer_version{peer=\"");
             s_label(&b, p->id);
             s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(L, p), (unsigned long long)p->version);
         }
         s_head(&b, "peer_groups_total", "counter", "groups accepted from each peer");
-        for (int k = 0, listed = 0; k < 2 * L->n_peers && listed < STATUS_MAX_PEERS; k++) {
-            const peer_t *p = &L->peers[k % L->n_peers];
-            if (p->left || p->silent != (k >= L->n_peers)) continue;
-            listed++;
+        for (int k = 0; k < n_listed; k++) {
+            const peer_t *p = &L->peers[listed[k]];
             s_put(&b, "spar_peer_groups_total{peer=\"");
             s_label(&b, p->id);
             s_put(&b, "\"} %llu\n", (unsigned long long)p->groups);
