@@ -685,11 +685,6 @@ static void s_on_judge_reply(actor_t *A, uint64_t judge, const Spar__JudgeReply 
 static void s_on_learner(actor_t *A, Spar__Envelope *in) {
     switch (in->body_case) {
     case SPAR__ENVELOPE__BODY_WELCOME:
-        /* the run id goes into every envelope this actor sends, and into logs */
-        if (strlen(in->welcome->run_id) >= sizeof A->wire.run_id || !wire_text_printable(in->welcome->run_id)) {
-            wire_count_bad(&A->wire, "learner", "welcome with a run id that is not printable text");
-            break;
-        }
         if (!A->welcomed) log_info("joined run %s (learner at v%llu)", in->welcome->run_id,
                                    (unsigned long long)in->welcome->current_version);
         A->welcomed = 1;

@@ -167,7 +167,8 @@ static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
                    ? -1
                    : 0;
     case SPAR__ENVELOPE__BODY_SHUTDOWN: return s_check_text("shutdown reason", e->shutdown->reason, 255, why, wl);
-    case SPAR__ENVELOPE__BODY_WELCOME:
+    case SPAR__ENVELOPE__BODY_WELCOME: /* its run id goes into every envelope the peer sends after */
+        if (s_check_text("welcome run id", e->welcome->run_id, 319, why, wl)) return -1;
         for (size_t i = 0; i < e->welcome->n_judges; i++)
             if (s_check_text("judge endpoint", e->welcome->judges[i], 255, why, wl)) return -1;
         return 0;

@@ -186,6 +186,20 @@ static void test_wire_decoder_refuses_bad_frames(void **state) {
     buf = s_pack(&empty, WIRE_PROTOCOL_VERSION, &len);
     assert_null(s_decode(buf, len, 1 << 20, why));
     free(buf);
+    /* text a peer sends that reaches logs and later envelopes must be printable */
+    e.sender_id = "evil\nlearner info: forged";
+    buf = s_pack(&e, WIRE_PROTOCOL_VERSION, &len);
+    assert_null(s_decode(buf, len, 1 << 20, why));
+    assert_non_null(strstr(why, "sender id"));
+    free(buf);
+    Spar__Welcome w = SPAR__WELCOME__INIT;
+    w.run_id = "run\x1b[2J";
+    Spar__Envelope we = SPAR__ENVELOPE__INIT;
+    we.run_id = "r", we.sender_id = "s", we.body_case = SPAR__ENVELOPE__BODY_WELCOME, we.welcome = &w;
+    buf = s_pack(&we, WIRE_PROTOCOL_VERSION, &len);
+    assert_null(s_decode(buf, len, 1 << 20, why));
+    assert_non_null(strstr(why, "welcome run id"));
+    free(buf);
 }
 
 /* The records file: a group wire would refuse reads as corrupt, and a length the file does not
