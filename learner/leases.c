@@ -10,7 +10,7 @@
 void leases_init(leases_t *l) { memset(l, 0, sizeof *l); }
 
 static void s_clear_leases(leases_t *l) {
-    for (int i = 0; i < l->n_leases; i++) free(l->leases[i].prompts);
+    for (int i = 0; i < l->n_leases; i++) free(l->leases[i].prompts), free(l->leases[i].earlier);
     l->n_leases = 0;
 }
 
@@ -21,6 +21,7 @@ void leases_free(leases_t *l) {
     free(l->queue);
     free(l->holders);
     free(l->backed_up);
+    free(l->last_lease);
     memset(l, 0, sizeof *l);
 }
 
@@ -42,6 +43,8 @@ void leases_begin(leases_t *l, uint64_t iteration, int n_prompts) {
         free(l->queue);
         free(l->holders);
         free(l->backed_up);
+        free(l->last_lease);
+        l->last_lease = xmalloc(sizeof *l->last_lease * ((size_t)n_prompts + 1));
         l->state = xcalloc((size_t)n_prompts, 1);
         l->queue = xcalloc((size_t)n_prompts, sizeof(int));
         l->holders = xcalloc((size_t)n_prompts, sizeof *l->holders);
@@ -49,9 +52,10 @@ void leases_begin(leases_t *l, uint64_t iteration, int n_prompts) {
     }
     memset(l->holders, 0, sizeof *l->holders * (size_t)n_prompts);
     memset(l->backed_up, 0, (size_t)n_prompts);
+    memset(l->state, LEASE_QUEUED, (size_t)n_prompts);
+    for (int p = 0; p < n_prompts; p++) l->last_lease[p] = -1;
     l->iteration = iteration;
     l->n_prompts = n_prompts;
-    memset(l->state, LEASE_QUEUED, (size_t)n_prompts);
     l->q_head = l->q_len = 0;
     for (int p = 0; p < n_prompts; p++) s_push_back(l, p);
     l->done = 0;
@@ -74,7 +78,12 @@ static lease_t *s_new_lease(leases_t *l, const int *take, int n, int64_t now_ms,
     ls->deadline_ms = now_ms + timeout_ms;
     snprintf(ls->holder, sizeof ls->holder, "%s", holder);
     ls->open = 1;
-    for (int j = 0; j < n; j++) l->holders[take[j]]++;
+    ls->earlier = xmalloc(sizeof(int) * (size_t)n);
+    for (int j = 0; j < n; j++) { /* each prompt's leases are a chain, newest first */
+        l->holders[take[j]]++;
+        ls->earlier[j] = l->last_lease[take[j]];
+        l->last_lease[take[j]] = l->n_leases - 1;
+    }
     return ls;
 }
 
@@ -119,11 +128,13 @@ const lease_t *leases_grant_backup(leases_t *l, int max, int64_t now_ms, int64_t
 }
 
 int leases_granted_to(const leases_t *l, int prompt, const char *holder) {
-    for (int i = l->n_leases - 1; i >= 0; i--) {
+    if (prompt < 0 || prompt >= l->n_prompts) return 0;
+    for (int i = l->last_lease[prompt]; i >= 0;) { /* only the leases that granted this prompt */
         const lease_t *ls = &l->leases[i];
-        if (strcmp(ls->holder, holder) != 0) continue;
-        for (int j = 0; j < ls->n; j++)
-            if (ls->prompts[j] == prompt) return 1;
+        if (!strcmp(ls->holder, holder)) return 1;
+        int j = 0;
+        while (ls->prompts[j] != prompt) j++;
+        i = ls->earlier[j];
     }
     return 0;
 }

@@ -17,6 +17,7 @@
 typedef struct {
     uint64_t id;
     int *prompts;
+    int *earlier; /* per prompt of it: the lease before this one that granted it, or -1 */
     int n;
     int64_t deadline_ms;
     char holder[LEASE_HOLDER_MAX + 1];
@@ -31,6 +32,7 @@ typedef struct {
     uint8_t *state; /* per prompt: LEASE_QUEUED, LEASE_GRANTED, LEASE_DONE */
     uint16_t *holders; /* per prompt: open leases that hold it */
     uint8_t *backed_up; /* per prompt: granted in a backup lease already this iteration */
+    int *last_lease;    /* per prompt: the latest lease (index) that granted it, or -1 */
     int *queue;     /* ring of queued prompts */
     int q_head, q_len;
     lease_t *leases;

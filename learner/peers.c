@@ -20,16 +20,15 @@ static const char *s_role(Spar__Role r) {
     }
 }
 
-static peer_t *s_find(learner_t *L, const char *id) {
+peer_t *peers_find(learner_t *L, const char *id) {
     for (int i = 0; i < L->n_peers; i++)
         if (!strcmp(L->peers[i].id, id)) return &L->peers[i];
     return NULL;
 }
 
-peer_t *peers_find(learner_t *L, const char *id) { return s_find(L, id); }
 
 peer_t *peers_seen(learner_t *L, const char *id) {
-    peer_t *p = s_find(L, id);
+    peer_t *p = peers_find(L, id);
     if (!p) return NULL;
     int64_t now = util_now_ms();
     if (p->silent || p->left)
@@ -55,7 +54,7 @@ static peer_t *s_victim(learner_t *L) {
 
 int peers_suspect(const char *holder, void *ctx) {
     learner_t *L = ctx;
-    const peer_t *p = s_find(L, holder);
+    const peer_t *p = peers_find(L, holder);
     return !p || p->silent || p->left || p->strikes > 0 || p->groups == 0;
 }
 
@@ -114,7 +113,7 @@ void peers_strikes(learner_t *L) {
         lease_t *ls = &L->leases.leases[i];
         if (!ls->expired || ls->struck) continue;
         ls->struck = 1;
-        peer_t *p = s_find(L, ls->holder);
+        peer_t *p = peers_find(L, ls->holder);
         if (p && p->strikes < 16) p->strikes++;
     }
 }
