@@ -82,7 +82,7 @@ static const option_t s_options[] = {
     {"learner.step_groups", T_INT, OFF(learner.step_groups), 0, 1e7, "0", NULL, "online mode: groups per learner step (0: prompts_per_lease)"},
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.http", T_STRING, OFF(learner.http), 0, 0, "", NULL, "serve Prometheus metrics (/metrics) and the live status (/status) over HTTP at HOST:PORT; empty: off"},
-    {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "time to tell actors the run ended"},
+    {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "how long a finished learner stays to tell actors (also ones joining late) the run ended"},
     {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote|reward|preference", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
     {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
     {"judge.cache_entries", T_INT, OFF(judge.cache_entries), 0, 1e8, "65536", NULL, "cache size: learned judges' (prompt, response) embeddings, remote judges' verdicts (0: none)"},

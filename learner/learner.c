@@ -121,6 +121,11 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, c
         p = NULL;
     }
     if (p) p->hello = 1;
+    if (L->finished) { /* too late to join: the run is over */
+        if (p) p->told_shutdown = 1;
+        s_send_shutdown(L, from, "run complete");
+        return;
+    }
     if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
         snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
         log_info("judge %s registers at %s", p->id, p->endpoint);
@@ -656,17 +661,11 @@ static void s_shutdown_phase(learner_t *L) {
     L->state = "finished";
     status_tick(L);
     s_send_shutdown(L, NULL, "run complete");
+    /* the whole grace, even once every known actor was told: an actor that started with the
+     * run but had not joined yet (a fast run, its connection still coming up) says Hello within
+     * it and is told too, instead of waiting for a learner that is gone */
     int64_t end = util_now_ms() + L->cfg->learner.shutdown_grace_ms;
-    while (util_now_ms() < end && !util_stop_requested()) {
-        int waiting = 0;
-        int64_t recent = util_now_ms() - 3 * L->cfg->actor.heartbeat_ms;
-        for (int i = 0; i < L->n_peers; i++)
-            if (L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && !L->peers[i].told_shutdown && !L->peers[i].left &&
-                L->peers[i].last_seen_ms >= recent)
-                waiting++;
-        if (!waiting) break;
-        s_serve(L, 50);
-    }
+    while (util_now_ms() < end && !util_stop_requested()) s_serve(L, 50);
 }
 
 /* ---- setup and main --------------------------------------------------------------------- */
