@@ -9,8 +9,8 @@
 #include "common/rng.h"
 #include "common/task_arith.h"
 #include "common/util.h"
-#include "judge/judge_model.h"
-#include "judge/rule_arith.h"
+#include "common/judge_model.h"
+#include "common/rule_arith.h"
 
 #define N_PROMPTS 64
 

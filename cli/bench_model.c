@@ -14,7 +14,7 @@
 #include "common/gpt.h"
 #include "common/gpt_sample.h"
 #include "common/util.h"
-#include "learner/adamw.h"
+#include "common/adamw.h"
 
 
 static double s_sgemm_gflops(int M, int N, int K) {

@@ -9,7 +9,7 @@
 #include "cli/args.h"
 #include "common/pairs.h"
 #include "common/task.h"
-#include "judge/rule_arith.h"
+#include "common/rule_arith.h"
 #include "common/util.h"
 #include "judge/judge_train.h"
 

@@ -5,7 +5,7 @@
  * loop. The policy's only loss input is the sequence log-prob of a response given its prompt:
  * gpt_forward computes every position's log-softmax, gpt_seq_logprob sums the response's token
  * log-probs (the prompt masked out), gpt_backward takes dL/dlp per sequence.
- * Sampling with a KV cache is in gpt_sample.h, checkpoints in gpt_io.h, AdamW in learner/adamw.h;
+ * Sampling with a KV cache is in gpt_sample.h, checkpoints in gpt_io.h, AdamW in common/adamw.h;
  * the learner and actors run it through common/policy.h (common/policy_gpt.c). */
 #ifndef SPAR_GPT_H
 #define SPAR_GPT_H

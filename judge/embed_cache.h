@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "judge/judge_model.h"
+#include "common/judge_model.h"
 
 typedef struct embed_cache embed_cache_t;
 

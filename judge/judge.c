@@ -18,10 +18,10 @@
 #include "common/tokenizer.h"
 #include "common/wire.h"
 #include "judge/embed_cache.h"
-#include "judge/judge_model.h"
+#include "common/judge_model.h"
 #include "judge/presence.h"
 #include "judge/remote.h"
-#include "judge/rule_arith.h"
+#include "common/rule_arith.h"
 
 typedef struct {
     const spar_config_t *cfg;

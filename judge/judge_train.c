@@ -7,7 +7,7 @@
 
 #include "common/rng.h"
 #include "common/util.h"
-#include "learner/adamw.h"
+#include "common/adamw.h"
 
 void jpairs_add(jpairs_t *d, const char *prompt, const char *chosen, const char *rejected, int tie) {
     if (d->n == d->cap) d->p = xrealloc(d->p, sizeof(jpair_t) * (size_t)(d->cap = d->cap ? 2 * d->cap : 256));

@@ -1,4 +1,4 @@
-/* judge_train — fits a judge model (judge/judge_model.h) to judged pairs with AdamW, and
+/* judge_train — fits a judge model (common/judge_model.h) to judged pairs with AdamW, and
  * measures it: the share of pairs whose chosen response it prefers (ties excluded). Used by
  * `spar judge-train` and the tests. */
 #ifndef SPAR_JUDGE_TRAIN_H
@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "judge/judge_model.h"
+#include "common/judge_model.h"
 
 typedef struct {
     char *prompt, *chosen, *rejected;

@@ -1,5 +1,5 @@
 /* optim — the learner's optimiser over a policy's parameters: Adam or plain SGD over a tabular
- * policy's doubles, AdamW (learner/adamw.h: decay mask, clipping) over a gpt policy's floats.
+ * policy's doubles, AdamW (common/adamw.h: decay mask, clipping) over a gpt policy's floats.
  * The learner makes a fresh optimiser state each iteration (optim_reset): every iteration is
  * its own regression against a new pi_t. */
 #ifndef SPAR_OPTIM_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "common/policy.h"
-#include "learner/adamw.h"
+#include "common/adamw.h"
 
 typedef struct {
     int adam;

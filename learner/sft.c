@@ -12,7 +12,7 @@
 #include "common/task.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
-#include "learner/adamw.h"
+#include "common/adamw.h"
 
 typedef struct {
     int *tokens; /* prompt, response, end-of-text */

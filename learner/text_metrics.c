@@ -8,8 +8,8 @@
 #include "common/log.h"
 #include "common/task.h"
 #include "common/util.h"
-#include "judge/judge_model.h"
-#include "judge/rule_arith.h"
+#include "common/judge_model.h"
+#include "common/rule_arith.h"
 
 struct text_eval {
     const spar_config_t *c;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "common/gpt.h"
-#include "learner/adamw.h"
+#include "common/adamw.h"
 
 static void test_adamw_schedule_clip_and_decay(void **state) {
     (void)state;

@@ -12,7 +12,7 @@
 #include "common/records.h"
 #include "common/rng.h"
 #include "common/util.h"
-#include "judge/judge_model.h"
+#include "common/judge_model.h"
 #include "judge/judge_train.h"
 
 static const gpt_config_t TINY = {.n_layer = 1, .n_head = 2, .d_model = 16, .ctx = 24, .vocab = GPT_VOCAB};

@@ -10,7 +10,7 @@
 #include "common/task_styles.h"
 #include "common/util.h"
 #include "common/wire.h"
-#include "judge/rule_arith.h"
+#include "common/rule_arith.h"
 
 static void test_rule_arith_orders_responses(void **state) {
     (void)state;

@@ -16,7 +16,7 @@
 #include "common/policy.h"
 #include "common/records.h"
 #include "common/util.h"
-#include "judge/rule_arith.h"
+#include "common/rule_arith.h"
 
 typedef struct {
     char *dir, *cfg, *run, *jsonl;

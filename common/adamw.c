@@ -1,5 +1,5 @@
 /* adamw — see adamw.h. */
-#include "learner/adamw.h"
+#include "common/adamw.h"
 
 #include <math.h>
 #include <stdlib.h>

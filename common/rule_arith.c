@@ -1,5 +1,5 @@
 /* rule_arith — see rule_arith.h. */
-#include "judge/rule_arith.h"
+#include "common/rule_arith.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* judge_model — see judge_model.h. */
-#include "judge/judge_model.h"
+#include "common/judge_model.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,0 +1,27 @@
+# The floors of spar, checked at every build: a file may include headers of its own floor and of
+# the floors below it, never of a floor beside or above it. common is the ground; learner, actor
+# and judge each stand on common only; cli and bench stand on all of them.
+# Run as: cmake -DSRC=<source dir> -P check_layers.cmake (fails the build on a breach).
+set(allowed_common "common")
+set(allowed_learner "common;learner")
+set(allowed_actor "common;actor")
+set(allowed_judge "common;judge")
+set(floors common learner actor judge)
+set(breaches "")
+foreach(floor ${floors})
+  file(GLOB files ${SRC}/${floor}/*.c ${SRC}/${floor}/*.h)
+  foreach(f ${files})
+    file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]+\"[a-z_]+/")
+    foreach(line ${lines})
+      string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]+\"([a-z_]+)/.*" "\\1" dir "${line}")
+      list(FIND allowed_${floor} ${dir} ok)
+      if(ok EQUAL -1)
+        file(RELATIVE_PATH rel ${SRC} ${f})
+        string(APPEND breaches "  ${rel}: ${line} (${floor} may include only: ${allowed_${floor}})\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(breaches)
+  message(FATAL_ERROR "layering: a file includes a header above or beside its floor\n${breaches}")
+endif()
