@@ -897,7 +897,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     wire_init(&A.wire, sid, cfg->wire.max_frame_bytes);
     log_set_name(id && id[0] ? id : "actor");
     util_install_stop_signals();
-    if (!strcmp(cfg->policy.kind, "gpt")) gpt_set_threads((int)cfg->gpt.threads);
+    if (cfg->policy.kind == POLICY_GPT) gpt_set_threads((int)cfg->gpt.threads);
     int status = 0, rc = s_connect(&A);
     if (rc != 0) status = rc == -2 ? 2 : 1;
     else log_info("actor %s: learner %s, %d judge(s) in its config", sid, cfg->learner.control, A.pool.n);

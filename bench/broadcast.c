@@ -346,7 +346,7 @@ out:
  * actor's checks of it take here (a digest per chunk, one of the whole, then policy_load). */
 static size_t s_blob(long prompts, long n, size_t chunk, double *checks_s) {
     policy_t *p = policy_tabular_new((int)prompts, (int)n);
-    policy_init(p, "random", 0.5, 1);
+    policy_init(p, INIT_RANDOM, 0.5, 1);
     size_t len = 0;
     uint8_t *blob = policy_serialize(p, 1, &len), d[DIGEST_BYTES];
     policy_destroy(&p);

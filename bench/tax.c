@@ -39,17 +39,17 @@ typedef struct {
  * synchronous tabular run (README "Algorithms"), which the final-policy comparison checks. */
 static double s_learning_rate(const spar_config_t *cfg) {
     if (cfg->learner.lr > 0) return cfg->learner.lr;
-    if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
-    const char *alg = cfg->algorithm.name;
-    int single_step = !strcmp(alg, "egpo") || !strcmp(alg, "online-ipo");
-    double c = single_step ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
-    if (!strcmp(alg, "dno") && !strcmp(cfg->dno.form, "soft")) c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
+    if (cfg->learner.optimizer == OPTIMIZER_ADAM) return 0.05;
+    alg_name_t alg = cfg->algorithm.name;
+    int single_step = alg == ALG_EGPO || alg == ALG_ONLINE_IPO;
+    double c = single_step ? 1.0 / 16 : (alg == ALG_INPO || alg == ALG_IPO) ? 0.25 : 1.0;
+    if (alg == ALG_DNO && cfg->dno.form == DNO_SOFT) c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
     return c * (double)cfg->task.prompts;
 }
 
 static long s_epochs(const spar_config_t *cfg) {
     if (cfg->learner.epochs > 0) return cfg->learner.epochs;
-    return (!strcmp(cfg->algorithm.name, "egpo") || !strcmp(cfg->algorithm.name, "online-ipo")) ? 1 : 50;
+    return (cfg->algorithm.name == ALG_EGPO || cfg->algorithm.name == ALG_ONLINE_IPO) ? 1 : 50;
 }
 
 typedef struct {
@@ -252,9 +252,9 @@ static int s_config(const opts_t *o, spar_config_t *cfg) {
         fprintf(stderr, "bench_tax: %s\n", err);
         return -1;
     }
-    const char *alg = cfg->algorithm.name;
-    if (strcmp(cfg->task.kind, "game") != 0 || strcmp(cfg->policy.kind, "tabular") != 0 ||
-        cfg->learner.broadcast_every > 0 || !strcmp(alg, "nash-md") || !strcmp(alg, "apo") || !strcmp(alg, "egpo")) {
+    alg_name_t alg = cfg->algorithm.name;
+    if (cfg->task.kind != TASK_GAME || cfg->policy.kind != POLICY_TABULAR ||
+        cfg->learner.broadcast_every > 0 || alg == ALG_NASH_MD || alg == ALG_APO || alg == ALG_EGPO) {
         fprintf(stderr, "bench_tax: covers synchronous matrix-game runs without nash-md, apo or egpo\n");
         return -1;
     }
@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
     printf("tax: %ld iterations of %s on %s games (%ld prompts, n=%ld, K=%ld, %ld epochs) from %s:\n"
            "`spar run` (learner + 1 matrix judge + %ld actors, ipc://) vs the same sampling, judging and training\n"
            "in one process; median of %ld interleaved runs; load average %.2f at the start\n\n",
-           N, cfg.algorithm.name, cfg.game.family, cfg.task.prompts, cfg.game.n, cfg.rollout.samples_per_prompt,
+           N, config_name(CFG_NAMES_ALG, cfg.algorithm.name), config_name(CFG_NAMES_FAMILY, cfg.game.family), cfg.task.prompts, cfg.game.n, cfg.rollout.samples_per_prompt,
            s_epochs(&cfg), o.config ? o.config : "the built-in quickstart", o.actors, o.reps, bench_loadavg());
     double lt[MAX_REPS], lc[MAX_REPS], ltr[MAX_REPS], dw[MAX_REPS], di[MAX_REPS], dc[MAX_REPS], lu[MAX_REPS],
         du[MAX_REPS];

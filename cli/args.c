@@ -81,7 +81,7 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
     if (rc == 0) rc = curve_check_config(&out->cfg, command, err, sizeof err); /* key files, like the game file */
     /* a game file is part of the config: check it before anything starts (generated games cannot
      * fail, and building every prompt's game of a large run just to check costs gigabytes) */
-    if (rc == 0 && !strcmp(out->cfg.task.kind, "game") && !strcmp(out->cfg.game.family, "file")) {
+    if (rc == 0 && out->cfg.task.kind == TASK_GAME && out->cfg.game.family == FAMILY_FILE) {
         game_set_t g;
         if (game_set_build(&g, &out->cfg, err, sizeof err) == 0) game_set_free(&g);
         else rc = -1;

@@ -39,7 +39,7 @@ static void s_generate(const spar_config_t *c, split_t *s) {
         task_judge_pair(c, (uint64_t)i, prompt, sizeof prompt, a, b, sizeof a);
         const char *r[2] = {a, b};
         double P[4];
-        if (!strcmp(c->task.kind, "styles")) rule_styles_judge(prompt, r, 2, P);
+        if (c->task.kind == TASK_STYLES) rule_styles_judge(prompt, r, 2, P);
         else rule_arith_judge(prompt, r, 2, P);
         int tie = P[1] == 0.5;
         s_add(prompt, P[1] >= 0.5 ? a : b, P[1] >= 0.5 ? b : a, tie, (int)i + 1, s, why, sizeof why);
@@ -72,7 +72,7 @@ int judge_train_main(int argc, char **argv) {
     if (a.check) return 0;
     const spar_config_t *c = &a.cfg;
     int generate = !c->judge_train.data[0];
-    if (generate && !strcmp(c->task.kind, "game")) {
+    if (generate && c->task.kind == TASK_GAME) {
         fprintf(stderr, "spar judge-train: give the data file (JSONL of {\"prompt\", \"chosen\", \"rejected\"}) or "
                         "task.kind arith|styles for rule-labelled pairs\n");
         return 2;
@@ -86,13 +86,13 @@ int judge_train_main(int argc, char **argv) {
         jpairs_free(&s.train), jpairs_free(&s.held);
         return 2;
     }
-    int reward = !strcmp(c->judge_train.kind, "reward");
+    int reward = c->judge_train.kind == JUDGE_TRAIN_REWARD;
     gpt_config_t gc = {(int)c->gpt.n_layer, (int)c->gpt.n_head, (int)c->gpt.d_model, (int)c->gpt.ctx, GPT_VOCAB};
     gpt_set_threads((int)c->gpt.threads);
     judge_model_t *m = jm_new(reward ? JM_REWARD : JM_PREFERENCE, &gc, reward ? 1 : (int)c->judge_train.dim,
                               (unsigned long long)c->run.seed);
     printf("spar judge-train: %s model, %d training and %d held-out pairs from %s; GPT L%d H%d d%d ctx%d\n",
-           c->judge_train.kind, s.train.n, s.held.n, generate ? "the task's rule" : c->judge_train.data, gc.n_layer, gc.n_head, gc.d_model, gc.ctx);
+           config_name(CFG_NAMES_JUDGE_TRAIN, c->judge_train.kind), s.train.n, s.held.n, generate ? "the task's rule" : c->judge_train.data, gc.n_layer, gc.n_head, gc.d_model, gc.ctx);
     jtrain_opts_t o = {c->judge_train.steps, c->judge_train.batch, c->judge_train.warmup, c->judge_train.lr,
                        c->judge_train.weight_decay, c->judge_train.clip, (unsigned long long)c->run.seed};
     util_install_stop_signals();

@@ -217,8 +217,8 @@ static const column_t s_judged_columns[N_COLUMNS] = {
     {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
 
 static void s_print_row(launcher_t *R, json_t *o) {
-    int learned = !strcmp(R->cfg.judge.kind, "reward") || !strcmp(R->cfg.judge.kind, "preference");
-    const column_t *cols = strcmp(R->cfg.task.kind, "game") == 0 ? s_game_columns
+    int learned = R->cfg.judge.kind == JUDGE_REWARD || R->cfg.judge.kind == JUDGE_PREFERENCE;
+    const column_t *cols = R->cfg.task.kind == TASK_GAME ? s_game_columns
                            : learned                            ? s_judged_columns
                                                                 : s_text_columns;
     if (!R->table_header_done) {
@@ -371,15 +371,15 @@ int launcher_run(args_t *args) {
     util_install_stop_signals();
     if (s_prepare(&R) != 0) return 1;
     double t0 = util_now_s();
-    if (!strcmp(R.cfg.task.kind, "game"))
+    if (R.cfg.task.kind == TASK_GAME)
         printf("spar run: %s, %ld iterations of %s on %s games (n=%ld, %ld prompts, K=%ld), %ld judge(s), %ld actor(s)\n",
-               R.cfg.run.name, R.cfg.run.iterations, R.cfg.algorithm.name, R.cfg.game.family, R.cfg.game.n,
+               R.cfg.run.name, R.cfg.run.iterations, config_name(CFG_NAMES_ALG, R.cfg.algorithm.name), config_name(CFG_NAMES_FAMILY, R.cfg.game.family), R.cfg.game.n,
                R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count, R.cfg.actor.count);
     else
         printf("spar run: %s, %ld iterations of %s on %s with a %s policy (init %s; %ld prompts, K=%ld), %ld judge(s), "
                "%ld actor(s)\n",
-               R.cfg.run.name, R.cfg.run.iterations, R.cfg.algorithm.name, R.cfg.task.kind, R.cfg.policy.kind,
-               R.cfg.policy.init, R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count,
+               R.cfg.run.name, R.cfg.run.iterations, config_name(CFG_NAMES_ALG, R.cfg.algorithm.name), config_name(CFG_NAMES_TASK, R.cfg.task.kind), config_name(CFG_NAMES_POLICY, R.cfg.policy.kind),
+               config_name(CFG_NAMES_INIT, R.cfg.policy.init), R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count,
                R.cfg.actor.count);
     printf("spar run: run folder %s (logs in %s/logs)\n", R.run_dir, R.run_dir);
 
@@ -452,7 +452,7 @@ int launcher_run(args_t *args) {
     s_stop_all(&R);
     s_tail_table(&R);
     double wall = util_now_s() - t0;
-    if (status == 0 && R.first && R.last && strcmp(R.cfg.task.kind, "game") != 0) {
+    if (status == 0 && R.first && R.last && R.cfg.task.kind != TASK_GAME) {
         printf("spar run: complete in %.1f s: accuracy %.3f -> %.3f (sampled %.3f -> %.3f), lost %lld\n", wall,
                json_number_value(json_object_get(R.first, "accuracy")),
                json_number_value(json_object_get(R.last, "accuracy")),

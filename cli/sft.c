@@ -22,7 +22,7 @@ int sft_run(args_t *args) {
         printf("spar sft: wrote %s/model.safetensors and config.json in %.1f s\n", c->sft.out, util_now_s() - t0);
     }
     if (!c->sft.data[0])
-        printf("spar sft: greedy accuracy on %ld held-out %s problems: %.3f\n", c->task.eval_prompts, c->task.kind,
+        printf("spar sft: greedy accuracy on %ld held-out %s problems: %.3f\n", c->task.eval_prompts, config_name(CFG_NAMES_TASK, c->task.kind),
                sft_accuracy(m, c, (int)c->task.eval_prompts));
     gpt_destroy(&m);
     return status;

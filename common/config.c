@@ -20,9 +20,30 @@ typedef struct {
     size_t size; /* for strings: capacity */
     double min, max;
     const char *def;
-    const char *choices; /* for T_ENUM: "a|b|c" */
+    const char *const *names; /* for T_ENUM: the enum's name table */
     const char *help;
 } option_t;
+
+const char *const CFG_NAMES_TASK[] = {"game", "arith", "styles", NULL};
+const char *const CFG_NAMES_FAMILY[] = {"bt", "cyclic", "random", "file", NULL};
+const char *const CFG_NAMES_POLICY[] = {"auto", "tabular", "gpt", NULL};
+const char *const CFG_NAMES_INIT[] = {"uniform", "random", "sft", "checkpoint", NULL};
+const char *const CFG_NAMES_ALG[] = {"sppo", "inpo", "dno", "dpo", "ipo", "online-ipo", "nash-md", "egpo", "apo", NULL};
+const char *const CFG_NAMES_WINRATE[] = {"leave_one_out", "include_self", NULL};
+const char *const CFG_NAMES_PAIRS[] = {"auto", "all", "best_worst", NULL};
+const char *const CFG_NAMES_LABELS[] = {"auto", "hard", "soft", NULL};
+const char *const CFG_NAMES_REFERENCE[] = {"ref", "previous", NULL};
+const char *const CFG_NAMES_DNO[] = {"prct", "soft", NULL};
+const char *const CFG_NAMES_APO_BASE[] = {"sppo", "dpo", NULL};
+const char *const CFG_NAMES_OPTIMIZER[] = {"adam", "sgd", NULL};
+const char *const CFG_NAMES_JUDGE[] = {"auto", "matrix", "rule", "remote", "reward", "preference", NULL};
+const char *const CFG_NAMES_JUDGE_TRAIN[] = {"reward", "preference", NULL};
+
+const char *config_name(const char *const *names, int value) {
+    for (int i = 0; names[i]; i++)
+        if (i == value) return names[i];
+    return "?";
+}
 
 #define OFF(f) offsetof(spar_config_t, f), sizeof(((spar_config_t *)0)->f)
 #define BIG 1e15
@@ -33,33 +54,33 @@ static const option_t s_options[] = {
     {"run.seed", T_INT, OFF(run.seed), 0, BIG, "1", NULL, "seed of sampling and initialisation"},
     {"run.iterations", T_INT, OFF(run.iterations), 1, 1e7, "30", NULL, "self-play iterations"},
     {"task.prompts", T_INT, OFF(task.prompts), 1, 1e7, "16", NULL, "prompts per iteration (matrix games: one game each)"},
-    {"task.kind", T_ENUM, OFF(task.kind), 0, 0, "game", "game|arith|styles", "game: matrix games (tabular); arith, styles: text (gpt)"},
+    {"task.kind", T_ENUM, OFF(task.kind), 0, 0, "game", CFG_NAMES_TASK, "game: matrix games (tabular); arith, styles: text (gpt)"},
     {"task.digits", T_INT, OFF(task.digits), 1, 9, "2", NULL, "arith, styles: digits of each operand"},
     {"task.eval_prompts", T_INT, OFF(task.eval_prompts), 0, 1e6, "200", NULL, "arith, styles: held-out problems for accuracy"},
-    {"game.family", T_ENUM, OFF(game.family), 0, 0, "cyclic", "bt|cyclic|random|file", "matrix-game family"},
+    {"game.family", T_ENUM, OFF(game.family), 0, 0, "cyclic", CFG_NAMES_FAMILY, "matrix-game family"},
     {"game.n", T_INT, OFF(game.n), 2, 4096, "3", NULL, "responses per prompt (actions of the game)"},
     {"game.margin", T_FLOAT, OFF(game.margin), 0, 1, "0.8", NULL, "cyclic: |2P-1| of a win"},
     {"game.jitter", T_FLOAT, OFF(game.jitter), 0, 1, "0", NULL, "cyclic: random share of each margin (0: all equal)"},
     {"game.bt_scale", T_FLOAT, OFF(game.bt_scale), 0, 100, "2", NULL, "bt: std-dev of the Bradley-Terry scores"},
     {"game.seed", T_INT, OFF(game.seed), 0, BIG, "7", NULL, "seed of the generated games"},
     {"game.file", T_STRING, OFF(game.file), 0, 0, "", NULL, "game file (family file); format in README"},
-    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "auto", "auto|tabular|gpt", "policy backend (auto: tabular for game, gpt for text tasks)"},
-    {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", "uniform|random|sft|checkpoint", "tabular: uniform|random logits; gpt: random, sft (trained first) or checkpoint"},
+    {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "auto", CFG_NAMES_POLICY, "policy backend (auto: tabular for game, gpt for text tasks)"},
+    {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", CFG_NAMES_INIT, "tabular: uniform|random logits; gpt: random, sft (trained first) or checkpoint"},
     {"policy.checkpoint", T_STRING, OFF(policy.checkpoint), 0, 0, "", NULL, "gpt, init checkpoint: folder or .safetensors to start from"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
-    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", "sppo|inpo|dno|dpo|ipo|online-ipo|nash-md|egpo|apo", "learning algorithm"},
+    {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", CFG_NAMES_ALG, "learning algorithm"},
     {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more): SPPO, INPO, DNO soft"},
     {"algorithm.eta_decay", T_FLOAT, OFF(algorithm.eta_decay), 0, 1e9, "0", NULL, "eta_t = eta / (1 + eta_decay (t - 1))"},
     {"algorithm.tau", T_FLOAT, OFF(algorithm.tau), 1e-9, 1e9, "0.1", NULL, "KL coefficient to pi_ref: INPO, Nash-MD (eta*tau <= 1), IPO, online IPO, EGPO"},
     {"algorithm.beta", T_FLOAT, OFF(algorithm.beta), 1e-9, 1e9, "0.1", NULL, "DPO / DNO-Prct beta"},
     {"algorithm.label_smoothing", T_FLOAT, OFF(algorithm.label_smoothing), 0, 0.5, "0", NULL, "DPO label smoothing (cDPO)"},
-    {"algorithm.winrate", T_ENUM, OFF(algorithm.winrate), 0, 0, "leave_one_out", "leave_one_out|include_self", "SPPO win-rate estimate"},
-    {"algorithm.pairs", T_ENUM, OFF(algorithm.pairs), 0, 0, "auto", "auto|all|best_worst", "pair losses' pairs (auto: all with soft labels, best vs worst with hard; SPPO all K)"},
-    {"algorithm.labels", T_ENUM, OFF(algorithm.labels), 0, 0, "auto", "auto|hard|soft", "pair labels: the judge's winner, or its expectation (auto: soft for INPO, IPO; hard for DPO, DNO)"},
-    {"algorithm.reference", T_ENUM, OFF(algorithm.reference), 0, 0, "ref", "ref|previous", "DPO reference: pi_ref or pi_t"},
-    {"dno.form", T_ENUM, OFF(dno.form), 0, 0, "prct", "prct|soft", "DNO-Prct (DPO vs pi_t on large margins) or soft-label"},
+    {"algorithm.winrate", T_ENUM, OFF(algorithm.winrate), 0, 0, "leave_one_out", CFG_NAMES_WINRATE, "SPPO win-rate estimate"},
+    {"algorithm.pairs", T_ENUM, OFF(algorithm.pairs), 0, 0, "auto", CFG_NAMES_PAIRS, "pair losses' pairs (auto: all with soft labels, best vs worst with hard; SPPO all K)"},
+    {"algorithm.labels", T_ENUM, OFF(algorithm.labels), 0, 0, "auto", CFG_NAMES_LABELS, "pair labels: the judge's winner, or its expectation (auto: soft for INPO, IPO; hard for DPO, DNO)"},
+    {"algorithm.reference", T_ENUM, OFF(algorithm.reference), 0, 0, "ref", CFG_NAMES_REFERENCE, "DPO reference: pi_ref or pi_t"},
+    {"dno.form", T_ENUM, OFF(dno.form), 0, 0, "prct", CFG_NAMES_DNO, "DNO-Prct (DPO vs pi_t on large margins) or soft-label"},
     {"dno.margin", T_FLOAT, OFF(dno.margin), 0, 1, "0.1", NULL, "DNO-Prct: least win-rate margin of a kept pair"},
-    {"apo.base", T_ENUM, OFF(apo.base), 0, 0, "sppo", "sppo|dpo", "APO: the algorithm it accelerates"},
+    {"apo.base", T_ENUM, OFF(apo.base), 0, 0, "sppo", CFG_NAMES_APO_BASE, "APO: the algorithm it accelerates"},
     {"apo.alpha", T_FLOAT, OFF(apo.alpha), 0, 0.999, "0.3", NULL, "APO: Nesterov extrapolation weight"},
     {"rollout.samples_per_prompt", T_INT, OFF(rollout.samples_per_prompt), 2, 4096, "128", NULL, "K, responses sampled per prompt"},
     {"rollout.max_new", T_INT, OFF(rollout.max_new), 1, 8192, "8", NULL, "gpt: response tokens at most"},
@@ -68,7 +89,7 @@ static const option_t s_options[] = {
     {"rollout.top_p", T_FLOAT, OFF(rollout.top_p), 1e-6, 1, "1", NULL, "gpt: nucleus sampling mass (1: off)"},
     {"learner.epochs", T_INT, OFF(learner.epochs), 0, 1e7, "0", NULL, "optimiser passes per step; 0: automatic (EGPO, online IPO 1; gpt 2; others 50)"},
     {"learner.lr", T_FLOAT, OFF(learner.lr), 0, 1e6, "0", NULL, "learning rate of the mean loss over prompts; 0: automatic (README)"},
-    {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", "adam|sgd", "tabular optimiser (gpt: always AdamW)"},
+    {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", CFG_NAMES_OPTIMIZER, "tabular optimiser (gpt: always AdamW)"},
     {"learner.weight_decay", T_FLOAT, OFF(learner.weight_decay), 0, 10, "0", NULL, "gpt: AdamW weight decay"},
     {"learner.clip", T_FLOAT, OFF(learner.clip), 0, 1e9, "1", NULL, "gpt: gradient-norm clip (0: off)"},
     {"learner.warmup", T_INT, OFF(learner.warmup), 0, 1e7, "0", NULL, "gpt: AdamW warm-up steps of each iteration"},
@@ -83,7 +104,7 @@ static const option_t s_options[] = {
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.http", T_STRING, OFF(learner.http), 0, 0, "", NULL, "serve Prometheus metrics (/metrics) and the live status (/status) over HTTP at HOST:PORT; empty: off"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "how long a finished learner stays to tell actors (also ones joining late) the run ended"},
-    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", "auto|matrix|rule|remote|reward|preference", "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", CFG_NAMES_JUDGE, "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
     {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
     {"judge.cache_entries", T_INT, OFF(judge.cache_entries), 0, 1e8, "65536", NULL, "cache size: learned judges' (prompt, response) embeddings, remote judges' verdicts (0: none)"},
     {"judge.remote", T_STRING, OFF(judge.remote), 0, 0, "", NULL, "judge.kind remote: endpoint of a process speaking the judge protocol"},
@@ -117,7 +138,7 @@ static const option_t s_options[] = {
     {"sft.lr", T_FLOAT, OFF(sft.lr), 1e-9, 10, "0.003", NULL, "spar sft: AdamW peak learning rate"},
     {"sft.weight_decay", T_FLOAT, OFF(sft.weight_decay), 0, 10, "0.01", NULL, "spar sft: AdamW weight decay"},
     {"sft.clip", T_FLOAT, OFF(sft.clip), 0, 1e9, "1", NULL, "spar sft: gradient-norm clip (0: off)"},
-    {"judge_train.kind", T_ENUM, OFF(judge_train.kind), 0, 0, "reward", "reward|preference", "spar judge-train: Bradley-Terry reward model or general preference model"},
+    {"judge_train.kind", T_ENUM, OFF(judge_train.kind), 0, 0, "reward", CFG_NAMES_JUDGE_TRAIN, "spar judge-train: Bradley-Terry reward model or general preference model"},
     {"judge_train.data", T_STRING, OFF(judge_train.data), 0, 0, "", NULL, "spar judge-train: JSONL of {prompt, chosen, rejected[, tie]}; empty: rule-labelled pairs of task.kind"},
     {"judge_train.examples", T_INT, OFF(judge_train.examples), 1, 1e8, "4000", NULL, "spar judge-train: generated pairs when judge_train.data is empty"},
     {"judge_train.out", T_STRING, OFF(judge_train.out), 0, 0, "runs/judge", NULL, "spar judge-train: checkpoint folder"},
@@ -155,6 +176,21 @@ static int s_in_choices(const char *choices, const char *v) {
         p = bar + 1;
     }
     return 0;
+}
+
+/* The index of v in a name table, or -1. */
+static int s_name_index(const char *const *names, const char *v) {
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], v) == 0) return i;
+    return -1;
+}
+
+/* "a|b|c" from a name table, for errors and help. */
+static void s_names_joined(const char *const *names, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; names[i] && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "|" : "", names[i]);
 }
 
 /* Parses `value` into the option's field. Returns 0 or -1 with a reason in why. */
@@ -197,12 +233,17 @@ static int s_assign(spar_config_t *cfg, const option_t *o, const char *value, ch
             return -1;
         }
         return 0;
-    case T_ENUM:
-        if (!s_in_choices(o->choices, value)) {
-            snprintf(why, wl, "'%s' is not one of %s", value, o->choices);
+    case T_ENUM: {
+        int v = s_name_index(o->names, value);
+        if (v < 0) {
+            char all[512];
+            s_names_joined(o->names, all, sizeof all);
+            snprintf(why, wl, "'%s' is not one of %s", value, all);
             return -1;
         }
-        /* fall through */
+        *(int *)base = v; /* every choice field is an enum (int-sized; checked in config_defaults) */
+        return 0;
+    }
     case T_STRING:
         if (strlen(value) >= o->size) {
             snprintf(why, wl, "value longer than %zu characters", o->size - 1);
@@ -218,6 +259,7 @@ void config_defaults(spar_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     char why[256];
     for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (s_options[i].type == T_ENUM && s_options[i].size != sizeof(int)) abort(); /* not an enum field */
         int rc = s_assign(cfg, &s_options[i], s_options[i].def, why, sizeof why);
         if (rc != 0) { /* a bad default is a programmer error */
             fprintf(stderr, "spar: bad default for %s: %s\n", s_options[i].key, why);
@@ -396,27 +438,29 @@ int config_load_file(spar_config_t *cfg, const char *path, char *err, size_t err
 }
 
 int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
-    int game = !strcmp(cfg->task.kind, "game");
-    if (!strcmp(cfg->policy.kind, "auto")) snprintf(cfg->policy.kind, sizeof cfg->policy.kind, game ? "tabular" : "gpt");
-    if (!strcmp(cfg->judge.kind, "auto")) snprintf(cfg->judge.kind, sizeof cfg->judge.kind, game ? "matrix" : "rule");
-    if (strcmp(cfg->game.family, "file") == 0 && !cfg->game.file[0]) {
+    int game = cfg->task.kind == TASK_GAME;
+    const char *task = config_name(CFG_NAMES_TASK, cfg->task.kind);
+    if (cfg->policy.kind == POLICY_AUTO) cfg->policy.kind = game ? POLICY_TABULAR : POLICY_GPT;
+    if (cfg->judge.kind == JUDGE_AUTO) cfg->judge.kind = game ? JUDGE_MATRIX : JUDGE_RULE;
+    if (cfg->game.family == FAMILY_FILE && !cfg->game.file[0]) {
         snprintf(err, errlen, "game.file: required when game.family is file");
         return -1;
     }
-    if (strcmp(cfg->game.family, "file") != 0 && cfg->game.file[0]) {
-        snprintf(err, errlen, "game.file: set, but game.family is %s (use family: file)", cfg->game.family);
+    if (cfg->game.family != FAMILY_FILE && cfg->game.file[0]) {
+        snprintf(err, errlen, "game.file: set, but game.family is %s (use family: file)",
+                 config_name(CFG_NAMES_FAMILY, cfg->game.family));
         return -1;
     }
-    if ((!strcmp(cfg->algorithm.name, "inpo") || !strcmp(cfg->algorithm.name, "nash-md")) &&
+    if ((cfg->algorithm.name == ALG_INPO || cfg->algorithm.name == ALG_NASH_MD) &&
         cfg->algorithm.eta * cfg->algorithm.tau > 1.0) {
-        snprintf(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)", cfg->algorithm.name,
-                 cfg->algorithm.eta * cfg->algorithm.tau);
+        snprintf(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)",
+                 config_name(CFG_NAMES_ALG, cfg->algorithm.name), cfg->algorithm.eta * cfg->algorithm.tau);
         return -1;
     }
     /* a judge answers at most wire_judge_max_k responses a request (its reply must fit): a K it
      * refuses would stall every iteration */
-    long judged = cfg->rollout.samples_per_prompt * (!strcmp(cfg->algorithm.name, "nash-md") ? 2 : 1);
-    size_t max_k = wire_judge_max_k(cfg->wire.max_frame_bytes, !strcmp(cfg->judge.kind, "reward"));
+    long judged = cfg->rollout.samples_per_prompt * (cfg->algorithm.name == ALG_NASH_MD ? 2 : 1);
+    size_t max_k = wire_judge_max_k(cfg->wire.max_frame_bytes, cfg->judge.kind == JUDGE_REWARD);
     if ((size_t)judged > max_k) {
         snprintf(err, errlen,
                  "rollout.samples_per_prompt: %ld responses a judge request%s, but a judge answers at most %zu "
@@ -432,37 +476,40 @@ int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
         snprintf(err, errlen, "gpt.n_head: %ld does not divide gpt.d_model %ld", cfg->gpt.n_head, cfg->gpt.d_model);
         return -1;
     }
-    int gpt = !strcmp(cfg->policy.kind, "gpt"), text = strcmp(cfg->task.kind, "game") != 0;
+    int gpt = cfg->policy.kind == POLICY_GPT, text = !game;
     if (gpt != text) {
-        snprintf(err, errlen, "task.kind: %s needs policy.kind %s (got %s)", cfg->task.kind, text ? "gpt" : "tabular",
-                 cfg->policy.kind);
+        snprintf(err, errlen, "task.kind: %s needs policy.kind %s (got %s)", task, text ? "gpt" : "tabular",
+                 config_name(CFG_NAMES_POLICY, cfg->policy.kind));
         return -1;
     }
-    if ((!strcmp(cfg->judge.kind, "reward") || !strcmp(cfg->judge.kind, "preference")) && !cfg->judge.checkpoint[0]) {
-        snprintf(err, errlen, "judge.checkpoint: required when judge.kind is %s", cfg->judge.kind);
+    int learned = cfg->judge.kind == JUDGE_REWARD || cfg->judge.kind == JUDGE_PREFERENCE;
+    if (learned && !cfg->judge.checkpoint[0]) {
+        snprintf(err, errlen, "judge.checkpoint: required when judge.kind is %s",
+                 config_name(CFG_NAMES_JUDGE, cfg->judge.kind));
         return -1;
     }
-    if (!strcmp(cfg->judge.kind, "remote") && !cfg->judge.remote[0]) {
+    if (cfg->judge.kind == JUDGE_REMOTE && !cfg->judge.remote[0]) {
         snprintf(err, errlen, "judge.remote: required when judge.kind is remote");
         return -1;
     }
-    if (text && !strcmp(cfg->judge.kind, "matrix")) {
-        snprintf(err, errlen, "judge.kind: matrix judges matrix games; task %s needs rule, remote, reward or preference", cfg->task.kind);
+    if (text && cfg->judge.kind == JUDGE_MATRIX) {
+        snprintf(err, errlen, "judge.kind: matrix judges matrix games; task %s needs rule, remote, reward or preference", task);
         return -1;
     }
-    if (gpt && !strcmp(cfg->policy.init, "uniform")) {
+    if (gpt && cfg->policy.init == INIT_UNIFORM) {
         snprintf(err, errlen, "policy.init: a gpt policy starts from random, sft or checkpoint");
         return -1;
     }
-    if (!gpt && (!strcmp(cfg->policy.init, "sft") || !strcmp(cfg->policy.init, "checkpoint"))) {
-        snprintf(err, errlen, "policy.init: %s is for gpt policies; a tabular policy starts uniform or random", cfg->policy.init);
+    if (!gpt && (cfg->policy.init == INIT_SFT || cfg->policy.init == INIT_CHECKPOINT)) {
+        snprintf(err, errlen, "policy.init: %s is for gpt policies; a tabular policy starts uniform or random",
+                 config_name(CFG_NAMES_INIT, cfg->policy.init));
         return -1;
     }
-    if (!strcmp(cfg->policy.init, "checkpoint") && !cfg->policy.checkpoint[0]) {
+    if (cfg->policy.init == INIT_CHECKPOINT && !cfg->policy.checkpoint[0]) {
         snprintf(err, errlen, "policy.checkpoint: required when policy.init is checkpoint");
         return -1;
     }
-    if (!strcmp(cfg->algorithm.name, "apo") && cfg->learner.broadcast_every > 0) {
+    if (cfg->algorithm.name == ALG_APO && cfg->learner.broadcast_every > 0) {
         snprintf(err, errlen, "learner.broadcast_every: APO extrapolates whole iterations; it runs only in the synchronous mode (0)");
         return -1;
     }
@@ -523,6 +570,7 @@ void config_write_yaml(const spar_config_t *cfg, FILE *out) {
         case T_INT: fprintf(out, "%ld\n", *(const long *)base); break;
         case T_FLOAT: fprintf(out, "%.17g\n", *(const double *)base); break;
         case T_BOOL: fprintf(out, "%s\n", *(const long *)base ? "true" : "false"); break;
+        case T_ENUM: s_write_quoted(out, config_name(o->names, *(const int *)base)); break;
         default: s_write_quoted(out, base); break;
         }
     }
@@ -541,13 +589,22 @@ int config_save(const spar_config_t *cfg, const char *path, const char *comment)
     return rc;
 }
 
+alg_name_t config_trained_algorithm(const spar_config_t *cfg) {
+    if (cfg->algorithm.name != ALG_APO) return cfg->algorithm.name;
+    return cfg->apo.base == APO_BASE_DPO ? ALG_DPO : ALG_SPPO;
+}
+
 void config_print_options(FILE *out) {
     static const char *names[] = {"int", "number", "string", "choice", "bool"};
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const option_t *o = &s_options[i];
         fprintf(out, "  %-28s %-7s default %-22s %s", o->key, names[o->type],
                 o->def[0] ? o->def : "\"\"", o->help);
-        if (o->type == T_ENUM) fprintf(out, " (%s)", o->choices);
+        if (o->type == T_ENUM) {
+            char all[512];
+            s_names_joined(o->names, all, sizeof all);
+            fprintf(out, " (%s)", all);
+        }
         fprintf(out, "\n");
     }
 }

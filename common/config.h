@@ -8,6 +8,35 @@
 
 #define CFG_STR 256
 
+/* Every choice-valued option is a C enum, parsed once here; its names (as written in YAML and
+ * --set) are one table each, indexed by the enum: config_name(CFG_NAMES_X, value). */
+typedef enum { TASK_GAME, TASK_ARITH, TASK_STYLES } task_kind_t;
+typedef enum { FAMILY_BT, FAMILY_CYCLIC, FAMILY_RANDOM, FAMILY_FILE } game_family_t;
+typedef enum { POLICY_AUTO, POLICY_TABULAR, POLICY_GPT } policy_kind_t;
+typedef enum { INIT_UNIFORM, INIT_RANDOM, INIT_SFT, INIT_CHECKPOINT } policy_init_t;
+typedef enum {
+    ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO, ALG_ONLINE_IPO, ALG_NASH_MD, ALG_EGPO, ALG_APO
+} alg_name_t;
+typedef enum { WINRATE_LEAVE_ONE_OUT, WINRATE_INCLUDE_SELF } winrate_t;
+typedef enum { PAIRS_AUTO, PAIRS_ALL, PAIRS_BEST_WORST } pairs_choice_t;
+typedef enum { LABELS_AUTO, LABELS_HARD, LABELS_SOFT } labels_t;
+typedef enum { REFERENCE_REF, REFERENCE_PREVIOUS } reference_t;
+typedef enum { DNO_PRCT, DNO_SOFT } dno_form_t;
+typedef enum { APO_BASE_SPPO, APO_BASE_DPO } apo_base_t;
+typedef enum { OPTIMIZER_ADAM, OPTIMIZER_SGD } optimizer_t;
+typedef enum {
+    JUDGE_AUTO, JUDGE_MATRIX, JUDGE_RULE, JUDGE_REMOTE, JUDGE_REWARD, JUDGE_PREFERENCE
+} judge_kind_t;
+typedef enum { JUDGE_TRAIN_REWARD, JUDGE_TRAIN_PREFERENCE } judge_train_kind_t;
+
+extern const char *const CFG_NAMES_TASK[], *const CFG_NAMES_FAMILY[], *const CFG_NAMES_POLICY[],
+    *const CFG_NAMES_INIT[], *const CFG_NAMES_ALG[], *const CFG_NAMES_WINRATE[],
+    *const CFG_NAMES_PAIRS[], *const CFG_NAMES_LABELS[], *const CFG_NAMES_REFERENCE[],
+    *const CFG_NAMES_DNO[], *const CFG_NAMES_APO_BASE[], *const CFG_NAMES_OPTIMIZER[],
+    *const CFG_NAMES_JUDGE[], *const CFG_NAMES_JUDGE_TRAIN[];
+/* The name of an enum value in its table (NULL-terminated), "?" when out of range. */
+const char *config_name(const char *const *names, int value);
+
 typedef struct {
     struct {
         char name[CFG_STR];
@@ -17,12 +46,12 @@ typedef struct {
     } run;
     struct {
         long prompts;
-        char kind[CFG_STR]; /* game | arith | styles */
+        task_kind_t kind;
         long digits;
         long eval_prompts;
     } task;
     struct {
-        char family[CFG_STR]; /* bt | cyclic | random | file */
+        game_family_t family;
         long n;
         double margin;
         double jitter;
@@ -31,29 +60,29 @@ typedef struct {
         char file[CFG_STR];
     } game;
     struct {
-        char kind[CFG_STR]; /* auto | tabular | gpt */
-        char init[CFG_STR]; /* uniform | random | sft | checkpoint */
+        policy_kind_t kind; /* never POLICY_AUTO after config_validate */
+        policy_init_t init;
         char checkpoint[CFG_STR];
         double init_scale;
     } policy;
     struct {
-        char name[CFG_STR]; /* sppo | inpo | dno | dpo | ipo | apo */
+        alg_name_t name;
         double eta;
         double eta_decay;
         double tau;
         double beta;
         double label_smoothing;
-        char winrate[CFG_STR];   /* leave_one_out | include_self */
-        char pairs[CFG_STR];     /* auto | all | best_worst */
-        char labels[CFG_STR];    /* auto | hard | soft */
-        char reference[CFG_STR]; /* ref | previous */
+        winrate_t winrate;
+        pairs_choice_t pairs;
+        labels_t labels;
+        reference_t reference;
     } algorithm;
     struct {
-        char form[CFG_STR]; /* prct | soft */
+        dno_form_t form;
         double margin;
     } dno;
     struct {
-        char base[CFG_STR]; /* sppo | dpo */
+        apo_base_t base;
         double alpha;
     } apo;
     struct {
@@ -66,7 +95,7 @@ typedef struct {
     struct {
         long epochs;
         double lr;
-        char optimizer[CFG_STR]; /* adam | sgd */
+        optimizer_t optimizer;
         double weight_decay, clip;
         long warmup, batch_seqs;
         long prompts_per_lease;
@@ -81,7 +110,7 @@ typedef struct {
         long shutdown_grace_ms;
     } learner;
     struct {
-        char kind[CFG_STR]; /* auto | matrix | rule | remote | reward | preference */
+        judge_kind_t kind; /* never JUDGE_AUTO after config_validate */
         char remote[CFG_STR];
         long both_orders;
         char checkpoint[CFG_STR];
@@ -129,7 +158,7 @@ typedef struct {
         double lr, weight_decay, clip;
     } sft;
     struct {
-        char kind[CFG_STR]; /* reward | preference */
+        judge_train_kind_t kind;
         char data[CFG_STR], out[CFG_STR];
         long dim, steps, batch, warmup, examples;
         double heldout, lr, weight_decay, clip;
@@ -158,6 +187,9 @@ void config_write_yaml(const spar_config_t *cfg, FILE *out);
 /* Writes the resolved config to path atomically (readers see the old file or the new one,
  * never a part), with an optional comment line first. Returns 0 or -errno. */
 int config_save(const spar_config_t *cfg, const char *path, const char *comment);
+
+/* The algorithm whose loss is trained: algorithm.name, or APO's base (apo.base). */
+alg_name_t config_trained_algorithm(const spar_config_t *cfg);
 
 /* Prints every option with its type, default and help (for --help). */
 void config_print_options(FILE *out);

@@ -549,7 +549,7 @@ int curve_check_config(const spar_config_t *cfg, const char *role, char *err, si
     else if ((learner || judge) && !k->security.allowed[0]) missing = "security.allowed";
     else if (actor && !k->security.learner_public[0]) missing = "security.learner_public";
     else if (actor && !k->security.judge_public[0]) missing = "security.judge_public";
-    else if (judge && !strcmp(k->judge.kind, "remote") && !k->security.remote_public[0])
+    else if (judge && k->judge.kind == JUDGE_REMOTE && !k->security.remote_public[0])
         missing = "security.remote_public";
     if (missing) {
         snprintf(err, errlen, "%s: the %s needs it when security.curve is true (spar keygen writes the keys; README: "

@@ -11,7 +11,10 @@
 #include "common/util.h"
 #include "common/wire.h"
 
-enum { FAMILY_BT = 1, FAMILY_CYCLIC = 2, FAMILY_RANDOM = 3 };
+/* The stream number of each generated family: part of every game's seed, so it never changes. */
+static uint64_t s_family_stream(game_family_t f) {
+    return f == FAMILY_BT ? 1 : f == FAMILY_CYCLIC ? 2 : 3;
+}
 
 const double *game_matrix(const game_set_t *g, int prompt) {
     return g->P + (size_t)prompt * g->n * g->n;
@@ -55,8 +58,7 @@ static void s_random(double *P, int n, rng_t *r) {
 
 int game_set_build(game_set_t *g, const spar_config_t *cfg, char *why, size_t wl) {
     memset(g, 0, sizeof *g);
-    const char *fam = cfg->game.family;
-    if (!strcmp(fam, "file")) {
+    if (cfg->game.family == FAMILY_FILE) {
         if (game_load_file(g, cfg->game.file, (int)cfg->task.prompts, why, wl) != 0) return -1;
         if (g->n != cfg->game.n) {
             snprintf(why, wl, "%s: the games have %d actions but game.n is %ld", cfg->game.file, g->n,
@@ -66,13 +68,13 @@ int game_set_build(game_set_t *g, const spar_config_t *cfg, char *why, size_t wl
         }
         return 0;
     }
-    int family = !strcmp(fam, "bt") ? FAMILY_BT : !strcmp(fam, "cyclic") ? FAMILY_CYCLIC : FAMILY_RANDOM;
+    game_family_t family = cfg->game.family;
     g->prompts = (int)cfg->task.prompts;
     g->n = (int)cfg->game.n;
     g->P = xmalloc(sizeof(double) * (size_t)g->prompts * g->n * g->n);
     for (int p = 0; p < g->prompts; p++) {
         rng_t r;
-        rng_stream(&r, (uint64_t)cfg->game.seed, (uint64_t)family, (uint64_t)p, 0x67616d65);
+        rng_stream(&r, (uint64_t)cfg->game.seed, s_family_stream(family), (uint64_t)p, 0x67616d65);
         double *P = g->P + (size_t)p * g->n * g->n;
         if (family == FAMILY_BT) s_bt(P, g->n, cfg->game.bt_scale, &r);
         else if (family == FAMILY_CYCLIC) s_cyclic(P, g->n, cfg->game.margin, cfg->game.jitter, &r);

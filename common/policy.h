@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config.h"
 #include "common/gpt.h"
 #include "common/rng.h"
 
@@ -57,7 +58,7 @@ struct policy {
 /* Tabular policy: softmax(logits[prompt]) over n actions. */
 policy_t *policy_tabular_new(int prompts, int n);
 /* tabular: init "uniform" or "random" (logits ~ N(0, scale^2), seeded). */
-void policy_init(policy_t *p, const char *init, double scale, uint64_t seed);
+void policy_init(policy_t *p, policy_init_t init, double scale, uint64_t seed);
 /* GPT policy owning the model m. */
 policy_t *policy_gpt_new(gpt_t *m);
 

@@ -22,8 +22,8 @@ policy_t *policy_tabular_new(int prompts, int n) {
     return p;
 }
 
-void policy_init(policy_t *p, const char *init, double scale, uint64_t seed) {
-    if (!strcmp(init, "uniform")) {
+void policy_init(policy_t *p, policy_init_t init, double scale, uint64_t seed) {
+    if (init == INIT_UNIFORM) {
         memset(p->params, 0, p->n_params * sizeof(double));
         return;
     }

@@ -11,7 +11,7 @@
 #define EVAL_BASE (1ULL << 62)
 
 void task_prompt(const spar_config_t *c, uint64_t iteration, int id, char *out, size_t cap) {
-    if (!strcmp(c->task.kind, "game")) {
+    if (c->task.kind == TASK_GAME) {
         snprintf(out, cap, "game-%d", id);
         return;
     }
@@ -27,7 +27,7 @@ void task_sft_example(const spar_config_t *c, uint64_t i, char *prompt, size_t p
     uint64_t seed = (uint64_t)c->run.seed;
     int d = (int)c->task.digits;
     arith_problem(seed, i, d, prompt, pcap);
-    if (!strcmp(c->task.kind, "styles")) styles_sft_response(seed, i, d, c->sft.wrong_share, response, rcap);
+    if (c->task.kind == TASK_STYLES) styles_sft_response(seed, i, d, c->sft.wrong_share, response, rcap);
     else arith_sft_response(seed, i, d, c->sft.wrong_share, response, rcap);
 }
 
@@ -35,7 +35,7 @@ void task_sft_example(const spar_config_t *c, uint64_t i, char *prompt, size_t p
 
 void task_judge_pair(const spar_config_t *c, uint64_t i, char *prompt, size_t pcap, char *a, char *b, size_t rcap) {
     uint64_t seed = (uint64_t)c->run.seed, n = JUDGE_BASE + i;
-    int d = (int)c->task.digits, styles = !strcmp(c->task.kind, "styles");
+    int d = (int)c->task.digits, styles = c->task.kind == TASK_STYLES;
     long answer = arith_problem(seed, n, d, prompt, pcap);
     char *out[2] = {a, b};
     for (int k = 0; k < 2; k++) { /* each answer from its own stream, like an SFT answer */
@@ -50,7 +50,7 @@ void task_judge_pair(const spar_config_t *c, uint64_t i, char *prompt, size_t pc
 int task_correct(const spar_config_t *c, const char *response, long answer) {
     char digits[32];
     long v;
-    if (!strcmp(c->task.kind, "styles")) {
+    if (c->task.kind == TASK_STYLES) {
         if (styles_split(response, digits, sizeof digits) < 0) return 0;
         response = digits;
     }

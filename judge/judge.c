@@ -291,16 +291,17 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     util_install_stop_signals();
 
     char why[512];
-    J.rule = !strcmp(cfg->judge.kind, "rule");
-    int remote = !strcmp(cfg->judge.kind, "remote");
-    if (!strcmp(cfg->judge.kind, "reward") || !strcmp(cfg->judge.kind, "preference")) {
+    J.rule = cfg->judge.kind == JUDGE_RULE;
+    int remote = cfg->judge.kind == JUDGE_REMOTE;
+    if (cfg->judge.kind == JUDGE_REWARD || cfg->judge.kind == JUDGE_PREFERENCE) {
         if (!(J.model = jm_load(cfg->judge.checkpoint, why, sizeof why))) {
             log_error("judge.checkpoint %s: %s", cfg->judge.checkpoint, why);
             return 2;
         }
-        if ((J.model->kind == JM_REWARD) != !strcmp(cfg->judge.kind, "reward")) {
+        if ((J.model->kind == JM_REWARD) != (cfg->judge.kind == JUDGE_REWARD)) {
             log_error("judge.checkpoint %s holds a %s model, not a %s one", cfg->judge.checkpoint,
-                      J.model->kind == JM_REWARD ? "reward" : "preference", cfg->judge.kind);
+                      J.model->kind == JM_REWARD ? "reward" : "preference",
+                      config_name(CFG_NAMES_JUDGE, cfg->judge.kind));
             jm_destroy(&J.model);
             return 2;
         }
@@ -317,11 +318,11 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         digest_compute(all, sizeof(float) * (nt + nw + (size_t)J.model->dim), d);
         free(all);
         digest_hex(d, hex);
-        snprintf(J.version, sizeof J.version, "%s-%.12s", cfg->judge.kind, hex);
+        snprintf(J.version, sizeof J.version, "%s-%.12s", config_name(CFG_NAMES_JUDGE, cfg->judge.kind), hex);
     } else if (remote) {
         snprintf(J.version, sizeof J.version, "remote");
     } else if (J.rule) {
-        J.styles = !strcmp(cfg->task.kind, "styles");
+        J.styles = cfg->task.kind == TASK_STYLES;
         snprintf(J.version, sizeof J.version, J.styles ? "rule-styles-1" : "rule-arith-1");
     } else {
         if (game_set_build(&J.games, cfg, why, sizeof why) != 0) {
@@ -332,7 +333,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         char hex[2 * DIGEST_BYTES + 1];
         digest_compute(J.games.P, sizeof(double) * (size_t)J.games.prompts * J.games.n * J.games.n, d);
         digest_hex(d, hex);
-        snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", cfg->game.family, hex);
+        snprintf(J.version, sizeof J.version, "matrix-%.16s-%.12s", config_name(CFG_NAMES_FAMILY, cfg->game.family), hex);
     }
 
     J.max_k = wire_judge_max_k(cfg->wire.max_frame_bytes, J.model && J.model->kind == JM_REWARD);
@@ -358,7 +359,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
         else if (remote) log_info("judge on %s forwarding to the remote judge %s", cfg->judge.bind, cfg->judge.remote);
         else if (J.rule) log_info("judge %s serving %s on %s", J.version, J.styles ? "styles" : "arith", cfg->judge.bind);
         else log_info("judge %s serving %d %s games of %d actions on %s", J.version, J.games.prompts,
-                      cfg->game.family, J.games.n, cfg->judge.bind);
+                      config_name(CFG_NAMES_FAMILY, cfg->game.family), J.games.n, cfg->judge.bind);
     }
     if (status == 0) log_info("judge answers requests of at most %zu responses", J.max_k);
     if (status == 0) J.presence = presence_new(cfg, &J.wire);

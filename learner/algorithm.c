@@ -10,9 +10,9 @@
 /* algorithm.labels auto: the label form each pair loss's result is stated for. INPO's last-iterate
  * convergence and IPO's fixed point pi*_tau are about random pairs of pi_t labelled by the judge,
  * whose expectation is the soft label; iterative DPO and DNO-Prct train on the judge's winner. */
-static int s_soft_labels(alg_kind_t kind, const char *labels) {
-    if (!strcmp(labels, "auto")) return kind == ALG_INPO || kind == ALG_IPO;
-    return !strcmp(labels, "soft");
+static int s_soft_labels(alg_kind_t kind, labels_t labels) {
+    if (labels == LABELS_AUTO) return kind == ALG_INPO || kind == ALG_IPO;
+    return labels == LABELS_SOFT;
 }
 
 /* algorithm.pairs auto (SPPO: all K; the losses on opponent win rates use every pair anyway):
@@ -21,31 +21,22 @@ static int s_soft_labels(alg_kind_t kind, const char *labels) {
  * recipe (all pairs with the winner by P would weigh a 0.51 win like a 0.99 one). */
 void algorithm_from_config(algorithm_t *a, const spar_config_t *cfg) {
     memset(a, 0, sizeof *a);
-    const char *name = cfg->algorithm.name;
-    if (!strcmp(name, "apo")) {
+    if (cfg->algorithm.name == ALG_APO) {
         a->apo = 1;
         a->apo_alpha = cfg->apo.alpha;
-        name = cfg->apo.base;
     }
-    a->kind = !strcmp(name, "inpo") ? ALG_INPO
-              : !strcmp(name, "dno") ? ALG_DNO
-              : !strcmp(name, "dpo") ? ALG_DPO
-              : !strcmp(name, "ipo") ? ALG_IPO
-              : !strcmp(name, "nash-md") ? ALG_NASH_MD
-              : !strcmp(name, "egpo") ? ALG_EGPO
-              : !strcmp(name, "online-ipo") ? ALG_ONLINE_IPO
-                                     : ALG_SPPO;
+    a->kind = config_trained_algorithm(cfg);
     a->eta = cfg->algorithm.eta;
     a->tau = cfg->algorithm.tau;
     a->beta = cfg->algorithm.beta;
     a->eps = cfg->algorithm.label_smoothing;
     a->sppo.eta = cfg->algorithm.eta;
-    a->sppo.include_self = !strcmp(cfg->algorithm.winrate, "include_self");
-    a->sppo.best_worst = !strcmp(cfg->algorithm.pairs, "best_worst");
+    a->sppo.include_self = cfg->algorithm.winrate == WINRATE_INCLUDE_SELF;
+    a->sppo.best_worst = cfg->algorithm.pairs == PAIRS_BEST_WORST;
     a->soft_labels = s_soft_labels(a->kind, cfg->algorithm.labels);
-    a->pairs_all = !strcmp(cfg->algorithm.pairs, "all") || (!strcmp(cfg->algorithm.pairs, "auto") && a->soft_labels);
-    a->ref_previous = !strcmp(cfg->algorithm.reference, "previous");
-    a->dno_soft = !strcmp(cfg->dno.form, "soft");
+    a->pairs_all = cfg->algorithm.pairs == PAIRS_ALL || (cfg->algorithm.pairs == PAIRS_AUTO && a->soft_labels);
+    a->ref_previous = cfg->algorithm.reference == REFERENCE_PREVIOUS;
+    a->dno_soft = cfg->dno.form == DNO_SOFT;
     a->dno_margin = cfg->dno.margin;
     a->eta_decay = cfg->algorithm.eta_decay;
 }

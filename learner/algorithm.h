@@ -27,7 +27,8 @@
 #include "learner/loss.h"
 #include "learner/sppo.h"
 
-typedef enum { ALG_SPPO, ALG_INPO, ALG_DNO, ALG_DPO, ALG_IPO, ALG_NASH_MD, ALG_EGPO, ALG_ONLINE_IPO } alg_kind_t;
+/* the loss trained (never ALG_APO: APO trains its base and extrapolates) */
+typedef alg_name_t alg_kind_t;
 
 typedef struct {
     alg_kind_t kind;

@@ -107,7 +107,7 @@ void iterlog_start(learner_t *L, const train_result_t *tr, double wall_s, double
     json_t *h = j->head = json_object(), *t = j->tail = json_object();
     json_object_set_new(h, "iteration", json_integer((json_int_t)it));
     json_object_set_new(h, "policy_version", json_integer((json_int_t)L->version));
-    json_object_set_new(h, "algorithm", json_string(L->cfg->algorithm.name));
+    json_object_set_new(h, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
     json_object_set_new(h, "prompts", json_integer(it ? L->cfg->task.prompts : 0));
     json_object_set_new(h, "samples", json_integer((json_int_t)L->samples));
     json_object_set_new(h, "judge_queries", json_integer((json_int_t)L->judge_queries));

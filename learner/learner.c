@@ -139,7 +139,7 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, c
     w.run_id = L->wire.run_id;
     w.current_version = L->version;
     w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
-    w.policy_kind = (char *)L->cfg->policy.kind;
+    w.policy_kind = (char *)config_name(CFG_NAMES_POLICY, L->cfg->policy.kind);
     w.seed = (uint64_t)L->cfg->run.seed;
     w.prompts = (uint32_t)L->cfg->task.prompts;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
@@ -677,12 +677,12 @@ static void s_shutdown_phase(learner_t *L) {
  * whose steps do not scale with the gradient, automatic is 0.05. */
 static double s_learning_rate(const spar_config_t *cfg) {
     if (cfg->learner.lr > 0) return cfg->learner.lr;
-    if (!strcmp(cfg->policy.kind, "gpt")) return 1e-4; /* AdamW on a small transformer */
-    if (!strcmp(cfg->learner.optimizer, "adam")) return 0.05;
-    const char *alg = !strcmp(cfg->algorithm.name, "apo") ? cfg->apo.base : cfg->algorithm.name;
-    int single_step = !strcmp(alg, "egpo") || !strcmp(alg, "online-ipo");
-    double c = single_step ? 1.0 / 16 : (!strcmp(alg, "inpo") || !strcmp(alg, "ipo")) ? 0.25 : 1.0;
-    if (!strcmp(alg, "dno") && !strcmp(cfg->dno.form, "soft")) /* its curvature in a is 1/(4 eta^2) */
+    if (cfg->policy.kind == POLICY_GPT) return 1e-4; /* AdamW on a small transformer */
+    if (cfg->learner.optimizer == OPTIMIZER_ADAM) return 0.05;
+    alg_name_t alg = config_trained_algorithm(cfg);
+    int single_step = alg == ALG_EGPO || alg == ALG_ONLINE_IPO;
+    double c = single_step ? 1.0 / 16 : (alg == ALG_INPO || alg == ALG_IPO) ? 0.25 : 1.0;
+    if (alg == ALG_DNO && cfg->dno.form == DNO_SOFT) /* its curvature in a is 1/(4 eta^2) */
         c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
     long batch = cfg->task.prompts; /* groups per learner step */
     if (cfg->learner.broadcast_every > 0)
@@ -695,9 +695,9 @@ static double s_learning_rate(const spar_config_t *cfg) {
  * oscillates); the iterative algorithms fit each iteration's regression with 50 passes. */
 static long s_epochs(const spar_config_t *cfg) {
     if (cfg->learner.epochs > 0) return cfg->learner.epochs;
-    if (!strcmp(cfg->policy.kind, "gpt") && strcmp(cfg->algorithm.name, "egpo") && strcmp(cfg->algorithm.name, "online-ipo"))
+    if (cfg->policy.kind == POLICY_GPT && cfg->algorithm.name != ALG_EGPO && cfg->algorithm.name != ALG_ONLINE_IPO)
         return 2; /* passes over the iteration's groups, an AdamW step per learner.batch_seqs */
-    return (!strcmp(cfg->algorithm.name, "egpo") || !strcmp(cfg->algorithm.name, "online-ipo")) ? 1 : 50;
+    return (cfg->algorithm.name == ALG_EGPO || cfg->algorithm.name == ALG_ONLINE_IPO) ? 1 : 50;
 }
 
 static int s_open_run_dir(learner_t *L) {
@@ -821,12 +821,12 @@ static int s_gpt_initial(learner_t *L) {
     const spar_config_t *cfg = L->cfg;
     gpt_t *m = NULL;
     char why[512];
-    if (!strcmp(cfg->policy.init, "checkpoint")) {
+    if (cfg->policy.init == INIT_CHECKPOINT) {
         if (!(m = gpt_load(cfg->policy.checkpoint, NULL, why, sizeof why))) {
             log_error("policy.checkpoint %s: %s", cfg->policy.checkpoint, why);
             return 2;
         }
-    } else if (!strcmp(cfg->policy.init, "sft")) {
+    } else if (cfg->policy.init == INIT_SFT) {
         log_info("policy.init sft: training the initial policy (%ld steps of %ld sequences)", cfg->sft.steps,
                  cfg->sft.batch);
         int st;
@@ -889,7 +889,7 @@ int learner_core_setup(learner_t *L) {
 /* The task's games (tabular runs): the learner's exact metrics. Returns 0 or -1 (logged). */
 int learner_core_games(learner_t *L) {
     char why[512];
-    L->gpt = !strcmp(L->cfg->policy.kind, "gpt");
+    L->gpt = L->cfg->policy.kind == POLICY_GPT;
     if (L->gpt) gpt_set_threads((int)L->cfg->gpt.threads);
     if (!L->gpt && game_set_build(&L->games, L->cfg, why, sizeof why) != 0) {
         log_error("%s", why);
@@ -957,7 +957,7 @@ int learner_main(const spar_config_t *cfg, int resume) {
         if (iterlog_finish(&L, 1) != 0) goto done;
     }
     log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
-             L.wire.run_id, cfg->run.iterations, cfg->algorithm.name, cfg->task.prompts,
+             L.wire.run_id, cfg->run.iterations, config_name(CFG_NAMES_ALG, cfg->algorithm.name), cfg->task.prompts,
              cfg->rollout.samples_per_prompt, cfg->learner.control, cfg->learner.publish, L.run_dir);
 
     while ((long)L.iteration < cfg->run.iterations)

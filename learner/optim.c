@@ -7,9 +7,9 @@
 
 #include "common/util.h"
 
-optim_t *optim_new(const char *kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup) {
+optim_t *optim_new(optimizer_t kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup) {
     optim_t *o = xcalloc(1, sizeof *o);
-    o->adam = strcmp(kind, "adam") == 0;
+    o->adam = kind == OPTIMIZER_ADAM;
     o->lr = lr;
     o->beta1 = 0.9;
     o->beta2 = 0.999;

@@ -23,7 +23,7 @@ typedef struct {
 /* kind "adam" | "sgd" for tabular policies; a gpt policy always gets AdamW with the given
  * weight decay and gradient-norm clip (0: off), its learning rate warming up over `warmup` steps
  * of each iteration. */
-optim_t *optim_new(const char *kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup);
+optim_t *optim_new(optimizer_t kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup);
 void optim_reset(optim_t *o);
 void optim_step(optim_t *o, double *params, const double *grads);
 /* One step on the policy's own parameters and gradients, whatever its kind. */

@@ -90,7 +90,7 @@ gpt_t *sft_train(const spar_config_t *c, int *status) {
             *status = 2;
             return NULL;
         }
-    } else if (!strcmp(c->task.kind, "game")) {
+    } else if (c->task.kind == TASK_GAME) {
         fprintf(stderr, "spar sft: set sft.data (a JSONL file) or task.kind arith|styles to generate data\n");
         *status = 2;
         return NULL;
@@ -100,7 +100,7 @@ gpt_t *sft_train(const spar_config_t *c, int *status) {
             char prompt[64], response[32];
             task_sft_example(c, (uint64_t)i, prompt, sizeof prompt, response, sizeof response);
             if (s_add(&d, prompt, response, ctx, why, sizeof why) != 0) {
-                fprintf(stderr, "spar sft: %s with %ld digits: %s\n", c->task.kind, c->task.digits, why);
+                fprintf(stderr, "spar sft: %s with %ld digits: %s\n", config_name(CFG_NAMES_TASK, c->task.kind), c->task.digits, why);
                 s_dataset_free(&d);
                 *status = 2;
                 return NULL;
@@ -113,7 +113,7 @@ gpt_t *sft_train(const spar_config_t *c, int *status) {
     adamw_t *opt = adamw_new(gpt_n_params(m), c->sft.lr, c->sft.weight_decay, c->sft.clip, c->sft.warmup, steps);
     uint8_t *mask = gpt_decay_mask(m);
     printf("spar sft: %d examples (%s), GPT L%d H%d d%d ctx%d, %.2f M parameters, %ld steps of %ld\n", d.n,
-           c->sft.data[0] ? c->sft.data : c->task.kind, gc.n_layer, gc.n_head, gc.d_model, gc.ctx,
+           c->sft.data[0] ? c->sft.data : config_name(CFG_NAMES_TASK, c->task.kind), gc.n_layer, gc.n_head, gc.d_model, gc.ctx,
            gpt_n_params(m) / 1e6, steps, B);
     int *tokens = xmalloc(sizeof(int) * (size_t)B * ctx), *pl = xmalloc(sizeof(int) * B), *len = xmalloc(sizeof(int) * B);
     double *lp = xmalloc(sizeof(double) * B), *dlp = xmalloc(sizeof(double) * B);

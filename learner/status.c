@@ -72,7 +72,7 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "iteration", json_integer((json_int_t)L->iteration));
     json_object_set_new(o, "iterations", json_integer(L->cfg->run.iterations));
     json_object_set_new(o, "version", json_integer((json_int_t)L->version));
-    json_object_set_new(o, "algorithm", json_string(L->cfg->algorithm.name));
+    json_object_set_new(o, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
     json_object_set_new(o, "prompts_done", json_integer(L->leases.done));
     json_object_set_new(o, "prompts", json_integer(L->cfg->task.prompts));
     json_object_set_new(o, "actors_live", json_integer(peers_live_actors(L)));

@@ -22,7 +22,7 @@ text_eval_t *text_eval_new(const spar_config_t *c) {
     text_eval_t *e = xcalloc(1, sizeof *e);
     e->c = c;
     e->n = (int)c->task.eval_prompts;
-    if (!strcmp(c->judge.kind, "reward") || !strcmp(c->judge.kind, "preference")) {
+    if (c->judge.kind == JUDGE_REWARD || c->judge.kind == JUDGE_PREFERENCE) {
         char why[512];
         if (!(e->judge = jm_load(c->judge.checkpoint, why, sizeof why)))
             log_warn("judge.checkpoint %s: %s; judge_win_rate is not reported", c->judge.checkpoint, why);
@@ -56,7 +56,7 @@ static void s_win_rates(text_eval_t *e, char (*prompts)[64], char **now, text_me
             double P[4];
             const char *pair[2] = {now[i], e->init[i]};
             jw += 1.0 / (1.0 + exp(-jm_score(e->judge, v + 2 * i * D, v + (2 * i + 1) * D)));
-            int rc = !strcmp(e->c->task.kind, "styles") ? rule_styles_judge(prompts[i], pair, 2, P)
+            int rc = e->c->task.kind == TASK_STYLES ? rule_styles_judge(prompts[i], pair, 2, P)
                                                          : rule_arith_judge(prompts[i], pair, 2, P);
             rw += rc == 0 ? P[1] : 0.5;
         }
@@ -131,7 +131,7 @@ void text_metrics(text_eval_t *e, policy_t *theta, policy_t *ref, uint64_t itera
         for (int i = 0; now && i < n; i++) free(now[i]);
         free(now);
     }
-    if (!strcmp(c->task.kind, "styles")) {
+    if (c->task.kind == TASK_STYLES) {
         int counts[STYLES] = {0}, formed = 0;
         for (int i = 0; i < n; i++) {
             char *text = policy_response_text(theta, drawn[i].tokens, drawn[i].n_tokens), digits[32];

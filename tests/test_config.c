@@ -20,8 +20,8 @@ static void test_config_quickstart_and_set(void **state) {
     spar_config_t cfg;
     char err[512];
     assert_int_equal(s_load(&cfg, spar_quickstart_yaml, err, sizeof err), 0);
-    assert_string_equal(cfg.algorithm.name, "sppo");
-    assert_string_equal(cfg.game.family, "cyclic");
+    assert_string_equal(config_name(CFG_NAMES_ALG, cfg.algorithm.name), "sppo");
+    assert_string_equal(config_name(CFG_NAMES_FAMILY, cfg.game.family), "cyclic");
     assert_int_equal(cfg.run.iterations, 30);
     assert_int_equal(config_set(&cfg, "run.iterations=7", err, sizeof err), 0);
     assert_int_equal(cfg.run.iterations, 7);

@@ -91,7 +91,9 @@ static void test_game_families(void **state) {
     const char *fams[] = {"bt", "cyclic", "random"};
     for (int f = 0; f < 3; f++) {
         for (int n = 3; n <= 7; n += 2) {
-            snprintf(cfg.game.family, sizeof cfg.game.family, "%s", fams[f]);
+            char set[64], err[256];
+            snprintf(set, sizeof set, "game.family=%s", fams[f]);
+            assert_int_equal(config_set(&cfg, set, err, sizeof err), 0);
             cfg.game.n = n;
             game_set_t g;
             assert_int_equal(game_set_build(&g, &cfg, why, sizeof why), 0);
@@ -107,7 +109,7 @@ static void test_game_families(void **state) {
         }
     }
     /* equal margins: the cycle's equilibrium is uniform */
-    snprintf(cfg.game.family, sizeof cfg.game.family, "cyclic");
+    cfg.game.family = FAMILY_CYCLIC;
     cfg.game.n = 5;
     cfg.game.jitter = 0;
     game_set_t g;

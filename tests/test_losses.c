@@ -21,9 +21,13 @@ static double s_sig(double z) { return 1.0 / (1.0 + exp(-z)); }
 static algorithm_t s_alg(const char *name, const char *pairs, const char *labels) {
     spar_config_t cfg;
     config_defaults(&cfg);
-    snprintf(cfg.algorithm.name, sizeof cfg.algorithm.name, "%s", name);
-    snprintf(cfg.algorithm.pairs, sizeof cfg.algorithm.pairs, "%s", pairs);
-    snprintf(cfg.algorithm.labels, sizeof cfg.algorithm.labels, "%s", labels);
+    char set[128], err[256];
+    snprintf(set, sizeof set, "algorithm.name=%s", name);
+    assert_int_equal(config_set(&cfg, set, err, sizeof err), 0);
+    snprintf(set, sizeof set, "algorithm.pairs=%s", pairs);
+    assert_int_equal(config_set(&cfg, set, err, sizeof err), 0);
+    snprintf(set, sizeof set, "algorithm.labels=%s", labels);
+    assert_int_equal(config_set(&cfg, set, err, sizeof err), 0);
     algorithm_t a;
     algorithm_from_config(&a, &cfg);
     return a;
@@ -123,10 +127,10 @@ static void test_losses_tabular_gradient_check(void **state) {
     for (int n = 0; n < 4; n++) {
         algorithm_t a = s_alg(names[n], "all", "soft");
         policy_t *pol = policy_tabular_new(1, 3);
-        policy_init(pol, "random", 1.0, 3);
+        policy_init(pol, INIT_RANDOM, 1.0, 3);
         double pv[4], rf[4], lp[4], d[4];
         for (int i = 0; i < 4; i++) pv[i] = policy_logprob(pol, 0, &acts[i], 1) - 0.1 * i, rf[i] = -1.1;
-        policy_init(pol, "random", 1.0, 4);
+        policy_init(pol, INIT_RANDOM, 1.0, 4);
         for (int round = 0; round < 2; round++) { /* 0: analytic gradient; 1: finite differences */
             policy_zero_grad(pol);
             for (int i = 0; i < 4; i++) lp[i] = policy_logprob(pol, 0, &acts[i], 1);

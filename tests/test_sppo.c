@@ -98,7 +98,7 @@ static double s_policy_loss(policy_t *p, const uint32_t *acts, int k, const doub
 static void test_sppo_tabular_gradient_check(void **state) {
     (void)state;
     policy_t *p = policy_tabular_new(2, 4);
-    policy_init(p, "random", 1.0, 42);
+    policy_init(p, INIT_RANDOM, 1.0, 42);
     const uint32_t acts[5] = {0, 3, 3, 1, 2};
     double lp_prev[5] = {-1.2, -1.5, -1.5, -0.9, -2.0};
     double P[25];
