@@ -67,19 +67,7 @@ int bench_int_list(const char *s, long *out, int max) {
 }
 
 pid_t bench_spawn(const char *log, char *const argv[]) {
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
+    return util_spawn(NULL, log, argv);
 }
 
 int bench_wait(pid_t pid, int timeout_ms, double *cpu_s) {

@@ -205,3 +205,17 @@ void util_process_id(const char *base, char *out, size_t outlen) {
             *c = '_';
     snprintf(out, outlen, "%s.%d%s%.64s", base && base[0] ? base : "spar", (int)getpid(), host[0] ? "@" : "", host);
 }
+
+pid_t util_spawn(const char *dir, const char *log, char *const argv[]) {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    if (dir && chdir(dir) != 0) _exit(126);
+    int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    execv(argv[0], argv);
+    _exit(127);
+}

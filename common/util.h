@@ -5,6 +5,7 @@
 #define SPAR_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 void *xmalloc(size_t n);
@@ -39,5 +40,10 @@ int util_stop_requested(void);
  * one container image differ by host name, two processes on a host by pid) and stable for the
  * process's life. Truncated to fit outlen. */
 void util_process_id(const char *base, char *out, size_t outlen);
+
+/* Starts argv[0] with argv as a child process, in dir (NULL: here), its stdout and stderr
+ * appended to log (NULL: /dev/null). Returns its pid, or -1 when fork fails; a child that
+ * cannot change to dir exits 126, one that cannot exec exits 127. */
+pid_t util_spawn(const char *dir, const char *log, char *const argv[]);
 
 #endif

@@ -35,19 +35,8 @@ void tu_rmtree(const char *path) {
 }
 
 pid_t tu_spawnv(const char *dir, const char *log, char *const argv[]) {
-    pid_t pid = fork();
+    pid_t pid = util_spawn(dir, log, argv);
     if (pid < 0) abort();
-    if (pid == 0) {
-        if (dir && chdir(dir) != 0) _exit(126);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
     return pid;
 }
 
