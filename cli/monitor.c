@@ -20,8 +20,9 @@
 
 #include "cli/args.h"
 #include "common/curve.h"
+#include "common/msg.h"
 #include "common/util.h"
-#include "common/wire.h"
+#include "common/wire_socket.h"
 
 #define MONITOR_TIMEOUT_MS 2000
 #define MONITOR_MAX_FRAME (64L << 20) /* a Status with many iterations is large */
@@ -149,15 +150,19 @@ static json_t *s_status_file(monitor_t *M, char *note, size_t len) {
 }
 
 static int s_connect(monitor_t *M) {
-    M->sock = zmq_socket(M->ctx, ZMQ_DEALER);
-    wire_socket_defaults(M->sock, MONITOR_MAX_FRAME);
-    if (curve_client(M->curve, M->sock, CURVE_LEARNER, "monitor") != 0) return -1;
-    return zmq_connect(M->sock, M->target);
+    wire_socket_opts_t o = {.label = "spar monitor", .type = ZMQ_DEALER, .endpoint = M->target,
+                            .max_frame_bytes = MONITOR_MAX_FRAME, .curve = M->curve, .curve_peer = CURVE_LEARNER};
+    return (M->sock = wire_socket_open(M->ctx, &o)) ? 0 : -1;
 }
 
-static void s_send(monitor_t *M, Spar__Envelope *env) {
-    /* the DEALER queues the frame until the connection is up */
-    if (wire_send(&M->wire, M->sock, NULL, env) != 0) util_sleep_ms(100), wire_send(&M->wire, M->sock, NULL, env);
+/* The heartbeat tells "nothing there" from "something there that does not answer status". The
+ * DEALER queues a frame until the connection is up: one retry covers a send before that. */
+static void s_ask(monitor_t *M) {
+    msg_heartbeat_t tool = {.role = SPAR__ROLE__ROLE_TOOL};
+    if (msg_send_heartbeat(&M->wire, M->sock, NULL, &tool) != 0)
+        util_sleep_ms(100), msg_send_heartbeat(&M->wire, M->sock, NULL, &tool);
+    if (msg_send_status_request(&M->wire, M->sock, NULL, (uint32_t)M->n_iter) != 0)
+        util_sleep_ms(100), msg_send_status_request(&M->wire, M->sock, NULL, (uint32_t)M->n_iter);
 }
 
 /* Takes a Status reply: the document (NULL with the reason in note when it is not a JSON
@@ -186,19 +191,7 @@ static json_t *s_take_status(monitor_t *M, const Spar__Status *st, char *note, s
 static int s_status_endpoint(monitor_t *M, json_t **status_out, char *note, size_t len) {
     *status_out = NULL;
     while (wire_readable(M->sock)) wire_free(wire_recv(&M->wire, M->sock, 0, NULL)); /* late answers */
-    /* The heartbeat tells "nothing there" from "something there that does not answer status" */
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_TOOL;
-    Spar__Envelope ping = SPAR__ENVELOPE__INIT;
-    ping.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    ping.heartbeat = &hb;
-    s_send(M, &ping);
-    Spar__StatusRequest rq = SPAR__STATUS_REQUEST__INIT;
-    rq.iterations = (uint32_t)M->n_iter;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_STATUS_REQUEST;
-    env.status_request = &rq;
-    s_send(M, &env);
+    s_ask(M);
 
     int64_t end = util_now_ms() + MONITOR_TIMEOUT_MS;
     int answered = 0, heard = 0;
@@ -470,10 +463,7 @@ static int s_open(monitor_t *M) {
         fprintf(stderr, "spar monitor: config error: %s\n", err);
         return 2;
     }
-    if (s_connect(M) != 0) {
-        fprintf(stderr, "spar monitor: cannot connect to %s: %s\n", M->target, zmq_strerror(zmq_errno()));
-        return 2;
-    }
+    if (s_connect(M) != 0) return 2; /* wire_socket_open said why */
     return 0;
 }
 
