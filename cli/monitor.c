@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "cli/args.h"
+#include "cli/itertable.h"
 #include "common/curve.h"
 #include "common/msg.h"
 #include "common/util.h"
@@ -75,18 +76,7 @@ static void s_help(void) {
 
 /* v as text in buf: a number with fmt (NULL: as an integer), a string with control characters
  * replaced, "-" when missing, null or of another type. Returns buf. */
-static const char *s_val(char *buf, size_t len, json_t *v, const char *fmt) {
-    if (json_is_integer(v) && !fmt) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-    else if (json_is_number(v)) snprintf(buf, len, fmt ? fmt : "%.0f", json_number_value(v));
-    else if (json_is_string(v)) {
-        snprintf(buf, len, "%s", json_string_value(v));
-        for (char *c = buf; *c; c++)
-            if (iscntrl((unsigned char)*c)) *c = '?';
-    } else snprintf(buf, len, "-");
-    return buf;
-}
-
-#define VAL(v, fmt) s_val((char[64]){0}, 64, (v), (fmt))
+#define VAL(v, fmt) itertable_value((char[64]){0}, 64, (v), (fmt))
 #define GET(o, key) json_object_get((o), (key))
 
 /* ---- sources ---------------------------------------------------------------------------- */
@@ -230,27 +220,6 @@ static int s_status_endpoint(monitor_t *M, json_t **status_out, char *note, size
 
 /* ---- rendering -------------------------------------------------------------------------- */
 
-/* A column of the iteration table: header, iterations.jsonl key, width, format of a number
- * (NULL: an integer). The same headers and formats as spar run's table. */
-typedef struct {
-    const char *head, *key;
-    int width;
-    const char *fmt;
-} column_t;
-
-static const column_t s_lead[] = {
-    {"iter", "iteration", 5, NULL}, {"ver", "policy_version", 4, NULL}, {"loss", "loss", 10, "%.3e"}};
-/* The main metrics: each is shown when one of the shown iterations has it. */
-static const column_t s_metrics[] = {
-    {"exploit", "exploitability", 9, "%.5f"},       {"expl_avg", "exploitability_avg", 9, "%.5f"},
-    {"gap_tau", "exploitability_tau", 9, "%.2e"},   {"style_ex", "style_exploitability", 9, "%.4f"},
-    {"acc", "accuracy", 8, "%.3f"},                 {"acc_smp", "accuracy_sampled", 8, "%.3f"},
-    {"win_v0", "win_rate_vs_init", 8, "%.4f"},      {"judge_win", "judge_win_rate", 9, "%.3f"},
-    {"rule_win", "rule_win_rate", 9, "%.3f"}};
-static const column_t s_trail[] = {
-    {"lost", "lost", 5, NULL}, {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static int s_has(json_t *lines, const char *key) {
     size_t i;
     json_t *o;
@@ -264,21 +233,16 @@ static void s_render_table(const monitor_t *M, FILE *out) {
         else fprintf(out, "no iterations yet (%s %s)\n", M->jsonl, util_file_exists(M->jsonl) ? "is empty" : "missing");
         return;
     }
-    const column_t *cols[N_OF(s_lead) + N_OF(s_metrics) + N_OF(s_trail)];
+    const itertable_col_t *cols[ITERTABLE_LEAD + ITERTABLE_METRICS + ITERTABLE_TRAIL];
     int n = 0;
-    for (int c = 0; c < N_OF(s_lead); c++) cols[n++] = &s_lead[c];
-    for (int c = 0; c < N_OF(s_metrics); c++)
-        if (s_has(M->lines, s_metrics[c].key)) cols[n++] = &s_metrics[c];
-    for (int c = 0; c < N_OF(s_trail); c++) cols[n++] = &s_trail[c];
-    for (int c = 0; c < n; c++) fprintf(out, "%s%*s", c ? " " : "", cols[c]->width, cols[c]->head);
-    fputc('\n', out);
+    for (int c = 0; c < ITERTABLE_LEAD; c++) cols[n++] = itertable_lead[c];
+    for (int c = 0; c < ITERTABLE_METRICS; c++)
+        if (s_has(M->lines, itertable_metrics[c]->key)) cols[n++] = itertable_metrics[c];
+    for (int c = 0; c < ITERTABLE_TRAIL; c++) cols[n++] = itertable_trail[c];
+    itertable_header(out, cols, n);
     size_t i;
     json_t *o;
-    json_array_foreach(M->lines, i, o) {
-        for (int c = 0; c < n; c++)
-            fprintf(out, "%s%*s", c ? " " : "", cols[c]->width, VAL(GET(o, cols[c]->key), cols[c]->fmt));
-        fputc('\n', out);
-    }
+    json_array_foreach(M->lines, i, o) itertable_row(out, cols, n, o);
 }
 
 static void s_render_peers(json_t *peers, FILE *out) {
