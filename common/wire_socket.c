@@ -1,5 +1,6 @@
-/* wire_socket — options in the order ZeroMQ needs them: every option and the CURVE keys before
- * bind or connect, since a connection takes the options the socket had when it was made. */
+/* wire_socket — see wire_socket.h. Options go in the order ZeroMQ needs them: every option and
+ * the CURVE keys before bind or connect, since a connection takes the options the socket had
+ * when it was made. Not a pool or a reconnect policy: ZeroMQ reconnects by itself. */
 #include "common/wire_socket.h"
 
 #include <string.h>
