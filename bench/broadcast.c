@@ -24,6 +24,7 @@
 #include "common/policy.h"
 #include "common/util.h"
 #include "common/wire.h"
+#include "common/wire_socket.h"
 
 #define MAX_ACTORS 64
 #define MAX_LIST 8
@@ -37,12 +38,18 @@ typedef struct {
 
 /* ---- raw ZeroMQ ------------------------------------------------------------------------- */
 
+/* Every socket here: no CURVE, and frames as large as a benchmark makes. */
+static void *s_socket(void *ctx, int type, const char *endpoint, int bind) {
+    wire_socket_opts_t o = {.label = "bench_broadcast", .type = type, .endpoint = endpoint, .bind = bind,
+                            .max_frame_bytes = 1L << 31};
+    return wire_socket_open(ctx, &o);
+}
+
 /* A DEALER child: says hello, waits for "go", asks for every chunk at once, receives them all,
  * says done. */
 static void s_raw_dealer(const char *ep, uint32_t n_chunks) {
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s, 1L << 31);
-    zmq_connect(s, ep);
+    void *ctx = zmq_ctx_new(), *s = s_socket(ctx, ZMQ_DEALER, ep, 0);
+    if (!s) _exit(1);
     zmq_send(s, "h", 1, 0);
     char go;
     if (zmq_recv(s, &go, 1, 0) < 0) _exit(1);
@@ -63,9 +70,8 @@ static double s_raw(long actors, size_t len, size_t chunk) {
     char *dir = bench_tmpdir("bcast-raw");
     char *ep = xasprintf("ipc://%s/raw", dir);
     uint32_t n_chunks = (uint32_t)((len + chunk - 1) / chunk);
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-    wire_socket_defaults(s, 1L << 31);
-    zmq_bind(s, ep);
+    void *ctx = zmq_ctx_new(), *s = s_socket(ctx, ZMQ_ROUTER, ep, 1);
+    if (!s) exit(1);
     uint8_t *blob = xmalloc(len);
     for (size_t i = 0; i < len; i++) blob[i] = (uint8_t)(i * 2654435761u >> 24);
     pid_t pids[MAX_ACTORS];
@@ -248,10 +254,8 @@ static int s_spar(const opts_t *o, long prompts, spar_result_t *res, double *run
     /* watch the learner's broadcasts until it exits; start each phase's actors on time */
     seen_t seen;
     memset(&seen, 0, sizeof seen);
-    void *ctx = zmq_ctx_new(), *sub = zmq_socket(ctx, ZMQ_SUB);
-    wire_socket_defaults(sub, 1L << 31);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
-    zmq_connect(sub, publish);
+    void *ctx = zmq_ctx_new(), *sub = s_socket(ctx, ZMQ_SUB, publish, 0);
+    if (!sub) exit(1);
     wire_t w;
     wire_init(&w, "bench", 1L << 30);
     int phase = 1, st = -1;

@@ -21,8 +21,9 @@
 #include "bench/bench.h"
 #include "common/config.h"
 #include "common/game.h"
+#include "common/msg.h"
 #include "common/util.h"
-#include "common/wire.h"
+#include "common/wire_socket.h"
 
 #define MAX_FAKES 256
 #define MAX_K 8
@@ -101,24 +102,20 @@ static void s_tpl_fill(group_tpl_t *t, const game_set_t *g, uint32_t prompt) {
 
 /* ---- the fake actors -------------------------------------------------------------------- */
 
+/* Every socket here: no CURVE, and frames as large as a benchmark makes. */
+static void *s_socket(void *ctx, int type, const char *endpoint, int bind, const char *routing_id) {
+    wire_socket_opts_t o = {.label = "bench_ingest", .type = type, .endpoint = endpoint, .bind = bind,
+                            .max_frame_bytes = 1L << 31, .routing_id = routing_id};
+    return wire_socket_open(ctx, &o);
+}
+
 static void s_send_hello(fake_t *f) {
-    Spar__Hello h = SPAR__HELLO__INIT;
-    h.role = SPAR__ROLE__ROLE_ACTOR;
-    h.pid = (uint32_t)getpid();
-    h.host = "bench";
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HELLO;
-    env.hello = &h;
-    wire_send(&f->wire, f->sock, NULL, &env);
+    msg_send_hello(&f->wire, f->sock, NULL, SPAR__ROLE__ROLE_ACTOR, "bench", (uint32_t)getpid(), NULL);
     f->hello_at = util_now_ms() + 200;
 }
 
 static void s_send_request(fake_t *f) {
-    Spar__WorkRequest r = SPAR__WORK_REQUEST__INIT;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_REQUEST;
-    env.work_request = &r;
-    wire_send(&f->wire, f->sock, NULL, &env);
+    msg_send_work_request(&f->wire, f->sock, NULL, 0, 0);
     f->outstanding = 1;
     f->request_at = util_now_ms() + 2000; /* asked again if no grant comes, as an actor does */
 }
@@ -152,9 +149,8 @@ static void s_on_grant(fake_t *f, const Spar__WorkGrant *g, group_tpl_t *tpl, co
         rg.actor_id = f->wire.sender_id;
         rg.judge_attempts = 1;
         rg.judge_latency_ms = 1;
-        Spar__Envelope env = SPAR__ENVELOPE__INIT;
-        env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_GROUP;
-        env.rollout_group = &rg;
+        Spar__Envelope env = SPAR__ENVELOPE__INIT; /* kept: its packed size is counted */
+        msg_envelope(&env, SPAR__ENVELOPE__BODY_ROLLOUT_GROUP, &rg);
         wire_send(&f->wire, f->sock, NULL, &env);
         c->group_bytes += (double)spar__envelope__get_packed_size(&env);
         c->groups_sent++;
@@ -276,10 +272,7 @@ static int s_run_learner(const opts_t *o, long k, long prompts, learner_result_t
         fake_t *f = &F[i];
         snprintf(f->id, sizeof f->id, "fake-%ld.%d", i, (int)getpid());
         wire_init(&f->wire, f->id, cfg.wire.max_frame_bytes);
-        f->sock = zmq_socket(ctx, ZMQ_DEALER);
-        wire_socket_defaults(f->sock, 1L << 31);
-        zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, f->id, strlen(f->id));
-        zmq_connect(f->sock, cfg.learner.control);
+        if (!(f->sock = s_socket(ctx, ZMQ_DEALER, cfg.learner.control, 0, f->id))) exit(1);
     }
     group_tpl_t tpl;
     s_tpl_init(&tpl, k, o->n);
@@ -330,9 +323,8 @@ out:
 
 /* The child: a ROUTER answering every message with `ack_bytes` bytes, until killed. */
 static void s_raw_server(const char *endpoint, size_t ack_bytes) {
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-    wire_socket_defaults(s, 1L << 31);
-    if (zmq_bind(s, endpoint) != 0) _exit(1);
+    void *ctx = zmq_ctx_new(), *s = s_socket(ctx, ZMQ_ROUTER, endpoint, 1, NULL);
+    if (!s) _exit(1);
     char *ack = xcalloc(ack_bytes, 1);
     zmq_msg_t id, body;
     zmq_msg_init(&id);
@@ -362,9 +354,7 @@ static double s_run_raw(long n, long window, long total, size_t group_bytes, siz
     char *buf = xcalloc(group_bytes, 1);
     long quota = total / n;
     for (long i = 0; i < n; i++) {
-        socks[i] = zmq_socket(ctx, ZMQ_DEALER);
-        wire_socket_defaults(socks[i], 1L << 31);
-        zmq_connect(socks[i], ep);
+        if (!(socks[i] = s_socket(ctx, ZMQ_DEALER, ep, 0, NULL))) exit(1);
         items[i] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
     }
     /* one round trip each before timing, so connecting is not counted */
@@ -412,8 +402,7 @@ static size_t s_ack_bytes(void) {
     a.prompt_id = 1000;
     a.status = SPAR__ACK_STATUS__ACK_ACCEPTED;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_ACK;
-    env.rollout_ack = &a;
+    msg_envelope(&env, SPAR__ENVELOPE__BODY_ROLLOUT_ACK, &a);
     env.protocol_version = WIRE_PROTOCOL_VERSION;
     env.run_id = "ingest-1733000000000";
     env.sender_id = "learner-12345";

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/itertable.h"
 #include "common/util.h"
 #include "common/curve.h"
 #include "learner/learner.h"
@@ -176,64 +177,16 @@ static void s_describe_exit(int status, char *out, size_t len) {
 
 /* ---- the iteration table ---------------------------------------------------------------- */
 
-static void s_cell(char *out, size_t len, json_t *v, const char *fmt) {
-    if (json_is_number(v)) snprintf(out, len, fmt, json_number_value(v));
-    else snprintf(out, len, "-");
-}
-
-/* A column of the iteration table: header, iterations.jsonl key, width, printf format of a
- * number (NULL: an integer). */
-typedef struct {
-    const char *head, *key;
-    int width;
-    const char *fmt;
-} column_t;
-
-#define N_COLUMNS 12
-/* Matrix games: the exact game metrics. */
-static const column_t s_game_columns[N_COLUMNS] = {
-    {"iter", "iteration", 5, NULL},          {"ver", "policy_version", 4, NULL},
-    {"loss", "loss", 10, "%.3e"},            {"kl_ref", "kl_to_ref", 8, "%.4f"},
-    {"win_v0", "win_rate_vs_init", 8, "%.4f"}, {"exploit", "exploitability", 9, "%.5f"},
-    {"expl_avg", "exploitability_avg", 9, "%.5f"}, {"lost", "lost", 5, NULL},
-    {"stale", "stale_dropped", 5, NULL},     {"bad", "bad_messages", 4, NULL},
-    {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
-/* Text tasks: accuracy, and the style cycle's exploitability for styles. */
-static const column_t s_text_columns[N_COLUMNS] = {
-    {"iter", "iteration", 5, NULL},          {"ver", "policy_version", 4, NULL},
-    {"loss", "loss", 10, "%.3e"},            {"kl_ref", "kl_to_ref", 8, "%.4f"},
-    {"acc", "accuracy", 8, "%.3f"},          {"acc_smp", "accuracy_sampled", 8, "%.3f"},
-    {"style_ex", "style_exploitability", 9, "%.4f"}, {"lost", "lost", 5, NULL},
-    {"stale", "stale_dropped", 5, NULL},     {"bad", "bad_messages", 4, NULL},
-    {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
-
-/* Text tasks with a learned judge: its win rate against the initial policy next to the rule's. */
-static const column_t s_judged_columns[N_COLUMNS] = {
-    {"iter", "iteration", 5, NULL},          {"ver", "policy_version", 4, NULL},
-    {"loss", "loss", 10, "%.3e"},            {"kl_ref", "kl_to_ref", 8, "%.4f"},
-    {"acc", "accuracy", 8, "%.3f"},          {"acc_smp", "accuracy_sampled", 8, "%.3f"},
-    {"judge_win", "judge_win_rate", 9, "%.3f"}, {"rule_win", "rule_win_rate", 9, "%.3f"},
-    {"lost", "lost", 5, NULL},               {"bad", "bad_messages", 4, NULL},
-    {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
-
 static void s_print_row(launcher_t *R, json_t *o) {
     int learned = R->cfg.judge.kind == JUDGE_REWARD || R->cfg.judge.kind == JUDGE_PREFERENCE;
-    const column_t *cols = R->cfg.task.kind == TASK_GAME ? s_game_columns
-                           : learned                            ? s_judged_columns
-                                                                : s_text_columns;
+    const itertable_col_t *const *cols = R->cfg.task.kind == TASK_GAME ? itertable_run_game
+                                         : learned                    ? itertable_run_judged
+                                                                      : itertable_run_text;
     if (!R->table_header_done) {
-        for (int c = 0; c < N_COLUMNS; c++) printf("%s%*s", c ? " " : "", cols[c].width, cols[c].head);
-        printf("\n");
+        itertable_header(stdout, cols, ITERTABLE_RUN_COLUMNS);
         R->table_header_done = 1;
     }
-    for (int c = 0; c < N_COLUMNS; c++) {
-        char cell[32];
-        json_t *v = json_object_get(o, cols[c].key);
-        if (cols[c].fmt) s_cell(cell, sizeof cell, v, cols[c].fmt);
-        else snprintf(cell, sizeof cell, "%lld", (long long)json_integer_value(v));
-        printf("%s%*s", c ? " " : "", cols[c].width, cell);
-    }
-    printf("\n");
+    itertable_row(stdout, cols, ITERTABLE_RUN_COLUMNS, o);
     fflush(stdout);
 }
 

@@ -19,9 +19,11 @@
 #include <zmq.h>
 
 #include "cli/args.h"
+#include "cli/itertable.h"
 #include "common/curve.h"
+#include "common/msg.h"
 #include "common/util.h"
-#include "common/wire.h"
+#include "common/wire_socket.h"
 
 #define MONITOR_TIMEOUT_MS 2000
 #define MONITOR_MAX_FRAME (64L << 20) /* a Status with many iterations is large */
@@ -74,18 +76,7 @@ static void s_help(void) {
 
 /* v as text in buf: a number with fmt (NULL: as an integer), a string with control characters
  * replaced, "-" when missing, null or of another type. Returns buf. */
-static const char *s_val(char *buf, size_t len, json_t *v, const char *fmt) {
-    if (json_is_integer(v) && !fmt) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-    else if (json_is_number(v)) snprintf(buf, len, fmt ? fmt : "%.0f", json_number_value(v));
-    else if (json_is_string(v)) {
-        snprintf(buf, len, "%s", json_string_value(v));
-        for (char *c = buf; *c; c++)
-            if (iscntrl((unsigned char)*c)) *c = '?';
-    } else snprintf(buf, len, "-");
-    return buf;
-}
-
-#define VAL(v, fmt) s_val((char[64]){0}, 64, (v), (fmt))
+#define VAL(v, fmt) itertable_value((char[64]){0}, 64, (v), (fmt))
 #define GET(o, key) json_object_get((o), (key))
 
 /* ---- sources ---------------------------------------------------------------------------- */
@@ -149,15 +140,19 @@ static json_t *s_status_file(monitor_t *M, char *note, size_t len) {
 }
 
 static int s_connect(monitor_t *M) {
-    M->sock = zmq_socket(M->ctx, ZMQ_DEALER);
-    wire_socket_defaults(M->sock, MONITOR_MAX_FRAME);
-    if (curve_client(M->curve, M->sock, CURVE_LEARNER, "monitor") != 0) return -1;
-    return zmq_connect(M->sock, M->target);
+    wire_socket_opts_t o = {.label = "spar monitor", .type = ZMQ_DEALER, .endpoint = M->target,
+                            .max_frame_bytes = MONITOR_MAX_FRAME, .curve = M->curve, .curve_peer = CURVE_LEARNER};
+    return (M->sock = wire_socket_open(M->ctx, &o)) ? 0 : -1;
 }
 
-static void s_send(monitor_t *M, Spar__Envelope *env) {
-    /* the DEALER queues the frame until the connection is up */
-    if (wire_send(&M->wire, M->sock, NULL, env) != 0) util_sleep_ms(100), wire_send(&M->wire, M->sock, NULL, env);
+/* The heartbeat tells "nothing there" from "something there that does not answer status". The
+ * DEALER queues a frame until the connection is up: one retry covers a send before that. */
+static void s_ask(monitor_t *M) {
+    msg_heartbeat_t tool = {.role = SPAR__ROLE__ROLE_TOOL};
+    if (msg_send_heartbeat(&M->wire, M->sock, NULL, &tool) != 0)
+        util_sleep_ms(100), msg_send_heartbeat(&M->wire, M->sock, NULL, &tool);
+    if (msg_send_status_request(&M->wire, M->sock, NULL, (uint32_t)M->n_iter) != 0)
+        util_sleep_ms(100), msg_send_status_request(&M->wire, M->sock, NULL, (uint32_t)M->n_iter);
 }
 
 /* Takes a Status reply: the document (NULL with the reason in note when it is not a JSON
@@ -186,19 +181,7 @@ static json_t *s_take_status(monitor_t *M, const Spar__Status *st, char *note, s
 static int s_status_endpoint(monitor_t *M, json_t **status_out, char *note, size_t len) {
     *status_out = NULL;
     while (wire_readable(M->sock)) wire_free(wire_recv(&M->wire, M->sock, 0, NULL)); /* late answers */
-    /* The heartbeat tells "nothing there" from "something there that does not answer status" */
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_TOOL;
-    Spar__Envelope ping = SPAR__ENVELOPE__INIT;
-    ping.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    ping.heartbeat = &hb;
-    s_send(M, &ping);
-    Spar__StatusRequest rq = SPAR__STATUS_REQUEST__INIT;
-    rq.iterations = (uint32_t)M->n_iter;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_STATUS_REQUEST;
-    env.status_request = &rq;
-    s_send(M, &env);
+    s_ask(M);
 
     int64_t end = util_now_ms() + MONITOR_TIMEOUT_MS;
     int answered = 0, heard = 0;
@@ -237,27 +220,6 @@ static int s_status_endpoint(monitor_t *M, json_t **status_out, char *note, size
 
 /* ---- rendering -------------------------------------------------------------------------- */
 
-/* A column of the iteration table: header, iterations.jsonl key, width, format of a number
- * (NULL: an integer). The same headers and formats as spar run's table. */
-typedef struct {
-    const char *head, *key;
-    int width;
-    const char *fmt;
-} column_t;
-
-static const column_t s_lead[] = {
-    {"iter", "iteration", 5, NULL}, {"ver", "policy_version", 4, NULL}, {"loss", "loss", 10, "%.3e"}};
-/* The main metrics: each is shown when one of the shown iterations has it. */
-static const column_t s_metrics[] = {
-    {"exploit", "exploitability", 9, "%.5f"},       {"expl_avg", "exploitability_avg", 9, "%.5f"},
-    {"gap_tau", "exploitability_tau", 9, "%.2e"},   {"style_ex", "style_exploitability", 9, "%.4f"},
-    {"acc", "accuracy", 8, "%.3f"},                 {"acc_smp", "accuracy_sampled", 8, "%.3f"},
-    {"win_v0", "win_rate_vs_init", 8, "%.4f"},      {"judge_win", "judge_win_rate", 9, "%.3f"},
-    {"rule_win", "rule_win_rate", 9, "%.3f"}};
-static const column_t s_trail[] = {
-    {"lost", "lost", 5, NULL}, {"samples/s", "samples_per_s", 10, "%.0f"}, {"wall_s", "wall_s", 7, "%.3f"}};
-#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 static int s_has(json_t *lines, const char *key) {
     size_t i;
     json_t *o;
@@ -271,21 +233,16 @@ static void s_render_table(const monitor_t *M, FILE *out) {
         else fprintf(out, "no iterations yet (%s %s)\n", M->jsonl, util_file_exists(M->jsonl) ? "is empty" : "missing");
         return;
     }
-    const column_t *cols[N_OF(s_lead) + N_OF(s_metrics) + N_OF(s_trail)];
+    const itertable_col_t *cols[ITERTABLE_LEAD + ITERTABLE_METRICS + ITERTABLE_TRAIL];
     int n = 0;
-    for (int c = 0; c < N_OF(s_lead); c++) cols[n++] = &s_lead[c];
-    for (int c = 0; c < N_OF(s_metrics); c++)
-        if (s_has(M->lines, s_metrics[c].key)) cols[n++] = &s_metrics[c];
-    for (int c = 0; c < N_OF(s_trail); c++) cols[n++] = &s_trail[c];
-    for (int c = 0; c < n; c++) fprintf(out, "%s%*s", c ? " " : "", cols[c]->width, cols[c]->head);
-    fputc('\n', out);
+    for (int c = 0; c < ITERTABLE_LEAD; c++) cols[n++] = itertable_lead[c];
+    for (int c = 0; c < ITERTABLE_METRICS; c++)
+        if (s_has(M->lines, itertable_metrics[c]->key)) cols[n++] = itertable_metrics[c];
+    for (int c = 0; c < ITERTABLE_TRAIL; c++) cols[n++] = itertable_trail[c];
+    itertable_header(out, cols, n);
     size_t i;
     json_t *o;
-    json_array_foreach(M->lines, i, o) {
-        for (int c = 0; c < n; c++)
-            fprintf(out, "%s%*s", c ? " " : "", cols[c]->width, VAL(GET(o, cols[c]->key), cols[c]->fmt));
-        fputc('\n', out);
-    }
+    json_array_foreach(M->lines, i, o) itertable_row(out, cols, n, o);
 }
 
 static void s_render_peers(json_t *peers, FILE *out) {
@@ -470,10 +427,7 @@ static int s_open(monitor_t *M) {
         fprintf(stderr, "spar monitor: config error: %s\n", err);
         return 2;
     }
-    if (s_connect(M) != 0) {
-        fprintf(stderr, "spar monitor: cannot connect to %s: %s\n", M->target, zmq_strerror(zmq_errno()));
-        return 2;
-    }
+    if (s_connect(M) != 0) return 2; /* wire_socket_open said why */
     return 0;
 }
 

@@ -9,7 +9,8 @@
 
 #include "cli/args.h"
 #include "common/curve.h"
-#include "common/wire.h"
+#include "common/msg.h"
+#include "common/wire_socket.h"
 
 #define USAGE "usage: spar ping ENDPOINT [--timeout-ms N] [--config FILE] [--set key=value]... [--judge]\n"
 
@@ -62,29 +63,23 @@ int ping_main(int argc, char **argv) {
     snprintf(id, sizeof id, "ping.%d", (int)getpid());
     wire_t w;
     wire_init(&w, id, 1 << 20);
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
-    wire_socket_defaults(s, 1 << 20);
+    void *ctx = zmq_ctx_new(), *s = NULL;
     int status = 1;
     char err[1024];
     curve_t *curve = curve_new(ctx, &cfg, err, sizeof err);
+    wire_socket_opts_t o = {.label = "spar ping", .type = ZMQ_DEALER, .endpoint = ep, .max_frame_bytes = 1 << 20,
+                            .curve = curve, .curve_peer = judge ? CURVE_JUDGE : CURVE_LEARNER};
     if (!curve) {
         fprintf(stderr, "spar ping: config error: %s\n", err);
         status = 2;
-    } else if (curve_client(curve, s, judge ? CURVE_JUDGE : CURVE_LEARNER, "ping") != 0) {
-        status = 2;
-    } else if (zmq_connect(s, ep) != 0) {
-        fprintf(stderr, "spar ping: cannot connect to %s: %s\n", ep, zmq_strerror(zmq_errno()));
+    } else if (!(s = wire_socket_open(ctx, &o))) {
         status = 2;
     } else {
-        Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-        hb.role = SPAR__ROLE__ROLE_TOOL;
-        Spar__Envelope env = SPAR__ENVELOPE__INIT;
-        env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-        env.heartbeat = &hb;
+        msg_heartbeat_t tool = {.role = SPAR__ROLE__ROLE_TOOL};
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         int64_t left = timeout;
         /* the DEALER queues the frame until the connection is up */
-        if (wire_send(&w, s, NULL, &env) != 0) usleep(100000), wire_send(&w, s, NULL, &env);
+        if (msg_send_heartbeat(&w, s, NULL, &tool) != 0) usleep(100000), msg_send_heartbeat(&w, s, NULL, &tool);
         while (left > 0 && zmq_poll(&it, 1, left) == 1) {
             Spar__Envelope *in = wire_recv(&w, s, 0, NULL);
             if (in && in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT) {
@@ -101,7 +96,7 @@ int ping_main(int argc, char **argv) {
         }
         if (status != 0) fprintf(stderr, "spar ping: no answer from %s within %ld ms\n", ep, timeout);
     }
-    zmq_close(s);
+    if (s) zmq_close(s);
     curve_destroy(&curve);
     zmq_ctx_term(ctx);
     wire_fini(&w);

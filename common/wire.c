@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/strmap.h"
 #include "common/util.h"
 #include "common/wire_scan.h"
@@ -62,12 +63,7 @@ int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *en
 }
 
 int wire_send_shutdown(wire_t *w, void *sock, const wire_peer_t *peer, const char *reason) {
-    Spar__Shutdown sd = SPAR__SHUTDOWN__INIT;
-    sd.reason = (char *)reason;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_SHUTDOWN;
-    env.shutdown = &sd;
-    return wire_send(w, sock, peer, &env);
+    return msg_send_shutdown(w, sock, peer, reason);
 }
 
 int wire_check_preference(const double *p, size_t n_entries, size_t k, char *why, size_t whylen) {

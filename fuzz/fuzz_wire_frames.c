@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <zmq.h>
 
+#include "common/msg.h"
+#include "common/wire_socket.h"
 #include "fuzz/fuzz.h"
 
 #define MAX_FRAMES 64
@@ -21,19 +23,16 @@ static size_t s_heartbeat_len;
 
 static void s_init(void) {
     s_ctx = zmq_ctx_new();
-    s_router = zmq_socket(s_ctx, ZMQ_ROUTER);
-    s_dealer = zmq_socket(s_ctx, ZMQ_DEALER);
-    wire_socket_defaults(s_router, 1 << 20);
-    wire_socket_defaults(s_dealer, 1 << 20);
-    zmq_setsockopt(s_dealer, ZMQ_ROUTING_ID, "fuzz", 4);
-    if (zmq_bind(s_router, "inproc://fuzz-wire-frames") != 0 || zmq_connect(s_dealer, "inproc://fuzz-wire-frames") != 0)
-        abort();
+    wire_socket_opts_t o = {.label = "fuzz", .type = ZMQ_ROUTER, .endpoint = "inproc://fuzz-wire-frames", .bind = 1,
+                            .max_frame_bytes = 1 << 20};
+    if (!(s_router = wire_socket_open(s_ctx, &o))) abort();
+    o.type = ZMQ_DEALER, o.bind = 0, o.routing_id = "fuzz";
+    if (!(s_dealer = wire_socket_open(s_ctx, &o))) abort();
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     hb.policy_version = 42;
     Spar__Envelope e = SPAR__ENVELOPE__INIT;
     e.protocol_version = WIRE_PROTOCOL_VERSION;
-    e.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    e.heartbeat = &hb;
+    msg_envelope(&e, SPAR__ENVELOPE__BODY_HEARTBEAT, &hb);
     s_heartbeat_len = spar__envelope__get_packed_size(&e);
     spar__envelope__pack(&e, s_heartbeat);
 }

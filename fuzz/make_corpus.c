@@ -12,6 +12,7 @@
 #include "common/digest.h"
 #include "common/gpt.h"
 #include "common/gpt_io.h"
+#include "common/msg.h"
 #include "common/policy.h"
 #include "common/records.h"
 #include "common/safetensors.h"
@@ -42,6 +43,7 @@ static char *s_prompts[] = {"12+7=", "3+4="};
 static uint8_t s_digest[32] = {1, 2, 3};
 static uint8_t s_chunk[16] = "weights-bytes..";
 static char *s_lines[] = {"{\"iteration\":1}"};
+static char *s_judges[] = {"tcp://judge-0:5557", "tcp://judge-1:5557"};
 
 static void s_responses(void) {
     for (int i = 0; i < 2; i++) {
@@ -98,9 +100,11 @@ static void s_wire(void) {
     sreq.iterations = 3;
     Spar__Status status = SPAR__STATUS__INIT;
     status.json = "{\"state\":\"running\"}", status.n_iterations = 1, status.iterations = s_lines;
+    Spar__JudgePool pool = SPAR__JUDGE_POOL__INIT;
+    pool.n_endpoints = 2, pool.endpoints = s_judges;
     ProtobufCMessage *bodies[] = {&hello.base, &welcome.base, &hb.base, &wreq.base, &grant.base, &group.base,
                                   &ack.base, &jreq.base, &jrep.base, &avail.base, &fetch.base, &chunk.base,
-                                  &summary.base, &shutdown.base, &sreq.base, &status.base};
+                                  &summary.base, &shutdown.base, &sreq.base, &status.base, &pool.base};
     size_t n_bodies = sizeof bodies / sizeof bodies[0];
     for (unsigned i = 0;; i++) {
         const ProtobufCFieldDescriptor *f = fuzz_body_field(i);
@@ -114,8 +118,7 @@ static void s_wire(void) {
         }
         Spar__Envelope env = SPAR__ENVELOPE__INIT;
         env.protocol_version = WIRE_PROTOCOL_VERSION, env.run_id = "run-1", env.sender_id = "actor-0", env.seq = 9;
-        env.body_case = (Spar__Envelope__BodyCase)f->id;
-        *(ProtobufCMessage **)((char *)&env + f->offset) = body;
+        msg_envelope(&env, (Spar__Envelope__BodyCase)f->id, body);
         size_t len = spar__envelope__get_packed_size(&env);
         uint8_t *buf = xmalloc(len);
         spar__envelope__pack(&env, buf);
