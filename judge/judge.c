@@ -94,7 +94,8 @@ static void s_judge_held(judge_t *J, held_t *h) {
 /* Everything waiting on the ROUTER: requests go to the backend batch by batch (a learned
  * judge's batch is every request waiting, up to JUDGE_BATCH_MAX; the others' one each). */
 static void s_drain(judge_t *J) {
-    held_t h = {.n = 0};
+    held_t h;
+    h.n = 0;
     while (wire_readable(J->sock)) {
         wire_peer_t from;
         Spar__Envelope *in = wire_recv(&J->wire, J->sock, 1, &from);
