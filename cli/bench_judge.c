@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "common/task.h"
 #include "common/task_arith.h"
 #include "common/util.h"
 #include "common/judge_model.h"
-#include "common/rule_arith.h"
 
 #define N_PROMPTS 64
 
@@ -38,7 +38,7 @@ static double s_rate(const workload_t *w, int kind, judge_model_t *m, int K, dou
             const char *rs[8], *pr[8];
             for (int i = 0; i < K; i++) rs[i] = w->answers[p][i], pr[i] = w->prompt[p];
             if (kind == 0) {
-                rule_arith_judge(w->prompt[p], rs, K, P);
+                task_rule_judge(&task_arith, w->prompt[p], rs, K, P);
                 continue;
             }
             jm_forward(m, pr, rs, K, v);

@@ -9,7 +9,6 @@
 #include "cli/args.h"
 #include "common/pairs.h"
 #include "common/task.h"
-#include "common/rule_arith.h"
 #include "common/util.h"
 #include "judge/judge_train.h"
 
@@ -39,8 +38,7 @@ static void s_generate(const spar_config_t *c, split_t *s) {
         task_judge_pair(c, (uint64_t)i, prompt, sizeof prompt, a, b, sizeof a);
         const char *r[2] = {a, b};
         double P[4];
-        if (c->task.kind == TASK_STYLES) rule_styles_judge(prompt, r, 2, P);
-        else rule_arith_judge(prompt, r, 2, P);
+        task_rule_judge(task_of(c), prompt, r, 2, P);
         int tie = P[1] == 0.5;
         s_add(prompt, P[1] >= 0.5 ? a : b, P[1] >= 0.5 ? b : a, tie, (int)i + 1, s, why, sizeof why);
     }

@@ -189,3 +189,13 @@ judge_model_t *jm_load(const char *dir, char *why, size_t wl) {
     free(blob), free(trunk), free(head);
     return m;
 }
+
+void jm_digest(const judge_model_t *m, uint8_t out[DIGEST_BYTES]) {
+    size_t nw = (size_t)gpt_config(m->trunk)->d_model * (size_t)m->dim;
+    digest_state_t st;
+    digest_begin(&st);
+    digest_update(&st, gpt_params(m->trunk), sizeof(float) * gpt_n_params(m->trunk));
+    digest_update(&st, m->w, sizeof(float) * nw);
+    digest_update(&st, m->b, sizeof(float) * (size_t)m->dim);
+    digest_end(&st, out);
+}

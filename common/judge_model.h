@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/digest.h"
 #include "common/gpt.h"
 
 typedef enum { JM_REWARD, JM_PREFERENCE } jm_kind_t;
@@ -51,5 +52,8 @@ double jm_pair_loss(double s, int tie, double *dlds);
 int jm_save(judge_model_t *m, const char *dir);
 /* NULL with the reason in why. */
 judge_model_t *jm_load(const char *dir, char *why, size_t whylen);
+/* The digest of the model's weights (trunk, head weight, head bias, in that order): what names
+ * the model a judge serves. */
+void jm_digest(const judge_model_t *m, uint8_t out[DIGEST_BYTES]);
 
 #endif

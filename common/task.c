@@ -1,11 +1,35 @@
-/* task — see task.h. */
+/* task — see task.h. A task_t is the row of what its rule judge is; task_of is where task.kind
+ * picks the row. */
 #include "common/task.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "common/rule_arith.h"
 #include "common/task_arith.h"
 #include "common/task_styles.h"
+
+struct task {
+    int (*rule)(const char *prompt, const char *const *responses, int k, double *P);
+    const char *rule_name, *rule_version;
+};
+
+const task_t task_game = {rule_arith_judge, "arith", "rule-arith-1"};
+const task_t task_arith = {rule_arith_judge, "arith", "rule-arith-1"};
+const task_t task_styles = {rule_styles_judge, "styles", "rule-styles-1"};
+
+const task_t *task_of(const spar_config_t *c) {
+    if (c->task.kind == TASK_GAME) return &task_game;
+    if (c->task.kind == TASK_STYLES) return &task_styles;
+    return &task_arith;
+}
+
+int task_rule_judge(const task_t *t, const char *prompt, const char *const *responses, int k, double *P) {
+    return t->rule(prompt, responses, k, P);
+}
+
+const char *task_rule_name(const task_t *t) { return t->rule_name; }
+const char *task_rule_version(const task_t *t) { return t->rule_version; }
 
 #define TRAIN_BASE (1ULL << 40)
 #define EVAL_BASE (1ULL << 62)

@@ -1,8 +1,7 @@
 /* judge — the judge role: binds a ROUTER and answers JudgeRequests with the K x K preference
- * matrix of the responses. Stateless, so any number serve one run. Backend `matrix`: each
- * prompt id is its own matrix game (common/game.h); backend `rule`: the arith task's rule judge
- * (common/rule_arith.h) on the prompt text and the responses' bytes. A Heartbeat is answered with
- * the judge's counters.
+ * matrix of the responses (or K rewards), through the backend judge.kind names
+ * (judge/backend.h: matrix, rule, remote, reward, preference). Stateless, so any number serve one
+ * run. A Heartbeat is answered with the judge's counters.
  * Bounds: a request of more responses than wire_judge_max_k (common/wire.h) is answered with an error (counted as a
  * bad message, logged once per sender) before its reply is allocated; a reply is at most 1 MiB,
  * so a peer that sends requests and never reads its replies holds at most WIRE_PEER_SNDHWM (64)

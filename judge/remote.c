@@ -119,7 +119,7 @@ static void s_send(remote_t *r, const Spar__JudgeRequest *req, uint64_t id, Spar
     if (wire_send(r->wire, r->sock, NULL, &env) != 0) log_warn("forward to the remote judge failed: %s", zmq_strerror(zmq_errno()));
 }
 
-static void s_reply_envelope(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx);
+static void s_reply_to_actor(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx);
 
 /* Remembers the answer the pending request i gets. */
 static void s_remember(remote_t *r, int i, const Spar__JudgeReply *rep) {
@@ -145,10 +145,7 @@ int remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeReques
         rep.judge_version = (char *)hit->version;
         if (hit->is_matrix) rep.preference = (double *)hit->values, rep.n_preference = hit->n;
         else rep.rewards = (double *)hit->values, rep.n_rewards = hit->n;
-        Spar__Envelope out = SPAR__ENVELOPE__INIT;
-        out.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
-        out.judge_reply = &rep;
-        reply(ctx, from, &out);
+        reply(ctx, from, &rep);
         r->hits++;
         free(key);
         return 1;
@@ -175,19 +172,16 @@ int remote_forward(remote_t *r, const wire_peer_t *from, const Spar__JudgeReques
     return 0;
 }
 
-static void s_reply_envelope(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx) {
+static void s_reply_to_actor(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx) {
     rep->request_id = r->pending[i].actor_request;
-    Spar__Envelope out = SPAR__ENVELOPE__INIT; /* sending fills its header */
-    out.body_case = SPAR__ENVELOPE__BODY_JUDGE_REPLY;
-    out.judge_reply = rep;
-    reply(ctx, &r->pending[i].actor, &out);
+    reply(ctx, &r->pending[i].actor, rep);
 }
 
 static void s_answer_error(remote_t *r, int i, const char *why, remote_reply_fn reply, void *ctx) {
     Spar__JudgeReply rep = SPAR__JUDGE_REPLY__INIT;
     rep.k = (uint32_t)r->pending[i].k;
     rep.error = (char *)why;
-    s_reply_envelope(r, i, &rep, reply, ctx);
+    s_reply_to_actor(r, i, &rep, reply, ctx);
     s_drop(r, i);
 }
 
@@ -228,7 +222,7 @@ static void s_combine(remote_t *r, int i, double *second, int second_is_matrix, 
     if (p->first_is_matrix) rep.preference = p->first, rep.n_preference = n;
     else rep.rewards = p->first, rep.n_rewards = n;
     s_remember(r, i, &rep);
-    s_reply_envelope(r, i, &rep, reply, ctx);
+    s_reply_to_actor(r, i, &rep, reply, ctx);
     s_drop(r, i);
 }
 
@@ -262,7 +256,7 @@ int remote_pump(remote_t *r, remote_reply_fn reply, void *ctx) {
             s_answer_error(r, i, "the remote judge's reply does not match the request", reply, ctx);
         } else if (!r->both_orders) {
             s_remember(r, i, rep);
-            s_reply_envelope(r, i, rep, reply, ctx);
+            s_reply_to_actor(r, i, rep, reply, ctx);
             s_drop(r, i);
             relayed++;
         } else {

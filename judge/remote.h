@@ -14,8 +14,8 @@
 #include "common/wire.h"
 
 typedef struct remote remote_t;
-/* Sends an envelope to an actor (the judge's ROUTER). */
-typedef void (*remote_reply_fn)(void *ctx, const wire_peer_t *to, Spar__Envelope *env);
+/* Sends a reply to an actor (through the judge's ROUTER). */
+typedef void (*remote_reply_fn)(void *ctx, const wire_peer_t *to, Spar__JudgeReply *rep);
 
 /* Connects a DEALER to endpoint (a CURVE client trusting security.remote_public when curve is
  * on; curve may be NULL); counts bad frames in wire. NULL when it cannot connect.

@@ -9,7 +9,6 @@
 #include "common/task.h"
 #include "common/util.h"
 #include "common/judge_model.h"
-#include "common/rule_arith.h"
 
 struct text_eval {
     const spar_config_t *c;
@@ -56,8 +55,7 @@ static void s_win_rates(text_eval_t *e, char (*prompts)[64], char **now, text_me
             double P[4];
             const char *pair[2] = {now[i], e->init[i]};
             jw += 1.0 / (1.0 + exp(-jm_score(e->judge, v + 2 * i * D, v + (2 * i + 1) * D)));
-            int rc = e->c->task.kind == TASK_STYLES ? rule_styles_judge(prompts[i], pair, 2, P)
-                                                         : rule_arith_judge(prompts[i], pair, 2, P);
+            int rc = task_rule_judge(task_of(e->c), prompts[i], pair, 2, P);
             rw += rc == 0 ? P[1] : 0.5;
         }
         out->judge_win_rate = jw / n;
