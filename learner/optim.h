@@ -23,7 +23,7 @@ typedef struct {
 
 /* kind "adam" | "sgd" for double parameters; float parameters always get AdamW with the given
  * weight decay and gradient-norm clip (0: off), its learning rate warming up over `warmup` steps
- * of each iteration, decaying only the matrices of a gpt model. */
+ * of each iteration, decaying the parameters policy_decay_mask marks. */
 optim_t *optim_new(const char *kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup);
 void optim_reset(optim_t *o);
 /* One step on the policy's own parameters and gradients, whatever its backend. */
