@@ -227,8 +227,8 @@ static int s_dist(const opts_t *o, const spar_config_t *cfg, const policy_t *loc
     free(ck);
     policy_t *p = blob ? policy_load(blob, len, NULL, why, sizeof why) : NULL;
     if (p && local)
-        r->same_policy = p->n_params == local->n_params &&
-                         memcmp(p->params, local->params, p->n_params * sizeof(double)) == 0;
+        r->same_policy = policy_view(p).n == policy_view(local).n &&
+                         memcmp(policy_view(p).f64, policy_view(local).f64, policy_view(p).n * sizeof(double)) == 0;
     policy_destroy(&p);
     free(blob);
     rc = 0;

@@ -52,8 +52,8 @@ static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
         ts[n++] = s_tensor("adamw.v", "F32", o->adamw->v, o->adamw->n, sizeof(float));
     }
     if (L->apo_hat) {
-        if (L->gpt) ts[n++] = s_tensor("apo_hat", "F32", gpt_params(L->apo_hat->gpt), L->apo_hat->n_params, sizeof(float));
-        else ts[n++] = s_tensor("apo_hat", "F64", L->apo_hat->params, L->apo_hat->n_params, sizeof(double));
+        if (L->gpt) ts[n++] = s_tensor("apo_hat", "F32", policy_view(L->apo_hat).f32, policy_view(L->apo_hat).n, sizeof(float));
+        else ts[n++] = s_tensor("apo_hat", "F64", policy_view(L->apo_hat).f64, policy_view(L->apo_hat).n, sizeof(double));
     }
     char vals[6][32];
     snprintf(vals[0], sizeof vals[0], "%" PRIu64, c->iteration);
@@ -79,7 +79,7 @@ int ckpt_write(learner_t *L, const ckpt_counters_t *c) {
     if (rc != 0) return rc;
     if (L->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
         char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, L->run_dir, c->iteration);
-        rc = gpt_save(L->theta->gpt, dir, c->version);
+        rc = gpt_save(policy_gpt_model(L->theta), dir, c->version);
         if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
         free(dir);
         return rc;
@@ -175,8 +175,8 @@ int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
         rc = s_get(&f, "adamw.m", "F32", o->adamw->m, o->adamw->n, sizeof(float), why, wl) ||
              s_get(&f, "adamw.v", "F32", o->adamw->v, o->adamw->n, sizeof(float), why, wl) ? -1 : 0;
     if (rc == 0 && L->apo_hat) {
-        if (L->gpt) rc = s_get(&f, "apo_hat", "F32", gpt_params(L->apo_hat->gpt), L->apo_hat->n_params, sizeof(float), why, wl);
-        else rc = s_get(&f, "apo_hat", "F64", L->apo_hat->params, L->apo_hat->n_params, sizeof(double), why, wl);
+        if (L->gpt) rc = s_get(&f, "apo_hat", "F32", policy_view(L->apo_hat).f32, policy_view(L->apo_hat).n, sizeof(float), why, wl);
+        else rc = s_get(&f, "apo_hat", "F64", policy_view(L->apo_hat).f64, policy_view(L->apo_hat).n, sizeof(double), why, wl);
     }
     if (rc == 0) {
         o->t = (long)adam_t;

@@ -566,20 +566,8 @@ static void s_free_buffer(learner_t *L) {
  * extrapolation of its parameters. */
 static void s_apo_extrapolate(learner_t *L) {
     double a = L->train.alg.apo_alpha;
-    if (L->gpt) {
-        float *p = gpt_params(L->theta->gpt), *h = gpt_params(L->apo_hat->gpt);
-        for (size_t i = 0; i < L->theta->n_params; i++) {
-            float hat = p[i];
-            p[i] = (float)((1 + a) * hat - a * h[i]);
-            h[i] = hat;
-        }
-        return;
-    }
-    for (size_t i = 0; i < L->theta->n_params; i++) {
-        double hat = L->theta->params[i];
-        L->theta->params[i] = (1 + a) * hat - a * L->apo_hat->params[i];
-        L->apo_hat->params[i] = hat;
-    }
+    policy_axpby(L->apo_hat, 1 + a, L->theta, -a); /* apo_hat := the extrapolated iterate */
+    policy_swap(L->theta, L->apo_hat);              /* theta := it, apo_hat := zhat_{t+1} */
 }
 
 /* This iteration's prompt texts (fresh problems each iteration for the text tasks). */
@@ -855,7 +843,9 @@ int learner_core_setup(learner_t *L) {
     L->prev = policy_clone(L->theta);
     L->ref = policy_clone(L->theta);
     if (!L->gpt) {
-        avg_iterate_init(&L->avg, L->theta->prompts, L->theta->n);
+        int prompts, actions;
+        policy_tabular_shape(L->theta, &prompts, &actions);
+        avg_iterate_init(&L->avg, prompts, actions);
         avg_iterate_add(&L->avg, L->theta);
     }
     L->optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L->theta, cfg->learner.weight_decay,

@@ -8,18 +8,19 @@
 #include "common/util.h"
 
 optim_t *optim_new(optimizer_t kind, double lr, const policy_t *p, double weight_decay, double clip, long warmup) {
+    policy_view_t v = policy_view(p);
     optim_t *o = xcalloc(1, sizeof *o);
     o->adam = kind == OPTIMIZER_ADAM;
     o->lr = lr;
     o->beta1 = 0.9;
     o->beta2 = 0.999;
     o->eps = 1e-8;
-    if (p->gpt) { /* constant rate after the warm-up: total_steps 0 turns the cosine off */
-        o->adamw = adamw_new(p->n_params, lr, weight_decay, clip, warmup, 0);
-        o->decay = gpt_decay_mask(p->gpt);
+    if (v.f32) { /* constant rate after the warm-up: total_steps 0 turns the cosine off */
+        o->adamw = adamw_new(v.n, lr, weight_decay, clip, warmup, 0);
+        o->decay = policy_decay_mask(p);
         return o;
     }
-    o->n = p->n_params;
+    o->n = v.n;
     o->m = xcalloc(o->n, sizeof(double));
     o->v = xcalloc(o->n, sizeof(double));
     return o;
@@ -38,7 +39,7 @@ void optim_reset(optim_t *o) {
     o->t = 0;
 }
 
-void optim_step(optim_t *o, double *params, const double *grads) {
+static void s_step_f64(optim_t *o, double *params, const double *grads) {
     o->t++;
     if (!o->adam) {
         for (size_t i = 0; i < o->n; i++) params[i] -= o->lr * grads[i];
@@ -53,8 +54,9 @@ void optim_step(optim_t *o, double *params, const double *grads) {
 }
 
 void optim_step_policy(optim_t *o, policy_t *p) {
-    if (p->gpt) adamw_step(o->adamw, gpt_params(p->gpt), gpt_grads(p->gpt), o->decay);
-    else optim_step(o, p->params, p->grads);
+    policy_view_t v = policy_view(p);
+    if (o->adamw) adamw_step(o->adamw, v.f32, v.grad_f32, o->decay);
+    else s_step_f64(o, v.f64, v.grad_f64);
 }
 
 void optim_destroy(optim_t **op) {

@@ -110,25 +110,25 @@ static void test_gpt_packed_equals_separate(void **state) {
     double lp[6], dlp[6] = {0.3, -1.2, 0.7, 2.0, -0.4, 1.1};
     policy_zero_grad(pol);
     policy_logprobs(pol, seqs, n, lp);
-    assert_true(pol->batch_B == 3); /* 12+7= (first three), 3+4=, 12+7= again */
+    assert_true(policy_gpt_batch_rows(pol) == 3); /* 12+7= (first three), 3+4=, 12+7= again */
     policy_backward_seqs(pol, seqs, n, dlp);
-    size_t np = gpt_n_params(pol->gpt);
+    size_t np = gpt_n_params(policy_gpt_model(pol));
     float *packed_grad = xmalloc(sizeof(float) * np);
-    memcpy(packed_grad, gpt_grads(pol->gpt), sizeof(float) * np);
+    memcpy(packed_grad, gpt_grads(policy_gpt_model(pol)), sizeof(float) * np);
 
-    gpt_zero_grad(pol->gpt);
+    gpt_zero_grad(policy_gpt_model(pol));
     double gmax = 0, err = 0;
     for (int i = 0; i < n; i++) { /* each alone: prompt + response in one row */
         int row[32], pl = tok_encode(prompts[i], row, 32);
         for (int j = 0; j < seqs[i].n_tokens; j++) row[pl + j] = (int)toks[i][j];
         int len = pl + seqs[i].n_tokens;
         double one;
-        assert_int_equal(gpt_forward(pol->gpt, row, 1, len), 0);
-        gpt_seq_logprob(pol->gpt, row, &pl, &len, &one);
+        assert_int_equal(gpt_forward(policy_gpt_model(pol), row, 1, len), 0);
+        gpt_seq_logprob(policy_gpt_model(pol), row, &pl, &len, &one);
         assert_true(fabs(one - lp[i]) < 1e-5 * (1 + fabs(one)));
-        gpt_backward(pol->gpt, row, &pl, &len, &dlp[i]);
+        gpt_backward(policy_gpt_model(pol), row, &pl, &len, &dlp[i]);
     }
-    const float *sep = gpt_grads(pol->gpt);
+    const float *sep = gpt_grads(policy_gpt_model(pol));
     for (size_t k = 0; k < np; k++) {
         gmax = fmax(gmax, fabs(sep[k]));
         err = fmax(err, fabs(sep[k] - packed_grad[k]));

@@ -139,18 +139,18 @@ static void test_losses_tabular_gradient_check(void **state) {
             for (int i = 0; i < 4; i++) policy_backward(pol, 0, &acts[i], 1, d[i]);
             if (round == 1) break;
             for (int k = 0; k < 3; k++) {
-                double e = 1e-6, keep = pol->params[k], L[2];
+                double e = 1e-6, keep = policy_view(pol).f64[k], L[2];
                 for (int s = 0; s < 2; s++) {
-                    pol->params[k] = keep + (s ? -e : e);
+                    policy_view(pol).f64[k] = keep + (s ? -e : e);
                     for (int i = 0; i < 4; i++) lp[i] = policy_logprob(pol, 0, &acts[i], 1);
                     L[s] = algorithm_group_loss(&a, &g, d);
                 }
-                pol->params[k] = keep;
+                policy_view(pol).f64[k] = keep;
                 policy_zero_grad(pol);
                 for (int i = 0; i < 4; i++) lp[i] = policy_logprob(pol, 0, &acts[i], 1);
                 algorithm_group_loss(&a, &g, d);
                 for (int i = 0; i < 4; i++) policy_backward(pol, 0, &acts[i], 1, d[i]);
-                assert_true(fabs((L[0] - L[1]) / (2 * e) - pol->grads[k]) < 1e-6);
+                assert_true(fabs((L[0] - L[1]) / (2 * e) - policy_view(pol).grad_f64[k]) < 1e-6);
             }
         }
         policy_destroy(&pol);

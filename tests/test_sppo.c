@@ -106,17 +106,17 @@ static void test_sppo_tabular_gradient_check(void **state) {
         for (int j = 0; j < 5; j++) P[i * 5 + j] = acts[i] == acts[j] ? 0.5 : (acts[i] > acts[j] ? 0.7 : 0.3);
     policy_zero_grad(p);
     s_policy_loss(p, acts, 5, lp_prev, P, 1);
-    for (size_t j = 0; j < p->n_params; j++) {
-        double h = 1e-6, keep = p->params[j];
-        p->params[j] = keep + h;
+    for (size_t j = 0; j < policy_view(p).n; j++) {
+        double h = 1e-6, keep = policy_view(p).f64[j];
+        policy_view(p).f64[j] = keep + h;
         double lp = s_policy_loss(p, acts, 5, lp_prev, P, 0);
-        p->params[j] = keep - h;
+        policy_view(p).f64[j] = keep - h;
         double lm = s_policy_loss(p, acts, 5, lp_prev, P, 0);
-        p->params[j] = keep;
-        assert_true(fabs((lp - lm) / (2 * h) - p->grads[j]) < 1e-7);
+        policy_view(p).f64[j] = keep;
+        assert_true(fabs((lp - lm) / (2 * h) - policy_view(p).grad_f64[j]) < 1e-7);
     }
     /* prompt 0 was not in the group: its gradient is exactly zero */
-    for (int a = 0; a < 4; a++) assert_true(p->grads[a] == 0.0);
+    for (int a = 0; a < 4; a++) assert_true(policy_view(p).grad_f64[a] == 0.0);
     policy_destroy(&p);
     assert_null(p);
 }
