@@ -118,7 +118,7 @@ typedef struct {
     size_t len, cap;
 } sbuf_t;
 
-static void s_put(sbuf_t *b, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void s_put(sbuf_t *b, const char *fmt, ...) {
     va_list ap;
     for (;;) {
         va_start(ap, fmt);
@@ -198,8 +198,8 @@ char *status_metrics(learner_t *L) {
     s_head(&b, "info", "gauge", "the run: id, algorithm, policy kind, state");
     s_put(&b, "spar_info{run_id=\"");
     s_label(&b, L->wire.run_id);
-    s_put(&b, "\",algorithm=\"%s\",policy=\"%s\",state=\"%s\"} 1\n", L->cfg->algorithm.name, L->cfg->policy.kind,
-          L->state ? L->state : "starting");
+    s_put(&b, "\",algorithm=\"%s\",policy=\"%s\",state=\"%s\"} 1\n", config_name(CFG_NAMES_ALG, L->cfg->algorithm.name),
+          config_name(CFG_NAMES_POLICY, L->cfg->policy.kind), L->state ? L->state : "starting");
     s_metric(&b, "iteration", "gauge", "the iteration being collected (0 before the first)", (double)L->iteration);
     s_metric(&b, "run_iterations", "gauge", "iterations the run is configured for", (double)L->cfg->run.iterations);
     s_metric(&b, "policy_version", "gauge", "the current policy version", (double)L->version);
