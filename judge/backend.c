@@ -64,6 +64,10 @@ void judge_backend_pump(judge_backend_t *b, const judge_sink_t *sink) {
     if (b->ops->pump) b->ops->pump(b, sink);
 }
 
+int64_t judge_backend_expire(judge_backend_t *b, int64_t now_ms, const judge_sink_t *sink) {
+    return b->ops->expire ? b->ops->expire(b, now_ms, sink) : -1;
+}
+
 void judge_backend_destroy(judge_backend_t **bp) {
     if (!bp || !*bp) return;
     strmap_free(&(*bp)->refused);

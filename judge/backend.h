@@ -2,7 +2,7 @@
  * in, for each a K x K preference matrix, K rewards or an error out (through a sink, so a
  * backend never touches the judge's socket), the counters a heartbeat reports, and teardown.
  * Local backends (matrix, rule, reward, preference) answer before judge returns; remote answers
- * later, from its own socket (socket and pump). Not the wire checks, which the judge does. */
+ * later, from its own socket (socket, pump) or at its deadlines (expire). Not the wire checks. */
 #ifndef SPAR_JUDGE_BACKEND_H
 #define SPAR_JUDGE_BACKEND_H
 
@@ -46,9 +46,11 @@ typedef struct {
     void (*stats)(const judge_backend_t *b, judge_stats_t *out);
     /* Logs its own closing counters (caches) and frees b. */
     void (*destroy)(judge_backend_t *b);
-    /* An asynchronous backend's socket to poll, and what relays its answers (NULL when local). */
+    /* An asynchronous backend's socket to poll, what relays its answers, and what answers the
+     * requests past their time at now_ms, returning when to call it again (NULL when local). */
     void *(*socket)(judge_backend_t *b);
     void (*pump)(judge_backend_t *b, const judge_sink_t *sink);
+    int64_t (*expire)(judge_backend_t *b, int64_t now_ms, const judge_sink_t *sink);
 } judge_backend_ops_t;
 
 /* The part every backend shares (the first member of each backend's own struct). */
@@ -77,11 +79,13 @@ judge_backend_t *judge_backend_remote(const spar_config_t *cfg, void *zctx, curv
 judge_backend_t *judge_backend_reward(judge_model_t *m, uint32_t cache_entries, const char *source);
 judge_backend_t *judge_backend_preference(judge_model_t *m, uint32_t cache_entries, const char *source);
 
-/* The table, called through. socket is NULL and pump does nothing for a local backend. */
+/* The table, called through. For a local backend socket is NULL, pump does nothing and expire
+ * returns -1 (nothing is ever due). */
 void judge_backend_judge(judge_backend_t *b, const judge_call_t *calls, int n, const judge_sink_t *sink);
 void judge_backend_stats(const judge_backend_t *b, judge_stats_t *out);
 void *judge_backend_socket(judge_backend_t *b);
 void judge_backend_pump(judge_backend_t *b, const judge_sink_t *sink);
+int64_t judge_backend_expire(judge_backend_t *b, int64_t now_ms, const judge_sink_t *sink);
 void judge_backend_destroy(judge_backend_t **b);
 
 /* For the local backends: answers call with P (K x K) or rewards (K), or when rc != 0 with the

@@ -81,7 +81,7 @@ static void s_destroy(judge_backend_t *b) {
     free(L);
 }
 
-static const judge_backend_ops_t s_ops = {s_judge, s_stats, s_destroy, NULL, NULL};
+static const judge_backend_ops_t s_ops = {s_judge, s_stats, s_destroy, NULL, NULL, NULL};
 
 judge_backend_t *learned_new(judge_model_t *m, uint32_t cache_entries, const char *kind, const char *source,
                              learned_answer_fn answer) {

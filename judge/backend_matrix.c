@@ -45,7 +45,7 @@ static void s_destroy(judge_backend_t *b) {
     free(b);
 }
 
-static const judge_backend_ops_t s_ops = {s_judge, judge_backend_counted, s_destroy, NULL, NULL};
+static const judge_backend_ops_t s_ops = {s_judge, judge_backend_counted, s_destroy, NULL, NULL, NULL};
 
 judge_backend_t *judge_backend_matrix(const spar_config_t *cfg, char *why, size_t whylen) {
     matrix_t *m = xcalloc(1, sizeof *m);

@@ -1,6 +1,6 @@
 /* backend_remote — judge.kind remote behind the backend table: requests go on to judge.remote
- * (judge/remote.h, which keeps them pending and answers them later, from its socket, or from its
- * verdict cache at once). Its replies carry the remote's own version; it counts no pairs itself.
+ * (judge/remote.h, which keeps them pending and answers them later, from its socket or at their
+ * deadline, or from its verdict cache at once). Its replies carry the remote's own version; it counts no pairs itself.
  * Not the forwarding, which is remote.c's. */
 #include "judge/backend.h"
 
@@ -24,7 +24,11 @@ static void s_judge(judge_backend_t *b, const judge_call_t *calls, int n, const 
 static void *s_socket(judge_backend_t *b) { return remote_socket(((forward_t *)b)->remote); }
 
 static void s_pump(judge_backend_t *b, const judge_sink_t *sink) {
-    remote_pump(((forward_t *)b)->remote, sink->reply, sink->ctx); /* replies, and requests past their time */
+    remote_pump(((forward_t *)b)->remote, sink->reply, sink->ctx);
+}
+
+static int64_t s_expire(judge_backend_t *b, int64_t now_ms, const judge_sink_t *sink) {
+    return remote_expire(((forward_t *)b)->remote, now_ms, sink->reply, sink->ctx);
 }
 
 static void s_destroy(judge_backend_t *b) {
@@ -40,7 +44,7 @@ static void s_destroy(judge_backend_t *b) {
     free(f);
 }
 
-static const judge_backend_ops_t s_ops = {s_judge, judge_backend_counted, s_destroy, s_socket, s_pump};
+static const judge_backend_ops_t s_ops = {s_judge, judge_backend_counted, s_destroy, s_socket, s_pump, s_expire};
 
 judge_backend_t *judge_backend_remote(const spar_config_t *cfg, void *zctx, curve_t *curve, wire_t *wire) {
     remote_t *r = remote_new(zctx, curve, cfg->judge.remote, wire, cfg->judge.timeout_ms, (int)cfg->judge.both_orders,

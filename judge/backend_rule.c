@@ -34,7 +34,7 @@ static void s_judge(judge_backend_t *b, const judge_call_t *calls, int n, const 
 
 static void s_destroy(judge_backend_t *b) { free(b); }
 
-static const judge_backend_ops_t s_ops = {s_judge, judge_backend_counted, s_destroy, NULL, NULL};
+static const judge_backend_ops_t s_ops = {s_judge, judge_backend_counted, s_destroy, NULL, NULL, NULL};
 
 judge_backend_t *judge_backend_rule(const task_t *task) {
     rule_t *r = xcalloc(1, sizeof *r);

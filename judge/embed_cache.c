@@ -1,4 +1,6 @@
-/* embed_cache — see embed_cache.h. */
+/* embed_cache — see embed_cache.h. A call looks every (prompt, response) up, notes repeats
+ * within the call, embeds the rest in one jm_forward and stores them; the map is emptied when a
+ * call's keys would not fit. Not the model: common/judge_model.h embeds. */
 #include "judge/embed_cache.h"
 
 #include <stdlib.h>

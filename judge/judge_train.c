@@ -1,4 +1,6 @@
-/* judge_train — see judge_train.h. */
+/* judge_train — see judge_train.h. One step: a batch of pairs drawn with replacement, chosen and
+ * rejected embedded in one forward pass, the pair loss's gradient through the score and trunk,
+ * then AdamW on the trunk (with its decay mask) and on the head (without decay). */
 #include "judge/judge_train.h"
 
 #include <math.h>

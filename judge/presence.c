@@ -1,4 +1,7 @@
-/* presence — see presence.h. */
+/* presence — see presence.h. The membership as two parts of the judge's loop: the DEALER to
+ * learner.control, whose replies only say whether the learner knows us, and a heartbeat timer
+ * (a hello first while it does not). Its socket lives on a context of its own, ended within a
+ * bound at teardown. Not the judge's serving: its counters come through a callback. */
 #include "judge/presence.h"
 
 #include <arpa/inet.h>
@@ -13,16 +16,21 @@
 #include <zmq.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
+#include "common/wire_socket.h"
 
 struct presence {
     void *zctx;     /* its own: its I/O thread resolves learner.control's host name */
     curve_t *curve; /* CURVE client keys for that context */
     void *sock;
     wire_t *wire;
+    loop_t *loop;
+    uint64_t heartbeat_timer;
+    presence_counts_fn counts; /* the judge's counters, for each heartbeat */
+    void *counts_ctx;
     char endpoint[512];
     long heartbeat_ms;
-    int64_t next_ms;
     int answered; /* the learner has replied once: no more hellos needed */
 };
 
@@ -64,31 +72,36 @@ int presence_endpoint(const spar_config_t *cfg, char *out, size_t outlen) {
     return out[0] ? 0 : -1;
 }
 
-/* A full queue (no learner listening yet) drops the message: the next heartbeat follows. */
-static void s_send(presence_t *p, Spar__Envelope *env) { (void)wire_send(p->wire, p->sock, NULL, env); }
-
+/* A full queue (no learner listening yet) drops a hello or a heartbeat: the next one follows. */
 static void s_hello(presence_t *p) {
-    Spar__Hello h = SPAR__HELLO__INIT;
-    h.role = SPAR__ROLE__ROLE_JUDGE;
-    h.pid = (uint32_t)getpid();
-    h.endpoint = p->endpoint;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HELLO;
-    env.hello = &h;
-    s_send(p, &env);
+    (void)msg_send_hello(p->wire, p->sock, NULL, SPAR__ROLE__ROLE_JUDGE, NULL, (uint32_t)getpid(), p->endpoint);
 }
 
-presence_t *presence_new(const spar_config_t *cfg, wire_t *wire) {
-    char ep[512], why[512];
-    if (presence_endpoint(cfg, ep, sizeof ep) != 0) {
-        log_info("judge.bind %s is a wildcard and judge.advertise is empty: not joining the learner's judge pool "
-                 "(actors reach this judge through their judge.endpoints only)", cfg->judge.bind);
-        return NULL;
+/* Welcome / Heartbeat replies: the learner knows us, unless it says it does not (it restarted):
+ * then hello again at the next heartbeat. */
+static void s_on_learner(loop_t *loop, void *socket, void *arg) {
+    (void)loop;
+    presence_t *p = arg;
+    while (wire_readable(socket)) {
+        Spar__Envelope *in = wire_recv(p->wire, socket, 0, NULL);
+        if (in) p->answered = !(in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT && in->heartbeat->hello_first);
+        wire_free(in);
     }
-    presence_t *p = xcalloc(1, sizeof *p);
-    p->wire = wire;
-    p->heartbeat_ms = cfg->actor.heartbeat_ms;
-    snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
+}
+
+static int64_t s_heartbeat_timer(loop_t *loop, uint64_t id, int64_t now_ms, void *arg) {
+    (void)loop, (void)id;
+    presence_t *p = arg;
+    if (!p->answered) s_hello(p); /* a learner that started after us, or restarted */
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_JUDGE, .bad_messages = p->wire->bad_messages};
+    p->counts(p->counts_ctx, &hb.requests_served, &hb.pairs_judged);
+    (void)msg_send_heartbeat(p->wire, p->sock, NULL, &hb);
+    return now_ms + p->heartbeat_ms;
+}
+
+/* Its context and keys, then the DEALER to learner.control. Returns 0, or -1 (logged). */
+static int s_connect(presence_t *p, const spar_config_t *cfg) {
+    char why[512];
     /* ZeroMQ resolves a connect's host name on its context's I/O thread, synchronously, and again
      * on every reconnect: with the learner gone, a resolver that takes seconds would stall every
      * socket of that context. On a context of its own it stalls only this one, never the judge's
@@ -96,52 +109,39 @@ presence_t *presence_new(const spar_config_t *cfg, wire_t *wire) {
     p->zctx = zmq_ctx_new();
     if (!(p->curve = curve_new(p->zctx, cfg, why, sizeof why))) {
         log_warn("not joining the judge pool: %s", why);
-        zmq_ctx_term(p->zctx);
-        free(p);
+        return -1;
+    }
+    wire_socket_opts_t o = {.label = "learner.control (judge pool)", .type = ZMQ_DEALER,
+                            .endpoint = cfg->learner.control, .max_frame_bytes = cfg->wire.max_frame_bytes,
+                            .curve = p->curve, .curve_peer = CURVE_LEARNER,
+                            .routing_id = p->wire->sender_id, /* the learner knows a peer by it */
+                            .sndhwm = 16}; /* while no learner listens, keep a few messages, not a backlog */
+    return (p->sock = wire_socket_open(p->zctx, &o)) ? 0 : -1;
+}
+
+presence_t *presence_new(const spar_config_t *cfg, wire_t *wire, loop_t *loop, presence_counts_fn counts,
+                         void *ctx) {
+    char ep[512];
+    if (presence_endpoint(cfg, ep, sizeof ep) != 0) {
+        log_info("judge.bind %s is a wildcard and judge.advertise is empty: not joining the learner's judge pool "
+                 "(actors reach this judge through their judge.endpoints only)", cfg->judge.bind);
         return NULL;
     }
-    p->sock = zmq_socket(p->zctx, ZMQ_DEALER);
-    wire_socket_defaults(p->sock, cfg->wire.max_frame_bytes);
-    /* the learner knows a peer by its connection's routing id: ours is our wire id */
-    zmq_setsockopt(p->sock, ZMQ_ROUTING_ID, wire->sender_id, strlen(wire->sender_id));
-    int hwm = 16; /* while no learner listens, keep a few messages, not a backlog */
-    zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    if (curve_client(p->curve, p->sock, CURVE_LEARNER, "learner.control (judge pool)") != 0 ||
-        zmq_connect(p->sock, cfg->learner.control) != 0) {
-        log_warn("cannot reach learner.control %s for the judge pool: %s", cfg->learner.control, zmq_strerror(zmq_errno()));
-        zmq_close(p->sock);
+    presence_t *p = xcalloc(1, sizeof *p);
+    *p = (presence_t){.wire = wire, .loop = loop, .counts = counts, .counts_ctx = ctx,
+                      .heartbeat_ms = cfg->actor.heartbeat_ms};
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
+    if (s_connect(p, cfg) != 0) {
         curve_destroy(&p->curve);
         zmq_ctx_term(p->zctx);
         free(p);
         return NULL;
     }
     s_hello(p);
-    p->next_ms = util_now_ms() + p->heartbeat_ms;
+    loop_add_socket(loop, p->sock, s_on_learner, p);
+    p->heartbeat_timer = loop_add_timer(loop, loop_now(loop) + p->heartbeat_ms, s_heartbeat_timer, p);
     log_info("joining the judge pool of the learner at %s as %s", cfg->learner.control, ep);
     return p;
-}
-
-void presence_tick(presence_t *p, uint64_t served, uint64_t pairs) {
-    if (!p) return;
-    while (wire_readable(p->sock)) { /* Welcome / Heartbeat replies: the learner knows us */
-        Spar__Envelope *in = wire_recv(p->wire, p->sock, 0, NULL);
-        if (in) /* unless it says it does not (it restarted): then Hello again */
-            p->answered = !(in->body_case == SPAR__ENVELOPE__BODY_HEARTBEAT && in->heartbeat->hello_first);
-        wire_free(in);
-    }
-    int64_t now = util_now_ms();
-    if (now < p->next_ms) return;
-    p->next_ms = now + p->heartbeat_ms;
-    if (!p->answered) s_hello(p); /* a learner that started after us, or restarted */
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_JUDGE;
-    hb.requests_served = served;
-    hb.pairs_judged = pairs;
-    hb.bad_messages = p->wire->bad_messages;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    s_send(p, &env);
 }
 
 /* Ending the context waits for its I/O thread, which may sit in the resolver: it ends on a
@@ -212,7 +212,9 @@ void presence_destroy(presence_t **pp) {
     if (!p) return;
     int linger = p->answered ? 300 : 0; /* a goodbye to a learner that is there */
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
-    (void)wire_send_shutdown(p->wire, p->sock, NULL, "judge stopping");
+    (void)msg_send_shutdown(p->wire, p->sock, NULL, "judge stopping");
+    loop_remove_socket(p->loop, p->sock);
+    loop_cancel_timer(p->loop, p->heartbeat_timer);
     zmq_close(p->sock);
     curve_destroy(&p->curve);
     s_term_bounded(p->zctx, linger + PRESENCE_TERM_SLACK_MS);

@@ -1,4 +1,6 @@
-/* remote — see remote.h. */
+/* remote — see remote.h. Pending forwards in one array (a judge has few in flight), two ids each
+ * (the second for the reversed order); verdicts keyed by the prompt and the responses' tokens.
+ * No clock of its own beyond stamping each forward's deadline: remote_expire is given the time. */
 #include "judge/remote.h"
 
 #include <math.h>
@@ -8,8 +10,10 @@
 
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/strmap.h"
 #include "common/util.h"
+#include "common/wire_socket.h"
 
 /* A cached verdict: the remote's answer to one (prompt, ordered responses), with its version. */
 typedef struct {
@@ -68,20 +72,12 @@ void remote_cache_stats(const remote_t *r, uint64_t *hits, uint64_t *misses) {
 
 remote_t *remote_new(void *zctx, curve_t *curve, const char *endpoint, wire_t *wire, long timeout_ms,
                      int both_orders, uint32_t cache_entries) {
+    wire_socket_opts_t o = {.label = "judge.remote", .type = ZMQ_DEALER, .endpoint = endpoint,
+                            .max_frame_bytes = wire->max_frame_bytes, .curve = curve, .curve_peer = CURVE_REMOTE};
+    void *sock = wire_socket_open(zctx, &o);
+    if (!sock) return NULL; /* wire_socket_open said why */
     remote_t *r = xcalloc(1, sizeof *r);
-    r->sock = zmq_socket(zctx, ZMQ_DEALER);
-    wire_socket_defaults(r->sock, wire->max_frame_bytes);
-    if (curve_client(curve, r->sock, CURVE_REMOTE, "judge.remote") != 0) {
-        zmq_close(r->sock);
-        free(r);
-        return NULL;
-    }
-    if (zmq_connect(r->sock, endpoint) != 0) {
-        log_error("cannot connect to the remote judge %s: %s", endpoint, zmq_strerror(zmq_errno()));
-        zmq_close(r->sock);
-        free(r);
-        return NULL;
-    }
+    r->sock = sock;
     r->wire = wire;
     r->timeout_ms = timeout_ms;
     r->both_orders = both_orders;
@@ -113,10 +109,7 @@ static void s_send(remote_t *r, const Spar__JudgeRequest *req, uint64_t id, Spar
     Spar__JudgeRequest fwd = *req; /* the same request under our id (the remote sees one client) */
     fwd.request_id = id;
     fwd.responses = responses;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
-    env.judge_request = &fwd;
-    if (wire_send(r->wire, r->sock, NULL, &env) != 0) log_warn("forward to the remote judge failed: %s", zmq_strerror(zmq_errno()));
+    if (msg_send_judge_request(r->wire, r->sock, NULL, &fwd) != 0) log_warn("forward to the remote judge failed: %s", zmq_strerror(zmq_errno()));
 }
 
 static void s_reply_to_actor(remote_t *r, int i, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx);
@@ -226,56 +219,66 @@ static void s_combine(remote_t *r, int i, double *second, int second_is_matrix, 
     s_drop(r, i);
 }
 
+/* One reply from the remote to the pending request it answers: relayed (returns 1), kept while
+ * the other order is due, or answered with an error when it is one or does not fit. */
+static int s_on_reply(remote_t *r, Spar__JudgeReply *rep, remote_reply_fn reply, void *ctx) {
+    int i = 0;
+    while (i < r->n && r->pending[i].id != rep->request_id && r->pending[i].id + 1 != rep->request_id) i++;
+    if (i == r->n) return 0; /* late: already answered */
+    pending_t *p = &r->pending[i];
+    int err = rep->error && rep->error[0], reversed = rep->request_id != p->id;
+    if (err) {
+        s_answer_error(r, i, rep->error, reply, ctx);
+        return 0;
+    }
+    if (rep->k != p->k || (rep->n_preference != p->k * p->k && rep->n_rewards != p->k)) {
+        r->wire->bad_messages++;
+        log_warn("remote judge answered K = %u for a request of %zu responses", rep->k, p->k);
+        s_answer_error(r, i, "the remote judge's reply does not match the request", reply, ctx);
+        return 0;
+    }
+    if (!r->both_orders) {
+        s_remember(r, i, rep);
+        s_reply_to_actor(r, i, rep, reply, ctx);
+        s_drop(r, i);
+        return 1;
+    }
+    int is_matrix;
+    double *a = s_in_order(rep, p->k, reversed, &is_matrix);
+    if (--p->waiting > 0) { /* keep the first, wait for the other order */
+        p->first = a;
+        p->first_is_matrix = is_matrix;
+        snprintf(p->version, sizeof p->version, "%s", rep->judge_version);
+        return 0;
+    }
+    s_combine(r, i, a, is_matrix, reply, ctx);
+    free(a);
+    return 1;
+}
+
 int remote_pump(remote_t *r, remote_reply_fn reply, void *ctx) {
     int relayed = 0;
-    Spar__Envelope *in;
     while (wire_readable(r->sock)) {
-        if (!(in = wire_recv(r->wire, r->sock, 0, NULL))) continue; /* counted by wire */
-        if (in->body_case != SPAR__ENVELOPE__BODY_JUDGE_REPLY) {
-            if (in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
-                r->wire->bad_messages++;
-                log_warn("dropped %s from the remote judge: not a judge reply", wire_body_name(in));
-            }
-            wire_free(in);
-            continue;
-        }
-        Spar__JudgeReply *rep = in->judge_reply;
-        int i = 0;
-        while (i < r->n && r->pending[i].id != rep->request_id && r->pending[i].id + 1 != rep->request_id) i++;
-        if (i == r->n) { /* late: already answered */
-            wire_free(in);
-            continue;
-        }
-        pending_t *p = &r->pending[i];
-        int err = rep->error && rep->error[0], reversed = rep->request_id != p->id;
-        if (err) {
-            s_answer_error(r, i, rep->error, reply, ctx);
-        } else if (rep->k != p->k || (rep->n_preference != p->k * p->k && rep->n_rewards != p->k)) {
+        Spar__Envelope *in = wire_recv(r->wire, r->sock, 0, NULL);
+        if (!in) continue; /* counted by wire */
+        if (in->body_case == SPAR__ENVELOPE__BODY_JUDGE_REPLY) {
+            relayed += s_on_reply(r, in->judge_reply, reply, ctx);
+        } else if (in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
             r->wire->bad_messages++;
-            log_warn("remote judge answered K = %u for a request of %zu responses", rep->k, p->k);
-            s_answer_error(r, i, "the remote judge's reply does not match the request", reply, ctx);
-        } else if (!r->both_orders) {
-            s_remember(r, i, rep);
-            s_reply_to_actor(r, i, rep, reply, ctx);
-            s_drop(r, i);
-            relayed++;
-        } else {
-            int is_matrix;
-            double *a = s_in_order(rep, p->k, reversed, &is_matrix);
-            if (--p->waiting > 0) { /* keep the first, wait for the other order */
-                p->first = a;
-                p->first_is_matrix = is_matrix;
-                snprintf(p->version, sizeof p->version, "%s", rep->judge_version);
-            } else {
-                s_combine(r, i, a, is_matrix, reply, ctx);
-                free(a);
-                relayed++;
-            }
+            log_warn("dropped %s from the remote judge: not a judge reply", wire_body_name(in));
         }
         wire_free(in);
     }
-    int64_t now = util_now_ms();
-    for (int i = r->n - 1; i >= 0; i--)
-        if (now >= r->pending[i].deadline_ms) s_answer_error(r, i, "the remote judge did not answer in time", reply, ctx);
     return relayed;
+}
+
+int64_t remote_expire(remote_t *r, int64_t now_ms, remote_reply_fn reply, void *ctx) {
+    for (int i = r->n - 1; i >= 0; i--)
+        if (now_ms >= r->pending[i].deadline_ms) s_answer_error(r, i, "the remote judge did not answer in time", reply, ctx);
+    /* requests are forwarded in time order, all with the same timeout: one forwarded after now
+     * is due no sooner than now + timeout_ms, nor sooner than those pending now */
+    int64_t next = now_ms + r->timeout_ms;
+    for (int i = 0; i < r->n; i++)
+        if (r->pending[i].deadline_ms < next) next = r->pending[i].deadline_ms;
+    return next;
 }
