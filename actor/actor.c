@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/rng.h"
+#include "common/transfer.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "common/wire_scan.h"
@@ -25,14 +26,12 @@
 
 #define HELLO_RETRY_MS 1000
 #define REQUEST_RETRY_MS 2000
-#define FETCH_RETRY_MS 2000
 /* What a lease may ask of this process (a learner is a peer too): samples of one lease, tokens
- * they may hold, chunks of a weight blob, and the longest wait a learner may prescribe. */
+ * they may hold, and the longest wait a learner may prescribe. */
 #define ACTOR_MAX_LEASE_SAMPLES (1 << 20)
 #define ACTOR_MAX_LEASE_TOKENS (1LL << 26)
 #define ACTOR_MAX_NEW_TOKENS 65536
 #define ACTOR_MAX_TOP_K (1 << 20)
-#define ACTOR_MAX_CHUNKS (1u << 24)
 #define ACTOR_MAX_RETRY_MS 10000
 
 typedef enum { TASK_GENERATING, TASK_JUDGING, TASK_SUBMITTED } task_state_t;
@@ -56,23 +55,6 @@ typedef struct {
     int64_t due_ms; /* generating: ready time; judging: deadline; submitted: re-send time */
 } task_t;
 
-typedef struct {
-    int active;
-    uint64_t version;
-    uint32_t n_chunks;
-    uint64_t total;
-    uint8_t digest[DIGEST_BYTES];
-    uint8_t *buf;
-    uint8_t *have; /* per chunk: CHUNK_MISSING, CHUNK_ASKED (in this round) or CHUNK_HAVE */
-    uint32_t received;
-    /* at most WIRE_FETCH_WINDOW chunks are asked for at a time (the learner queues at most
-     * WIRE_PEER_SNDHWM replies per peer and drops the rest): the next is asked as each arrives;
-     * FETCH_RETRY_MS without one starts a new round over what is missing */
-    uint32_t cursor, in_flight;
-    int64_t retry_ms;
-} fetch_t;
-
-enum { CHUNK_MISSING = 0, CHUNK_ASKED = 1, CHUNK_HAVE = 2 };
 
 typedef struct {
     const spar_config_t *cfg;
@@ -97,7 +79,7 @@ typedef struct {
     uint64_t have_version;
     int has_policy;
     policy_t *ref; /* version 0, for Nash-MD's mixture opponents */
-    fetch_t fetch;
+    transfer_fetch_t fetch;
 
     /* the current lease, until its prompts are all submitted */
     int lease_open;
@@ -157,36 +139,16 @@ static void s_request_work(actor_t *A) {
     A->request_at = util_now_ms() + REQUEST_RETRY_MS;
 }
 
-static void s_ask_chunk(actor_t *A, uint32_t i) {
+/* transfer's ask callback: one WeightsFetch. */
+static void s_ask_chunk(void *arg, uint64_t version, uint32_t i) {
+    actor_t *A = arg;
     Spar__WeightsFetch f = SPAR__WEIGHTS_FETCH__INIT;
-    f.version = A->fetch.version;
+    f.version = version;
     f.chunk_index = i;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_FETCH;
     env.weights_fetch = &f;
     s_to_learner(A, &env);
-    A->fetch.have[i] = CHUNK_ASKED;
-    A->fetch.in_flight++;
-}
-
-/* Asks for missing chunks from the cursor on until the window is full. */
-static void s_fetch_more(actor_t *A) {
-    fetch_t *f = &A->fetch;
-    while (f->in_flight < WIRE_FETCH_WINDOW && f->cursor < f->n_chunks) {
-        uint32_t i = f->cursor++;
-        if (f->have[i] == CHUNK_MISSING) s_ask_chunk(A, i);
-    }
-}
-
-/* A new round: what was asked and has not come is missing again. */
-static void s_fetch_missing(actor_t *A) {
-    fetch_t *f = &A->fetch;
-    for (uint32_t i = 0; i < f->n_chunks; i++)
-        if (f->have[i] == CHUNK_ASKED) f->have[i] = CHUNK_MISSING;
-    f->cursor = 0;
-    f->in_flight = 0;
-    s_fetch_more(A);
-    f->retry_ms = util_now_ms() + FETCH_RETRY_MS;
 }
 
 /* The task's K responses as protobuf messages, pointing into the task's samples; the caller
@@ -431,39 +393,14 @@ static void s_start_lease(actor_t *A) {
 
 /* ---- handlers --------------------------------------------------------------------------- */
 
-/* Starts a transfer (ask: its first chunks are asked for now). Returns 0, or -1 (counted as a bad
- * message, nothing allocated) for a size no weights have: a learner is a peer like any other. */
+/* Starts a transfer (ask: its first chunks are asked for now). Returns 0, or -1 (a size no
+ * weights have: counted as a bad message, a learner is a peer like any other; or out of memory). */
 static int s_start_fetch(actor_t *A, uint64_t version, uint32_t n_chunks, uint64_t total, const uint8_t *digest,
                          int ask) {
-    free(A->fetch.buf);
-    free(A->fetch.have);
-    memset(&A->fetch, 0, sizeof A->fetch);
-    if (n_chunks == 0 || n_chunks > ACTOR_MAX_CHUNKS || total > WIRE_MAX_WEIGHT_BYTES || (total && n_chunks > total)) {
-        char why[160];
-        snprintf(why, sizeof why, "weights of %llu bytes in %u chunks (1 to %u chunks, at most one a byte, %llu bytes)",
-                 (unsigned long long)total, n_chunks, ACTOR_MAX_CHUNKS, (unsigned long long)WIRE_MAX_WEIGHT_BYTES);
-        wire_count_bad(&A->wire, "learner", why);
-        return -1;
-    }
-    uint8_t *buf = malloc(total ? total : 1), *have = calloc(n_chunks, 1);
-    if (!buf || !have) {
-        free(buf), free(have);
-        log_error("cannot hold weights v%llu of %llu bytes: out of memory", (unsigned long long)version,
-                  (unsigned long long)total);
-        return -1;
-    }
-    A->fetch.active = 1;
-    A->fetch.version = version;
-    A->fetch.n_chunks = n_chunks;
-    A->fetch.total = total;
-    if (digest) memcpy(A->fetch.digest, digest, DIGEST_BYTES);
-    A->fetch.buf = buf;
-    A->fetch.have = have;
-    if (total) log_info("fetching weights v%llu (%llu bytes, %u chunks)", (unsigned long long)version,
-                        (unsigned long long)total, n_chunks);
-    A->fetch.retry_ms = util_now_ms() + FETCH_RETRY_MS;
-    if (ask) s_fetch_missing(A);
-    return 0;
+    char why[160];
+    int rc = transfer_fetch_start(&A->fetch, version, n_chunks, total, digest, ask, util_now_ms(), why, sizeof why);
+    if (rc == -1) wire_count_bad(&A->wire, "learner", why);
+    return rc < 0 ? -1 : 0;
 }
 
 /* Starts the open lease once every policy it needs is here, or fetches what is missing: pi_ref
@@ -479,19 +416,14 @@ static void s_lease_ready(actor_t *A) {
     if (!A->fetch.active || A->fetch.version != need) (void)s_start_fetch(A, need, 1, 0, NULL, 1); /* size from the first chunk */
 }
 
-static void s_fetch_done(actor_t *A) {
-    uint8_t d[DIGEST_BYTES];
-    digest_compute(A->fetch.buf, A->fetch.total, d);
-    A->fetch.active = 0;
-    if (memcmp(d, A->fetch.digest, DIGEST_BYTES) != 0) {
-        log_warn("weights v%llu failed the digest check; fetching again", (unsigned long long)A->fetch.version);
-        return; /* the next grant or announcement restarts the transfer */
-    }
+/* A verified blob: loaded, checked to be the version it claims, and run if it is newer or the
+ * open lease's. */
+static void s_fetch_done(actor_t *A, uint64_t version, uint8_t *blob, size_t len) {
     char why[256];
     uint64_t v = 0;
-    policy_t *p = policy_load(A->fetch.buf, A->fetch.total, &v, why, sizeof why);
-    if (!p || v != A->fetch.version) {
-        log_warn("weights v%llu unusable: %s", (unsigned long long)A->fetch.version, p ? "version mismatch" : why);
+    policy_t *p = policy_load(blob, len, &v, why, sizeof why);
+    if (!p || v != version) {
+        log_warn("weights v%llu unusable: %s", (unsigned long long)version, p ? "version mismatch" : why);
         policy_destroy(&p);
         return;
     }
@@ -512,49 +444,23 @@ static void s_fetch_done(actor_t *A) {
 }
 
 static void s_on_chunk(actor_t *A, const Spar__WeightsChunk *c) {
-    if (!A->fetch.active || c->version != A->fetch.version) return; /* a late chunk of an old transfer */
-    if (c->error && c->error[0]) {
-        A->fetch.active = 0;
-        log_warn("learner no longer holds v%llu: %s", (unsigned long long)c->version, c->error);
-        if (!A->request_outstanding) A->request_at = util_now_ms();
-        return;
+    char why[160];
+    int64_t now = util_now_ms();
+    switch (transfer_fetch_accept(&A->fetch, c, now, why, sizeof why)) {
+    case TRANSFER_BAD: wire_count_bad(&A->wire, "learner", why); break;
+    case TRANSFER_REFUSED:
+        if (!A->request_outstanding) A->request_at = now;
+        break;
+    case TRANSFER_COMPLETE: {
+        size_t len;
+        uint64_t version = A->fetch.version;
+        uint8_t *blob = transfer_fetch_take(&A->fetch, &len);
+        s_fetch_done(A, version, blob, len);
+        free(blob);
+        break;
     }
-    int adopted = 0;
-    if (c->n_chunks != A->fetch.n_chunks || c->total_bytes != A->fetch.total ||
-        memcmp(c->digest.data, A->fetch.digest, DIGEST_BYTES) != 0) {
-        /* A transfer started from a grant does not know the size or digest yet: adopt the
-         * learner's, which the whole blob is then checked against. */
-        if (s_start_fetch(A, c->version, c->n_chunks, c->total_bytes, c->digest.data, 0) != 0) return;
-        adopted = 1;
+    default: break;
     }
-    fetch_t *f = &A->fetch;
-    uint32_t i = c->chunk_index; /* below n_chunks: wire checked it */
-    uint8_t d[DIGEST_BYTES];
-    digest_compute(c->data.data, c->data.len, d);
-    uint64_t off = c->offset;
-    const char *bad = memcmp(d, c->chunk_digest.data, DIGEST_BYTES) != 0 ? "a weights chunk failed its digest"
-                      : off > f->total || c->data.len > f->total - off ? "a weights chunk lies outside the blob"
-                                                                         : NULL;
-    if (bad) {
-        wire_count_bad(&A->wire, "learner", bad);
-        if (f->have[i] == CHUNK_ASKED) { /* ask for it again at once: the window stays full */
-            f->have[i] = CHUNK_MISSING;
-            f->in_flight--;
-            s_ask_chunk(A, i);
-        }
-        if (adopted) s_fetch_more(A);
-        return;
-    }
-    if (f->have[i] == CHUNK_HAVE) return; /* a duplicate (asked again in a later round) */
-    if (f->have[i] == CHUNK_ASKED) f->in_flight--;
-    memcpy(f->buf + off, c->data.data, c->data.len);
-    f->have[i] = CHUNK_HAVE;
-    f->retry_ms = util_now_ms() + FETCH_RETRY_MS; /* progress */
-    if (++f->received == f->n_chunks) {
-        s_fetch_done(A);
-        return;
-    }
-    s_fetch_more(A);
 }
 
 static void s_free_texts(actor_t *A) {
@@ -745,10 +651,7 @@ static int64_t s_timers(actor_t *A) {
     for (int j = 0; j < A->pool.n; j++)
         if (jp_probe_due(&A->pool, j, now)) s_probe(A, j);
     NEXT(jp_next_ms(&A->pool, now));
-    if (A->fetch.active) {
-        if (now >= A->fetch.retry_ms) s_fetch_missing(A);
-        NEXT(A->fetch.retry_ms);
-    }
+    if (A->fetch.active) NEXT(transfer_fetch_tick(&A->fetch, now));
     int busy = A->lease_open;
     for (int i = 0; i < A->n_tasks; i++) {
         task_t *t = &A->tasks[i];
@@ -892,6 +795,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     static actor_t A;
     memset(&A, 0, sizeof A);
     A.cfg = cfg;
+    transfer_fetch_init(&A.fetch, s_ask_chunk, &A);
     char sid[128];
     util_process_id(id && id[0] ? id : "actor", sid, sizeof sid);
     wire_init(&A.wire, sid, cfg->wire.max_frame_bytes);
@@ -916,8 +820,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     free(A.tasks);
     s_free_texts(&A);
     free(A.lease_prompts);
-    free(A.fetch.buf);
-    free(A.fetch.have);
+    transfer_fetch_free(&A.fetch);
     policy_destroy(&A.policy);
     policy_destroy(&A.ref);
     jp_free(&A.pool);
