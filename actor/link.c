@@ -85,22 +85,29 @@ static void s_on_broadcast(actor_t *A, Spar__Envelope *in) {
         judges_published(A, in->judge_pool->endpoints, in->judge_pool->n_endpoints);
 }
 
-/* The control socket's and the publish socket's handler: everything waiting on it. */
-static void s_on_readable(loop_t *loop, void *socket, void *arg) {
-    (void)loop;
-    actor_t *A = arg;
+/* Everything waiting on socket, each message to on. */
+static void s_drain(actor_t *A, void *socket, void (*on)(actor_t *A, Spar__Envelope *in)) {
     while (wire_readable(socket)) {
         Spar__Envelope *in = wire_recv(&A->wire, socket, 0, NULL);
         if (!in) continue;
-        if (socket == A->sockets.ctl) s_on_learner(A, in);
-        else s_on_broadcast(A, in);
+        on(A, in);
         wire_free(in);
     }
 }
 
+static void s_on_control(loop_t *loop, void *socket, void *arg) {
+    (void)loop;
+    s_drain(arg, socket, s_on_learner);
+}
+
+static void s_on_publish(loop_t *loop, void *socket, void *arg) {
+    (void)loop;
+    s_drain(arg, socket, s_on_broadcast);
+}
+
 void link_start(actor_t *A) {
-    loop_add_socket(A->loop, A->sockets.ctl, s_on_readable, A);
-    loop_add_socket(A->loop, A->sockets.sub, s_on_readable, A);
+    loop_add_socket(A->loop, A->sockets.ctl, s_on_control, A);
+    loop_add_socket(A->loop, A->sockets.sub, s_on_publish, A);
     A->link.hello_timer = loop_add_timer(A->loop, loop_now(A->loop), s_hello_timer, A);
     A->link.heartbeat_timer = loop_add_timer(A->loop, ACTOR_PARKED, s_heartbeat_timer, A);
 }
