@@ -199,7 +199,6 @@ int judges_start(actor_t *A) {
     snprintf(list, sizeof list, "%s", A->cfg->judge.endpoints);
     for (char *save = NULL, *ep = strtok_r(list, ", ", &save); ep; ep = strtok_r(NULL, ", ", &save))
         if (jp_add_config(P, ep, now) < 0) {
-            if (A->sockets.curve_failed) return -2;
             if (P->n >= JP_MAX_ENTRIES) break;
             return -1;
         }

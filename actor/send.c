@@ -1,50 +1,28 @@
-/* send — see send.h. Each function fills its message on the stack; wire frames and sends it. */
+/* send — see send.h. Each function maps the actor's state onto a message; common/msg sends it. */
 #include "actor/send.h"
 
 #include <unistd.h>
 
+#include "common/msg.h"
+
 void send_hello(wire_t *w, void *learner) {
-    Spar__Hello h = SPAR__HELLO__INIT;
-    h.role = SPAR__ROLE__ROLE_ACTOR;
-    h.pid = (uint32_t)getpid();
     char host[64] = "";
     gethostname(host, sizeof host - 1);
-    h.host = host;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HELLO;
-    env.hello = &h;
-    (void)wire_send(w, learner, NULL, &env);
+    (void)msg_send_hello(w, learner, NULL, SPAR__ROLE__ROLE_ACTOR, host, (uint32_t)getpid(), NULL);
 }
 
 void send_heartbeat(wire_t *w, void *learner, uint64_t policy_version, uint64_t groups_sent) {
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_ACTOR;
-    hb.policy_version = policy_version;
-    hb.bad_messages = w->bad_messages;
-    hb.groups_sent = groups_sent;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    (void)wire_send(w, learner, NULL, &env);
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_ACTOR, .policy_version = policy_version,
+                          .bad_messages = w->bad_messages, .groups_sent = groups_sent};
+    (void)msg_send_heartbeat(w, learner, NULL, &hb);
 }
 
 void send_work_request(wire_t *w, void *learner, uint64_t have_version) {
-    Spar__WorkRequest r = SPAR__WORK_REQUEST__INIT;
-    r.have_version = have_version;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_REQUEST;
-    env.work_request = &r;
-    (void)wire_send(w, learner, NULL, &env);
+    (void)msg_send_work_request(w, learner, NULL, have_version, 0);
 }
 
 void send_weights_fetch(wire_t *w, void *learner, uint64_t version, uint32_t chunk_index) {
-    Spar__WeightsFetch f = SPAR__WEIGHTS_FETCH__INIT;
-    f.version = version;
-    f.chunk_index = chunk_index;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_FETCH;
-    env.weights_fetch = &f;
-    (void)wire_send(w, learner, NULL, &env);
+    (void)msg_send_weights_fetch(w, learner, NULL, version, chunk_index);
 }
 
 void send_rollout_group(wire_t *w, void *learner, const task_t *t, Spar__Response **responses) {
@@ -70,21 +48,14 @@ void send_rollout_group(wire_t *w, void *learner, const task_t *t, Spar__Respons
     g.judge_latency_ms = q->latency_ms;
     g.judge_failures = (uint32_t)q->failures;
     g.n_opponents = (uint32_t)t->n_opp;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_GROUP;
-    env.rollout_group = &g;
-    (void)wire_send(w, learner, NULL, &env);
+    (void)msg_send_rollout_group(w, learner, NULL, &g);
 }
 
-void send_goodbye(wire_t *w, void *learner, const char *reason) { (void)wire_send_shutdown(w, learner, NULL, reason); }
+void send_goodbye(wire_t *w, void *learner, const char *reason) { (void)msg_send_shutdown(w, learner, NULL, reason); }
 
 void send_probe(wire_t *w, void *judge) {
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_ACTOR;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    (void)wire_send(w, judge, NULL, &env);
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_ACTOR};
+    (void)msg_send_heartbeat(w, judge, NULL, &hb);
 }
 
 void send_judge_request(wire_t *w, void *judge, uint64_t request_id, const task_t *t, Spar__Response **responses) {
@@ -94,8 +65,5 @@ void send_judge_request(wire_t *w, void *judge, uint64_t request_id, const task_
     jr.prompt = t->prompt_text;
     jr.responses = responses;
     jr.n_responses = (size_t)t->k;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_REQUEST;
-    env.judge_request = &jr;
-    (void)wire_send(w, judge, NULL, &env);
+    (void)msg_send_judge_request(w, judge, NULL, &jr);
 }

@@ -9,31 +9,23 @@
 #include <zmq.h>
 
 #include "common/log.h"
-#include "common/wire.h"
+#include "common/wire_socket.h"
 
 int actor_sockets_open(actor_sockets_t *S, const spar_config_t *cfg, const char *sender_id) {
     S->cfg = cfg;
     S->zctx = zmq_ctx_new();
-    S->ctl = zmq_socket(S->zctx, ZMQ_DEALER);
-    S->sub = zmq_socket(S->zctx, ZMQ_SUB);
-    wire_socket_defaults(S->ctl, cfg->wire.max_frame_bytes);
-    wire_socket_defaults(S->sub, cfg->wire.max_frame_bytes);
-    zmq_setsockopt(S->ctl, ZMQ_ROUTING_ID, sender_id, strlen(sender_id));
-    zmq_setsockopt(S->sub, ZMQ_SUBSCRIBE, "", 0);
     char err[1024];
     if (!(S->curve = curve_new(S->zctx, cfg, err, sizeof err))) {
         log_error("config error: %s", err);
         return -2;
     }
-    if (curve_client(S->curve, S->ctl, CURVE_LEARNER, "learner.control") != 0 ||
-        curve_client(S->curve, S->sub, CURVE_LEARNER, "learner.publish") != 0)
-        return -2;
-    if (zmq_connect(S->ctl, cfg->learner.control) != 0 || zmq_connect(S->sub, cfg->learner.publish) != 0) {
-        log_error("cannot connect to the learner at %s / %s: %s", cfg->learner.control, cfg->learner.publish,
-                  zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    return 0;
+    long max = cfg->wire.max_frame_bytes;
+    S->ctl = wire_socket_open(S->zctx, &(wire_socket_opts_t){.label = "learner.control", .type = ZMQ_DEALER,
+        .endpoint = cfg->learner.control, .max_frame_bytes = max, .curve = S->curve,
+        .curve_peer = CURVE_LEARNER, .routing_id = sender_id});
+    S->sub = wire_socket_open(S->zctx, &(wire_socket_opts_t){.label = "learner.publish", .type = ZMQ_SUB,
+        .endpoint = cfg->learner.publish, .max_frame_bytes = max, .curve = S->curve, .curve_peer = CURVE_LEARNER});
+    return S->ctl && S->sub ? 0 : -1;
 }
 
 /* A tcp:// endpoint with a host name, resolved here to its IPv4 address. ZeroMQ resolves a name
@@ -63,19 +55,8 @@ static void s_resolve_endpoint(const char *ep, char *out, size_t outlen) {
 void *actor_sockets_judge(actor_sockets_t *S, const char *endpoint) {
     char ep[512];
     s_resolve_endpoint(endpoint, ep, sizeof ep);
-    void *s = zmq_socket(S->zctx, ZMQ_DEALER);
-    wire_socket_defaults(s, S->cfg->wire.max_frame_bytes);
-    if (curve_client(S->curve, s, CURVE_JUDGE, "judge") != 0) {
-        S->curve_failed = 1;
-        zmq_close(s);
-        return NULL;
-    }
-    if (zmq_connect(s, ep) != 0) {
-        log_error("cannot connect to judge %s: %s", ep, zmq_strerror(zmq_errno()));
-        zmq_close(s);
-        return NULL;
-    }
-    return s;
+    return wire_socket_open(S->zctx, &(wire_socket_opts_t){.label = "judge", .type = ZMQ_DEALER, .endpoint = ep,
+        .max_frame_bytes = S->cfg->wire.max_frame_bytes, .curve = S->curve, .curve_peer = CURVE_JUDGE});
 }
 
 void actor_sockets_close_judge(void *sock) { zmq_close(sock); }

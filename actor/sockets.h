@@ -11,7 +11,6 @@ typedef struct {
     const spar_config_t *cfg;
     void *zctx, *ctl, *sub;
     curve_t *curve;
-    int curve_failed; /* a judge socket could not be made a CURVE client */
 } actor_sockets_t;
 
 /* The learner's two sockets, ctl with routing id sender_id. Returns 0, -1 (cannot connect) or
