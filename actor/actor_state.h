@@ -1,6 +1,6 @@
 /* actor_state — the actor's state: one struct whose parts belong to the files that change them
  * (link.c: the learner connection; weights.c: the policy and its fetch; work.c and lease.c: the
- * lease and its tasks; judges.c: the judge-pool client). The shared services (config, wire,
+ * lease and its rollouts; judges.c: the judge-pool client). The shared services (config, wire,
  * sockets, loop) are set up and torn down by actor.c only. Not a public header: actor.h is. */
 #ifndef SPAR_ACTOR_STATE_H
 #define SPAR_ACTOR_STATE_H

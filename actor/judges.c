@@ -27,14 +27,14 @@ static const char *s_name(const actor_t *A, uint64_t id) {
     return j >= 0 ? A->judges.pool.e[j].endpoint : "(gone)";
 }
 
-void judges_ask(actor_t *A, task_t *t, int64_t now) {
+void judges_ask(actor_t *A, rollout_t *t, int64_t now) {
     judges_t *J = &A->judges;
-    task_judging_t *q = &t->judging;
+    rollout_judging_t *q = &t->judging;
     q->request_id = ++J->next_request_id;
     int last = q->attempts > 0 ? jp_find(&J->pool, q->judge) : -1; /* a retry goes to another judge */
     int j = jp_pick(&J->pool, last, now);
     if (j == -2) { /* every judge has its window full: the next reply makes room */
-        work_task_wait(A, t, TASK_GENERATING, now + 5);
+        work_task_wait(A, t, ROLLOUT_GENERATING, now + 5);
         return;
     }
     if (j < 0) { /* no judge verified yet: wait for one */
@@ -42,39 +42,39 @@ void judges_ask(actor_t *A, task_t *t, int64_t now) {
             log_info("no judge to ask yet (waiting for one to answer as a judge)");
             J->no_judge_logged_ms = now + 10000;
         }
-        work_task_wait(A, t, TASK_GENERATING, now + 100);
+        work_task_wait(A, t, ROLLOUT_GENERATING, now + 100);
         return;
     }
     q->judge = J->pool.e[j].id;
     J->pool.e[j].in_flight++;
     responses_t resp;
-    task_responses(weights_policy(A), t, &resp);
+    rollout_responses(weights_policy(A), t, &resp);
     send_judge_request(&A->wire, J->pool.e[j].sock, q->request_id, t, resp.rp);
     responses_free(&resp);
     q->attempts++;
     q->sent_ms = util_now_ms();
-    work_task_wait(A, t, TASK_JUDGING, q->sent_ms + A->cfg->judge.timeout_ms);
+    work_task_wait(A, t, ROLLOUT_JUDGING, q->sent_ms + A->cfg->judge.timeout_ms);
 }
 
-/* The task's request is over (answered, refused, timed out): room in its judge's window. */
-static void s_request_over(actor_t *A, const task_t *t) {
+/* The rollout's request is over (answered, refused, timed out): room in its judge's window. */
+static void s_request_over(actor_t *A, const rollout_t *t) {
     int j = jp_find(&A->judges.pool, t->judging.judge);
     if (j >= 0 && A->judges.pool.e[j].in_flight > 0) A->judges.pool.e[j].in_flight--;
 }
 
 /* A judge request failed (timed out, refused, or answered with something else): ask again, the
  * next judge in turn, after a backoff that doubles with each attempt (50 ms .. 3.2 s). */
-static void s_failed(actor_t *A, task_t *t, const char *why, int64_t now) {
-    task_judging_t *q = &t->judging;
+static void s_failed(actor_t *A, rollout_t *t, const char *why, int64_t now) {
+    rollout_judging_t *q = &t->judging;
     s_request_over(A, t);
     int64_t backoff = (int64_t)50 << (q->attempts < 6 ? q->attempts : 6);
     q->failures++;
     log_warn("judge %s failed on prompt %u (%s); asking again in %lld ms", s_name(A, q->judge), t->prompt, why,
              (long long)backoff);
-    work_task_wait(A, t, TASK_GENERATING, now + backoff); /* the task's timer asks again */
+    work_task_wait(A, t, ROLLOUT_GENERATING, now + backoff); /* the rollout's timer asks again */
 }
 
-void judges_timed_out(actor_t *A, task_t *t, int64_t now) {
+void judges_timed_out(actor_t *A, rollout_t *t, int64_t now) {
     int j = jp_find(&A->judges.pool, t->judging.judge);
     if (j >= 0) jp_strike(&A->judges.pool, j, now);
     s_failed(A, t, "no reply before judge.timeout_ms", now);
@@ -82,10 +82,10 @@ void judges_timed_out(actor_t *A, task_t *t, int64_t now) {
 
 static void s_on_reply(actor_t *A, uint64_t judge, const Spar__JudgeReply *r) {
     /* only the judge asked may answer (request ids are no secret); a reply to a request already
-     * answered by another judge finds no task */
-    task_t *t = work_task_judging(A, r->request_id, judge);
+     * answered by another judge finds no rollout */
+    rollout_t *t = work_task_judging(A, r->request_id, judge);
     if (!t) return;
-    task_judging_t *q = &t->judging;
+    rollout_judging_t *q = &t->judging;
     int refused = r->error && r->error[0];
     int matrix = r->n_preference == (size_t)t->k * t->k, rewards = !matrix && r->n_rewards == (size_t)t->k;
     if (refused || r->k != (uint32_t)t->k || (!matrix && !rewards)) {
@@ -106,7 +106,7 @@ static void s_on_reply(actor_t *A, uint64_t judge, const Spar__JudgeReply *r) {
     work_task_judged(A, t);
 }
 
-static void s_failed_bad_message(actor_t *A, task_t *t) { s_failed(A, t, "bad message", loop_now(A->loop)); }
+static void s_failed_bad_message(actor_t *A, rollout_t *t) { s_failed(A, t, "bad message", loop_now(A->loop)); }
 
 /* Bad messages from a judge's socket (two frames, garbage): a strike, and the requests waiting
  * on it are asked elsewhere now rather than after their timeout. */

@@ -1,7 +1,7 @@
 /* judges — the actor's client of its judge pool (judge_pool.h decides who is a judge): the
  * pool's sockets in the loop, probes and the pool's timer, judge requests in flight, their
  * replies, timeouts and retries on the next judge. Not the pool's policy (judge_pool.c) nor
- * what happens to a judged task (work.c). */
+ * what happens to a judged rollout (work.c). */
 #ifndef SPAR_ACTOR_JUDGES_H
 #define SPAR_ACTOR_JUDGES_H
 
@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "actor/judge_pool.h"
-#include "actor/task.h"
+#include "actor/rollout.h"
 
 typedef struct actor actor_t;
 
@@ -30,8 +30,8 @@ void judges_published(actor_t *A, char *const *endpoints, size_t n);
 void judges_resume(actor_t *A);
 int judges_count(const actor_t *A);
 /* t's turn to be judged: asked of the next judge, or of none yet (t waits a little). */
-void judges_ask(actor_t *A, task_t *t, int64_t now);
+void judges_ask(actor_t *A, rollout_t *t, int64_t now);
 /* t's judge did not answer before judge.timeout_ms: a strike, and t is asked again. */
-void judges_timed_out(actor_t *A, task_t *t, int64_t now);
+void judges_timed_out(actor_t *A, rollout_t *t, int64_t now);
 
 #endif

@@ -59,9 +59,9 @@ void lease_take(lease_t *l, const Spar__WorkGrant *g) {
     l->open = 1;
 }
 
-/* Prompt j's task, its samples still to be drawn. */
-static task_t *s_task(const lease_t *l, int j) {
-    task_t *t = xcalloc(1, sizeof *t);
+/* Prompt j's rollout, its samples still to be drawn. */
+static rollout_t *s_rollout(const lease_t *l, int j) {
+    rollout_t *t = xcalloc(1, sizeof *t);
     t->prompt = l->prompts[j];
     t->iteration = l->iteration;
     t->version = l->version;
@@ -70,7 +70,7 @@ static task_t *s_task(const lease_t *l, int j) {
     t->k = l->k + t->n_opp;
     t->prompt_text = xstrdup(l->texts[j]);
     t->samples = xcalloc((size_t)t->k, sizeof *t->samples);
-    t->state = TASK_GENERATING;
+    t->state = ROLLOUT_GENERATING;
     return t;
 }
 
@@ -81,17 +81,17 @@ static int s_slot(const lease_t *l, int j, int i) {
     return i < K ? j * K + i : l->n * K + j * K + (i - K);
 }
 
-int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t seed, task_t **tasks) {
+int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t seed, rollout_t **rollouts) {
     int K = l->k, per = l->mix > 0 ? 2 * K : K, n = l->n * per, nk = l->n * K;
     policy_seq_t *q = xcalloc((size_t)n, sizeof *q);
     rng_t *rngs = xmalloc(sizeof(rng_t) * (size_t)n);
     policy_sample_t *out = xcalloc((size_t)n, sizeof *out);
     for (int j = 0; j < l->n; j++) {
-        tasks[j] = s_task(l, j);
+        rollouts[j] = s_rollout(l, j);
         for (int i = 0; i < per; i++) {
             int at = s_slot(l, j, i);
-            q[at] = (policy_seq_t){(int)tasks[j]->prompt, tasks[j]->prompt_text, NULL, 0};
-            rng_stream(&rngs[at], seed, l->iteration, tasks[j]->prompt, (uint64_t)i);
+            q[at] = (policy_seq_t){(int)rollouts[j]->prompt, rollouts[j]->prompt_text, NULL, 0};
+            rng_stream(&rngs[at], seed, l->iteration, rollouts[j]->prompt, (uint64_t)i);
         }
     }
     /* samples 0..K-1 from the policy; with a mixture, K opponents K..2K-1 from pi^(1-mix) pi_ref^mix */
@@ -101,10 +101,10 @@ int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t see
         /* a prompt this policy cannot answer: the lease expires and the learner re-issues it */
         log_error("cannot sample lease %llu: a prompt does not fit the policy", (unsigned long long)l->id);
         for (int i = 0; i < n; i++) policy_sample_free(&out[i]);
-        for (int j = 0; j < l->n; j++) task_free(tasks[j]), tasks[j] = NULL;
+        for (int j = 0; j < l->n; j++) rollout_free(rollouts[j]), rollouts[j] = NULL;
     } else {
         for (int j = 0; j < l->n; j++)
-            for (int i = 0; i < per; i++) tasks[j]->samples[i] = out[s_slot(l, j, i)];
+            for (int i = 0; i < per; i++) rollouts[j]->samples[i] = out[s_slot(l, j, i)];
     }
     free(q), free(rngs), free(out);
     return rc != 0 ? -1 : 0;

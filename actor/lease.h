@@ -1,6 +1,6 @@
 /* lease — the one lease an actor holds at a time: a grant checked against what the run and this
  * process can hold, its prompts and sampling options kept, and the sampling of all its prompts
- * into tasks in one batch. Not the tasks' life after sampling (work.c) nor fetching the
+ * into rollouts in one batch. Not the rollouts' life after sampling (work.c) nor fetching the
  * version it names (weights.c). */
 #ifndef SPAR_ACTOR_LEASE_H
 #define SPAR_ACTOR_LEASE_H
@@ -11,7 +11,7 @@
 #include "common/policy.h"
 #include "common/wire.h"
 
-#include "actor/task.h"
+#include "actor/rollout.h"
 
 typedef struct {
     int open; /* granted and not yet sampled */
@@ -30,10 +30,10 @@ int lease_out_of_range(const Spar__WorkGrant *g, uint32_t run_prompts, char *why
 /* The grant (in range) becomes the open lease. */
 void lease_take(lease_t *l, const Spar__WorkGrant *g);
 void lease_free(lease_t *l);
-/* Samples every prompt of l into tasks[0..l->n) (the seed of each sample depends only on run
+/* Samples every prompt of l into rollouts[0..l->n) (the seed of each sample depends only on run
  * seed, iteration, prompt and sample index, so any actor draws the same responses). ref: pi_ref,
  * for a lease with mixture opponents. Returns 0, or -1 (logged, nothing kept) when a prompt does
  * not fit the policy. */
-int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t seed, task_t **tasks);
+int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t seed, rollout_t **rollouts);
 
 #endif

@@ -25,8 +25,8 @@ void send_weights_fetch(wire_t *w, void *learner, uint64_t version, uint32_t chu
     (void)msg_send_weights_fetch(w, learner, NULL, version, chunk_index);
 }
 
-void send_rollout_group(wire_t *w, void *learner, const task_t *t, Spar__Response **responses) {
-    const task_judging_t *q = &t->judging;
+void send_rollout_group(wire_t *w, void *learner, const rollout_t *t, Spar__Response **responses) {
+    const rollout_judging_t *q = &t->judging;
     Spar__RolloutGroup g = SPAR__ROLLOUT_GROUP__INIT;
     g.lease_id = t->lease_id;
     g.iteration = t->iteration;
@@ -58,7 +58,7 @@ void send_probe(wire_t *w, void *judge) {
     (void)msg_send_heartbeat(w, judge, NULL, &hb);
 }
 
-void send_judge_request(wire_t *w, void *judge, uint64_t request_id, const task_t *t, Spar__Response **responses) {
+void send_judge_request(wire_t *w, void *judge, uint64_t request_id, const rollout_t *t, Spar__Response **responses) {
     Spar__JudgeRequest jr = SPAR__JUDGE_REQUEST__INIT;
     jr.request_id = request_id;
     jr.prompt_id = t->prompt;

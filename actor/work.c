@@ -1,5 +1,5 @@
-/* work — see work.h. A task's timer fires at its due time and does what its state says is due;
- * the request timer sends a request once the actor is idle (no open lease, every task
+/* work — see work.h. A rollout's timer fires at its due time and does what its state says is due;
+ * the request timer sends a request once the actor is idle (no open lease, every rollout
  * submitted) and request_at has come. Both wait while the learner does not know this actor. */
 #include "actor/work.h"
 
@@ -23,8 +23,8 @@ int work_lease_version(const actor_t *A, uint64_t *version) {
 
 static int s_busy(const work_t *W) {
     if (W->lease.open) return 1;
-    for (int i = 0; i < W->n_tasks; i++)
-        if (W->tasks[i]->state != TASK_SUBMITTED) return 1;
+    for (int i = 0; i < W->n_rollouts; i++)
+        if (W->rollouts[i]->state != ROLLOUT_SUBMITTED) return 1;
     return 0;
 }
 
@@ -50,48 +50,48 @@ void work_start(actor_t *A) { A->work.request_timer = loop_add_timer(A->loop, AC
 
 void work_free(actor_t *A) {
     work_t *W = &A->work;
-    for (int i = 0; i < W->n_tasks; i++) task_free(W->tasks[i]);
-    free(W->tasks);
+    for (int i = 0; i < W->n_rollouts; i++) rollout_free(W->rollouts[i]);
+    free(W->rollouts);
     lease_free(&W->lease);
 }
 
-void work_task_wait(actor_t *A, task_t *t, task_state_t state, int64_t at_ms) {
+void work_task_wait(actor_t *A, rollout_t *t, rollout_state_t state, int64_t at_ms) {
     t->state = state;
     t->due_ms = at_ms;
     loop_set_timer(A->loop, t->timer, at_ms);
 }
 
-static void s_submit(actor_t *A, task_t *t, int64_t now) {
+static void s_submit(actor_t *A, rollout_t *t, int64_t now) {
     responses_t resp;
-    task_responses(weights_policy(A), t, &resp);
+    rollout_responses(weights_policy(A), t, &resp);
     send_rollout_group(&A->wire, A->sockets.ctl, t, resp.rp);
     responses_free(&resp);
-    if (t->state != TASK_SUBMITTED) A->work.groups_sent++;
-    work_task_wait(A, t, TASK_SUBMITTED, now + A->cfg->actor.resend_ms);
+    if (t->state != ROLLOUT_SUBMITTED) A->work.groups_sent++;
+    work_task_wait(A, t, ROLLOUT_SUBMITTED, now + A->cfg->actor.resend_ms);
     s_wake_request(A);
 }
 
-void work_task_judged(actor_t *A, task_t *t) { s_submit(A, t, loop_now(A->loop)); }
+void work_task_judged(actor_t *A, rollout_t *t) { s_submit(A, t, loop_now(A->loop)); }
 
 static int64_t s_task_timer(loop_t *loop, uint64_t id, int64_t now, void *arg) {
     (void)loop, (void)id;
-    task_t *t = arg;
+    rollout_t *t = arg;
     actor_t *A = t->actor;
     if (!link_welcomed(A)) return ACTOR_PARKED;
     if (now < t->due_ms) return t->due_ms;
-    if (t->state == TASK_GENERATING) judges_ask(A, t, now);
-    else if (t->state == TASK_JUDGING) judges_timed_out(A, t, now);
+    if (t->state == ROLLOUT_GENERATING) judges_ask(A, t, now);
+    else if (t->state == ROLLOUT_JUDGING) judges_timed_out(A, t, now);
     else s_submit(A, t, now);
     return t->due_ms;
 }
 
-static void s_task_add(actor_t *A, task_t *t, int64_t due_ms) {
+static void s_task_add(actor_t *A, rollout_t *t, int64_t due_ms) {
     work_t *W = &A->work;
-    if (W->n_tasks == W->cap_tasks) {
-        W->cap_tasks = W->cap_tasks ? 2 * W->cap_tasks : 16;
-        W->tasks = xrealloc(W->tasks, sizeof *W->tasks * (size_t)W->cap_tasks);
+    if (W->n_rollouts == W->cap_rollouts) {
+        W->cap_rollouts = W->cap_rollouts ? 2 * W->cap_rollouts : 16;
+        W->rollouts = xrealloc(W->rollouts, sizeof *W->rollouts * (size_t)W->cap_rollouts);
     }
-    W->tasks[W->n_tasks++] = t;
+    W->rollouts[W->n_rollouts++] = t;
     t->actor = A;
     t->due_ms = due_ms;
     t->timer = loop_add_timer(A->loop, due_ms, s_task_timer, t);
@@ -99,18 +99,18 @@ static void s_task_add(actor_t *A, task_t *t, int64_t due_ms) {
 
 static void s_task_remove(actor_t *A, int i) {
     work_t *W = &A->work;
-    loop_cancel_timer(A->loop, W->tasks[i]->timer);
-    task_free(W->tasks[i]);
-    W->tasks[i] = W->tasks[--W->n_tasks];
+    loop_cancel_timer(A->loop, W->rollouts[i]->timer);
+    rollout_free(W->rollouts[i]);
+    W->rollouts[i] = W->rollouts[--W->n_rollouts];
     s_wake_request(A);
 }
 
-/* The lease's version is loaded: every prompt sampled in one batch, each task then asked of a
+/* The lease's version is loaded: every prompt sampled in one batch, each rollout then asked of a
  * judge actor.delay_ms after the one before. */
 static void s_start_lease(actor_t *A) {
     work_t *W = &A->work;
     int64_t now = loop_now(A->loop);
-    task_t **batch = xcalloc((size_t)W->lease.n, sizeof *batch);
+    rollout_t **batch = xcalloc((size_t)W->lease.n, sizeof *batch);
     if (lease_sample(&W->lease, weights_policy(A), weights_ref(A), link_seed(A), batch) == 0)
         for (int j = 0; j < W->lease.n; j++) s_task_add(A, batch[j], now + A->cfg->actor.delay_ms * (j + 1));
     free(batch);
@@ -161,9 +161,9 @@ void work_on_grant(actor_t *A, const Spar__WorkGrant *g) {
 
 void work_on_ack(actor_t *A, const Spar__RolloutAck *a) {
     work_t *W = &A->work;
-    for (int i = 0; i < W->n_tasks; i++) {
-        const task_t *t = W->tasks[i];
-        if (t->state != TASK_SUBMITTED || t->iteration != a->iteration || t->prompt != a->prompt_id) continue;
+    for (int i = 0; i < W->n_rollouts; i++) {
+        const rollout_t *t = W->rollouts[i];
+        if (t->state != ROLLOUT_SUBMITTED || t->iteration != a->iteration || t->prompt != a->prompt_id) continue;
         if (a->status == SPAR__ACK_STATUS__ACK_STALE || a->status == SPAR__ACK_STATUS__ACK_REJECTED)
             log_warn("group for prompt %u of iteration %llu was %s", a->prompt_id, (unsigned long long)a->iteration,
                      a->status == SPAR__ACK_STATUS__ACK_STALE ? "stale" : "rejected");
@@ -182,20 +182,20 @@ void work_welcomed(actor_t *A) {
     work_t *W = &A->work;
     W->request_at = loop_now(A->loop);
     s_wake_request(A);
-    for (int i = 0; i < W->n_tasks; i++) loop_set_timer(A->loop, W->tasks[i]->timer, W->tasks[i]->due_ms);
+    for (int i = 0; i < W->n_rollouts; i++) loop_set_timer(A->loop, W->rollouts[i]->timer, W->rollouts[i]->due_ms);
 }
 
-task_t *work_task_judging(actor_t *A, uint64_t request_id, uint64_t judge) {
-    for (int i = 0; i < A->work.n_tasks; i++) {
-        task_t *t = A->work.tasks[i];
-        if (t->state == TASK_JUDGING && t->judging.request_id == request_id && t->judging.judge == judge) return t;
+rollout_t *work_task_judging(actor_t *A, uint64_t request_id, uint64_t judge) {
+    for (int i = 0; i < A->work.n_rollouts; i++) {
+        rollout_t *t = A->work.rollouts[i];
+        if (t->state == ROLLOUT_JUDGING && t->judging.request_id == request_id && t->judging.judge == judge) return t;
     }
     return NULL;
 }
 
-void work_each_judging(actor_t *A, uint64_t judge, void (*fn)(actor_t *A, task_t *t)) {
-    for (int i = 0; i < A->work.n_tasks; i++) {
-        task_t *t = A->work.tasks[i];
-        if (t->state == TASK_JUDGING && t->judging.judge == judge) fn(A, t);
+void work_each_judging(actor_t *A, uint64_t judge, void (*fn)(actor_t *A, rollout_t *t)) {
+    for (int i = 0; i < A->work.n_rollouts; i++) {
+        rollout_t *t = A->work.rollouts[i];
+        if (t->state == ROLLOUT_JUDGING && t->judging.judge == judge) fn(A, t);
     }
 }

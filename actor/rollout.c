@@ -1,11 +1,11 @@
-/* task — see task.h. A task is freed with everything it holds. */
-#include "actor/task.h"
+/* rollout — see rollout.h. A rollout is freed with everything it holds. */
+#include "actor/rollout.h"
 
 #include <stdlib.h>
 
 #include "common/util.h"
 
-void task_free(task_t *t) {
+void rollout_free(rollout_t *t) {
     if (!t) return;
     for (int i = 0; t->samples && i < t->k; i++) policy_sample_free(&t->samples[i]);
     free(t->samples);
@@ -15,7 +15,7 @@ void task_free(task_t *t) {
     free(t);
 }
 
-void task_responses(const policy_t *policy, const task_t *t, responses_t *out) {
+void rollout_responses(const policy_t *policy, const rollout_t *t, responses_t *out) {
     out->k = t->k;
     out->rs = xcalloc((size_t)t->k, sizeof *out->rs);
     out->rp = xcalloc((size_t)t->k, sizeof *out->rp);

@@ -1,9 +1,9 @@
-/* task — one prompt of a lease: its K responses (and opponents), where it stands (waiting for a
- * judge, being judged, submitted until acked) and when it is next due. work.c owns a task's life
+/* rollout — one prompt of a lease: its K responses (and opponents), where it stands (waiting for a
+ * judge, being judged, submitted until acked) and when it is next due. work.c owns a rollout's life
  * and state; judges.c writes its judging part. Also the responses as protobuf messages, which a
  * judge request and a rollout group both carry. Not the lease (lease.h) nor any sending. */
-#ifndef SPAR_ACTOR_TASK_H
-#define SPAR_ACTOR_TASK_H
+#ifndef SPAR_ACTOR_ROLLOUT_H
+#define SPAR_ACTOR_ROLLOUT_H
 
 #include <stdint.h>
 
@@ -12,9 +12,9 @@
 
 struct actor;
 
-typedef enum { TASK_GENERATING, TASK_JUDGING, TASK_SUBMITTED } task_state_t;
+typedef enum { ROLLOUT_GENERATING, ROLLOUT_JUDGING, ROLLOUT_SUBMITTED } rollout_state_t;
 
-/* The judge client's part of a task: the request in flight and the verdict. */
+/* The judge client's part of a rollout: the request in flight and the verdict. */
 typedef struct {
     uint64_t request_id;
     uint64_t judge;         /* id in the judge pool of the judge asked last (0: none yet) */
@@ -24,12 +24,12 @@ typedef struct {
     double *P;              /* the judge's K x K matrix, or NULL when it gave rewards */
     double *rewards;        /* the judge's K rewards (a reward model), or NULL */
     char judge_version[128];
-} task_judging_t;
+} rollout_judging_t;
 
 typedef struct {
     struct actor *actor; /* for its timer */
     uint64_t timer;
-    task_state_t state;
+    rollout_state_t state;
     int64_t due_ms; /* generating: when to ask a judge; judging: deadline; submitted: re-send time */
     uint32_t prompt;
     char *prompt_text;
@@ -37,12 +37,12 @@ typedef struct {
     int k; /* responses: the K samples, then n_opp opponents */
     int n_opp;
     policy_sample_t *samples;
-    task_judging_t judging;
-} task_t;
+    rollout_judging_t judging;
+} rollout_t;
 
-void task_free(task_t *t);
+void rollout_free(rollout_t *t);
 
-/* The task's responses as protobuf messages, pointing into the task's samples; text is a
+/* The rollout's responses as protobuf messages, pointing into the rollout's samples; text is a
  * printable rendering by policy ("a3" for an action). */
 typedef struct {
     Spar__Response *rs;
@@ -51,7 +51,7 @@ typedef struct {
     int k;
 } responses_t;
 
-void task_responses(const policy_t *policy, const task_t *t, responses_t *out);
+void rollout_responses(const policy_t *policy, const rollout_t *t, responses_t *out);
 void responses_free(responses_t *r);
 
 #endif
