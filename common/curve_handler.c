@@ -29,17 +29,21 @@ static void s_send_str(void *sock, const char *s, int more) {
     zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
 }
 
+/* Receives one frame into m (closed again when none came). Returns 0 or -1. */
+static int s_recv_frame(void *sock, zmq_msg_t *m) {
+    zmq_msg_init(m);
+    if (zmq_msg_recv(m, sock, 0) >= 0) return 0;
+    zmq_msg_close(m);
+    return -1;
+}
+
 /* Receives a whole message into up to max frames (extra frames are dropped). Returns the
  * number kept. */
 static int s_recv_frames(void *sock, zmq_msg_t *part, int max) {
     int n = 0, more = 1;
     while (more) {
         zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
+        if (s_recv_frame(sock, &m) != 0) break;
         more = zmq_msg_more(&m);
         if (n < max) part[n++] = m;
         else zmq_msg_close(&m);
@@ -106,11 +110,7 @@ static int s_recv_strings(void *sock, char **dst, const size_t *cap, int n) {
     int got = 0, more = 1;
     while (more) {
         zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) < 0) {
-            zmq_msg_close(&m);
-            return -1;
-        }
+        if (s_recv_frame(sock, &m) != 0) return -1;
         if (got < n) {
             size_t len = zmq_msg_size(&m) < cap[got] - 1 ? zmq_msg_size(&m) : cap[got] - 1;
             memcpy(dst[got], zmq_msg_data(&m), len);
