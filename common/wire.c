@@ -350,6 +350,41 @@ void wire_count_bad(wire_t *w, const char *sender, const char *why) {
              sender, why);
 }
 
+/* A ROUTER's first frame (in part) is the peer's routing id: keeps it in peer and receives the
+ * body's frame into part. Returns 0, or -1 when there is none (a routing id alone is counted as a
+ * bad message). */
+static int s_recv_routed(wire_t *w, void *sock, zmq_msg_t *part, wire_peer_t *peer) {
+    peer->len = zmq_msg_size(part) < WIRE_ID_MAX ? zmq_msg_size(part) : WIRE_ID_MAX;
+    memcpy(peer->id, zmq_msg_data(part), peer->len);
+    if (!zmq_msg_more(part)) { /* a routing id alone: an empty message */
+        zmq_msg_close(part);
+        char name[2 * WIRE_ID_MAX + 1];
+        wire_peer_name(peer, name, sizeof name);
+        wire_count_bad(w, name, "empty message");
+        return -1;
+    }
+    zmq_msg_close(part);
+    zmq_msg_init(part);
+    if (zmq_msg_recv(part, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(part);
+        return -1;
+    }
+    return 0;
+}
+
+/* Extra frames after the body are not part of the protocol: drains them; returns how many there
+ * were. ZeroMQ delivers a message's frames together, so none of these reads waits. */
+static size_t s_drain_extra_frames(void *sock, zmq_msg_t *body) {
+    size_t extra = 0;
+    for (int more = zmq_msg_more(body); more; extra++) {
+        zmq_msg_t rest;
+        zmq_msg_init(&rest);
+        more = zmq_msg_recv(&rest, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&rest);
+        zmq_msg_close(&rest);
+    }
+    return extra;
+}
+
 Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_out) {
     wire_peer_t peer = {.len = 0, .user = ""};
     zmq_msg_t part;
@@ -358,36 +393,11 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
         zmq_msg_close(&part);
         return NULL;
     }
-    if (router) {
-        peer.len = zmq_msg_size(&part) < WIRE_ID_MAX ? zmq_msg_size(&part) : WIRE_ID_MAX;
-        memcpy(peer.id, zmq_msg_data(&part), peer.len);
-        if (!zmq_msg_more(&part)) { /* a routing id alone: an empty message */
-            zmq_msg_close(&part);
-            char name[2 * WIRE_ID_MAX + 1];
-            wire_peer_name(&peer, name, sizeof name);
-            wire_count_bad(w, name, "empty message");
-            return NULL;
-        }
-        zmq_msg_close(&part);
-        zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&part);
-            return NULL;
-        }
-    }
+    if (router && s_recv_routed(w, sock, &part, &peer) != 0) return NULL;
     char name[2 * WIRE_ID_MAX + 1];
     if (router) wire_peer_name(&peer, name, sizeof name);
     else snprintf(name, sizeof name, "%s", "upstream");
-    /* Extra frames are not part of the protocol: drain them and count the message as bad.
-     * ZeroMQ delivers a message's frames together, so none of these reads waits. */
-    size_t extra = 0;
-    for (int more = zmq_msg_more(&part); more; extra++) {
-        zmq_msg_t rest;
-        zmq_msg_init(&rest);
-        more = zmq_msg_recv(&rest, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&rest);
-        zmq_msg_close(&rest);
-    }
-    if (extra) {
+    if (s_drain_extra_frames(sock, &part)) {
         zmq_msg_close(&part);
         wire_count_bad(w, name, "unexpected extra frames");
         return NULL;
