@@ -83,6 +83,83 @@ int game_set_build(game_set_t *g, const spar_config_t *cfg, char *why, size_t wl
     return 0;
 }
 
+/* A game file being read: the numbers of the matrices so far, and where the current one is. */
+typedef struct {
+    const char *path;
+    double *vals;
+    size_t nvals, cap;
+    int n, rows, matrices, start_line;
+} matrix_reader_t;
+
+/* Cuts a '#' comment off the line; 1 when something but blanks is left. */
+static int s_has_content(char *line) {
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    for (char *c = line; *c; c++)
+        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') return 1;
+    return 0;
+}
+
+/* A blank line or the file's end closes the matrix being read (if any): it must be n x n and a
+ * preference matrix. */
+static int s_end_matrix(matrix_reader_t *rd, char *why, size_t wl) {
+    if (rd->rows == 0) return 0;
+    if (rd->rows != rd->n) {
+        snprintf(why, wl, "%s:%d: matrix has %d rows, expected %d", rd->path, rd->start_line, rd->rows, rd->n);
+        return -1;
+    }
+    size_t entries = (size_t)rd->n * rd->n;
+    char reason[256];
+    if (wire_check_preference(rd->vals + rd->nvals - entries, entries, (size_t)rd->n, reason, sizeof reason) != 0) {
+        snprintf(why, wl, "%s:%d: %s", rd->path, rd->start_line, reason);
+        return -1;
+    }
+    rd->matrices++;
+    rd->rows = 0;
+    return 0;
+}
+
+/* One row: numbers separated by blanks or commas, as many as the file's first row has. */
+static int s_read_row(matrix_reader_t *rd, char *line, int lineno, char *why, size_t wl) {
+    int count = 0;
+    char *s = line, *end;
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == ',') s++;
+        if (!*s || *s == '\n' || *s == '\r') break;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || errno) {
+            snprintf(why, wl, "%s:%d: not a number: '%.20s'", rd->path, lineno, s);
+            return -1;
+        }
+        if (rd->nvals == rd->cap) rd->vals = xrealloc(rd->vals, sizeof(double) * (rd->cap = rd->cap ? 2 * rd->cap : 64));
+        rd->vals[rd->nvals++] = v;
+        count++;
+        s = end;
+    }
+    if (rd->n == 0) rd->n = count;
+    if (count != rd->n || rd->n < 2) {
+        snprintf(why, wl, "%s:%d: row has %d numbers, expected %d", rd->path, lineno, count, rd->n);
+        return -1;
+    }
+    rd->rows++;
+    return 0;
+}
+
+static int s_read_matrices(matrix_reader_t *rd, FILE *f, char *why, size_t wl) {
+    char line[65536];
+    for (int lineno = 1;; lineno++) {
+        char *got = fgets(line, sizeof line, f);
+        if (!got || !s_has_content(line)) {
+            if (s_end_matrix(rd, why, wl) != 0) return -1;
+            if (!got) return 0;
+            continue;
+        }
+        if (rd->rows == 0) rd->start_line = lineno;
+        if (s_read_row(rd, line, lineno, why, wl) != 0) return -1;
+    }
+}
+
 int game_load_file(game_set_t *g, const char *path, int prompts, char *why, size_t wl) {
     memset(g, 0, sizeof *g);
     FILE *f = fopen(path, "r");
@@ -90,81 +167,24 @@ int game_load_file(game_set_t *g, const char *path, int prompts, char *why, size
         snprintf(why, wl, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    double *vals = NULL;
-    size_t nvals = 0, cap = 0;
-    int n = 0, rows = 0, lineno = 0, matrices = 0, start_line = 0;
-    char line[65536];
-    int rc = 0;
-    for (;;) {
-        char *got = fgets(line, sizeof line, f);
-        lineno++;
-        char *hash = got ? strchr(line, '#') : NULL;
-        if (hash) *hash = '\0';
-        int blank = 1;
-        if (got)
-            for (char *c = line; *c; c++)
-                if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') blank = 0;
-        if (!got || blank) { /* end of a matrix (or of the file) */
-            if (rows > 0) {
-                if (rows != n) {
-                    snprintf(why, wl, "%s:%d: matrix has %d rows, expected %d", path, start_line, rows, n);
-                    rc = -1;
-                    break;
-                }
-                if (wire_check_preference(vals + nvals - (size_t)n * n, (size_t)n * n, (size_t)n, line,
-                                          sizeof line) != 0) {
-                    snprintf(why, wl, "%s:%d: %s", path, start_line, line);
-                    rc = -1;
-                    break;
-                }
-                matrices++;
-                rows = 0;
-            }
-            if (!got) break;
-            continue;
-        }
-        if (rows == 0) start_line = lineno;
-        int count = 0;
-        char *s = line, *end;
-        for (;;) {
-            while (*s == ' ' || *s == '\t' || *s == ',') s++;
-            if (!*s || *s == '\n' || *s == '\r') break;
-            errno = 0;
-            double v = strtod(s, &end);
-            if (end == s || errno) {
-                snprintf(why, wl, "%s:%d: not a number: '%.20s'", path, lineno, s);
-                rc = -1;
-                break;
-            }
-            if (nvals == cap) vals = xrealloc(vals, sizeof(double) * (cap = cap ? 2 * cap : 64));
-            vals[nvals++] = v;
-            count++;
-            s = end;
-        }
-        if (rc) break;
-        if (n == 0) n = count;
-        if (count != n || n < 2) {
-            snprintf(why, wl, "%s:%d: row has %d numbers, expected %d", path, lineno, count, n);
-            rc = -1;
-            break;
-        }
-        rows++;
-    }
+    matrix_reader_t rd = {.path = path};
+    int rc = s_read_matrices(&rd, f, why, wl);
     fclose(f);
-    if (rc == 0 && matrices == 0) {
+    if (rc == 0 && rd.matrices == 0) {
         snprintf(why, wl, "%s: no matrix found", path);
         rc = -1;
     }
     if (rc != 0) {
-        free(vals);
+        free(rd.vals);
         return -1;
     }
+    int n = rd.n; /* prompt p plays the file's matrix p mod matrices */
     g->prompts = prompts;
     g->n = n;
     g->P = xmalloc(sizeof(double) * (size_t)prompts * n * n);
     for (int p = 0; p < prompts; p++)
-        memcpy(g->P + (size_t)p * n * n, vals + (size_t)(p % matrices) * n * n, sizeof(double) * n * n);
-    free(vals);
+        memcpy(g->P + (size_t)p * n * n, rd.vals + (size_t)(p % rd.matrices) * n * n, sizeof(double) * n * n);
+    free(rd.vals);
     return 0;
 }
 

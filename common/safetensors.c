@@ -37,6 +37,83 @@ static int s_fail(st_file_t *f, json_t *root, char *why, size_t wl, const char *
     return -1;
 }
 
+/* The readers below return NULL, or what is wrong; *name: the key it is about (or NULL). */
+
+static const char *s_read_metadata(st_file_t *out, json_t *meta, const char **name) {
+    if (!json_is_object(meta)) return "metadata is not an object";
+    size_t m = json_object_size(meta);
+    out->meta_keys = xcalloc(m, sizeof(char *));
+    out->meta_values = xcalloc(m, sizeof(char *));
+    const char *mk;
+    json_t *mv;
+    json_object_foreach(meta, mk, mv) {
+        if (!json_is_string(mv)) {
+            *name = mk;
+            return "metadata value is not a string";
+        }
+        out->meta_keys[out->n_meta] = xstrdup(mk);
+        out->meta_values[out->n_meta++] = xstrdup(json_string_value(mv));
+    }
+    return NULL;
+}
+
+/* The dimensions into t, their product into *count. */
+static const char *s_read_shape(st_tensor_t *t, json_t *sh, uint64_t *count) {
+    if (json_array_size(sh) > ST_MAX_DIMS) return "too many dimensions";
+    t->ndim = (int)json_array_size(sh);
+    *count = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        json_t *v = json_array_get(sh, (size_t)d);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (1LL << 40)) return "bad shape";
+        t->shape[d] = json_integer_value(v);
+        /* checked before multiplying: (2^32, 2^32) would wrap to 0 elements in 0 bytes */
+        if (t->shape[d] && *count > (1ULL << 40) / (uint64_t)t->shape[d]) return "tensor too large";
+        *count *= (uint64_t)t->shape[d];
+    }
+    return NULL;
+}
+
+/* One tensor's entry: its bytes must lie in the data and match its dtype and shape. */
+static const char *s_read_tensor(st_tensor_t *t, const char *key, json_t *val, const uint8_t *data, size_t data_len,
+                                 const char **name) {
+    if (strlen(key) >= sizeof t->name) return "tensor name too long";
+    *name = key;
+    snprintf(t->name, sizeof t->name, "%s", key);
+    json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
+           *off = json_object_get(val, "data_offsets");
+    if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off) || json_array_size(off) != 2)
+        return "needs dtype, shape and data_offsets";
+    size_t esz = st_dtype_size(json_string_value(dt));
+    if (!esz) return "unknown dtype";
+    snprintf(t->dtype, sizeof t->dtype, "%s", json_string_value(dt));
+    uint64_t count;
+    const char *bad = s_read_shape(t, sh, &count);
+    if (bad) return bad;
+    json_t *o0 = json_array_get(off, 0), *o1 = json_array_get(off, 1);
+    if (!json_is_integer(o0) || !json_is_integer(o1)) return "bad data_offsets";
+    json_int_t begin = json_integer_value(o0), end = json_integer_value(o1);
+    if (begin < 0 || end < begin || (uint64_t)end > data_len) return "data_offsets outside the file";
+    if ((uint64_t)(end - begin) != count * esz) return "byte size does not match dtype and shape";
+    t->data = data + begin;
+    t->nbytes = (size_t)(end - begin);
+    return NULL;
+}
+
+/* A file spar wrote records its data's digest: the data must be what it wrote. */
+static int s_check_digest(const st_file_t *f, const uint8_t *data, size_t data_len, char *why, size_t wl) {
+    const char *want = st_meta(f, ST_DIGEST_KEY);
+    if (!want) return 0;
+    uint8_t d[DIGEST_BYTES];
+    char hex[2 * DIGEST_BYTES + 1];
+    digest_compute(data, data_len, d);
+    digest_hex(d, hex);
+    if (strcmp(hex, want) != 0) {
+        snprintf(why, wl, "data digest %.16s... does not match the recorded %.16s...: the file is corrupt", hex, want);
+        return -1;
+    }
+    return 0;
+}
+
 int st_parse(const void *buf, size_t len, st_file_t *out, char *why, size_t wl) {
     memset(out, 0, sizeof *out);
     const uint8_t *b = buf;
@@ -51,72 +128,19 @@ int st_parse(const void *buf, size_t len, st_file_t *out, char *why, size_t wl) 
         return s_fail(out, root, why, wl, "header is not a JSON object", NULL);
     const uint8_t *data = b + 8 + hlen;
     size_t data_len = len - 8 - (size_t)hlen;
-    size_t n = json_object_size(root);
-    out->tensors = xcalloc(n, sizeof *out->tensors);
+    out->tensors = xcalloc(json_object_size(root), sizeof *out->tensors);
     const char *key;
     json_t *val;
     json_object_foreach(root, key, val) {
-        if (!strcmp(key, "__metadata__")) {
-            if (!json_is_object(val)) return s_fail(out, root, why, wl, "metadata is not an object", NULL);
-            size_t m = json_object_size(val);
-            out->meta_keys = xcalloc(m, sizeof(char *));
-            out->meta_values = xcalloc(m, sizeof(char *));
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(val, mk, mv) {
-                if (!json_is_string(mv)) return s_fail(out, root, why, wl, "metadata value is not a string", mk);
-                out->meta_keys[out->n_meta] = xstrdup(mk);
-                out->meta_values[out->n_meta++] = xstrdup(json_string_value(mv));
-            }
-            continue;
-        }
-        st_tensor_t *t = &out->tensors[out->n];
-        if (strlen(key) >= sizeof t->name) return s_fail(out, root, why, wl, "tensor name too long", NULL);
-        snprintf(t->name, sizeof t->name, "%s", key);
-        json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
-               *off = json_object_get(val, "data_offsets");
-        if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off) || json_array_size(off) != 2)
-            return s_fail(out, root, why, wl, "needs dtype, shape and data_offsets", key);
-        size_t esz = st_dtype_size(json_string_value(dt));
-        if (!esz) return s_fail(out, root, why, wl, "unknown dtype", key);
-        snprintf(t->dtype, sizeof t->dtype, "%s", json_string_value(dt));
-        if (json_array_size(sh) > ST_MAX_DIMS) return s_fail(out, root, why, wl, "too many dimensions", key);
-        t->ndim = (int)json_array_size(sh);
-        uint64_t count = 1;
-        for (int d = 0; d < t->ndim; d++) {
-            json_t *v = json_array_get(sh, (size_t)d);
-            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (1LL << 40))
-                return s_fail(out, root, why, wl, "bad shape", key);
-            t->shape[d] = json_integer_value(v);
-            /* checked before multiplying: (2^32, 2^32) would wrap to 0 elements in 0 bytes */
-            if (t->shape[d] && count > (1ULL << 40) / (uint64_t)t->shape[d])
-                return s_fail(out, root, why, wl, "tensor too large", key);
-            count *= (uint64_t)t->shape[d];
-        }
-        json_t *o0 = json_array_get(off, 0), *o1 = json_array_get(off, 1);
-        if (!json_is_integer(o0) || !json_is_integer(o1))
-            return s_fail(out, root, why, wl, "bad data_offsets", key);
-        json_int_t begin = json_integer_value(o0), end = json_integer_value(o1);
-        if (begin < 0 || end < begin || (uint64_t)end > data_len)
-            return s_fail(out, root, why, wl, "data_offsets outside the file", key);
-        if ((uint64_t)(end - begin) != count * esz)
-            return s_fail(out, root, why, wl, "byte size does not match dtype and shape", key);
-        t->data = data + begin;
-        t->nbytes = (size_t)(end - begin);
-        out->n++;
+        const char *name = NULL, *bad;
+        if (!strcmp(key, "__metadata__")) bad = s_read_metadata(out, val, &name);
+        else if (!(bad = s_read_tensor(&out->tensors[out->n], key, val, data, data_len, &name))) out->n++;
+        if (bad) return s_fail(out, root, why, wl, bad, name);
     }
     json_decref(root);
-    const char *want = st_meta(out, ST_DIGEST_KEY);
-    if (want) { /* spar wrote it: the data must be what it wrote */
-        uint8_t d[DIGEST_BYTES];
-        char hex[2 * DIGEST_BYTES + 1];
-        digest_compute(data, data_len, d);
-        digest_hex(d, hex);
-        if (strcmp(hex, want) != 0) {
-            snprintf(why, wl, "data digest %.16s... does not match the recorded %.16s...: the file is corrupt", hex, want);
-            st_free(out);
-            return -1;
-        }
+    if (s_check_digest(out, data, data_len, why, wl) != 0) {
+        st_free(out);
+        return -1;
     }
     return 0;
 }

@@ -114,6 +114,15 @@ static int s_check_text(const char *what, const char *s, size_t max, char *why, 
     return 0;
 }
 
+static int s_check_finite_rewards(const double *rewards, size_t n, char *why, size_t wl) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(rewards[i])) {
+            snprintf(why, wl, "reward %zu is not finite", i);
+            return -1;
+        }
+    return 0;
+}
+
 int wire_check_rollout_group(const Spar__RolloutGroup *g, char *why, size_t wl) {
     size_t k = g->n_responses;
     if (k < 1 || k > WIRE_MAX_RESPONSES) {
@@ -146,125 +155,131 @@ int wire_check_rollout_group(const Spar__RolloutGroup *g, char *why, size_t wl) 
         snprintf(why, wl, "%zu rewards for %zu responses", g->n_rewards, k);
         return -1;
     }
-    for (size_t i = 0; i < g->n_rewards; i++)
-        if (!isfinite(g->rewards[i])) {
-            snprintf(why, wl, "reward %zu is not finite", i);
-            return -1;
-        }
+    return s_check_finite_rewards(g->rewards, g->n_rewards, why, wl);
+}
+
+/* Judge endpoints (a welcome's, a judge pool's) are what an actor connects to. */
+static int s_check_endpoints(char *const *endpoints, size_t n, char *why, size_t wl) {
+    for (size_t i = 0; i < n; i++)
+        if (s_check_text("judge endpoint", endpoints[i], 255, why, wl)) return -1;
+    return 0;
+}
+
+static int s_check_hello(const Spar__Hello *h, char *why, size_t wl) {
+    return s_check_text("hello host", h->host, 255, why, wl) || s_check_text("hello endpoint", h->endpoint, 255, why, wl)
+               ? -1
+               : 0;
+}
+
+static int s_check_welcome(const Spar__Welcome *w, char *why, size_t wl) {
+    /* its run id goes into every envelope the peer sends after */
+    if (s_check_text("welcome run id", w->run_id, 319, why, wl)) return -1;
+    return s_check_endpoints(w->judges, w->n_judges, why, wl);
+}
+
+static int s_check_judge_request(const Spar__JudgeRequest *r, char *why, size_t wl) {
+    if (r->n_responses < 2 || r->n_responses > WIRE_MAX_RESPONSES) {
+        snprintf(why, wl, "judge request with %zu responses (2 to %d)", r->n_responses, WIRE_MAX_RESPONSES);
+        return -1;
+    }
+    for (size_t i = 0; i < r->n_responses; i++)
+        if (s_check_response(r->responses[i], why, wl) != 0) return -1;
+    return 0;
+}
+
+/* A reply with an error carries nothing else to check. */
+static int s_check_judge_reply(const Spar__JudgeReply *r, char *why, size_t wl) {
+    if (s_check_text("judge version", r->judge_version, WIRE_ID_MAX, why, wl) ||
+        s_check_text("judge error", r->error, 1024, why, wl))
+        return -1;
+    if (r->error && r->error[0]) return 0;
+    if (r->k > WIRE_MAX_RESPONSES) {
+        snprintf(why, wl, "judge reply for K = %u (at most %d)", r->k, WIRE_MAX_RESPONSES);
+        return -1;
+    }
+    if (r->n_preference == 0 && r->n_rewards == 0) {
+        snprintf(why, wl, "judge reply carries neither preferences nor rewards");
+        return -1;
+    }
+    if (r->n_preference && wire_check_preference(r->preference, r->n_preference, r->k, why, wl)) return -1;
+    if (r->n_rewards && r->n_rewards != r->k) {
+        snprintf(why, wl, "%zu rewards for K = %u", r->n_rewards, r->k);
+        return -1;
+    }
+    return s_check_finite_rewards(r->rewards, r->n_rewards, why, wl);
+}
+
+static int s_check_work_grant(const Spar__WorkGrant *g, char *why, size_t wl) {
+    if (g->n_prompt_ids > WIRE_MAX_PROMPTS || g->samples_per_prompt > WIRE_MAX_RESPONSES) {
+        snprintf(why, wl, "work grant of %zu prompts x %u samples", g->n_prompt_ids, g->samples_per_prompt);
+        return -1;
+    }
+    if (g->n_prompt_ids > 0 && g->samples_per_prompt < 1) {
+        snprintf(why, wl, "work grant with samples_per_prompt 0");
+        return -1;
+    }
+    if (g->n_prompts != 0 && g->n_prompts != g->n_prompt_ids) {
+        snprintf(why, wl, "work grant with %zu prompt texts for %zu prompts", g->n_prompts, g->n_prompt_ids);
+        return -1;
+    }
+    if (!(g->temperature >= 0 && g->temperature <= 100) || !(g->top_p >= 0 && g->top_p <= 1)) {
+        snprintf(why, wl, "work grant with temperature %g, top_p %g", g->temperature, g->top_p);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_check_weight_bytes(uint64_t total_bytes, char *why, size_t wl) {
+    if (total_bytes > WIRE_MAX_WEIGHT_BYTES) {
+        snprintf(why, wl, "weights of %llu bytes exceed the limit", (unsigned long long)total_bytes);
+        return -1;
+    }
+    return 0;
+}
+
+/* A chunk with an error carries nothing else to check. */
+static int s_check_weights_chunk(const Spar__WeightsChunk *c, char *why, size_t wl) {
+    if (s_check_text("weights error", c->error, 1024, why, wl)) return -1;
+    if (c->error && c->error[0]) return 0;
+    if (c->n_chunks == 0 || c->chunk_index >= c->n_chunks) {
+        snprintf(why, wl, "weights chunk %u of %u", c->chunk_index, c->n_chunks);
+        return -1;
+    }
+    if (c->digest.len != 32 || c->chunk_digest.len != 32) {
+        snprintf(why, wl, "weights chunk without 32-byte digests");
+        return -1;
+    }
+    if (s_check_weight_bytes(c->total_bytes, why, wl)) return -1;
+    if (c->data.len > c->total_bytes) {
+        snprintf(why, wl, "weights chunk larger than the whole");
+        return -1;
+    }
+    return 0;
+}
+
+static int s_check_weights_available(const Spar__WeightsAvailable *a, char *why, size_t wl) {
+    if (s_check_weight_bytes(a->total_bytes, why, wl)) return -1;
+    if (a->digest.len != 32) {
+        snprintf(why, wl, "weights announcement without a 32-byte digest");
+        return -1;
+    }
     return 0;
 }
 
 /* Required fields and value ranges of each body type. */
 static int s_check_body(const Spar__Envelope *e, char *why, size_t wl) {
     switch (e->body_case) {
-    case SPAR__ENVELOPE__BODY_HELLO:
-        return s_check_text("hello host", e->hello->host, 255, why, wl) ||
-                       s_check_text("hello endpoint", e->hello->endpoint, 255, why, wl)
-                   ? -1
-                   : 0;
+    case SPAR__ENVELOPE__BODY_HELLO: return s_check_hello(e->hello, why, wl);
     case SPAR__ENVELOPE__BODY_SHUTDOWN: return s_check_text("shutdown reason", e->shutdown->reason, 255, why, wl);
-    case SPAR__ENVELOPE__BODY_WELCOME: /* its run id goes into every envelope the peer sends after */
-        if (s_check_text("welcome run id", e->welcome->run_id, 319, why, wl)) return -1;
-        for (size_t i = 0; i < e->welcome->n_judges; i++)
-            if (s_check_text("judge endpoint", e->welcome->judges[i], 255, why, wl)) return -1;
-        return 0;
+    case SPAR__ENVELOPE__BODY_WELCOME: return s_check_welcome(e->welcome, why, wl);
     case SPAR__ENVELOPE__BODY_JUDGE_POOL:
-        for (size_t i = 0; i < e->judge_pool->n_endpoints; i++)
-            if (s_check_text("judge endpoint", e->judge_pool->endpoints[i], 255, why, wl)) return -1;
-        return 0;
+        return s_check_endpoints(e->judge_pool->endpoints, e->judge_pool->n_endpoints, why, wl);
     case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: return wire_check_rollout_group(e->rollout_group, why, wl);
-    case SPAR__ENVELOPE__BODY_JUDGE_REQUEST: {
-        const Spar__JudgeRequest *r = e->judge_request;
-        if (r->n_responses < 2 || r->n_responses > WIRE_MAX_RESPONSES) {
-            snprintf(why, wl, "judge request with %zu responses (2 to %d)", r->n_responses, WIRE_MAX_RESPONSES);
-            return -1;
-        }
-        for (size_t i = 0; i < r->n_responses; i++)
-            if (s_check_response(r->responses[i], why, wl) != 0) return -1;
-        return 0;
-    }
-    case SPAR__ENVELOPE__BODY_JUDGE_REPLY: {
-        const Spar__JudgeReply *r = e->judge_reply;
-        if (s_check_text("judge version", r->judge_version, WIRE_ID_MAX, why, wl) ||
-            s_check_text("judge error", r->error, 1024, why, wl))
-            return -1;
-        if (r->error && r->error[0]) return 0;
-        if (r->k > WIRE_MAX_RESPONSES) {
-            snprintf(why, wl, "judge reply for K = %u (at most %d)", r->k, WIRE_MAX_RESPONSES);
-            return -1;
-        }
-        if (r->n_preference == 0 && r->n_rewards == 0) {
-            snprintf(why, wl, "judge reply carries neither preferences nor rewards");
-            return -1;
-        }
-        if (r->n_preference && wire_check_preference(r->preference, r->n_preference, r->k, why, wl))
-            return -1;
-        if (r->n_rewards) {
-            if (r->n_rewards != r->k) {
-                snprintf(why, wl, "%zu rewards for K = %u", r->n_rewards, r->k);
-                return -1;
-            }
-            for (size_t i = 0; i < r->n_rewards; i++)
-                if (!isfinite(r->rewards[i])) {
-                    snprintf(why, wl, "reward %zu is not finite", i);
-                    return -1;
-                }
-        }
-        return 0;
-    }
-    case SPAR__ENVELOPE__BODY_WORK_GRANT: {
-        const Spar__WorkGrant *g = e->work_grant;
-        if (g->n_prompt_ids > WIRE_MAX_PROMPTS || g->samples_per_prompt > WIRE_MAX_RESPONSES) {
-            snprintf(why, wl, "work grant of %zu prompts x %u samples", g->n_prompt_ids, g->samples_per_prompt);
-            return -1;
-        }
-        if (g->n_prompt_ids > 0 && g->samples_per_prompt < 1) {
-            snprintf(why, wl, "work grant with samples_per_prompt 0");
-            return -1;
-        }
-        if (g->n_prompts != 0 && g->n_prompts != g->n_prompt_ids) {
-            snprintf(why, wl, "work grant with %zu prompt texts for %zu prompts", g->n_prompts, g->n_prompt_ids);
-            return -1;
-        }
-        if (!(g->temperature >= 0 && g->temperature <= 100) || !(g->top_p >= 0 && g->top_p <= 1)) {
-            snprintf(why, wl, "work grant with temperature %g, top_p %g", g->temperature, g->top_p);
-            return -1;
-        }
-        return 0;
-    }
-    case SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK: {
-        const Spar__WeightsChunk *c = e->weights_chunk;
-        if (s_check_text("weights error", c->error, 1024, why, wl)) return -1;
-        if (c->error && c->error[0]) return 0;
-        if (c->n_chunks == 0 || c->chunk_index >= c->n_chunks) {
-            snprintf(why, wl, "weights chunk %u of %u", c->chunk_index, c->n_chunks);
-            return -1;
-        }
-        if (c->digest.len != 32 || c->chunk_digest.len != 32) {
-            snprintf(why, wl, "weights chunk without 32-byte digests");
-            return -1;
-        }
-        if (c->total_bytes > WIRE_MAX_WEIGHT_BYTES) {
-            snprintf(why, wl, "weights of %llu bytes exceed the limit", (unsigned long long)c->total_bytes);
-            return -1;
-        }
-        if (c->data.len > c->total_bytes) {
-            snprintf(why, wl, "weights chunk larger than the whole");
-            return -1;
-        }
-        return 0;
-    }
-    case SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE:
-        if (e->weights_available->total_bytes > WIRE_MAX_WEIGHT_BYTES) {
-            snprintf(why, wl, "weights of %llu bytes exceed the limit",
-                     (unsigned long long)e->weights_available->total_bytes);
-            return -1;
-        }
-        if (e->weights_available->digest.len != 32) {
-            snprintf(why, wl, "weights announcement without a 32-byte digest");
-            return -1;
-        }
-        return 0;
+    case SPAR__ENVELOPE__BODY_JUDGE_REQUEST: return s_check_judge_request(e->judge_request, why, wl);
+    case SPAR__ENVELOPE__BODY_JUDGE_REPLY: return s_check_judge_reply(e->judge_reply, why, wl);
+    case SPAR__ENVELOPE__BODY_WORK_GRANT: return s_check_work_grant(e->work_grant, why, wl);
+    case SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK: return s_check_weights_chunk(e->weights_chunk, why, wl);
+    case SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE: return s_check_weights_available(e->weights_available, why, wl);
     default: return 0;
     }
 }
@@ -335,6 +350,41 @@ void wire_count_bad(wire_t *w, const char *sender, const char *why) {
              sender, why);
 }
 
+/* A ROUTER's first frame (in part) is the peer's routing id: keeps it in peer and receives the
+ * body's frame into part. Returns 0, or -1 when there is none (a routing id alone is counted as a
+ * bad message). */
+static int s_recv_routed(wire_t *w, void *sock, zmq_msg_t *part, wire_peer_t *peer) {
+    peer->len = zmq_msg_size(part) < WIRE_ID_MAX ? zmq_msg_size(part) : WIRE_ID_MAX;
+    memcpy(peer->id, zmq_msg_data(part), peer->len);
+    if (!zmq_msg_more(part)) { /* a routing id alone: an empty message */
+        zmq_msg_close(part);
+        char name[2 * WIRE_ID_MAX + 1];
+        wire_peer_name(peer, name, sizeof name);
+        wire_count_bad(w, name, "empty message");
+        return -1;
+    }
+    zmq_msg_close(part);
+    zmq_msg_init(part);
+    if (zmq_msg_recv(part, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(part);
+        return -1;
+    }
+    return 0;
+}
+
+/* Extra frames after the body are not part of the protocol: drains them; returns how many there
+ * were. ZeroMQ delivers a message's frames together, so none of these reads waits. */
+static size_t s_drain_extra_frames(void *sock, zmq_msg_t *body) {
+    size_t extra = 0;
+    for (int more = zmq_msg_more(body); more; extra++) {
+        zmq_msg_t rest;
+        zmq_msg_init(&rest);
+        more = zmq_msg_recv(&rest, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&rest);
+        zmq_msg_close(&rest);
+    }
+    return extra;
+}
+
 Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_out) {
     wire_peer_t peer = {.len = 0, .user = ""};
     zmq_msg_t part;
@@ -343,36 +393,11 @@ Spar__Envelope *wire_recv(wire_t *w, void *sock, int router, wire_peer_t *peer_o
         zmq_msg_close(&part);
         return NULL;
     }
-    if (router) {
-        peer.len = zmq_msg_size(&part) < WIRE_ID_MAX ? zmq_msg_size(&part) : WIRE_ID_MAX;
-        memcpy(peer.id, zmq_msg_data(&part), peer.len);
-        if (!zmq_msg_more(&part)) { /* a routing id alone: an empty message */
-            zmq_msg_close(&part);
-            char name[2 * WIRE_ID_MAX + 1];
-            wire_peer_name(&peer, name, sizeof name);
-            wire_count_bad(w, name, "empty message");
-            return NULL;
-        }
-        zmq_msg_close(&part);
-        zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&part);
-            return NULL;
-        }
-    }
+    if (router && s_recv_routed(w, sock, &part, &peer) != 0) return NULL;
     char name[2 * WIRE_ID_MAX + 1];
     if (router) wire_peer_name(&peer, name, sizeof name);
     else snprintf(name, sizeof name, "%s", "upstream");
-    /* Extra frames are not part of the protocol: drain them and count the message as bad.
-     * ZeroMQ delivers a message's frames together, so none of these reads waits. */
-    size_t extra = 0;
-    for (int more = zmq_msg_more(&part); more; extra++) {
-        zmq_msg_t rest;
-        zmq_msg_init(&rest);
-        more = zmq_msg_recv(&rest, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&rest);
-        zmq_msg_close(&rest);
-    }
-    if (extra) {
+    if (s_drain_extra_frames(sock, &part)) {
         zmq_msg_close(&part);
         wire_count_bad(w, name, "unexpected extra frames");
         return NULL;
