@@ -46,15 +46,6 @@ const char *config_name(const char *const *names, int value) {
     return "?";
 }
 
-/* Writes the reason into err; returns -1, for `return s_refuse(...)`. */
-__attribute__((format(printf, 3, 4))) static int s_refuse(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 #define OFF(f) offsetof(spar_config_t, f), sizeof(((spar_config_t *)0)->f)
 #define BIG 1e15
 
@@ -209,8 +200,8 @@ static int s_assign_int(const option_t *o, char *base, const char *value, char *
     char *end = NULL;
     errno = 0;
     long v = strtol(value, &end, 10);
-    if (!*value || *end || errno) return s_refuse(why, wl, "expected an integer, got '%s'", value);
-    if (v < o->min || v > o->max) return s_refuse(why, wl, "%ld is out of range [%.0f, %.0f]", v, o->min, o->max);
+    if (!*value || *end || errno) return util_refuse(why, wl, "expected an integer, got '%s'", value);
+    if (v < o->min || v > o->max) return util_refuse(why, wl, "%ld is out of range [%.0f, %.0f]", v, o->min, o->max);
     *(long *)base = v;
     return 0;
 }
@@ -219,8 +210,8 @@ static int s_assign_float(const option_t *o, char *base, const char *value, char
     char *end = NULL;
     errno = 0;
     double v = strtod(value, &end);
-    if (!*value || *end || errno || !isfinite(v)) return s_refuse(why, wl, "expected a number, got '%s'", value);
-    if (v < o->min || v > o->max) return s_refuse(why, wl, "%g is out of range [%g, %g]", v, o->min, o->max);
+    if (!*value || *end || errno || !isfinite(v)) return util_refuse(why, wl, "expected a number, got '%s'", value);
+    if (v < o->min || v > o->max) return util_refuse(why, wl, "%g is out of range [%g, %g]", v, o->min, o->max);
     *(double *)base = v;
     return 0;
 }
@@ -228,7 +219,7 @@ static int s_assign_float(const option_t *o, char *base, const char *value, char
 static int s_assign_bool(char *base, const char *value, char *why, size_t wl) {
     if (s_in_choices("true|yes|on|1", value)) *(long *)base = 1;
     else if (s_in_choices("false|no|off|0", value)) *(long *)base = 0;
-    else return s_refuse(why, wl, "expected true or false, got '%s'", value);
+    else return util_refuse(why, wl, "expected true or false, got '%s'", value);
     return 0;
 }
 
@@ -237,14 +228,14 @@ static int s_assign_enum(const option_t *o, char *base, const char *value, char 
     if (v < 0) {
         char all[512];
         s_names_joined(o->names, all, sizeof all);
-        return s_refuse(why, wl, "'%s' is not one of %s", value, all);
+        return util_refuse(why, wl, "'%s' is not one of %s", value, all);
     }
     *(int *)base = v; /* every choice field is an enum (int-sized; checked in config_defaults) */
     return 0;
 }
 
 static int s_assign_string(const option_t *o, char *base, const char *value, char *why, size_t wl) {
-    if (strlen(value) >= o->size) return s_refuse(why, wl, "value longer than %zu characters", o->size - 1);
+    if (strlen(value) >= o->size) return util_refuse(why, wl, "value longer than %zu characters", o->size - 1);
     snprintf(base, o->size, "%s", value);
     return 0;
 }
@@ -444,117 +435,6 @@ int config_load_file(spar_config_t *cfg, const char *path, char *err, size_t err
     return rc;
 }
 
-/* ---- validation: the checks across options, by area, in the order they are made ----------- */
-
-static int s_is_text_task(const spar_config_t *cfg) { return cfg->task.kind != TASK_GAME; }
-
-static void s_resolve_auto(spar_config_t *cfg) {
-    int game = !s_is_text_task(cfg);
-    if (cfg->policy.kind == POLICY_AUTO) cfg->policy.kind = game ? POLICY_TABULAR : POLICY_GPT;
-    if (cfg->judge.kind == JUDGE_AUTO) cfg->judge.kind = game ? JUDGE_MATRIX : JUDGE_RULE;
-}
-
-static int s_check_game(const spar_config_t *cfg, char *err, size_t errlen) {
-    if (cfg->game.family == FAMILY_FILE && !cfg->game.file[0])
-        return s_refuse(err, errlen, "game.file: required when game.family is file");
-    if (cfg->game.family != FAMILY_FILE && cfg->game.file[0])
-        return s_refuse(err, errlen, "game.file: set, but game.family is %s (use family: file)",
-                        config_name(CFG_NAMES_FAMILY, cfg->game.family));
-    return 0;
-}
-
-static int s_check_algorithm(const spar_config_t *cfg, char *err, size_t errlen) {
-    if ((cfg->algorithm.name == ALG_INPO || cfg->algorithm.name == ALG_NASH_MD) &&
-        cfg->algorithm.eta * cfg->algorithm.tau > 1.0)
-        return s_refuse(err, errlen, "algorithm.tau: %s needs eta * tau <= 1 (got %g)",
-                        config_name(CFG_NAMES_ALG, cfg->algorithm.name), cfg->algorithm.eta * cfg->algorithm.tau);
-    return 0;
-}
-
-/* A judge answers at most wire_judge_max_k responses a request (its reply must fit): a K it
- * refuses would stall every iteration. */
-static int s_check_judged_k(const spar_config_t *cfg, char *err, size_t errlen) {
-    long judged = cfg->rollout.samples_per_prompt * (cfg->algorithm.name == ALG_NASH_MD ? 2 : 1);
-    size_t max_k = wire_judge_max_k(cfg->wire.max_frame_bytes, cfg->judge.kind == JUDGE_REWARD);
-    if ((size_t)judged > max_k)
-        return s_refuse(err, errlen,
-                        "rollout.samples_per_prompt: %ld responses a judge request%s, but a judge answers at most %zu "
-                        "(its reply must fit 1 MiB and wire.max_frame_bytes)",
-                        judged, judged != cfg->rollout.samples_per_prompt ? " (with nash-md's opponents)" : "", max_k);
-    return 0;
-}
-
-static int s_check_model_shapes(const spar_config_t *cfg, char *err, size_t errlen) {
-    if (cfg->judge_train.dim % 2 != 0)
-        return s_refuse(err, errlen, "judge_train.dim: %ld must be even (pairs of skew-symmetric coordinates)",
-                        cfg->judge_train.dim);
-    if (cfg->gpt.d_model % cfg->gpt.n_head != 0)
-        return s_refuse(err, errlen, "gpt.n_head: %ld does not divide gpt.d_model %ld", cfg->gpt.n_head, cfg->gpt.d_model);
-    return 0;
-}
-
-/* Matrix games are for tabular policies, text tasks for gpt ones. */
-static int s_check_policy_kind(const spar_config_t *cfg, char *err, size_t errlen) {
-    int gpt = cfg->policy.kind == POLICY_GPT, text = s_is_text_task(cfg);
-    if (gpt != text)
-        return s_refuse(err, errlen, "task.kind: %s needs policy.kind %s (got %s)",
-                        config_name(CFG_NAMES_TASK, cfg->task.kind), text ? "gpt" : "tabular",
-                        config_name(CFG_NAMES_POLICY, cfg->policy.kind));
-    return 0;
-}
-
-static int s_check_judge(const spar_config_t *cfg, char *err, size_t errlen) {
-    int learned = cfg->judge.kind == JUDGE_REWARD || cfg->judge.kind == JUDGE_PREFERENCE;
-    if (learned && !cfg->judge.checkpoint[0])
-        return s_refuse(err, errlen, "judge.checkpoint: required when judge.kind is %s",
-                        config_name(CFG_NAMES_JUDGE, cfg->judge.kind));
-    if (cfg->judge.kind == JUDGE_REMOTE && !cfg->judge.remote[0])
-        return s_refuse(err, errlen, "judge.remote: required when judge.kind is remote");
-    if (s_is_text_task(cfg) && cfg->judge.kind == JUDGE_MATRIX)
-        return s_refuse(err, errlen, "judge.kind: matrix judges matrix games; task %s needs rule, remote, reward or preference",
-                        config_name(CFG_NAMES_TASK, cfg->task.kind));
-    return 0;
-}
-
-static int s_check_policy_init(const spar_config_t *cfg, char *err, size_t errlen) {
-    int gpt = cfg->policy.kind == POLICY_GPT;
-    if (gpt && cfg->policy.init == INIT_UNIFORM)
-        return s_refuse(err, errlen, "policy.init: a gpt policy starts from random, sft or checkpoint");
-    if (!gpt && (cfg->policy.init == INIT_SFT || cfg->policy.init == INIT_CHECKPOINT))
-        return s_refuse(err, errlen, "policy.init: %s is for gpt policies; a tabular policy starts uniform or random",
-                        config_name(CFG_NAMES_INIT, cfg->policy.init));
-    if (cfg->policy.init == INIT_CHECKPOINT && !cfg->policy.checkpoint[0])
-        return s_refuse(err, errlen, "policy.checkpoint: required when policy.init is checkpoint");
-    return 0;
-}
-
-static int s_check_learner(const spar_config_t *cfg, char *err, size_t errlen) {
-    if (cfg->algorithm.name == ALG_APO && cfg->learner.broadcast_every > 0)
-        return s_refuse(err, errlen,
-                        "learner.broadcast_every: APO extrapolates whole iterations; it runs only in the synchronous mode (0)");
-    if (cfg->learner.http[0]) { /* HOST:PORT, HOST may be empty or * for every address */
-        const char *colon = strrchr(cfg->learner.http, ':');
-        char *end = NULL;
-        long port = colon ? strtol(colon + 1, &end, 10) : -1;
-        if (!colon || end == colon + 1 || *end != '\0' || port < 0 || port > 65535)
-            return s_refuse(err, errlen, "learner.http: '%s' is not HOST:PORT (e.g. 0.0.0.0:9100)", cfg->learner.http);
-    }
-    if (!cfg->learner.control[0] || !cfg->learner.publish[0])
-        return s_refuse(err, errlen, "learner.control/learner.publish: endpoint must not be empty");
-    return 0;
-}
-
-int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
-    static int (*const checks[])(const spar_config_t *, char *, size_t) = {
-        s_check_game, s_check_algorithm, s_check_judged_k, s_check_model_shapes,
-        s_check_policy_kind, s_check_judge, s_check_policy_init, s_check_learner,
-    };
-    s_resolve_auto(cfg);
-    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
-        if (checks[i](cfg, err, errlen) != 0) return -1;
-    return 0;
-}
-
 /* A double-quoted YAML scalar that reads back as the same bytes: backslash and quote escaped, and
  * as \u escapes what YAML would fold (line breaks, NEL, U+2028/9) or refuse (controls, U+FFFE/F),
  * and U+FEFF. Bytes that are not UTF-8 are written as they are (no YAML reads them). */
@@ -613,11 +493,6 @@ int config_save(const spar_config_t *cfg, const char *path, const char *comment)
     int rc = util_write_atomic(path, buf, len);
     free(buf);
     return rc;
-}
-
-alg_name_t config_trained_algorithm(const spar_config_t *cfg) {
-    if (cfg->algorithm.name != ALG_APO) return cfg->algorithm.name;
-    return cfg->apo.base == APO_BASE_DPO ? ALG_DPO : ALG_SPPO;
 }
 
 void config_print_options(FILE *out) {

@@ -41,6 +41,14 @@ char *xstrdup(const char *s) {
     return p;
 }
 
+int util_refuse(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 char *xasprintf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

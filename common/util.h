@@ -13,6 +13,8 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes a reason into err and returns -1, for `return util_refuse(err, len, "...", ...)`. */
+int util_refuse(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Monotonic milliseconds (for timeouts) and wall-clock Unix milliseconds (for the wire). */
 int64_t util_now_ms(void);
