@@ -9,6 +9,7 @@
 
 #include "common/gpt.h"
 #include "common/log.h"
+#include "common/role.h"
 #include "common/util.h"
 
 #include "actor/actor_state.h"
@@ -56,11 +57,7 @@ int actor_main(const spar_config_t *cfg, const char *id) {
     static actor_t A;
     memset(&A, 0, sizeof A);
     A.cfg = cfg;
-    char sid[128];
-    util_process_id(id && id[0] ? id : "actor", sid, sizeof sid);
-    wire_init(&A.wire, sid, cfg->wire.max_frame_bytes);
-    log_set_name(id && id[0] ? id : "actor");
-    util_install_stop_signals();
+    role_start(&A.wire, "actor", id, cfg->wire.max_frame_bytes);
     if (cfg->policy.kind == POLICY_GPT) gpt_set_threads((int)cfg->gpt.threads);
     int status = s_open(&A);
     if (status == 0) status = s_run(&A);

@@ -9,6 +9,7 @@
 
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/role.h"
 #include "common/loop.h"
 #include "common/util.h"
 #include "common/wire.h"
@@ -90,11 +91,7 @@ int judge_main(const spar_config_t *cfg, const char *id) {
     judge_t J;
     memset(&J, 0, sizeof J);
     J.cfg = cfg;
-    char sid[128];
-    util_process_id(id && id[0] ? id : "judge", sid, sizeof sid);
-    wire_init(&J.wire, sid, cfg->wire.max_frame_bytes);
-    log_set_name(id && id[0] ? id : "judge");
-    util_install_stop_signals();
+    role_start(&J.wire, "judge", id, cfg->wire.max_frame_bytes);
     int status = s_open(&J);
     if (status == 0) {
         s_start(&J);
