@@ -1,8 +1,8 @@
 /* bench — what the benchmarks share: a private folder per run under /tmp (short, so ipc://
  * paths fit), starting real spar processes with their output in a log, waiting with a timeout
  * and reporting a failed one, plain ZeroMQ sockets, reading iterations.jsonl, medians, and the
- * path of the spar binary. Benchmarks print figures
- * and never assert timings; a failed step is reported and the benchmark exits non-zero. */
+ * path of the spar binary. Benchmarks print figures and never assert timings; a failed step is
+ * reported and the benchmark exits non-zero. */
 #ifndef SPAR_BENCH_H
 #define SPAR_BENCH_H
 
