@@ -51,8 +51,10 @@ const char *bench_arg(int argc, char **argv, const char *name, const char *def) 
     return def;
 }
 
-int bench_wants_help(int argc, char **argv) {
-    return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+int bench_help(int argc, char **argv, const char *usage) {
+    if (argc < 2 || (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) return 0;
+    fputs(usage, stdout);
+    return 1;
 }
 
 const char *bench_spar(int argc, char **argv) {

@@ -15,8 +15,8 @@
 char *bench_tmpdir(const char *tag);
 void bench_rmtree(const char *path);
 
-/* 1 when the first argument asks for the usage text (--help or -h). */
-int bench_wants_help(int argc, char **argv);
+/* When the first argument is --help or -h: prints usage to stdout and returns 1; else 0. */
+int bench_help(int argc, char **argv, const char *usage);
 /* The spar binary: --spar PATH among the arguments, else $SPAR, else the one built beside. */
 const char *bench_spar(int argc, char **argv);
 /* The value after `name` among the arguments (e.g. "--reps"), or def. */

@@ -25,6 +25,13 @@
 #include "common/util.h"
 #include "common/wire.h"
 
+#define USAGE \
+    "usage: bench_broadcast [--spar PATH] [--mib 16,64] [--actors 1,4,16] [--n 64] [--chunk BYTES]\n" \
+    "                       [--reps R] [--k K] [--lease PROMPTS] [--heartbeat MS]\n" \
+    "Seconds to deliver a tabular policy of each size to N real actors (ipc://), against raw\n" \
+    "ZeroMQ ROUTER -> N DEALERs with the same bytes and chunk size; medians of R runs.\n" \
+    "--actors must not decrease: one learner per size, each phase adds actors.\n"
+
 #define MAX_ACTORS 64
 #define MAX_LIST 8
 
@@ -408,14 +415,6 @@ static size_t s_blob(long prompts, long n, size_t chunk, double *checks_s) {
     return len;
 }
 
-static void s_usage(void) {
-    printf("usage: bench_broadcast [--spar PATH] [--mib 16,64] [--actors 1,4,16] [--n 64] [--chunk BYTES]\n"
-           "                       [--reps R] [--k K] [--lease PROMPTS] [--heartbeat MS]\n"
-           "Seconds to deliver a tabular policy of each size to N real actors (ipc://), against raw\n"
-           "ZeroMQ ROUTER -> N DEALERs with the same bytes and chunk size; medians of R runs.\n"
-           "--actors must not decrease: one learner per size, each phase adds actors.\n");
-}
-
 /* The options from argv; -1 after saying they are bad. */
 static int s_parse_opts(int argc, char **argv, opts_t *o) {
     memset(o, 0, sizeof *o);
@@ -521,10 +520,7 @@ static void s_print_footer(void) {
 }
 
 int main(int argc, char **argv) {
-    if (bench_wants_help(argc, argv)) {
-        s_usage();
-        return 0;
-    }
+    if (bench_help(argc, argv, USAGE)) return 0;
     opts_t o;
     if (s_parse_opts(argc, argv, &o) != 0) return 2;
     s_print_header(&o);

@@ -24,6 +24,12 @@
 #include "common/msg.h"
 #include "common/util.h"
 
+#define USAGE \
+    "usage: bench_ingest [--spar PATH] [--actors N] [--lease PROMPTS] [--k 8,128] [--prompts 16384,2048]\n" \
+    "                    [--iterations I] [--reps R] [--n ACTIONS]\n" \
+    "Groups/s one `spar learner` admits from N fake actors (ipc://), against raw ZeroMQ\n" \
+    "ROUTER/DEALER messages of the same sizes; medians of R interleaved runs.\n"
+
 #define MAX_FAKES 256
 #define MAX_K 8
 
@@ -441,13 +447,6 @@ static size_t s_ack_bytes(void) {
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static void s_usage(void) {
-    printf("usage: bench_ingest [--spar PATH] [--actors N] [--lease PROMPTS] [--k 8,128] [--prompts 16384,2048]\n"
-           "                    [--iterations I] [--reps R] [--n ACTIONS]\n"
-           "Groups/s one `spar learner` admits from N fake actors (ipc://), against raw ZeroMQ\n"
-           "ROUTER/DEALER messages of the same sizes; medians of R interleaved runs.\n");
-}
-
 /* The options from argv; -1 after saying they are bad. */
 static int s_parse_opts(int argc, char **argv, opts_t *o) {
     memset(o, 0, sizeof *o);
@@ -534,10 +533,7 @@ static void s_print_table(const opts_t *o, const runs_t *R) {
 }
 
 int main(int argc, char **argv) {
-    if (bench_wants_help(argc, argv)) {
-        s_usage();
-        return 0;
-    }
+    if (bench_help(argc, argv, USAGE)) return 0;
     opts_t o;
     if (s_parse_opts(argc, argv, &o) != 0) return 2;
     printf("ingest: groups/s one spar learner admits (tabular, n=%ld, epochs 1, %ld iterations) from %ld fake\n"
