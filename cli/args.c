@@ -109,3 +109,17 @@ int args_tool_config(spar_config_t *cfg, const char *tool, const char *path, con
     if (rc != 0) fprintf(stderr, "spar %s: config error: %s\n", tool, err);
     return rc;
 }
+
+int args_threads(int argc, char **argv, const char *command, const char *help, int *threads) {
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) *threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--help")) {
+            fputs(help, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "spar %s: unexpected argument '%s'\n", command, argv[i]);
+            return 2;
+        }
+    }
+    return -1;
+}
