@@ -13,6 +13,10 @@
 #include "common/util.h"
 #include "common/judge_model.h"
 
+#define HELP \
+    "usage: spar bench judge [--threads N]\n\nPrints judge throughput (pairs/s) for the rule, " \
+    "reward and preference judges at K = 4 and K = 8.\n"
+
 #define N_PROMPTS 64
 
 typedef struct {
@@ -52,10 +56,7 @@ static double s_rate(const workload_t *w, int kind, judge_model_t *m, int K, dou
 
 int bench_judge_main(int argc, char **argv) {
     int threads = 1;
-    int rc = args_threads(argc, argv, "bench judge",
-                          "usage: spar bench judge [--threads N]\n\nPrints judge throughput (pairs/s) for the rule, "
-                          "reward and preference judges at K = 4 and K = 8.\n",
-                          &threads);
+    int rc = args_threads(argc, argv, "bench judge", HELP, &threads);
     if (rc >= 0) return rc;
     gpt_set_threads(threads < 1 ? 1 : threads);
     workload_t *w = xmalloc(sizeof *w);

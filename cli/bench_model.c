@@ -17,6 +17,9 @@
 #include "common/util.h"
 #include "common/adamw.h"
 
+#define HELP \
+    "usage: spar bench model [--threads N]\n\nPrints the GPT policy's speed on this machine: sgemm " \
+    "peak, training tokens/s and MFU, KV-cache sampling, sequence log-probs, peak memory.\n"
 
 static double s_sgemm_gflops(int M, int N, int K) {
     float *a = xcalloc((size_t)M * K, sizeof(float)), *b = xcalloc((size_t)K * N, sizeof(float)),
@@ -178,10 +181,7 @@ static double s_peak_gflops(void) {
 
 int bench_model_main(int argc, char **argv) {
     int threads = 2;
-    int rc = args_threads(argc, argv, "bench model",
-                          "usage: spar bench model [--threads N]\n\nPrints the GPT policy's speed on this machine: sgemm "
-                          "peak, training tokens/s and MFU, KV-cache sampling, sequence log-probs, peak memory.\n",
-                          &threads);
+    int rc = args_threads(argc, argv, "bench model", HELP, &threads);
     if (rc >= 0) return rc;
     if (threads < 1) threads = 1;
     gpt_set_threads(threads);
