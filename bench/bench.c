@@ -2,6 +2,7 @@
 #include "bench/bench.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 
 #include "common/jsonl.h"
 #include "common/util.h"
+#include "common/wire_socket.h"
 
 #ifndef SPAR_BIN
 #define SPAR_BIN "spar"
@@ -47,6 +49,12 @@ const char *bench_arg(int argc, char **argv, const char *name, const char *def) 
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], name)) return argv[i + 1];
     return def;
+}
+
+int bench_help(int argc, char **argv, const char *usage) {
+    if (argc < 2 || (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) return 0;
+    fputs(usage, stdout);
+    return 1;
 }
 
 const char *bench_spar(int argc, char **argv) {
@@ -102,6 +110,22 @@ double bench_self_cpu(void) {
 }
 
 int bench_ok(int status) { return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+int bench_check_exit(int status, const char *log, const char *fmt, ...) {
+    if (bench_ok(status)) return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    bench_tail(log, 20);
+    return -1;
+}
+
+void *bench_socket(void *ctx, const char *label, int type, const char *endpoint, int bind, const char *routing_id) {
+    wire_socket_opts_t o = {.label = label, .type = type, .endpoint = endpoint, .bind = bind,
+                            .max_frame_bytes = 1L << 31, .routing_id = routing_id};
+    return wire_socket_open(ctx, &o);
+}
 
 json_t *bench_read_jsonl(const char *path) { return jsonl_read(path); }
 

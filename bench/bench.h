@@ -1,7 +1,8 @@
 /* bench — what the benchmarks share: a private folder per run under /tmp (short, so ipc://
- * paths fit), starting real spar processes with their output in a log, waiting with a timeout,
- * reading iterations.jsonl, medians, and the path of the spar binary. Benchmarks print figures
- * and never assert timings; a failed step is reported and the benchmark exits non-zero. */
+ * paths fit), starting real spar processes with their output in a log, waiting with a timeout
+ * and reporting a failed one, plain ZeroMQ sockets, reading iterations.jsonl, medians, and the
+ * path of the spar binary. Benchmarks print figures and never assert timings; a failed step is
+ * reported and the benchmark exits non-zero. */
 #ifndef SPAR_BENCH_H
 #define SPAR_BENCH_H
 
@@ -14,6 +15,8 @@
 char *bench_tmpdir(const char *tag);
 void bench_rmtree(const char *path);
 
+/* When the first argument is --help or -h: prints usage to stdout and returns 1; else 0. */
+int bench_help(int argc, char **argv, const char *usage);
 /* The spar binary: --spar PATH among the arguments, else $SPAR, else the one built beside. */
 const char *bench_spar(int argc, char **argv);
 /* The value after `name` among the arguments (e.g. "--reps"), or def. */
@@ -33,6 +36,13 @@ double bench_cpu(const struct rusage *ru);
 double bench_self_cpu(void);
 /* 1 when a status from bench_wait is a clean exit 0. */
 int bench_ok(int status);
+/* 0 when status is a clean exit 0; else prints the printf-style message to stderr, then the
+ * last 20 lines of `log`, and returns -1. */
+int bench_check_exit(int status, const char *log, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A ZeroMQ socket as every benchmark opens one: no CURVE, frames as large as a benchmark makes;
+ * label names it in logs, routing_id (or NULL) is a DEALER's identity. NULL after logging why. */
+void *bench_socket(void *ctx, const char *label, int type, const char *endpoint, int bind, const char *routing_id);
 
 /* iterations.jsonl as a JSON array (caller decrefs); NULL when missing. */
 json_t *bench_read_jsonl(const char *path);

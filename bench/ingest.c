@@ -23,7 +23,12 @@
 #include "common/game.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "common/wire_socket.h"
+
+#define USAGE \
+    "usage: bench_ingest [--spar PATH] [--actors N] [--lease PROMPTS] [--k 8,128] [--prompts 16384,2048]\n" \
+    "                    [--iterations I] [--reps R] [--n ACTIONS]\n" \
+    "Groups/s one `spar learner` admits from N fake actors (ipc://), against raw ZeroMQ\n" \
+    "ROUTER/DEALER messages of the same sizes; medians of R interleaved runs.\n"
 
 #define MAX_FAKES 256
 #define MAX_K 8
@@ -101,13 +106,6 @@ static void s_tpl_fill(group_tpl_t *t, const game_set_t *g, uint32_t prompt) {
 }
 
 /* ---- the fake actors -------------------------------------------------------------------- */
-
-/* Every socket here: no CURVE, and frames as large as a benchmark makes. */
-static void *s_socket(void *ctx, int type, const char *endpoint, int bind, const char *routing_id) {
-    wire_socket_opts_t o = {.label = "bench_ingest", .type = type, .endpoint = endpoint, .bind = bind,
-                            .max_frame_bytes = 1L << 31, .routing_id = routing_id};
-    return wire_socket_open(ctx, &o);
-}
 
 static void s_send_hello(fake_t *f) {
     msg_send_hello(&f->wire, f->sock, NULL, SPAR__ROLE__ROLE_ACTOR, "bench", (uint32_t)getpid(), NULL);
@@ -233,7 +231,6 @@ typedef struct {
     uint64_t accepted, not_accepted;
 } learner_result_t;
 
-
 static char *s_config_text(const char *dir, const opts_t *o, long k, long prompts) {
     return xasprintf("run:\n  name: ingest\n  dir: %s/run\n  seed: 1\n  iterations: %ld\n"
                      "task:\n  prompts: %ld\n"
@@ -246,59 +243,80 @@ static char *s_config_text(const char *dir, const opts_t *o, long k, long prompt
                      dir, o->iterations, prompts, o->n, k, o->lease, dir, dir);
 }
 
-static int s_run_learner(const opts_t *o, long k, long prompts, learner_result_t *r) {
-    memset(r, 0, sizeof *r);
-    char *dir = bench_tmpdir("ingest");
-    char *cfg_path = xasprintf("%s/cfg.yaml", dir), *log = xasprintf("%s/learner.log", dir);
+/* Writes the learner's config into dir and loads it as the learner will, with its games (the
+ * fakes answer from their matrices); -1 after saying why. */
+static int s_load_config(const opts_t *o, const char *dir, const char *cfg_path, long k, long prompts,
+                         spar_config_t *cfg, game_set_t *games) {
     char *text = s_config_text(dir, o, k, prompts);
     bench_write(cfg_path, text);
     free(text);
-    spar_config_t cfg;
-    config_defaults(&cfg);
+    config_defaults(cfg);
     char err[512];
-    game_set_t games = {0};
-    int rc = -1;
-    if (config_load_file(&cfg, cfg_path, err, sizeof err) != 0 || config_validate(&cfg, err, sizeof err) != 0 ||
-        game_set_build(&games, &cfg, err, sizeof err) != 0) {
+    if (config_load_file(cfg, cfg_path, err, sizeof err) != 0 || config_validate(cfg, err, sizeof err) != 0 ||
+        game_set_build(games, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "ingest: %s\n", err);
-        goto out;
+        return -1;
     }
-    char *argv[] = {(char *)o->spar, "learner", "--config", cfg_path, "--id", "learner", NULL};
-    double t0 = util_now_s(), cpu0 = bench_self_cpu();
-    pid_t pid = bench_spawn(log, argv);
-    void *ctx = zmq_ctx_new();
+    return 0;
+}
+
+/* The fake actors, each a DEALER to the learner's control endpoint under its own id. */
+static fake_t *s_fakes_open(void *ctx, const opts_t *o, const spar_config_t *cfg) {
     fake_t *F = xcalloc((size_t)o->actors, sizeof *F);
     for (long i = 0; i < o->actors; i++) {
         fake_t *f = &F[i];
         snprintf(f->id, sizeof f->id, "fake-%ld.%d", i, (int)getpid());
-        wire_init(&f->wire, f->id, cfg.wire.max_frame_bytes);
-        if (!(f->sock = s_socket(ctx, ZMQ_DEALER, cfg.learner.control, 0, f->id))) exit(1);
+        wire_init(&f->wire, f->id, cfg->wire.max_frame_bytes);
+        if (!(f->sock = bench_socket(ctx, "bench_ingest", ZMQ_DEALER, cfg->learner.control, 0, f->id))) exit(1);
     }
+    return F;
+}
+
+static void s_fakes_close(fake_t *F, long n) {
+    for (long i = 0; i < n; i++) {
+        zmq_close(F[i].sock);
+        wire_fini(&F[i].wire);
+    }
+    free(F);
+}
+
+/* Starts the learner and drives the fakes against it until it ends; returns its waitpid
+ * status (-1: it did not end in time) and fills c and r's wall and CPU figures. */
+static int s_measure(const opts_t *o, long k, const char *cfg_path, const char *log, const spar_config_t *cfg,
+                     const game_set_t *games, counts_t *c, learner_result_t *r) {
+    char *argv[] = {(char *)o->spar, "learner", "--config", (char *)cfg_path, "--id", "learner", NULL};
+    double t0 = util_now_s(), cpu0 = bench_self_cpu();
+    pid_t pid = bench_spawn(log, argv);
+    void *ctx = zmq_ctx_new();
+    fake_t *F = s_fakes_open(ctx, o, cfg);
     group_tpl_t tpl;
     s_tpl_init(&tpl, k, o->n);
-    counts_t c = {0};
     int st;
-    s_drive(F, (int)o->actors, pid, &tpl, &games, &c, &st, &r->learner_cpu);
+    s_drive(F, (int)o->actors, pid, &tpl, games, c, &st, &r->learner_cpu);
     if (st == -2) st = bench_wait(pid, 30000, &r->learner_cpu); /* told everyone; let it finish */
     r->wall = util_now_s() - t0;
     r->gen_cpu = bench_self_cpu() - cpu0;
-    for (long i = 0; i < o->actors; i++) zmq_close(F[i].sock);
+    s_fakes_close(F, o->actors);
     zmq_ctx_term(ctx);
-    free(F);
     s_tpl_free(&tpl);
-    if (!bench_ok(st)) {
-        fprintf(stderr, "ingest: the learner failed (K=%ld)\n", k);
-        bench_tail(log, 20);
-        goto out;
-    }
-    r->accepted = c.accepted;
-    r->not_accepted = c.duplicate + c.stale + c.rejected;
+    return st;
+}
+
+/* The acks and rates of a successful run; says so when not every group was accepted. */
+static void s_tally(const opts_t *o, long k, long prompts, const counts_t *c, learner_result_t *r) {
+    r->accepted = c->accepted;
+    r->not_accepted = c->duplicate + c->stale + c->rejected;
     if (r->accepted != (uint64_t)(prompts * o->iterations) || r->not_accepted)
         fprintf(stderr, "ingest: K=%ld: %llu groups accepted of %ld; %llu duplicate, %llu stale, %llu rejected\n", k,
-                (unsigned long long)r->accepted, prompts * o->iterations, (unsigned long long)c.duplicate,
-                (unsigned long long)c.stale, (unsigned long long)c.rejected);
-    r->rate_wall = c.t_last > c.t_first ? (double)c.accepted / (c.t_last - c.t_first) : NAN;
-    r->group_bytes = c.groups_sent ? c.group_bytes / (double)c.groups_sent : NAN;
+                (unsigned long long)r->accepted, prompts * o->iterations, (unsigned long long)c->duplicate,
+                (unsigned long long)c->stale, (unsigned long long)c->rejected);
+    r->rate_wall = c->t_last > c->t_first ? (double)c->accepted / (c->t_last - c->t_first) : NAN;
+    r->group_bytes = c->groups_sent ? c->group_bytes / (double)c->groups_sent : NAN;
+}
+
+/* The learner's own rate: the median over iterations.jsonl's lines after the first of
+ * samples_per_s / K. */
+static double s_collect_rate(const char *dir, long k) {
     char *jsonl = xasprintf("%s/run/iterations.jsonl", dir);
     json_t *lines = bench_read_jsonl(jsonl);
     free(jsonl);
@@ -309,9 +327,26 @@ static int s_run_learner(const opts_t *o, long k, long prompts, learner_result_t
         if (json_is_number(v)) rates[nr++] = json_number_value(v) / (double)k;
     }
     json_decref(lines);
-    r->rate_collect = bench_median(rates, nr);
-    rc = 0;
-out:
+    return bench_median(rates, nr);
+}
+
+/* One learner of groups of K for `prompts` prompts per iteration, fed by the fake actors. */
+static int s_run_learner(const opts_t *o, long k, long prompts, learner_result_t *r) {
+    memset(r, 0, sizeof *r);
+    char *dir = bench_tmpdir("ingest");
+    char *cfg_path = xasprintf("%s/cfg.yaml", dir), *log = xasprintf("%s/learner.log", dir);
+    spar_config_t cfg;
+    game_set_t games = {0};
+    counts_t c = {0};
+    int rc = s_load_config(o, dir, cfg_path, k, prompts, &cfg, &games);
+    if (rc == 0) {
+        int st = s_measure(o, k, cfg_path, log, &cfg, &games, &c, r);
+        rc = bench_check_exit(st, log, "ingest: the learner failed (K=%ld)\n", k);
+    }
+    if (rc == 0) {
+        s_tally(o, k, prompts, &c, r);
+        r->rate_collect = s_collect_rate(dir, k);
+    }
     game_set_free(&games);
     free(cfg_path), free(log);
     bench_rmtree(dir);
@@ -323,7 +358,7 @@ out:
 
 /* The child: a ROUTER answering every message with `ack_bytes` bytes, until killed. */
 static void s_raw_server(const char *endpoint, size_t ack_bytes) {
-    void *ctx = zmq_ctx_new(), *s = s_socket(ctx, ZMQ_ROUTER, endpoint, 1, NULL);
+    void *ctx = zmq_ctx_new(), *s = bench_socket(ctx, "bench_ingest", ZMQ_ROUTER, endpoint, 1, NULL);
     if (!s) _exit(1);
     char *ack = xcalloc(ack_bytes, 1);
     zmq_msg_t id, body;
@@ -354,7 +389,7 @@ static double s_run_raw(long n, long window, long total, size_t group_bytes, siz
     char *buf = xcalloc(group_bytes, 1);
     long quota = total / n;
     for (long i = 0; i < n; i++) {
-        if (!(socks[i] = s_socket(ctx, ZMQ_DEALER, ep, 0, NULL))) exit(1);
+        if (!(socks[i] = bench_socket(ctx, "bench_ingest", ZMQ_DEALER, ep, 0, NULL))) exit(1);
         items[i] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
     }
     /* one round trip each before timing, so connecting is not counted */
@@ -412,81 +447,102 @@ static size_t s_ack_bytes(void) {
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-int main(int argc, char **argv) {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: bench_ingest [--spar PATH] [--actors N] [--lease PROMPTS] [--k 8,128] [--prompts 16384,2048]\n"
-               "                    [--iterations I] [--reps R] [--n ACTIONS]\n"
-               "Groups/s one `spar learner` admits from N fake actors (ipc://), against raw ZeroMQ\n"
-               "ROUTER/DEALER messages of the same sizes; medians of R interleaved runs.\n");
-        return 0;
-    }
-    opts_t o = {0};
-    o.spar = bench_spar(argc, argv);
-    o.actors = atol(bench_arg(argc, argv, "--actors", "4"));
-    o.lease = atol(bench_arg(argc, argv, "--lease", "16"));
-    o.iterations = atol(bench_arg(argc, argv, "--iterations", "3"));
-    o.reps = atol(bench_arg(argc, argv, "--reps", "3"));
-    o.n = atol(bench_arg(argc, argv, "--n", "3"));
-    o.n_k = bench_int_list(bench_arg(argc, argv, "--k", "8,128"), o.ks, MAX_K);
-    int np = bench_int_list(bench_arg(argc, argv, "--prompts", "16384,2048"), o.prompts, MAX_K);
-    if (o.actors < 1 || o.actors > MAX_FAKES || o.lease < 1 || o.iterations < 1 || o.reps < 1 || o.reps > 16 ||
-        o.n_k < 1 || np != o.n_k) {
+/* The options from argv; -1 after saying they are bad. */
+static int s_parse_opts(int argc, char **argv, opts_t *o) {
+    memset(o, 0, sizeof *o);
+    o->spar = bench_spar(argc, argv);
+    o->actors = atol(bench_arg(argc, argv, "--actors", "4"));
+    o->lease = atol(bench_arg(argc, argv, "--lease", "16"));
+    o->iterations = atol(bench_arg(argc, argv, "--iterations", "3"));
+    o->reps = atol(bench_arg(argc, argv, "--reps", "3"));
+    o->n = atol(bench_arg(argc, argv, "--n", "3"));
+    o->n_k = bench_int_list(bench_arg(argc, argv, "--k", "8,128"), o->ks, MAX_K);
+    int np = bench_int_list(bench_arg(argc, argv, "--prompts", "16384,2048"), o->prompts, MAX_K);
+    if (o->actors < 1 || o->actors > MAX_FAKES || o->lease < 1 || o->iterations < 1 || o->reps < 1 || o->reps > 16 ||
+        o->n_k < 1 || np != o->n_k) {
         fprintf(stderr, "bench_ingest: bad arguments (--prompts needs one count per --k)\n");
-        return 2;
+        return -1;
     }
+    return 0;
+}
+
+/* Every run: per K, per repetition, the learner's figures and the raw baseline's. */
+typedef struct {
+    learner_result_t learner[MAX_K][16];
+    double raw[MAX_K][16];     /* messages per second */
+    double raw_cpu[MAX_K][16]; /* the ROUTER's CPU seconds per message */
+} runs_t;
+
+/* The runs, interleaved (every K once per repetition): a learner, then raw ZeroMQ with what it
+ * saw (as many messages, of its groups' mean size). 0, or 1 when a learner failed. */
+static int s_measure_all(const opts_t *o, runs_t *R) {
     size_t ack_bytes = s_ack_bytes();
-    printf("ingest: groups/s one spar learner admits (tabular, n=%ld, epochs 1, %ld iterations) from %ld fake\n"
-           "actors (lease %ld prompts), vs raw ZeroMQ ROUTER/DEALER on ipc:// with the same message sizes;\n"
-           "median of %ld interleaved runs; load average %.2f at the start\n",
-           o.n, o.iterations, o.actors, o.lease, o.reps, bench_loadavg());
-    learner_result_t(*L)[16] = xcalloc((size_t)o.n_k, sizeof *L);
-    double(*raw)[16] = xcalloc((size_t)o.n_k, sizeof *raw), (*raw_cpu)[16] = xcalloc((size_t)o.n_k, sizeof *raw_cpu);
     int status = 0;
-    for (long rep = 0; rep < o.reps; rep++)
-        for (int i = 0; i < o.n_k; i++) {
-            learner_result_t *r = &L[i][rep];
-            if (s_run_learner(&o, o.ks[i], o.prompts[i], r) != 0) {
+    for (long rep = 0; rep < o->reps; rep++)
+        for (int i = 0; i < o->n_k; i++) {
+            learner_result_t *r = &R->learner[i][rep];
+            if (s_run_learner(o, o->ks[i], o->prompts[i], r) != 0) {
                 status = 1;
                 continue;
             }
-            raw[i][rep] = s_run_raw(o.actors, o.lease, (long)r->accepted, (size_t)llround(r->group_bytes), ack_bytes,
-                                    &raw_cpu[i][rep]);
-            raw_cpu[i][rep] /= (double)((long)r->accepted / o.actors * o.actors);
+            R->raw[i][rep] = s_run_raw(o->actors, o->lease, (long)r->accepted, (size_t)llround(r->group_bytes),
+                                       ack_bytes, &R->raw_cpu[i][rep]);
+            R->raw_cpu[i][rep] /= (double)((long)r->accepted / o->actors * o->actors);
             fprintf(stderr, "  run %ld K=%ld: learner %.0f groups/s (collect %.0f), raw %.0f msgs/s\n", rep + 1,
-                    o.ks[i], r->rate_wall, r->rate_collect, raw[i][rep]);
+                    o->ks[i], r->rate_wall, r->rate_collect, R->raw[i][rep]);
         }
+    return status;
+}
+
+/* The row of K = o->ks[i]: medians over the successful repetitions; also a summary line. */
+static void s_print_row(const opts_t *o, const runs_t *R, int i) {
+    double w[16], cl[16], rw[16], gb[16], lus[16], rus[16], lc[16], gc[16];
+    int n = 0;
+    for (long rep = 0; rep < o->reps; rep++) {
+        const learner_result_t *r = &R->learner[i][rep];
+        if (!(r->rate_wall > 0)) continue;
+        w[n] = r->rate_wall, cl[n] = r->rate_collect, rw[n] = R->raw[i][rep], gb[n] = r->group_bytes;
+        lus[n] = 1e6 * r->learner_cpu / (double)r->accepted, rus[n] = 1e6 * R->raw_cpu[i][rep];
+        lc[n] = r->learner_cpu / r->wall, gc[n] = r->gen_cpu / r->wall;
+        n++;
+    }
+    if (!n) return;
+    double mw = bench_median(w, n), mc = bench_median(cl, n), mr = bench_median(rw, n);
+    double ml = bench_median(lus, n), mu = bench_median(rus, n);
+    printf("%5ld %8.0f %9ld %12.0f %12.0f %12.0f %8.3f %8.3f %10.1f %10.1f %8.1f %4.2f/%4.2f\n", o->ks[i],
+           bench_median(gb, n), o->prompts[i], mw, mc, mr, mw / mr, mc / mr, ml, mu, ml / mu, bench_median(lc, n),
+           bench_median(gc, n));
+    char what[64], sp[64], base[64], ratio[64];
+    snprintf(what, sizeof what, "learner ingest, K=%ld (%.0f B groups)", o->ks[i], bench_median(gb, n));
+    snprintf(sp, sizeof sp, "%.0f groups/s", mw);
+    snprintf(base, sizeof base, "%.0f msgs/s raw zmq", mr);
+    snprintf(ratio, sizeof ratio, "%.3f of raw rate", mw / mr);
+    bench_summary("ingest", what, sp, base, ratio);
+}
+
+static void s_print_table(const opts_t *o, const runs_t *R) {
     printf("\n%5s %8s %9s %12s %12s %12s %8s %8s %10s %10s %8s %9s\n", "K", "group_B", "groups/it", "learner_g/s",
            "collect_g/s", "raw_msg/s", "lrn/raw", "col/raw", "lrn_us/grp", "raw_us/msg", "cpu_x", "cores l/g");
-    for (int i = 0; i < o.n_k; i++) {
-        double w[16], cl[16], rw[16], gb[16], lus[16], rus[16], lc[16], gc[16];
-        int n = 0;
-        for (long rep = 0; rep < o.reps; rep++) {
-            learner_result_t *r = &L[i][rep];
-            if (!(r->rate_wall > 0)) continue;
-            w[n] = r->rate_wall, cl[n] = r->rate_collect, rw[n] = raw[i][rep], gb[n] = r->group_bytes;
-            lus[n] = 1e6 * r->learner_cpu / (double)r->accepted, rus[n] = 1e6 * raw_cpu[i][rep];
-            lc[n] = r->learner_cpu / r->wall, gc[n] = r->gen_cpu / r->wall;
-            n++;
-        }
-        if (!n) continue;
-        double mw = bench_median(w, n), mc = bench_median(cl, n), mr = bench_median(rw, n);
-        double ml = bench_median(lus, n), mu = bench_median(rus, n);
-        printf("%5ld %8.0f %9ld %12.0f %12.0f %12.0f %8.3f %8.3f %10.1f %10.1f %8.1f %4.2f/%4.2f\n", o.ks[i],
-               bench_median(gb, n), o.prompts[i], mw, mc, mr, mw / mr, mc / mr, ml, mu, ml / mu, bench_median(lc, n),
-               bench_median(gc, n));
-        char what[64], sp[64], base[64], ratio[64];
-        snprintf(what, sizeof what, "learner ingest, K=%ld (%.0f B groups)", o.ks[i], bench_median(gb, n));
-        snprintf(sp, sizeof sp, "%.0f groups/s", mw);
-        snprintf(base, sizeof base, "%.0f msgs/s raw zmq", mr);
-        snprintf(ratio, sizeof ratio, "%.3f of raw rate", mw / mr);
-        bench_summary("ingest", what, sp, base, ratio);
-    }
+    for (int i = 0; i < o->n_k; i++) s_print_row(o, R, i);
     printf("learner_g/s: accepted acks / (last accepted ack - first grant), training and iteration ends included;\n"
            "collect_g/s: the learner's samples_per_s / K (collection phases only), median over iterations;\n"
            "lrn_us/grp, raw_us/msg: CPU microseconds per group of the learner process and per message of the raw\n"
            "ROUTER process (both with their ZeroMQ I/O thread), cpu_x their ratio; cores l/g: cores used by the\n"
            "learner and by this load generator over the run. Load average %.2f at the end.\n",
            bench_loadavg());
-    free(L), free(raw), free(raw_cpu);
+}
+
+int main(int argc, char **argv) {
+    if (bench_help(argc, argv, USAGE)) return 0;
+    opts_t o;
+    if (s_parse_opts(argc, argv, &o) != 0) return 2;
+    printf("ingest: groups/s one spar learner admits (tabular, n=%ld, epochs 1, %ld iterations) from %ld fake\n"
+           "actors (lease %ld prompts), vs raw ZeroMQ ROUTER/DEALER on ipc:// with the same message sizes;\n"
+           "median of %ld interleaved runs; load average %.2f at the start\n",
+           o.n, o.iterations, o.actors, o.lease, o.reps, bench_loadavg());
+    runs_t *R = xcalloc(1, sizeof *R);
+    int status = s_measure_all(&o, R);
+    s_print_table(&o, R);
+    free(R);
     return status;
 }

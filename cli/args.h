@@ -28,4 +28,9 @@ void args_parse(int argc, char **argv, const char *command, const char *usage, i
 int args_tool_config(spar_config_t *cfg, const char *tool, const char *path, const char *const *sets, int n_sets,
                      int judge);
 
+/* The options of a command that takes only --threads N (into *threads) and --help (prints
+ * help as given). Returns -1 to go on, else the exit status: 0 after --help, 2 after an
+ * unexpected argument ("spar COMMAND: unexpected argument 'X'"). */
+int args_threads(int argc, char **argv, const char *command, const char *help, int *threads);
+
 #endif

@@ -6,11 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "common/rng.h"
 #include "common/task.h"
 #include "common/task_arith.h"
 #include "common/util.h"
 #include "common/judge_model.h"
+
+#define HELP \
+    "usage: spar bench judge [--threads N]\n\nPrints judge throughput (pairs/s) for the rule, " \
+    "reward and preference judges at K = 4 and K = 8.\n"
 
 #define N_PROMPTS 64
 
@@ -51,17 +56,8 @@ static double s_rate(const workload_t *w, int kind, judge_model_t *m, int K, dou
 
 int bench_judge_main(int argc, char **argv) {
     int threads = 1;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--help")) {
-            printf("usage: spar bench judge [--threads N]\n\nPrints judge throughput (pairs/s) for the rule, reward and "
-                   "preference judges at K = 4 and K = 8.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "spar bench judge: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    int rc = args_threads(argc, argv, "bench judge", HELP, &threads);
+    if (rc >= 0) return rc;
     gpt_set_threads(threads < 1 ? 1 : threads);
     workload_t *w = xmalloc(sizeof *w);
     s_workload(w);

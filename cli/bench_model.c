@@ -11,11 +11,15 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cli/args.h"
 #include "common/gpt.h"
 #include "common/gpt_sample.h"
 #include "common/util.h"
 #include "common/adamw.h"
 
+#define HELP \
+    "usage: spar bench model [--threads N]\n\nPrints the GPT policy's speed on this machine: sgemm " \
+    "peak, training tokens/s and MFU, KV-cache sampling, sequence log-probs, peak memory.\n"
 
 static double s_sgemm_gflops(int M, int N, int K) {
     float *a = xcalloc((size_t)M * K, sizeof(float)), *b = xcalloc((size_t)K * N, sizeof(float)),
@@ -45,98 +49,143 @@ typedef struct {
     int B, T;
 } bench_cfg_t;
 
-static void s_bench(const bench_cfg_t *bc, double peak) {
-    gpt_t *m = gpt_new(&bc->cfg, 1);
-    int B = bc->B, T = bc->T, N = B * T;
-    int *tokens = xmalloc(sizeof(int) * (size_t)N), *pl = xmalloc(sizeof(int) * B), *len = xmalloc(sizeof(int) * B);
-    for (int i = 0; i < N; i++) tokens[i] = (i * 37 + 11) % 256;
-    for (int b = 0; b < B; b++) pl[b] = 1, len[b] = T;
-    double *lp = xmalloc(sizeof(double) * B), *dlp = xmalloc(sizeof(double) * B);
-    for (int b = 0; b < B; b++) dlp[b] = -1.0 / B;
-    adamw_t *opt = adamw_new(gpt_n_params(m), 1e-4, 0.0, 1.0, 1, 100);
-    /* training: forward + backward + AdamW */
+/* B sequences of T tokens, each scored from its second token on, with dL/dlp = -1/B. */
+typedef struct {
+    int B, T, N;
+    int *tokens, *pl, *len;
+    double *lp, *dlp;
+} batch_t;
+
+static void s_batch_init(batch_t *b, int B, int T) {
+    b->B = B, b->T = T, b->N = B * T;
+    b->tokens = xmalloc(sizeof(int) * (size_t)b->N), b->pl = xmalloc(sizeof(int) * B), b->len = xmalloc(sizeof(int) * B);
+    for (int i = 0; i < b->N; i++) b->tokens[i] = (i * 37 + 11) % 256;
+    for (int i = 0; i < B; i++) b->pl[i] = 1, b->len[i] = T;
+    b->lp = xmalloc(sizeof(double) * B), b->dlp = xmalloc(sizeof(double) * B);
+    for (int i = 0; i < B; i++) b->dlp[i] = -1.0 / B;
+}
+
+static void s_batch_free(batch_t *b) { free(b->tokens), free(b->pl), free(b->len), free(b->lp), free(b->dlp); }
+
+/* Training tokens/s: forward + backward + AdamW, for 3 s or 50 steps. */
+static double s_train_tps(gpt_t *m, adamw_t *opt, const batch_t *b) {
     int steps = 0;
     double t0 = util_now_s(), t;
     do {
-        gpt_forward(m, tokens, B, T);
+        gpt_forward(m, b->tokens, b->B, b->T);
         gpt_zero_grad(m);
-        gpt_backward(m, tokens, pl, len, dlp);
+        gpt_backward(m, b->tokens, b->pl, b->len, b->dlp);
         adamw_step(opt, gpt_params(m), gpt_grads(m), NULL);
         steps++;
     } while ((t = util_now_s() - t0) < 3.0 && steps < 50);
-    double train_tps = (double)N * steps / t;
-    double flops_per_token = 6.0 * (double)gpt_n_params(m) + 12.0 * bc->cfg.n_layer * T * bc->cfg.d_model;
-    /* sequence log-probs: forward only */
-    steps = 0;
-    t0 = util_now_s();
+    return (double)b->N * steps / t;
+}
+
+/* Sequence log-prob tokens/s: forward only, for 2 s or 100 steps. */
+static double s_logprob_tps(gpt_t *m, const batch_t *b) {
+    int steps = 0;
+    double t0 = util_now_s(), t;
     do {
-        gpt_forward(m, tokens, B, T);
-        gpt_seq_logprob(m, tokens, pl, len, lp);
+        gpt_forward(m, b->tokens, b->B, b->T);
+        gpt_seq_logprob(m, b->tokens, b->pl, b->len, b->lp);
         steps++;
     } while ((t = util_now_s() - t0) < 2.0 && steps < 100);
-    double lp_tps = (double)N * steps / t;
-    /* sampling: 16 sequences x 64 new tokens after an 8-token prompt, with the cache ... */
-    enum { S = 16, NEW = 64, PL = 8 };
-    int prompt[PL] = {51, 55, 43, 52, 53, 61, 32, 32}, plen[S], outl[S], *out = xmalloc(sizeof(int) * S * NEW);
-    const int *prompts[S];
-    float *outlp = xmalloc(sizeof(float) * S * NEW);
-    rng_t r[S];
-    for (int s = 0; s < S; s++) prompts[s] = prompt, plen[s] = PL, rng_stream(&r[s], 1, 0, 0, (uint64_t)s);
-    gpt_sample_opts_t o = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .max_new = NEW};
-    t0 = util_now_s();
-    gpt_generate(m, prompts, plen, S, &o, r, out, outlp, outl);
+    return (double)b->N * steps / t;
+}
+
+/* Sampling: SAMPLES sequences x NEW_TOKENS new tokens after an 8-token prompt. */
+enum { SAMPLES = 16, NEW_TOKENS = 64, PROMPT_LEN = 8 };
+static const int s_prompt[PROMPT_LEN] = {51, 55, 43, 52, 53, 61, 32, 32};
+
+/* Sampling tokens/s with the KV cache. */
+static double s_kv_tps(gpt_t *m) {
+    int plen[SAMPLES], outl[SAMPLES], *out = xmalloc(sizeof(int) * SAMPLES * NEW_TOKENS);
+    const int *prompts[SAMPLES];
+    float *outlp = xmalloc(sizeof(float) * SAMPLES * NEW_TOKENS);
+    rng_t r[SAMPLES];
+    for (int s = 0; s < SAMPLES; s++) prompts[s] = s_prompt, plen[s] = PROMPT_LEN, rng_stream(&r[s], 1, 0, 0, (uint64_t)s);
+    gpt_sample_opts_t o = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .max_new = NEW_TOKENS};
+    double t0 = util_now_s();
+    gpt_generate(m, prompts, plen, SAMPLES, &o, r, out, outlp, outl);
     double kv_s = util_now_s() - t0;
     long generated = 0;
-    for (int s = 0; s < S; s++) generated += outl[s];
-    /* ... and recomputing the whole prefix for every new token (the same 16 x 64 tokens) */
-    int *seq = xmalloc(sizeof(int) * S * (PL + NEW));
-    for (int s = 0; s < S; s++) memcpy(seq + s * (PL + NEW), prompt, sizeof prompt);
-    t0 = util_now_s();
+    for (int s = 0; s < SAMPLES; s++) generated += outl[s];
+    free(out), free(outlp);
+    return generated / kv_s;
+}
+
+/* Tokens/s when recomputing the whole prefix for every new token (the same sequences and
+ * lengths as s_kv_tps, for 10 s at most). */
+static double s_recompute_tps(gpt_t *m) {
+    enum { ROW = PROMPT_LEN + NEW_TOKENS };
+    int *seq = xmalloc(sizeof(int) * SAMPLES * ROW);
+    for (int s = 0; s < SAMPLES; s++) memcpy(seq + s * ROW, s_prompt, sizeof s_prompt);
+    double t0 = util_now_s();
     int recomputed = 0;
-    for (int n = PL; n < PL + NEW && util_now_s() - t0 < 10.0; n++, recomputed++) {
-        int *batch = xmalloc(sizeof(int) * S * n);
-        for (int s = 0; s < S; s++) memcpy(batch + s * n, seq + s * (PL + NEW), sizeof(int) * n);
-        gpt_forward(m, batch, S, n);
-        for (int s = 0; s < S; s++) seq[s * (PL + NEW) + n] = (s + n) % 256;
+    for (int n = PROMPT_LEN; n < ROW && util_now_s() - t0 < 10.0; n++, recomputed++) {
+        int *batch = xmalloc(sizeof(int) * SAMPLES * n);
+        for (int s = 0; s < SAMPLES; s++) memcpy(batch + s * n, seq + s * ROW, sizeof(int) * n);
+        gpt_forward(m, batch, SAMPLES, n);
+        for (int s = 0; s < SAMPLES; s++) seq[s * ROW + n] = (s + n) % 256;
         free(batch);
     }
-    double re_tps = (double)S * recomputed / (util_now_s() - t0);
-    double kv_tps = generated / kv_s;
+    double tps = (double)SAMPLES * recomputed / (util_now_s() - t0);
+    free(seq);
+    return tps;
+}
+
+typedef struct {
+    double train_tps, lp_tps, kv_tps, re_tps;
+} figures_t;
+
+static void s_print(const bench_cfg_t *bc, const gpt_t *m, double peak, const figures_t *f) {
+    double flops_per_token = 6.0 * (double)gpt_n_params(m) + 12.0 * bc->cfg.n_layer * bc->T * bc->cfg.d_model;
     printf("%-5s L%d H%d d%d ctx%d (%.2f M params), B %d x T %d:\n", bc->name, bc->cfg.n_layer, bc->cfg.n_head,
-           bc->cfg.d_model, bc->cfg.ctx, gpt_n_params(m) / 1e6, B, T);
-    printf("  training        %8.0f tokens/s   MFU %4.1f%% of %.0f GFLOP/s\n", train_tps,
-           100.0 * train_tps * flops_per_token / (peak * 1e9), peak);
-    printf("  sequence logp   %8.0f tokens/s (forward only)\n", lp_tps);
+           bc->cfg.d_model, bc->cfg.ctx, gpt_n_params(m) / 1e6, bc->B, bc->T);
+    printf("  training        %8.0f tokens/s   MFU %4.1f%% of %.0f GFLOP/s\n", f->train_tps,
+           100.0 * f->train_tps * flops_per_token / (peak * 1e9), peak);
+    printf("  sequence logp   %8.0f tokens/s (forward only)\n", f->lp_tps);
     printf("  sampling (KV)   %8.0f tokens/s (16 sequences x 64 new tokens); recomputing the prefix %.0f tokens/s: "
-           "%.1fx\n", kv_tps, re_tps, kv_tps / re_tps);
+           "%.1fx\n", f->kv_tps, f->re_tps, f->kv_tps / f->re_tps);
     printf("  peak memory     %8ld MiB (process so far)\n", s_peak_rss_mb());
-    free(tokens), free(pl), free(len), free(lp), free(dlp), free(out), free(outlp), free(seq);
+}
+
+/* One config's figures; the optimiser lives throughout, as in training, so the peak memory
+ * counts it. */
+static void s_bench(const bench_cfg_t *bc, double peak) {
+    gpt_t *m = gpt_new(&bc->cfg, 1);
+    batch_t b;
+    s_batch_init(&b, bc->B, bc->T);
+    adamw_t *opt = adamw_new(gpt_n_params(m), 1e-4, 0.0, 1.0, 1, 100);
+    figures_t f;
+    f.train_tps = s_train_tps(m, opt, &b);
+    f.lp_tps = s_logprob_tps(m, &b);
+    f.kv_tps = s_kv_tps(m);
+    f.re_tps = s_recompute_tps(m);
+    s_print(bc, m, peak, &f);
+    s_batch_free(&b);
     adamw_destroy(&opt);
     gpt_destroy(&m);
 }
 
-int bench_model_main(int argc, char **argv) {
-    int threads = 2;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--help")) {
-            printf("usage: spar bench model [--threads N]\n\nPrints the GPT policy's speed on this machine: sgemm peak, "
-                   "training tokens/s and MFU, KV-cache sampling, sequence log-probs, peak memory.\n");
-            return 0;
-        } else {
-            fprintf(stderr, "spar bench model: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    if (threads < 1) threads = 1;
-    gpt_set_threads(threads);
-    /* the peak: the best sgemm rate at the models' training shapes */
+/* The peak: the best sgemm rate at the models' training shapes. */
+static double s_peak_gflops(void) {
     int shapes[4][3] = {{2048, 384, 128}, {2048, 512, 128}, {4096, 1152, 384}, {4096, 1536, 384}};
     double peak = 0;
     for (int i = 0; i < 4; i++) {
         double g = s_sgemm_gflops(shapes[i][0], shapes[i][1], shapes[i][2]);
         if (g > peak) peak = g;
     }
+    return peak;
+}
+
+int bench_model_main(int argc, char **argv) {
+    int threads = 2;
+    int rc = args_threads(argc, argv, "bench model", HELP, &threads);
+    if (rc >= 0) return rc;
+    if (threads < 1) threads = 1;
+    gpt_set_threads(threads);
+    double peak = s_peak_gflops();
     printf("spar bench model: %d thread(s); OpenBLAS sgemm peak at the model's shapes %.0f GFLOP/s\n", threads, peak);
     bench_cfg_t cfgs[2] = {{"tiny", {4, 4, 128, 128, GPT_VOCAB}, 16, 128}, {"small", {6, 6, 384, 256, GPT_VOCAB}, 16, 256}};
     for (int i = 0; i < 2; i++) s_bench(&cfgs[i], peak);

@@ -34,11 +34,18 @@ static gpt_t *s_load(const char *cmd, const char *path) {
     return m;
 }
 
-int gpt_sample_main(int argc, char **argv) {
-    const char *ckpt = NULL, *prompt = NULL;
-    int n = 1;
-    gpt_sample_opts_t o = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .max_new = 64};
-    unsigned long long seed = 1;
+typedef struct {
+    const char *ckpt, *prompt;
+    int n; /* completions */
+    unsigned long long seed;
+    gpt_sample_opts_t o;
+} sample_args_t;
+
+/* spar sample's options; returns -1 to go on, else the exit status (0 after --help, 2 after
+ * saying what is wrong). */
+static int s_parse_sample(int argc, char **argv, sample_args_t *sa) {
+    *sa = (sample_args_t){.n = 1, .seed = 1, .o = {.temperature = 1.0, .top_k = 0, .top_p = 1.0, .max_new = 64}};
+    gpt_sample_opts_t *o = &sa->o;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int v = i + 1 < argc;
@@ -46,55 +53,80 @@ int gpt_sample_main(int argc, char **argv) {
             printf("usage: spar sample CKPT --prompt TEXT [-n N] [--max-new M] [--temperature T] [--top-k K] "
                    "[--top-p P] [--seed S]\n\nPrints N completions of TEXT, each with its log-prob under the policy.\n");
             return 0;
-        } else if (!strcmp(a, "--prompt") && v) prompt = argv[++i];
-        else if (!strcmp(a, "-n") && v) n = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-new") && v) o.max_new = atoi(argv[++i]);
-        else if (!strcmp(a, "--temperature") && v) o.temperature = atof(argv[++i]);
-        else if (!strcmp(a, "--top-k") && v) o.top_k = atoi(argv[++i]);
-        else if (!strcmp(a, "--top-p") && v) o.top_p = atof(argv[++i]);
-        else if (!strcmp(a, "--seed") && v) seed = strtoull(argv[++i], NULL, 10);
-        else if (a[0] != '-' && !ckpt) ckpt = a;
+        } else if (!strcmp(a, "--prompt") && v) sa->prompt = argv[++i];
+        else if (!strcmp(a, "-n") && v) sa->n = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-new") && v) o->max_new = atoi(argv[++i]);
+        else if (!strcmp(a, "--temperature") && v) o->temperature = atof(argv[++i]);
+        else if (!strcmp(a, "--top-k") && v) o->top_k = atoi(argv[++i]);
+        else if (!strcmp(a, "--top-p") && v) o->top_p = atof(argv[++i]);
+        else if (!strcmp(a, "--seed") && v) sa->seed = strtoull(argv[++i], NULL, 10);
+        else if (a[0] != '-' && !sa->ckpt) sa->ckpt = a;
         else {
             fprintf(stderr, "spar sample: unexpected argument '%s' (spar sample --help)\n", a);
             return 2;
         }
     }
-    if (!ckpt || !prompt || n < 1 || n > 4096 || o.max_new < 1 || o.top_p <= 0 || o.top_p > 1 || o.temperature < 0) {
+    if (!sa->ckpt || !sa->prompt || sa->n < 1 || sa->n > 4096 || o->max_new < 1 || o->top_p <= 0 || o->top_p > 1 ||
+        o->temperature < 0) {
         fprintf(stderr, "spar sample: need CKPT, --prompt TEXT, 1 <= n <= 4096, max-new >= 1, 0 < top-p <= 1\n");
         return 2;
     }
-    gpt_t *m = s_load("sample", ckpt);
-    if (!m) return 2;
+    return -1;
+}
+
+/* The prompt's tokens (*plen of them, malloc'd), or NULL after saying it does not fit. */
+static int *s_encode_prompt(const gpt_t *m, const char *prompt, int *plen) {
     int ctx = gpt_config(m)->ctx, *ptok = xmalloc(sizeof(int) * (size_t)ctx);
-    int plen = tok_encode(prompt, ptok, ctx);
-    if (plen < 1 || (size_t)plen < strlen(prompt) || plen >= ctx) {
+    *plen = tok_encode(prompt, ptok, ctx);
+    if (*plen < 1 || (size_t)*plen < strlen(prompt) || *plen >= ctx) {
         fprintf(stderr, "spar sample: the prompt must have 1 to %d bytes (the model's context is %d)\n", ctx - 1, ctx);
         free(ptok);
-        gpt_destroy(&m);
-        return 2;
+        return NULL;
     }
+    return ptok;
+}
+
+/* Sample s as one JSON line: its completion, log-prob and whether it ended (end-of-text). */
+static void s_print_sample(int s, const char *prompt, const int *out, const float *lps, int len) {
+    double lp = 0;
+    for (int i = 0; i < len; i++) lp += lps[i];
+    char *text = s_printable(out, len);
+    json_t *j = json_pack("{s:i, s:s, s:s, s:f, s:b}", "sample", s, "prompt", prompt, "completion", text, "logprob", lp,
+                          "ended", len > 0 && out[len - 1] == GPT_EOT);
+    char *line = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    printf("%s\n", line);
+    free(line);
+    json_decref(j);
+    free(text);
+}
+
+/* sa->n completions of the prompt, each from its own stream of the seed, printed in order. */
+static void s_sample(gpt_t *m, const sample_args_t *sa, const int *ptok, int plen) {
+    int n = sa->n, max_new = sa->o.max_new;
     const int **prompts = xmalloc(sizeof(int *) * (size_t)n);
-    int *plens = xmalloc(sizeof(int) * (size_t)n), *out = xmalloc(sizeof(int) * (size_t)n * o.max_new),
+    int *plens = xmalloc(sizeof(int) * (size_t)n), *out = xmalloc(sizeof(int) * (size_t)n * max_new),
         *len = xmalloc(sizeof(int) * (size_t)n);
-    float *lps = xmalloc(sizeof(float) * (size_t)n * o.max_new);
+    float *lps = xmalloc(sizeof(float) * (size_t)n * max_new);
     rng_t *r = xmalloc(sizeof(rng_t) * (size_t)n);
-    for (int s = 0; s < n; s++) prompts[s] = ptok, plens[s] = plen, rng_stream(&r[s], seed, 0, 0, (uint64_t)s);
-    gpt_generate(m, prompts, plens, n, &o, r, out, lps, len);
-    for (int s = 0; s < n; s++) {
-        double lp = 0;
-        for (int i = 0; i < len[s]; i++) lp += lps[(size_t)s * o.max_new + i];
-        char *text = s_printable(out + (size_t)s * o.max_new, len[s]);
-        json_t *j = json_pack("{s:i, s:s, s:s, s:f, s:b}", "sample", s, "prompt", prompt, "completion", text, "logprob", lp,
-                              "ended", len[s] > 0 && out[(size_t)s * o.max_new + len[s] - 1] == GPT_EOT);
-        char *line = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-        printf("%s\n", line);
-        free(line);
-        json_decref(j);
-        free(text);
-    }
-    free(ptok), free(prompts), free(plens), free(out), free(len), free(lps), free(r);
+    for (int s = 0; s < n; s++) prompts[s] = ptok, plens[s] = plen, rng_stream(&r[s], sa->seed, 0, 0, (uint64_t)s);
+    gpt_generate(m, prompts, plens, n, &sa->o, r, out, lps, len);
+    for (int s = 0; s < n; s++)
+        s_print_sample(s, sa->prompt, out + (size_t)s * max_new, lps + (size_t)s * max_new, len[s]);
+    free(prompts), free(plens), free(out), free(len), free(lps), free(r);
+}
+
+int gpt_sample_main(int argc, char **argv) {
+    sample_args_t sa;
+    int rc = s_parse_sample(argc, argv, &sa);
+    if (rc >= 0) return rc;
+    gpt_t *m = s_load("sample", sa.ckpt);
+    if (!m) return 2;
+    int plen, *ptok = s_encode_prompt(m, sa.prompt, &plen);
+    int status = ptok ? 0 : 2;
+    if (ptok) s_sample(m, &sa, ptok, plen);
+    free(ptok);
     gpt_destroy(&m);
-    return 0;
+    return status;
 }
 
 typedef struct {

@@ -49,6 +49,13 @@ const char *itertable_value(char *buf, size_t len, json_t *v, const char *fmt) {
     return buf;
 }
 
+int itertable_has(json_t *lines, const char *key) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) if (json_is_number(json_object_get(o, key))) return 1;
+    return 0;
+}
+
 void itertable_header(FILE *out, const itertable_col_t *const *cols, int n) {
     for (int c = 0; c < n; c++) fprintf(out, "%s%*s", c ? " " : "", cols[c]->width, cols[c]->head);
     fputc('\n', out);

@@ -1,7 +1,8 @@
 /* itertable — the iteration table of spar run and spar monitor: every column (header,
  * iterations.jsonl key, width, number format) defined once, the column sets each command shows,
- * and the printer of its header and of a row from an iterations.jsonl line. Which set fits a
- * run (its task and judge) is the caller's choice; reading the lines is too. */
+ * the printer of its header and of a row from an iterations.jsonl line, and whether any line
+ * holds a number for a key (spar plot picks its curves so too). Which set fits a run (its task
+ * and judge) is the caller's choice; reading the lines is too. */
 #ifndef SPAR_CLI_ITERTABLE_H
 #define SPAR_CLI_ITERTABLE_H
 
@@ -33,6 +34,10 @@ extern const itertable_col_t *const itertable_trail[ITERTABLE_TRAIL];
 void itertable_header(FILE *out, const itertable_col_t *const *cols, int n);
 /* One line's cells under those headers; a key the line lacks shows as "-". */
 void itertable_row(FILE *out, const itertable_col_t *const *cols, int n, json_t *line);
+
+/* 1 when some line of the array holds a number for key: only such keys become columns (and
+ * plot curves: gnuplot refuses a curve without one defined point). */
+int itertable_has(json_t *lines, const char *key);
 
 /* A JSON value as a cell in buf: a number in fmt (NULL: an integer), a string with its control
  * characters as '?', anything else "-". Returns buf. */

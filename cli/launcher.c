@@ -81,6 +81,11 @@ static int s_spawn(launcher_t *R, child_t *c) {
     return 0;
 }
 
+static void s_close_output(child_t *c) {
+    if (c->out_fd >= 0) close(c->out_fd);
+    c->out_fd = -1;
+}
+
 static child_t *s_add(launcher_t *R, const char *role, int index, const char *extra_set) {
     child_t *c = &R->children[R->n_children++];
     memset(c, 0, sizeof *c);
@@ -117,10 +122,7 @@ static void s_drain(launcher_t *R, child_t *c) {
     for (;;) {
         ssize_t n = c->out_fd >= 0 ? read(c->out_fd, buf, sizeof buf) : 0;
         if (n <= 0) {
-            if (n == 0 && c->out_fd >= 0) {
-                close(c->out_fd);
-                c->out_fd = -1;
-            }
+            if (n == 0) s_close_output(c);
             return;
         }
         if (c->log) {
@@ -213,8 +215,9 @@ static void s_tail_table(launcher_t *R) {
 
 /* ---- setup ------------------------------------------------------------------------------ */
 
-static int s_prepare(launcher_t *R) {
-    R->cfg = R->args->cfg;
+/* The run folder: with --resume the configured one (it must hold a run), else the configured
+ * one or the first free NAME.1, NAME.2, ... (an earlier run is never overwritten). */
+static int s_choose_run_dir(launcher_t *R) {
     char base[1024];
     learner_run_dir(&R->cfg, base, sizeof base);
     snprintf(R->run_dir, sizeof R->run_dir, "%s", base);
@@ -227,8 +230,13 @@ static int s_prepare(launcher_t *R) {
             return -1;
         }
     }
-    for (int i = 1; !R->args->resume && util_file_exists(R->run_dir); i++) /* never overwrite an earlier run */
+    for (int i = 1; !R->args->resume && util_file_exists(R->run_dir); i++)
         snprintf(R->run_dir, sizeof R->run_dir, "%s.%d", base, i);
+    return 0;
+}
+
+/* The run's logs/, a private socket folder under /tmp, and the path of this binary. */
+static int s_make_folders(launcher_t *R) {
     char *logs = xasprintf("%s/logs", R->run_dir);
     int rc = util_mkdirs(logs);
     free(logs);
@@ -244,51 +252,64 @@ static int s_prepare(launcher_t *R) {
     ssize_t n = readlink("/proc/self/exe", R->exe, sizeof R->exe - 1);
     if (n <= 0) return -1;
     R->exe[n] = '\0';
+    return 0;
+}
 
-    /* Children share one resolved config; only endpoints and the run folder change. */
-    snprintf(R->cfg.run.dir, sizeof R->cfg.run.dir, "%s", R->run_dir);
+/* Children share one resolved config; only endpoints and the run folder change. It is written
+ * to RUN_DIR/config.yaml, with the run's CURVE keys made first when security.curve is on. */
+static int s_resolve_config(launcher_t *R) {
+    spar_config_t *c = &R->cfg;
+    snprintf(c->run.dir, sizeof c->run.dir, "%s", R->run_dir);
     char err[1024];
-    if (R->cfg.security.curve && curve_keys_for_run(&R->cfg, R->run_dir, err, sizeof err) != 0) {
+    if (c->security.curve && curve_keys_for_run(c, R->run_dir, err, sizeof err) != 0) {
         fprintf(stderr, "spar run: CURVE keys: %s\n", err);
         return -1;
     }
-    snprintf(R->cfg.learner.control, sizeof R->cfg.learner.control, "ipc://%s/control", R->sock_dir);
-    snprintf(R->cfg.learner.publish, sizeof R->cfg.learner.publish, "ipc://%s/publish", R->sock_dir);
+    snprintf(c->learner.control, sizeof c->learner.control, "ipc://%s/control", R->sock_dir);
+    snprintf(c->learner.publish, sizeof c->learner.publish, "ipc://%s/publish", R->sock_dir);
     size_t off = 0;
-    R->cfg.judge.endpoints[0] = '\0';
-    for (long j = 0; j < R->cfg.judge.count; j++)
-        off += (size_t)snprintf(R->cfg.judge.endpoints + off, sizeof R->cfg.judge.endpoints - off, "%sipc://%s/judge-%ld",
+    c->judge.endpoints[0] = '\0';
+    for (long j = 0; j < c->judge.count; j++)
+        off += (size_t)snprintf(c->judge.endpoints + off, sizeof c->judge.endpoints - off, "%sipc://%s/judge-%ld",
                                 j ? "," : "", R->sock_dir, j);
-    if (off >= sizeof R->cfg.judge.endpoints) {
+    if (off >= sizeof c->judge.endpoints) {
         fprintf(stderr, "spar run: too many judges for one endpoint list\n");
         return -1;
     }
     char *cfgpath = xasprintf("%s/config.yaml", R->run_dir);
-    int rc2 = config_save(&R->cfg, cfgpath, "resolved by spar run; every process of the run reads it");
+    int rc = config_save(c, cfgpath, "resolved by spar run; every process of the run reads it");
     free(cfgpath);
-    if (rc2 != 0) {
-        fprintf(stderr, "spar run: cannot write the config into %s: %s\n", R->run_dir, strerror(-rc2));
+    if (rc != 0) {
+        fprintf(stderr, "spar run: cannot write the config into %s: %s\n", R->run_dir, strerror(-rc));
         return -1;
     }
     return 0;
 }
 
+static int s_prepare(launcher_t *R) {
+    R->cfg = R->args->cfg;
+    if (s_choose_run_dir(R) != 0 || s_make_folders(R) != 0) return -1;
+    return s_resolve_config(R);
+}
+
+static void s_remove_socket(const launcher_t *R, const char *name) {
+    char *p = xasprintf("%s/%s", R->sock_dir, name);
+    unlink(p);
+    free(p);
+}
+
 static void s_cleanup(launcher_t *R) {
     for (long j = 0; j < R->cfg.judge.count; j++) {
-        char *p = xasprintf("%s/judge-%ld", R->sock_dir, j);
-        unlink(p);
-        free(p);
+        char name[32];
+        snprintf(name, sizeof name, "judge-%ld", j);
+        s_remove_socket(R, name);
     }
-    char *p = xasprintf("%s/control", R->sock_dir);
-    unlink(p);
-    free(p);
-    p = xasprintf("%s/publish", R->sock_dir);
-    unlink(p);
-    free(p);
+    s_remove_socket(R, "control");
+    s_remove_socket(R, "publish");
     rmdir(R->sock_dir);
     for (int i = 0; i < R->n_children; i++) {
         child_t *c = &R->children[i];
-        if (c->out_fd >= 0) close(c->out_fd);
+        s_close_output(c);
         if (c->log) fclose(c->log);
         for (int a = 0; c->argv[a]; a++) free(c->argv[a]);
         free(c->argv);
@@ -317,6 +338,132 @@ static void s_stop_all(launcher_t *R) {
 
 /* ---- main loop -------------------------------------------------------------------------- */
 
+static void s_print_plan(const launcher_t *R) {
+    const spar_config_t *c = &R->cfg;
+    if (c->task.kind == TASK_GAME)
+        printf("spar run: %s, %ld iterations of %s on %s games (n=%ld, %ld prompts, K=%ld), %ld judge(s), %ld actor(s)\n",
+               c->run.name, c->run.iterations, config_name(CFG_NAMES_ALG, c->algorithm.name),
+               config_name(CFG_NAMES_FAMILY, c->game.family), c->game.n, c->task.prompts, c->rollout.samples_per_prompt,
+               c->judge.count, c->actor.count);
+    else
+        printf("spar run: %s, %ld iterations of %s on %s with a %s policy (init %s; %ld prompts, K=%ld), %ld judge(s), "
+               "%ld actor(s)\n",
+               c->run.name, c->run.iterations, config_name(CFG_NAMES_ALG, c->algorithm.name),
+               config_name(CFG_NAMES_TASK, c->task.kind), config_name(CFG_NAMES_POLICY, c->policy.kind),
+               config_name(CFG_NAMES_INIT, c->policy.init), c->task.prompts, c->rollout.samples_per_prompt,
+               c->judge.count, c->actor.count);
+    printf("spar run: run folder %s (logs in %s/logs)\n", R->run_dir, R->run_dir);
+}
+
+/* The learner, judge-0.. (each binding its own socket) and actor-0..; returns the learner. */
+static child_t *s_add_children(launcher_t *R) {
+    child_t *learner = s_add(R, "learner", -1, NULL);
+    for (long j = 0; j < R->cfg.judge.count; j++) {
+        char set[400];
+        snprintf(set, sizeof set, "judge.bind=ipc://%s/judge-%ld", R->sock_dir, j);
+        s_add(R, "judge", (int)j, set);
+    }
+    for (long a = 0; a < R->cfg.actor.count; a++) s_add(R, "actor", (int)a, NULL);
+    return learner;
+}
+
+static int s_spawn_all(launcher_t *R) {
+    for (int i = 0; i < R->n_children; i++)
+        if (s_spawn(R, &R->children[i]) != 0) {
+            fprintf(stderr, "spar run: cannot start %s: %s\n", R->children[i].name, strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
+/* Waits up to 100 ms for output, then moves every child's into its log. */
+static void s_poll_output(launcher_t *R) {
+    struct pollfd pfd[MAX_CHILDREN];
+    int n = 0;
+    for (int i = 0; i < R->n_children; i++)
+        if (R->children[i].out_fd >= 0) pfd[n++] = (struct pollfd){R->children[i].out_fd, POLLIN, 0};
+    poll(pfd, (nfds_t)n, 100);
+    for (int i = 0; i < R->n_children; i++) s_drain(R, &R->children[i]);
+}
+
+static void s_restart(launcher_t *R, child_t *c, const char *how) {
+    c->restarts++;
+    printf("spar run: %s ended with %s; restarting (restart %d)\n", c->name, how, c->restarts);
+    s_close_output(c);
+    if (s_spawn(R, c) != 0) printf("spar run: cannot restart %s: %s\n", c->name, strerror(errno));
+}
+
+/* What a child's exit means: the learner's ends the run (*status 0 when it completed); an actor
+ * or judge that failed is restarted, at most actor.max_restarts times. Returns why the run
+ * ends, or NULL while it goes on. */
+static const char *s_on_exit(launcher_t *R, child_t *c, const child_t *learner, int *status) {
+    char how[96];
+    s_describe_exit(c->exit_status, how, sizeof how);
+    int clean = WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == 0;
+    if (c == learner) {
+        if (!clean) printf("spar run: the learner ended with %s (see %s/logs/learner.log)\n", how, R->run_dir);
+        *status = clean ? 0 : 1;
+        return clean ? "complete" : "learner failed";
+    }
+    if (clean) return NULL; /* told to stop */
+    if (c->restarts >= R->cfg.actor.max_restarts) {
+        printf("spar run: %s ended with %s; restart limit (%ld) reached\n", c->name, how, R->cfg.actor.max_restarts);
+        if (!s_running(R, c->role)) return !strcmp(c->role, "judge") ? "no judge left" : "no actor left";
+        return NULL;
+    }
+    s_restart(R, c, how);
+    return NULL;
+}
+
+/* Until the learner ends, Ctrl-C, or no judge or no actor is left: logs, table rows, exits.
+ * Returns the run's exit status; *why says why it ended. */
+static int s_supervise(launcher_t *R, const child_t *learner, const char **why) {
+    int status = 1;
+    *why = NULL;
+    while (!*why) {
+        s_poll_output(R);
+        s_tail_table(R);
+        if (util_stop_requested()) {
+            *why = "interrupted";
+            return 130;
+        }
+        child_t *c;
+        while (!*why && (c = s_reap_one(R))) *why = s_on_exit(R, c, learner, &status);
+    }
+    return status;
+}
+
+/* After a complete run the learner has told the actors: they get a moment, then actors and
+ * judges are asked to stop; whatever still runs is stopped. */
+static void s_shutdown(launcher_t *R, int status) {
+    if (status == 0) {
+        s_wait_children(R, "actor", 3000);
+        s_signal_all(R, SIGTERM, "actor");
+        s_signal_all(R, SIGTERM, "judge");
+        s_wait_children(R, NULL, 5000);
+    }
+    s_stop_all(R);
+}
+
+static double s_num(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
+
+/* The last lines: the first and last iteration's figures of a complete run, else why it ended. */
+static void s_print_outcome(const launcher_t *R, int status, const char *why, double wall) {
+    json_t *first = R->first, *last = R->last;
+    if (status == 0 && first && last && R->cfg.task.kind != TASK_GAME) {
+        printf("spar run: complete in %.1f s: accuracy %.3f -> %.3f (sampled %.3f -> %.3f), lost %lld\n", wall,
+               s_num(first, "accuracy"), s_num(last, "accuracy"), s_num(first, "accuracy_sampled"),
+               s_num(last, "accuracy_sampled"), json_integer_value(json_object_get(last, "lost")));
+    } else if (status == 0 && first && last) {
+        printf("spar run: complete in %.1f s: exploitability %.4f -> %.4f (average iterate %.4f), lost %lld\n", wall,
+               s_num(first, "exploitability"), s_num(last, "exploitability"), s_num(last, "exploitability_avg"),
+               json_integer_value(json_object_get(last, "lost")));
+    } else {
+        printf("spar run: %s after %.1f s; logs in %s/logs\n", why ? why : "failed", wall, R->run_dir);
+    }
+    printf("spar run: iterations in %s/iterations.jsonl\n", R->run_dir);
+}
+
 int launcher_run(args_t *args) {
     static launcher_t R;
     memset(&R, 0, sizeof R);
@@ -324,104 +471,18 @@ int launcher_run(args_t *args) {
     util_install_stop_signals();
     if (s_prepare(&R) != 0) return 1;
     double t0 = util_now_s();
-    if (R.cfg.task.kind == TASK_GAME)
-        printf("spar run: %s, %ld iterations of %s on %s games (n=%ld, %ld prompts, K=%ld), %ld judge(s), %ld actor(s)\n",
-               R.cfg.run.name, R.cfg.run.iterations, config_name(CFG_NAMES_ALG, R.cfg.algorithm.name), config_name(CFG_NAMES_FAMILY, R.cfg.game.family), R.cfg.game.n,
-               R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count, R.cfg.actor.count);
-    else
-        printf("spar run: %s, %ld iterations of %s on %s with a %s policy (init %s; %ld prompts, K=%ld), %ld judge(s), "
-               "%ld actor(s)\n",
-               R.cfg.run.name, R.cfg.run.iterations, config_name(CFG_NAMES_ALG, R.cfg.algorithm.name), config_name(CFG_NAMES_TASK, R.cfg.task.kind), config_name(CFG_NAMES_POLICY, R.cfg.policy.kind),
-               config_name(CFG_NAMES_INIT, R.cfg.policy.init), R.cfg.task.prompts, R.cfg.rollout.samples_per_prompt, R.cfg.judge.count,
-               R.cfg.actor.count);
-    printf("spar run: run folder %s (logs in %s/logs)\n", R.run_dir, R.run_dir);
-
-    child_t *learner = s_add(&R, "learner", -1, NULL);
-    for (long j = 0; j < R.cfg.judge.count; j++) {
-        char set[400];
-        snprintf(set, sizeof set, "judge.bind=ipc://%s/judge-%ld", R.sock_dir, j);
-        s_add(&R, "judge", (int)j, set);
+    s_print_plan(&R);
+    const child_t *learner = s_add_children(&R);
+    if (s_spawn_all(&R) != 0) {
+        s_stop_all(&R);
+        s_cleanup(&R);
+        return 1;
     }
-    for (long a = 0; a < R.cfg.actor.count; a++) s_add(&R, "actor", (int)a, NULL);
-    for (int i = 0; i < R.n_children; i++)
-        if (s_spawn(&R, &R.children[i]) != 0) {
-            fprintf(stderr, "spar run: cannot start %s: %s\n", R.children[i].name, strerror(errno));
-            s_stop_all(&R);
-            s_cleanup(&R);
-            return 1;
-        }
-
-    int status = 1;
-    const char *why = NULL;
-    while (!why) {
-        struct pollfd pfd[MAX_CHILDREN];
-        int n = 0;
-        for (int i = 0; i < R.n_children; i++)
-            if (R.children[i].out_fd >= 0) pfd[n++] = (struct pollfd){R.children[i].out_fd, POLLIN, 0};
-        poll(pfd, (nfds_t)n, 100);
-        for (int i = 0; i < R.n_children; i++) s_drain(&R, &R.children[i]);
-        s_tail_table(&R);
-        if (util_stop_requested()) {
-            why = "interrupted";
-            status = 130;
-            break;
-        }
-        child_t *c;
-        while ((c = s_reap_one(&R))) {
-            char how[96];
-            s_describe_exit(c->exit_status, how, sizeof how);
-            if (c == learner) {
-                int ok = WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == 0;
-                if (!ok) printf("spar run: the learner ended with %s (see %s/logs/learner.log)\n", how, R.run_dir);
-                status = ok ? 0 : 1;
-                why = ok ? "complete" : "learner failed";
-                break;
-            }
-            int clean = WIFEXITED(c->exit_status) && WEXITSTATUS(c->exit_status) == 0;
-            if (clean) continue; /* told to stop */
-            if (c->restarts >= R.cfg.actor.max_restarts) {
-                printf("spar run: %s ended with %s; restart limit (%ld) reached\n", c->name, how, R.cfg.actor.max_restarts);
-                if (!s_running(&R, c->role)) {
-                    why = !strcmp(c->role, "judge") ? "no judge left" : "no actor left";
-                    break;
-                }
-                continue;
-            }
-            c->restarts++;
-            printf("spar run: %s ended with %s; restarting (restart %d)\n", c->name, how, c->restarts);
-            if (c->out_fd >= 0) {
-                close(c->out_fd);
-                c->out_fd = -1;
-            }
-            if (s_spawn(&R, c) != 0) printf("spar run: cannot restart %s: %s\n", c->name, strerror(errno));
-        }
-    }
-    if (status == 0) { /* the learner told the actors; give them a moment, then stop judges */
-        s_wait_children(&R, "actor", 3000);
-        s_signal_all(&R, SIGTERM, "actor");
-        s_signal_all(&R, SIGTERM, "judge");
-        s_wait_children(&R, NULL, 5000);
-    }
-    s_stop_all(&R);
+    const char *why;
+    int status = s_supervise(&R, learner, &why);
+    s_shutdown(&R, status);
     s_tail_table(&R);
-    double wall = util_now_s() - t0;
-    if (status == 0 && R.first && R.last && R.cfg.task.kind != TASK_GAME) {
-        printf("spar run: complete in %.1f s: accuracy %.3f -> %.3f (sampled %.3f -> %.3f), lost %lld\n", wall,
-               json_number_value(json_object_get(R.first, "accuracy")),
-               json_number_value(json_object_get(R.last, "accuracy")),
-               json_number_value(json_object_get(R.first, "accuracy_sampled")),
-               json_number_value(json_object_get(R.last, "accuracy_sampled")),
-               json_integer_value(json_object_get(R.last, "lost")));
-    } else if (status == 0 && R.first && R.last) {
-        printf("spar run: complete in %.1f s: exploitability %.4f -> %.4f (average iterate %.4f), lost %lld\n", wall,
-               json_number_value(json_object_get(R.first, "exploitability")),
-               json_number_value(json_object_get(R.last, "exploitability")),
-               json_number_value(json_object_get(R.last, "exploitability_avg")),
-               json_integer_value(json_object_get(R.last, "lost")));
-    } else {
-        printf("spar run: %s after %.1f s; logs in %s/logs\n", why ? why : "failed", wall, R.run_dir);
-    }
-    printf("spar run: iterations in %s/iterations.jsonl\n", R.run_dir);
+    s_print_outcome(&R, status, why, util_now_s() - t0);
     s_cleanup(&R);
     return status;
 }

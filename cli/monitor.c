@@ -220,13 +220,6 @@ static int s_status_endpoint(monitor_t *M, json_t **status_out, char *note, size
 
 /* ---- rendering -------------------------------------------------------------------------- */
 
-static int s_has(json_t *lines, const char *key) {
-    size_t i;
-    json_t *o;
-    json_array_foreach(lines, i, o) if (json_is_number(GET(o, key))) return 1;
-    return 0;
-}
-
 static void s_render_table(const monitor_t *M, FILE *out) {
     if (json_array_size(M->lines) == 0) {
         if (M->endpoint) fprintf(out, "no iterations yet\n");
@@ -237,7 +230,7 @@ static void s_render_table(const monitor_t *M, FILE *out) {
     int n = 0;
     for (int c = 0; c < ITERTABLE_LEAD; c++) cols[n++] = itertable_lead[c];
     for (int c = 0; c < ITERTABLE_METRICS; c++)
-        if (s_has(M->lines, itertable_metrics[c]->key)) cols[n++] = itertable_metrics[c];
+        if (itertable_has(M->lines, itertable_metrics[c]->key)) cols[n++] = itertable_metrics[c];
     for (int c = 0; c < ITERTABLE_TRAIL; c++) cols[n++] = itertable_trail[c];
     itertable_header(out, cols, n);
     size_t i;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/itertable.h"
 #include "common/util.h"
 
 #define PLOT_MAX_KEYS 4
@@ -117,15 +118,6 @@ static json_t *s_read_log(const char *path) {
     return lines;
 }
 
-/* Does any line hold a number for key? Only such fields become curves: gnuplot refuses a
- * curve without one defined point. */
-static int s_present(json_t *lines, const char *key) {
-    size_t i;
-    json_t *o;
-    json_array_foreach(lines, i, o) if (json_is_number(json_object_get(o, key))) return 1;
-    return 0;
-}
-
 /* ---- the gnuplot script ----------------------------------------------------------------- */
 
 /* s as a gnuplot single-quoted string body (a quote is doubled). */
@@ -151,7 +143,7 @@ static int s_write_data(const char *path, json_t *lines, int col[N_PANELS][PLOT_
     for (int p = 0; p < N_PANELS; p++) {
         int any = 0;
         for (int k = 0; k < PLOT_MAX_KEYS; k++) {
-            col[p][k] = s_panels[p].keys[k] && s_present(lines, s_panels[p].keys[k]) ? next++ : 0;
+            col[p][k] = s_panels[p].keys[k] && itertable_has(lines, s_panels[p].keys[k]) ? next++ : 0;
             any |= col[p][k] != 0;
         }
         panels += any;

@@ -48,6 +48,17 @@ static void test_itertable_row_formats_each_cell(void **state) {
     free(r);
 }
 
+static void test_itertable_has_a_number_in_some_line(void **state) {
+    (void)state;
+    json_t *lines = json_loads("[{\"loss\":null,\"kl\":\"0.5\"},{\"iteration\":2},{\"loss\":0.25}]", 0, NULL);
+    assert_non_null(lines);
+    assert_int_equal(itertable_has(lines, "loss"), 1);
+    assert_int_equal(itertable_has(lines, "iteration"), 1);
+    assert_int_equal(itertable_has(lines, "kl"), 0); /* a string is no number */
+    assert_int_equal(itertable_has(lines, "wall_s"), 0);
+    json_decref(lines);
+}
+
 static void test_itertable_monitor_sets_and_values(void **state) {
     (void)state;
     const itertable_col_t *cols[] = {itertable_lead[0], itertable_metrics[0], itertable_trail[ITERTABLE_TRAIL - 1]};
@@ -66,6 +77,7 @@ int main(void) {
         cmocka_unit_test(test_itertable_run_headers_keep_their_columns),
         cmocka_unit_test(test_itertable_row_formats_each_cell),
         cmocka_unit_test(test_itertable_monitor_sets_and_values),
+        cmocka_unit_test(test_itertable_has_a_number_in_some_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
