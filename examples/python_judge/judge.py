@@ -14,6 +14,7 @@ a correct sum beats a wrong number, a nearer number a farther one, a number beat
     python3 examples/python_judge/judge.py --bind tcp://*:5557
 """
 import argparse
+import random
 import os
 import re
 import signal
@@ -87,9 +88,11 @@ def main():
     ap.add_argument("--position-bias", type=float, default=0.0,
                     help="testing: favour the first-listed of two equal answers by this much (0 .. 0.5)")
     ap.add_argument("--malformed-every", type=int, default=0,
-                    help="testing: make every Nth reply break P + P^T = 1 (0: never)")
+                    help="testing: make one reply in N, drawn at random, break P + P^T = 1 (0: never);"
+                         " random, not every Nth, so that a retried request is not broken every time")
     args = ap.parse_args()
     pb = load_messages()
+    breaker = random.Random(1)  # which replies --malformed-every breaks
 
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
@@ -139,7 +142,7 @@ def main():
                         for j in range(i + 1, k):
                             if P[i][j] == 0.5:
                                 P[i][j], P[j][i] = 0.5 + args.position_bias, 0.5 - args.position_bias
-                    if args.malformed_every and served % args.malformed_every == 0:
+                    if args.malformed_every and breaker.random() < 1.0 / args.malformed_every:
                         P[0][k - 1] = P[k - 1][0] = 0.9  # P + P^T = 1.8: the actor must refuse this
                     rep.preference.extend(v for row in P for v in row)
             except ValueError as e:
