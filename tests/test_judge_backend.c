@@ -42,7 +42,7 @@ static void s_collect(void *ctx, const wire_peer_t *to, Spar__JudgeReply *rep) {
     g->r[g->n].k = rep->k;
     snprintf(g->r[g->n].version, sizeof g->r[g->n].version, "%s", rep->judge_version ? rep->judge_version : "");
     snprintf(g->r[g->n].error, sizeof g->r[g->n].error, "%s", rep->error ? rep->error : "");
-    memcpy(g->r[g->n].values, rep->n_preference ? rep->preference : rep->rewards, sizeof(double) * n);
+    if (n) memcpy(g->r[g->n].values, rep->n_preference ? rep->preference : rep->rewards, sizeof(double) * n);
     g->r[g->n].n_preference = rep->n_preference;
     g->r[g->n].n_rewards = rep->n_rewards;
     g->n++;
