@@ -35,14 +35,14 @@ static st_tensor_t s_tensor(const char *name, const char *dtype, const void *dat
 }
 
 ckpt_counters_t ckpt_counters(const learner_t *L) {
-    ckpt_counters_t c = {L->iteration, L->version, L->stale_total, L->steps};
+    ckpt_counters_t c = {L->iteration, L->core.version, L->stale_total, L->steps};
     return c;
 }
 
 static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
     st_tensor_t ts[5];
     int n = 0;
-    const optim_t *o = L->optim;
+    const optim_t *o = L->core.optim;
     if (o->n) {
         ts[n++] = s_tensor("adam.m", "F64", o->m, o->n, sizeof(double));
         ts[n++] = s_tensor("adam.v", "F64", o->v, o->n, sizeof(double));
@@ -51,9 +51,9 @@ static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
         ts[n++] = s_tensor("adamw.m", "F32", o->adamw->m, o->adamw->n, sizeof(float));
         ts[n++] = s_tensor("adamw.v", "F32", o->adamw->v, o->adamw->n, sizeof(float));
     }
-    if (L->apo_hat) {
-        if (L->gpt) ts[n++] = s_tensor("apo_hat", "F32", gpt_params(L->apo_hat->gpt), L->apo_hat->n_params, sizeof(float));
-        else ts[n++] = s_tensor("apo_hat", "F64", L->apo_hat->params, L->apo_hat->n_params, sizeof(double));
+    if (L->core.apo_hat) {
+        if (L->core.gpt) ts[n++] = s_tensor("apo_hat", "F32", gpt_params(L->core.apo_hat->gpt), L->core.apo_hat->n_params, sizeof(float));
+        else ts[n++] = s_tensor("apo_hat", "F64", L->core.apo_hat->params, L->core.apo_hat->n_params, sizeof(double));
     }
     char vals[6][32];
     snprintf(vals[0], sizeof vals[0], "%" PRIu64, c->iteration);
@@ -77,9 +77,9 @@ static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
 int ckpt_write(learner_t *L, const ckpt_counters_t *c) {
     int rc = s_write_state(L, c);
     if (rc != 0) return rc;
-    if (L->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
+    if (L->core.gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
         char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, L->run_dir, c->iteration);
-        rc = gpt_save(L->theta->gpt, dir, c->version);
+        rc = gpt_save(L->core.theta->gpt, dir, c->version);
         if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
         free(dir);
         return rc;
@@ -159,7 +159,7 @@ int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
     char *data = s_read_state(L->run_dir, t, &f, why, wl);
     if (!data) return -1;
     int rc;
-    optim_t *o = L->optim;
+    optim_t *o = L->core.optim;
     long long it = 0, version = 0, adam_t = 0, adamw_t = 0, steps = 0, stale = 0;
     rc = s_meta_long(&f, "iteration", &it, why, wl) || s_meta_long(&f, "version", &version, why, wl) ||
          s_meta_long(&f, "adam_t", &adam_t, why, wl) || s_meta_long(&f, "adamw_t", &adamw_t, why, wl) ||
@@ -174,9 +174,9 @@ int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
     if (rc == 0 && o->adamw)
         rc = s_get(&f, "adamw.m", "F32", o->adamw->m, o->adamw->n, sizeof(float), why, wl) ||
              s_get(&f, "adamw.v", "F32", o->adamw->v, o->adamw->n, sizeof(float), why, wl) ? -1 : 0;
-    if (rc == 0 && L->apo_hat) {
-        if (L->gpt) rc = s_get(&f, "apo_hat", "F32", gpt_params(L->apo_hat->gpt), L->apo_hat->n_params, sizeof(float), why, wl);
-        else rc = s_get(&f, "apo_hat", "F64", L->apo_hat->params, L->apo_hat->n_params, sizeof(double), why, wl);
+    if (rc == 0 && L->core.apo_hat) {
+        if (L->core.gpt) rc = s_get(&f, "apo_hat", "F32", gpt_params(L->core.apo_hat->gpt), L->core.apo_hat->n_params, sizeof(float), why, wl);
+        else rc = s_get(&f, "apo_hat", "F64", L->core.apo_hat->params, L->core.apo_hat->n_params, sizeof(double), why, wl);
     }
     if (rc == 0) {
         o->t = (long)adam_t;

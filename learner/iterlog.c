@@ -46,9 +46,9 @@ static json_t *s_latency(const learner_t *L) {
 /* The exact metrics of the current policy (the worker's part besides the checkpoint). */
 static json_t *s_metrics(learner_t *L, uint64_t iteration) {
     json_t *o = json_object();
-    if (L->gpt) {
+    if (L->core.gpt) {
         text_metrics_t m;
-        text_metrics(L->eval, L->theta, L->ref, iteration, &m);
+        text_metrics(L->core.eval, L->core.theta, L->core.ref, iteration, &m);
         json_object_set_new(o, "accuracy", s_num(m.accuracy));
         if (isfinite(m.judge_win_rate)) {
             json_object_set_new(o, "judge_win_rate", s_num(m.judge_win_rate));
@@ -64,7 +64,7 @@ static json_t *s_metrics(learner_t *L, uint64_t iteration) {
         }
     } else {
         metrics_t m;
-        metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, L->tau, L->nash_tau, &m);
+        metrics_tabular(&L->core.games, L->core.theta, L->core.ref, L->core.ref, &L->core.avg, L->core.tau, L->core.nash_tau, &m);
         json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
         json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
         json_object_set_new(o, "exploitability", s_num(m.exploitability));
@@ -106,7 +106,7 @@ void iterlog_start(learner_t *L, const train_result_t *tr, double wall_s, double
     j->counters = ckpt_counters(L);
     json_t *h = j->head = json_object(), *t = j->tail = json_object();
     json_object_set_new(h, "iteration", json_integer((json_int_t)it));
-    json_object_set_new(h, "policy_version", json_integer((json_int_t)L->version));
+    json_object_set_new(h, "policy_version", json_integer((json_int_t)L->core.version));
     json_object_set_new(h, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
     json_object_set_new(h, "prompts", json_integer(it ? L->cfg->task.prompts : 0));
     json_object_set_new(h, "samples", json_integer((json_int_t)L->samples));

@@ -129,7 +129,7 @@ static void s_start(learner_t *L, check_t *k, const peer_t *p, int64_t now) {
     }
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     hb.role = SPAR__ROLE__ROLE_LEARNER;
-    hb.policy_version = L->version;
+    hb.policy_version = L->core.version;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;

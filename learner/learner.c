@@ -25,6 +25,7 @@
 #include "common/wire.h"
 #include "learner/learner_state.h"
 #include "learner/checkpoint.h"
+#include "learner/core.h"
 #include "learner/iterlog.h"
 #include "learner/judge_check.h"
 #include "learner/resume.h"
@@ -90,7 +91,7 @@ static void s_publish_judges(learner_t *L) {
 
 static void s_announce(learner_t *L) {
     Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
-    wa.version = L->version;
+    wa.version = L->core.version;
     wa.total_bytes = L->blob.len;
     wa.n_chunks = L->blob.n_chunks;
     wa.digest.data = L->blob.digest;
@@ -137,7 +138,7 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, c
     w.judges = judges;
     w.n_judges = (size_t)peers_judges(L, judges, MAX_POOL);
     w.run_id = L->wire.run_id;
-    w.current_version = L->version;
+    w.current_version = L->core.version;
     w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
     w.policy_kind = (char *)config_name(CFG_NAMES_POLICY, L->cfg->policy.kind);
     w.seed = (uint64_t)L->cfg->run.seed;
@@ -164,7 +165,7 @@ static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const char *wh
     }
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     hb.role = SPAR__ROLE__ROLE_LEARNER;
-    hb.policy_version = L->version;
+    hb.policy_version = L->core.version;
     hb.bad_messages = L->wire.bad_messages;
     hb.hello_first = peer_role && (!p || !p->hello);
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
@@ -177,7 +178,7 @@ static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const char *wh
 static void s_hello_first(learner_t *L, const wire_peer_t *to) {
     Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
     g.iteration = L->iteration;
-    g.policy_version = L->version;
+    g.policy_version = L->core.version;
     g.retry_ms = 100;
     g.hello_first = 1;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
@@ -212,10 +213,10 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const char 
     Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
     uint32_t ids[4096];
     g.iteration = L->iteration;
-    g.policy_version = L->version;
+    g.policy_version = L->core.version;
     g.samples_per_prompt = (uint32_t)L->cfg->rollout.samples_per_prompt;
     g.retry_ms = 20;
-    if (L->train.alg.kind == ALG_NASH_MD) g.opponent_mix = L->train.alg.eta * L->train.alg.tau;
+    if (L->core.train.alg.kind == ALG_NASH_MD) g.opponent_mix = L->core.train.alg.eta * L->core.train.alg.tau;
     g.max_new = (uint32_t)L->cfg->rollout.max_new;
     g.temperature = L->cfg->rollout.temperature;
     g.top_k = (uint32_t)L->cfg->rollout.top_k;
@@ -253,7 +254,7 @@ static void s_ack(learner_t *L, const wire_peer_t *to, uint64_t iteration, uint3
 /* Admission by version: sampled by a version at most max_staleness behind (synchronous: the
  * current), and not older than a resume (versions before it are no longer held). */
 static int s_version_ok(const learner_t *L, uint64_t v) {
-    return v <= L->version && L->version - v <= (uint64_t)L->max_staleness && v >= L->min_version;
+    return v <= L->core.version && L->core.version - v <= (uint64_t)L->max_staleness && v >= L->min_version;
 }
 
 int learner_group_fits(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
@@ -264,7 +265,7 @@ int learner_group_fits(const learner_t *L, const Spar__RolloutGroup *g, char *wh
     }
     if (!s_version_ok(L, g->policy_version)) {
         snprintf(why, wl, "sampled by version %llu, the learner is at %llu", (unsigned long long)g->policy_version,
-                 (unsigned long long)L->version);
+                 (unsigned long long)L->core.version);
         return -1;
     }
     return 0;
@@ -277,7 +278,7 @@ int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *w
         snprintf(why, wl, "prompt %u out of range", g->prompt_id);
         return -1;
     }
-    size_t k = (size_t)L->cfg->rollout.samples_per_prompt, opponents = L->train.alg.kind == ALG_NASH_MD ? k : 0;
+    size_t k = (size_t)L->cfg->rollout.samples_per_prompt, opponents = L->core.train.alg.kind == ALG_NASH_MD ? k : 0;
     if (g->n_responses != k + opponents || g->n_opponents != opponents) {
         snprintf(why, wl, "%zu responses with %u opponents, expected %zu and %zu", g->n_responses, g->n_opponents,
                  k + opponents, opponents);
@@ -286,7 +287,7 @@ int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *w
     for (size_t i = 0; i < g->n_responses; i++) {
         policy_seq_t s = {(int)g->prompt_id, L->prompt_text[g->prompt_id], g->responses[i]->tokens,
                           (int)g->responses[i]->n_tokens};
-        if (!policy_valid_seq(L->theta, &s)) {
+        if (!policy_valid_seq(L->core.theta, &s)) {
             snprintf(why, wl, "response %zu is not a response of this policy to prompt %u", i, g->prompt_id);
             return -1;
         }
@@ -299,8 +300,8 @@ static void s_announce(learner_t *L);
 
 /* A new version: serialise, remember it for admission, announce it. */
 static void s_broadcast(learner_t *L) {
-    s_set_version(L, L->version + 1);
-    policy_copy(L->ring[L->version % (uint64_t)(L->max_staleness + 1)], L->theta);
+    s_set_version(L, L->core.version + 1);
+    policy_copy(L->ring[L->core.version % (uint64_t)(L->max_staleness + 1)], L->core.theta);
     L->steps_since_broadcast = 0;
     s_announce(L);
 }
@@ -315,7 +316,7 @@ static void s_online_step(learner_t *L) {
         prevs[i] = L->ring[groups[i]->policy_version % (uint64_t)(L->max_staleness + 1)];
     }
     train_result_t tr;
-    train_iteration(L->theta, prevs, L->ref, groups, L->n_batch, &L->train, L->optim, &tr);
+    core_train_step(&L->core, prevs, groups, L->n_batch, &tr);
     if (isfinite(tr.loss)) {
         L->step_loss += tr.loss;
         L->step_loss_initial += tr.loss_initial;
@@ -378,11 +379,11 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who,
 void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
     leases_complete(&L->leases, (int)own->prompt_id);
     if (record) { /* a group read back from the records already carries both */
-        own->learner_version = L->version;
+        own->learner_version = L->core.version;
         if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
         own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
     }
-    L->lag_hist[L->version - own->policy_version]++;
+    L->lag_hist[L->core.version - own->policy_version]++;
     L->judge_retries += own->judge_attempts > 1 ? own->judge_attempts - 1 : 0;
     L->judge_failures += own->judge_failures;
     if (L->n_latency < L->cfg->task.prompts) L->judge_latency[L->n_latency++] = own->judge_latency_ms;
@@ -519,9 +520,9 @@ static void s_serve(learner_t *L, long timeout_ms) {
 void learner_set_version(learner_t *L, uint64_t version) { s_set_version(L, version); }
 
 static void s_set_version(learner_t *L, uint64_t version) {
-    L->version = version;
+    L->core.version = version;
     peers_new_version(L);
-    s_blob_set(&L->blob, L->theta, version, (size_t)L->cfg->learner.chunk_bytes);
+    s_blob_set(&L->blob, L->core.theta, version, (size_t)L->cfg->learner.chunk_bytes);
 }
 
 /* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal. */
@@ -561,27 +562,6 @@ static void s_free_buffer(learner_t *L) {
     }
 }
 
-/* APO (docs/algorithms.md, "APO"): logits_{t+1} = (1 + alpha) zhat_{t+1} - alpha zhat_t, where
- * zhat are the base algorithm's solutions before extrapolation; for a gpt policy the same
- * extrapolation of its parameters. */
-static void s_apo_extrapolate(learner_t *L) {
-    double a = L->train.alg.apo_alpha;
-    if (L->gpt) {
-        float *p = gpt_params(L->theta->gpt), *h = gpt_params(L->apo_hat->gpt);
-        for (size_t i = 0; i < L->theta->n_params; i++) {
-            float hat = p[i];
-            p[i] = (float)((1 + a) * hat - a * h[i]);
-            h[i] = hat;
-        }
-        return;
-    }
-    for (size_t i = 0; i < L->theta->n_params; i++) {
-        double hat = L->theta->params[i];
-        L->theta->params[i] = (1 + a) * hat - a * L->apo_hat->params[i];
-        L->apo_hat->params[i] = hat;
-    }
-}
-
 /* This iteration's prompt texts (fresh problems each iteration for the text tasks). */
 static void s_set_prompts(learner_t *L) {
     for (long p = 0; p < L->cfg->task.prompts; p++) {
@@ -599,9 +579,7 @@ void learner_begin_iteration(learner_t *L) {
     memset(L->lag_hist, 0, sizeof(uint64_t) * (size_t)(L->max_staleness + 1));
     L->step_loss = L->step_loss_initial = 0;
     L->n_steps_iter = 0;
-    /* this iteration's step size */
-    double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
-    L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
+    core_begin_iteration(&L->core, L->iteration);
     s_set_prompts(L);
     leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
 }
@@ -614,26 +592,16 @@ int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
         tr->loss = L->n_steps_iter ? L->step_loss / L->n_steps_iter : NAN;
         tr->loss_initial = L->n_steps_iter ? L->step_loss_initial / L->n_steps_iter : NAN;
     } else {
-        /* pi_t = the version that sampled; train theta from it */
-        policy_copy(L->prev, L->theta);
-        policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->cfg->task.prompts);
-        for (long p = 0; p < L->cfg->task.prompts; p++) prevs[p] = L->prev;
-        train_iteration(L->theta, prevs, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, tr);
-        free(prevs);
+        core_train_synchronous(&L->core, L->buffer, (int)L->cfg->task.prompts, tr);
     }
-    if (!isfinite(tr->loss) || tr->loss > 1e6 * (tr->loss_initial + 1e-12)) {
-        log_error("iteration %llu: training diverged (loss %g after %g at the first epoch); lower learner.lr",
-                  (unsigned long long)L->iteration, tr->loss, tr->loss_initial);
-        return -1;
-    }
-    if (L->apo_hat) s_apo_extrapolate(L);
+    if (core_finish_iteration(&L->core, L->iteration, tr) != 0) return -1;
     if (L->records) {
         fflush(L->records);
         fsync(fileno(L->records));
     }
     s_free_buffer(L);
     if (!L->online || L->steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
-    if (!L->gpt) avg_iterate_add(&L->avg, L->theta);
+    core_average(&L->core);
     return 0;
 }
 
@@ -669,36 +637,6 @@ static void s_shutdown_phase(learner_t *L) {
 }
 
 /* ---- setup and main --------------------------------------------------------------------- */
-
-/* learner.lr 0 means automatic. The batch loss is the mean over prompts, so with the tabular
- * policy each prompt's logits see 1/prompts of their gradient: lr = prompts x c gives every
- * prompt the step c (online: the groups of one step instead of all prompts), with c inside the stable range of plain gradient descent on each loss
- * (the squared pair losses of INPO and IPO curve 4x more than SPPO's regression). With Adam,
- * whose steps do not scale with the gradient, automatic is 0.05. */
-static double s_learning_rate(const spar_config_t *cfg) {
-    if (cfg->learner.lr > 0) return cfg->learner.lr;
-    if (cfg->policy.kind == POLICY_GPT) return 1e-4; /* AdamW on a small transformer */
-    if (cfg->learner.optimizer == OPTIMIZER_ADAM) return 0.05;
-    alg_name_t alg = config_trained_algorithm(cfg);
-    int single_step = alg == ALG_EGPO || alg == ALG_ONLINE_IPO;
-    double c = single_step ? 1.0 / 16 : (alg == ALG_INPO || alg == ALG_IPO) ? 0.25 : 1.0;
-    if (alg == ALG_DNO && cfg->dno.form == DNO_SOFT) /* its curvature in a is 1/(4 eta^2) */
-        c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
-    long batch = cfg->task.prompts; /* groups per learner step */
-    if (cfg->learner.broadcast_every > 0)
-        batch = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
-    return c * (double)batch;
-}
-
-/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step and
- * online IPO by one step per update (a fitted half step would be a best response, which
- * oscillates); the iterative algorithms fit each iteration's regression with 50 passes. */
-static long s_epochs(const spar_config_t *cfg) {
-    if (cfg->learner.epochs > 0) return cfg->learner.epochs;
-    if (cfg->policy.kind == POLICY_GPT && cfg->algorithm.name != ALG_EGPO && cfg->algorithm.name != ALG_ONLINE_IPO)
-        return 2; /* passes over the iteration's groups, an AdamW step per learner.batch_seqs */
-    return (cfg->algorithm.name == ALG_EGPO || cfg->algorithm.name == ALG_ONLINE_IPO) ? 1 : 50;
-}
 
 static int s_open_run_dir(learner_t *L) {
     char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
@@ -786,22 +724,14 @@ static void s_teardown(learner_t *L) {
     leases_free(&L->leases);
     s_blob_free(&L->blob);
     s_blob_free(&L->ref_blob);
-    optim_destroy(&L->optim);
-    avg_iterate_free(&L->avg);
-    policy_destroy(&L->theta);
-    policy_destroy(&L->prev);
-    policy_destroy(&L->ref);
-    policy_destroy(&L->apo_hat);
     for (long i = 0; L->ring && i <= L->max_staleness; i++) policy_destroy(&L->ring[i]);
     free(L->ring);
     free(L->batch);
     free(L->lag_hist);
     free(L->judge_latency);
-    free(L->nash_tau);
     for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
     free(L->prompt_text);
-    text_eval_free(&L->eval);
-    game_set_free(&L->games);
+    core_teardown(&L->core);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
     judge_check_fini(L);
@@ -843,33 +773,16 @@ static int s_gpt_initial(learner_t *L) {
     const gpt_config_t *c = gpt_config(m);
     log_info("gpt policy: %d layers, %d heads, d %d, ctx %d, %.2f M parameters", c->n_layer, c->n_head, c->d_model,
              c->ctx, gpt_n_params(m) / 1e6);
-    L->theta = policy_gpt_new(m);
+    L->core.theta = policy_gpt_new(m);
     return 0;
 }
 
-/* Everything the updates need around an initial policy in L->theta: pi_t and pi_ref, the
+/* Everything the updates need around an initial policy in L->core.theta: pi_t and pi_ref, the
  * optimiser, the algorithm, the buffers. No sockets, no files: replay uses it as it is. */
 int learner_core_setup(learner_t *L) {
     const spar_config_t *cfg = L->cfg;
     L->prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L->prompt_text);
-    L->prev = policy_clone(L->theta);
-    L->ref = policy_clone(L->theta);
-    if (!L->gpt) {
-        avg_iterate_init(&L->avg, L->theta->prompts, L->theta->n);
-        avg_iterate_add(&L->avg, L->theta);
-    }
-    L->optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L->theta, cfg->learner.weight_decay,
-                         cfg->learner.clip, cfg->learner.warmup);
-    L->train.epochs = s_epochs(cfg);
-    L->train.chunk_seqs = L->gpt ? (int)cfg->learner.batch_seqs : 0;
-    L->train.step_per_chunk = L->gpt;
-    algorithm_from_config(&L->train.alg, cfg);
-    if (L->train.alg.apo) L->apo_hat = policy_clone(L->theta);
-    L->tau = L->gpt ? 0 : algorithm_tau(&L->train.alg);
-    if (L->tau > 0 && !(L->nash_tau = metrics_nash_tau(&L->games, L->ref, L->tau))) {
-        log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", L->tau);
-        L->tau = 0;
-    }
+    core_setup(&L->core);
     L->buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L->buffer);
     L->judge_latency = xcalloc((size_t)cfg->task.prompts, sizeof *L->judge_latency);
     L->broadcast_every = cfg->learner.broadcast_every;
@@ -877,34 +790,21 @@ int learner_core_setup(learner_t *L) {
     L->step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
     L->max_staleness = cfg->learner.max_staleness;
     L->ring = xcalloc((size_t)L->max_staleness + 1, sizeof *L->ring);
-    for (long i = 0; i <= L->max_staleness; i++) L->ring[i] = policy_clone(L->theta);
+    for (long i = 0; i <= L->max_staleness; i++) L->ring[i] = policy_clone(L->core.theta);
     L->batch = xcalloc((size_t)cfg->task.prompts, sizeof *L->batch);
     L->lag_hist = xcalloc((size_t)L->max_staleness + 1, sizeof *L->lag_hist);
     leases_init(&L->leases);
     s_set_version(L, 0);
-    s_blob_set(&L->ref_blob, L->ref, 0, (size_t)cfg->learner.chunk_bytes);
-    return 0;
-}
-
-/* The task's games (tabular runs): the learner's exact metrics. Returns 0 or -1 (logged). */
-int learner_core_games(learner_t *L) {
-    char why[512];
-    L->gpt = L->cfg->policy.kind == POLICY_GPT;
-    if (L->gpt) gpt_set_threads((int)L->cfg->gpt.threads);
-    if (!L->gpt && game_set_build(&L->games, L->cfg, why, sizeof why) != 0) {
-        log_error("%s", why);
-        return -1;
-    }
+    s_blob_set(&L->ref_blob, L->core.ref, 0, (size_t)cfg->learner.chunk_bytes);
     return 0;
 }
 
 void learner_core_teardown(learner_t *L) { s_teardown(L); }
 
-/* A fresh run's initial policy in L->theta, by policy.init. Returns 0 or an exit status. */
+/* A fresh run's initial policy in L->core.theta, by policy.init. Returns 0 or an exit status. */
 static int s_initial_policy(learner_t *L) {
-    if (L->gpt) return s_gpt_initial(L);
-    L->theta = policy_tabular_new((int)L->cfg->task.prompts, (int)L->cfg->game.n);
-    policy_init(L->theta, L->cfg->policy.init, L->cfg->policy.init_scale, (uint64_t)L->cfg->run.seed);
+    if (L->core.gpt) return s_gpt_initial(L);
+    core_tabular_initial(&L->core);
     return 0;
 }
 
@@ -917,7 +817,7 @@ int learner_main(const spar_config_t *cfg, int resume) {
     wire_init(&L.wire, id, cfg->wire.max_frame_bytes);
     snprintf(L.wire.run_id, sizeof L.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
     util_install_stop_signals();
-    if (learner_core_games(&L) != 0) return 2;
+    if (core_init(&L.core, cfg) != 0) return 2;
     int status = 1;
     learner_run_dir(cfg, L.run_dir, sizeof L.run_dir);
     char *existing = xasprintf("%s/iterations.jsonl", L.run_dir);
@@ -944,14 +844,14 @@ int learner_main(const spar_config_t *cfg, int resume) {
     if (s_bind(&L) != 0) goto done;
     L.state = "starting";
     if (status_start(&L) != 0) goto done;
-    if (L.gpt) L.eval = text_eval_new(cfg);
+    if (L.core.gpt) L.core.eval = text_eval_new(cfg);
     if (resume) {
-        if (L.gpt) { /* the evaluation's reference samples come from pi_0 */
+        if (L.core.gpt) { /* the evaluation's reference samples come from pi_0 */
             text_metrics_t m;
-            text_metrics(L.eval, L.ref, L.ref, 0, &m);
+            text_metrics(L.core.eval, L.core.ref, L.core.ref, 0, &m);
         }
         log_info("resumed run %s at iteration %llu (version %llu) from %s", L.wire.run_id,
-                 (unsigned long long)L.iteration, (unsigned long long)L.version, L.run_dir);
+                 (unsigned long long)L.iteration, (unsigned long long)L.core.version, L.run_dir);
     } else {
         iterlog_start(&L, NULL, 0, 0, 0);
         if (iterlog_finish(&L, 1) != 0) goto done;

@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/policy.h"
 #include "common/wire.h"
+#include "learner/core.h"
 #include "learner/leases.h"
 #include "learner/optim.h"
 #include "learner/text_metrics.h"
@@ -68,23 +69,13 @@ typedef struct {
     char run_dir[1024];
     FILE *jsonl, *records;
 
-    game_set_t games;
-    int gpt;             /* policy.kind gpt: text prompts, sampled metrics */
+    learner_core_t core; /* the policies, optimiser, algorithm and version (core.h) */
     char **prompt_text;  /* this iteration's prompts, by id */
-    text_eval_t *eval;   /* gpt: held-out evaluation state */
-    policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
-    policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
-    double tau;                   /* the regularised game's tau, 0 when none */
-    double *nash_tau;             /* its equilibrium per prompt */
-    avg_iterate_t avg;
-    optim_t *optim;
-    train_opts_t train;
 
     uint64_t iteration; /* being collected (1-based); 0 before the first */
     uint64_t min_version; /* resumed: groups of older versions (no longer held) are stale */
     Spar__RolloutGroup **prefill; /* resumed: this iteration's groups from the records */
     int n_prefill;
-    uint64_t version;   /* current policy version, which samples this iteration */
     int finished;
 
     blob_t blob;     /* the current version, serialised */
@@ -130,8 +121,7 @@ typedef struct {
 } learner_t;
 
 /* learner.c: the update steps, shared with resume and replay. */
-int learner_core_games(learner_t *L);
-int learner_core_setup(learner_t *L); /* around the initial policy in L->theta */
+int learner_core_setup(learner_t *L); /* around the initial policy in L->core.theta */
 void learner_core_teardown(learner_t *L);
 int learner_open_files(learner_t *L);
 void learner_begin_iteration(learner_t *L);

@@ -79,19 +79,19 @@ static void s_check_delivery(learner_t *L, int64_t now) {
     for (int i = 0; i < L->n_peers; i++) {
         const peer_t *p = &L->peers[i];
         if (p->role != SPAR__ROLE__ROLE_ACTOR || p->silent || p->left) continue;
-        if (p->version < L->version) return;
+        if (p->version < L->core.version) return;
         live++;
     }
     if (live == 0) return;
     L->delivered = 1;
     L->delivery_ms = (double)(now - L->announced_ms);
-    log_info("version %llu on all %d live actor(s) after %.0f ms", (unsigned long long)L->version, live, L->delivery_ms);
+    log_info("version %llu on all %d live actor(s) after %.0f ms", (unsigned long long)L->core.version, live, L->delivery_ms);
 }
 
 void peers_saw_version(learner_t *L, peer_t *p, uint64_t version) {
     if (!p) return;
-    p->version = version <= L->version ? version : L->version; /* no report runs ahead of the learner */
-    if (version >= L->version) s_check_delivery(L, util_now_ms());
+    p->version = version <= L->core.version ? version : L->core.version; /* no report runs ahead of the learner */
+    if (version >= L->core.version) s_check_delivery(L, util_now_ms());
 }
 
 void peers_leave(learner_t *L, peer_t *p, const char *why) {
@@ -143,7 +143,7 @@ const char *peers_state(const learner_t *L, const peer_t *p) {
     if (p->silent) return "silent";
     if (p->role == SPAR__ROLE__ROLE_ACTOR) {
         if (leases_holds(&L->leases, p->id)) return "working";
-        if (p->version < L->version && !L->finished) return "fetching";
+        if (p->version < L->core.version && !L->finished) return "fetching";
     }
     return "idle";
 }

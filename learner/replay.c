@@ -15,7 +15,7 @@
 
 /* Compares the replayed version with the run's checkpoint of iteration t: 1 same, 0 not. */
 static int s_same(const learner_t *L, uint64_t t) {
-    char *path = ckpt_policy_path(L->run_dir, L->gpt, t);
+    char *path = ckpt_policy_path(L->run_dir, L->core.gpt, t);
     size_t len;
     char *data = util_read_file(path, &len);
     char mine[2 * DIGEST_BYTES + 1], theirs[2 * DIGEST_BYTES + 1] = "(unreadable)";
@@ -26,7 +26,7 @@ static int s_same(const learner_t *L, uint64_t t) {
         digest_hex(d, theirs);
     }
     int same = data && !strcmp(mine, theirs);
-    printf("iteration %4" PRIu64 "  version %4" PRIu64 "  %.16s  %s\n", t, L->version, mine,
+    printf("iteration %4" PRIu64 "  version %4" PRIu64 "  %.16s  %s\n", t, L->core.version, mine,
            same ? "= the run's checkpoint" : "DIFFERS from the run's checkpoint");
     if (!same) printf("               run's %.16s  (%s)\n", theirs, path);
     free(data);
@@ -40,10 +40,10 @@ int replay_main(const spar_config_t *cfg, const char *run_dir) {
     L.cfg = cfg;
     snprintf(L.run_dir, sizeof L.run_dir, "%s", run_dir);
     wire_init(&L.wire, "replay", cfg->wire.max_frame_bytes);
-    if (learner_core_games(&L) != 0) return 2;
+    if (core_init(&L.core, cfg) != 0) return 2;
     char why[600];
     uint64_t v0;
-    if (!(L.theta = ckpt_load_policy(run_dir, L.gpt, 0, &v0, why, sizeof why))) {
+    if (!(L.core.theta = ckpt_load_policy(run_dir, L.core.gpt, 0, &v0, why, sizeof why))) {
         fprintf(stderr, "spar replay: %s\n", why);
         return 2;
     }

@@ -87,7 +87,7 @@ static int s_records(learner_t *L, uint64_t keep_to, Spar__RolloutGroup ***out, 
 static policy_t *s_last_checkpoint(learner_t *L, long lines, long *t_out, uint64_t *version) {
     for (long t = lines - 1; t >= 0; t--) {
         char why[600];
-        policy_t *p = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, version, why, sizeof why);
+        policy_t *p = ckpt_load_policy(L->run_dir, L->core.gpt, (uint64_t)t, version, why, sizeof why);
         if (p && ckpt_state_readable(L->run_dir, (uint64_t)t, why, sizeof why) == 0) {
             *t_out = t;
             return p;
@@ -108,7 +108,7 @@ static int s_rebuild_average(learner_t *L, long t) {
             log_error("resume: %s", why);
             return -1;
         }
-        avg_iterate_add(&L->avg, p);
+        avg_iterate_add(&L->core.avg, p);
         policy_destroy(&p);
     }
     return 0;
@@ -148,22 +148,22 @@ int resume_prepare(learner_t *L) {
 
     char why[600];
     uint64_t v0;
-    if (!(L->theta = ckpt_load_policy(L->run_dir, L->gpt, 0, &v0, why, sizeof why))) {
+    if (!(L->core.theta = ckpt_load_policy(L->run_dir, L->core.gpt, 0, &v0, why, sizeof why))) {
         log_error("resume: %s", why);
         policy_destroy(&cur);
         return 1;
     }
     learner_core_setup(L); /* pi_ref and the average start from iteration 0's policy */
-    policy_copy(L->theta, cur);
+    policy_copy(L->core.theta, cur);
     policy_destroy(&cur);
-    if ((!L->gpt && s_rebuild_average(L, t) != 0)) return 1;
+    if ((!L->core.gpt && s_rebuild_average(L, t) != 0)) return 1;
     if (ckpt_load_state(L, (uint64_t)t, why, sizeof why) != 0) {
         log_error("resume: %s", why);
         return 1;
     }
     L->iteration = (uint64_t)t;
     learner_set_version(L, version);
-    for (long i = 0; i <= L->max_staleness; i++) policy_copy(L->ring[i], L->theta);
+    for (long i = 0; i <= L->max_staleness; i++) policy_copy(L->ring[i], L->core.theta);
     L->min_version = version;
     if (s_records(L, (uint64_t)t + 1, &L->prefill, &L->n_prefill) != 0) return 1;
     return learner_open_files(L) == 0 ? 0 : 1;

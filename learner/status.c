@@ -71,7 +71,7 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "state", json_string(L->state ? L->state : "starting"));
     json_object_set_new(o, "iteration", json_integer((json_int_t)L->iteration));
     json_object_set_new(o, "iterations", json_integer(L->cfg->run.iterations));
-    json_object_set_new(o, "version", json_integer((json_int_t)L->version));
+    json_object_set_new(o, "version", json_integer((json_int_t)L->core.version));
     json_object_set_new(o, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
     json_object_set_new(o, "prompts_done", json_integer(L->leases.done));
     json_object_set_new(o, "prompts", json_integer(L->cfg->task.prompts));
@@ -202,7 +202,7 @@ char *status_metrics(learner_t *L) {
           L->state ? L->state : "starting");
     s_metric(&b, "iteration", "gauge", "the iteration being collected (0 before the first)", (double)L->iteration);
     s_metric(&b, "run_iterations", "gauge", "iterations the run is configured for", (double)L->cfg->run.iterations);
-    s_metric(&b, "policy_version", "gauge", "the current policy version", (double)L->version);
+    s_metric(&b, "policy_version", "gauge", "the current policy version", (double)L->core.version);
     s_metric(&b, "prompts_done", "gauge", "prompts of this iteration answered", (double)L->leases.done);
     s_metric(&b, "prompts", "gauge", "prompts per iteration", (double)L->cfg->task.prompts);
     s_metric(&b, "samples_total", "counter", "responses in accepted groups", (double)L->samples_total);
