@@ -317,13 +317,7 @@ static void s_online_step(learner_t *L) {
     }
     train_result_t tr;
     core_train_step(&L->core, prevs, groups, L->n_batch, &tr);
-    if (isfinite(tr.loss)) {
-        L->step_loss += tr.loss;
-        L->step_loss_initial += tr.loss_initial;
-    } else {
-        L->step_loss = NAN;
-    }
-    L->n_steps_iter++;
+    iter_stats_step(&L->stats, tr.loss, tr.loss_initial);
     L->n_batch = 0;
     free(groups);
     free(prevs);
@@ -356,7 +350,7 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who,
         return;
     }
     if (!s_version_ok(L, g->policy_version)) {
-        L->stale_dropped++;
+        L->stats.stale_dropped++;
         L->stale_total++;
         leases_requeue(&L->leases, (int)g->prompt_id); /* answered again with a fresh version */
         s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
@@ -383,15 +377,10 @@ void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
         if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
         own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
     }
-    L->lag_hist[L->core.version - own->policy_version]++;
-    L->judge_retries += own->judge_attempts > 1 ? own->judge_attempts - 1 : 0;
-    L->judge_failures += own->judge_failures;
-    if (L->n_latency < L->cfg->task.prompts) L->judge_latency[L->n_latency++] = own->judge_latency_ms;
+    iter_stats_admit(&L->stats, own, L->core.version - own->policy_version);
     L->buffer[own->prompt_id] = own;
-    L->samples += own->n_responses;
     L->samples_total += own->n_responses;
     L->groups_total++;
-    L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
     if (record && L->records && (records_append(L->records, own) != 0 || fflush(L->records) != 0))
         log_error("cannot append to records: %s", strerror(errno));
     if (L->online) {
@@ -546,7 +535,7 @@ static int s_collect(learner_t *L) {
         peers_strikes(L);
         if (now >= L->next_announce_ms) s_announce(L);
         if (now >= L->next_status_ms) status_tick(L);
-        if (L->iterlog && iterlog_finish(L, 0) < 0) return -1; /* the last iteration's line, once done */
+        if (iterlog_pending(&L->iterlog) && iterlog_finish(&L->iterlog, 0) < 0) return -1; /* the last iteration's line, once done */
         int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
         if (L->next_status_ms - now < wait) wait = L->next_status_ms - now < 1 ? 1 : L->next_status_ms - now;
         if (dl < wait) wait = dl < 1 ? 1 : dl;
@@ -574,11 +563,7 @@ static void s_set_prompts(learner_t *L) {
 
 void learner_begin_iteration(learner_t *L) {
     L->iteration++;
-    L->samples = L->judge_queries = L->stale_dropped = L->judge_retries = L->judge_failures = 0;
-    L->n_latency = 0;
-    memset(L->lag_hist, 0, sizeof(uint64_t) * (size_t)(L->max_staleness + 1));
-    L->step_loss = L->step_loss_initial = 0;
-    L->n_steps_iter = 0;
+    iter_stats_reset(&L->stats);
     core_begin_iteration(&L->core, L->iteration);
     s_set_prompts(L);
     leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
@@ -589,8 +574,9 @@ int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
     for (long p = 0; p < L->cfg->task.prompts; p++) *lost += L->buffer[p] == NULL;
     if (L->online) {
         s_online_step(L); /* the iteration's last, partial batch */
-        tr->loss = L->n_steps_iter ? L->step_loss / L->n_steps_iter : NAN;
-        tr->loss_initial = L->n_steps_iter ? L->step_loss_initial / L->n_steps_iter : NAN;
+        const iter_stats_t *st = &L->stats;
+        tr->loss = st->n_steps ? st->step_loss / st->n_steps : NAN;
+        tr->loss_initial = st->n_steps ? st->step_loss_initial / st->n_steps : NAN;
     } else {
         core_train_synchronous(&L->core, L->buffer, (int)L->cfg->task.prompts, tr);
     }
@@ -605,6 +591,32 @@ int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
     return 0;
 }
 
+/* A line of iterations.jsonl: to the status and, as an IterationSummary, to every actor. */
+static void s_emit_line(void *arg, uint64_t iteration, const char *line) {
+    learner_t *L = arg;
+    status_line(L, line);
+    Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
+    s.iteration = iteration;
+    s.json = (char *)line;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_ITERATION_SUMMARY;
+    env.iteration_summary = &s;
+    s_publish(L, &env);
+}
+
+/* The end of iteration L->iteration (tr NULL: the initial line), from a copy of its counts. */
+static void s_iterlog_start(learner_t *L, const train_result_t *tr, double wall_s, double collect_s, int lost) {
+    iterlog_input_t in = {
+        .cfg = L->cfg, .core = &L->core, .run_dir = L->run_dir,
+        .policy = L->blob.data, .policy_len = L->blob.len,
+        .counters = {L->iteration, L->core.version, L->stale_total, L->steps},
+        .stats = &L->stats, .tr = tr, .wall_s = wall_s, .collect_s = collect_s, .lost = lost,
+        .leases_reissued = L->leases.reissued, .actors = peers_live_actors(L),
+        .bad_messages = peers_bad_messages(L), .may_thread = !L->online && L->pub != NULL,
+    };
+    iterlog_start(&L->iterlog, &in);
+}
+
 static int s_iteration(learner_t *L) {
     double t0 = util_now_s();
     learner_begin_iteration(L);
@@ -614,12 +626,12 @@ static int s_iteration(learner_t *L) {
     double collect_s = util_now_s() - t0;
     int lost;
     train_result_t tr;
-    L->iter_delivery_ms = L->delivered ? L->delivery_ms : NAN;
-    if (iterlog_finish(L, 1) != 0) return -1; /* the previous checkpoint and metrics read what training writes */
+    L->stats.delivery_ms = L->delivered ? L->delivery_ms : NAN;
+    if (iterlog_finish(&L->iterlog, 1) != 0) return -1; /* the previous checkpoint and metrics read what training writes */
     L->state = "training";
     status_tick(L);
     if (learner_end_iteration(L, &tr, &lost) != 0) return -1;
-    iterlog_start(L, &tr, util_now_s() - t0, collect_s, lost);
+    s_iterlog_start(L, &tr, util_now_s() - t0, collect_s, lost);
     return 0;
 }
 
@@ -681,6 +693,7 @@ int learner_open_files(learner_t *L) {
         log_error("cannot open the run files in %s: %s", L->run_dir, strerror(errno));
         return -1;
     }
+    iterlog_init(&L->iterlog, L->jsonl, s_emit_line, L);
     return 0;
 }
 
@@ -717,7 +730,7 @@ static int s_bind(learner_t *L) {
 }
 
 static void s_teardown(learner_t *L) {
-    iterlog_finish(L, 1); /* a worker still writing reads what is freed below */
+    iterlog_finish(&L->iterlog, 1); /* a worker still writing reads what is freed below */
     status_stop(L);
     if (L->buffer) s_free_buffer(L);
     free(L->buffer);
@@ -727,8 +740,7 @@ static void s_teardown(learner_t *L) {
     for (long i = 0; L->ring && i <= L->max_staleness; i++) policy_destroy(&L->ring[i]);
     free(L->ring);
     free(L->batch);
-    free(L->lag_hist);
-    free(L->judge_latency);
+    iter_stats_free(&L->stats);
     for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
     free(L->prompt_text);
     core_teardown(&L->core);
@@ -784,7 +796,6 @@ int learner_core_setup(learner_t *L) {
     L->prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L->prompt_text);
     core_setup(&L->core);
     L->buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L->buffer);
-    L->judge_latency = xcalloc((size_t)cfg->task.prompts, sizeof *L->judge_latency);
     L->broadcast_every = cfg->learner.broadcast_every;
     L->online = L->broadcast_every > 0;
     L->step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
@@ -792,7 +803,7 @@ int learner_core_setup(learner_t *L) {
     L->ring = xcalloc((size_t)L->max_staleness + 1, sizeof *L->ring);
     for (long i = 0; i <= L->max_staleness; i++) L->ring[i] = policy_clone(L->core.theta);
     L->batch = xcalloc((size_t)cfg->task.prompts, sizeof *L->batch);
-    L->lag_hist = xcalloc((size_t)L->max_staleness + 1, sizeof *L->lag_hist);
+    iter_stats_init(&L->stats, (int)cfg->task.prompts, (int)L->max_staleness + 1);
     leases_init(&L->leases);
     s_set_version(L, 0);
     s_blob_set(&L->ref_blob, L->core.ref, 0, (size_t)cfg->learner.chunk_bytes);
@@ -853,8 +864,8 @@ int learner_main(const spar_config_t *cfg, int resume) {
         log_info("resumed run %s at iteration %llu (version %llu) from %s", L.wire.run_id,
                  (unsigned long long)L.iteration, (unsigned long long)L.core.version, L.run_dir);
     } else {
-        iterlog_start(&L, NULL, 0, 0, 0);
-        if (iterlog_finish(&L, 1) != 0) goto done;
+        s_iterlog_start(&L, NULL, 0, 0, 0);
+        if (iterlog_finish(&L.iterlog, 1) != 0) goto done;
     }
     log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
              L.wire.run_id, cfg->run.iterations, config_name(CFG_NAMES_ALG, cfg->algorithm.name), cfg->task.prompts,
@@ -862,7 +873,7 @@ int learner_main(const spar_config_t *cfg, int resume) {
 
     while ((long)L.iteration < cfg->run.iterations)
         if (s_iteration(&L) != 0) break;
-    int last_written = iterlog_finish(&L, 1) == 0; /* the last checkpoint and line */
+    int last_written = iterlog_finish(&L.iterlog, 1) == 0; /* the last checkpoint and line */
     if ((long)L.iteration == cfg->run.iterations && last_written && !util_stop_requested()) {
         log_info("run complete: %ld iterations", cfg->run.iterations);
         s_shutdown_phase(&L);

@@ -17,6 +17,8 @@
 #include "common/policy.h"
 #include "common/wire.h"
 #include "learner/core.h"
+#include "learner/iter_stats.h"
+#include "learner/iterlog.h"
 #include "learner/leases.h"
 #include "learner/optim.h"
 #include "learner/text_metrics.h"
@@ -91,13 +93,7 @@ typedef struct {
     policy_t **ring;          /* the last max_staleness + 1 versions' policies, by version */
     int *batch, n_batch;      /* prompts of the next step */
     long steps, steps_since_broadcast;
-    uint64_t *lag_hist;       /* this iteration: accepted groups by version lag */
-    double step_loss, step_loss_initial;
-    int n_steps_iter;
-    uint64_t stale_dropped, judge_queries, samples;
-    uint64_t judge_retries, judge_failures; /* this iteration's accepted groups: attempts - 1, failed requests */
-    double *judge_latency;                  /* per accepted group of the iteration, ms */
-    int n_latency;
+    iter_stats_t stats;       /* this iteration's counts (iter_stats.h) */
     uint64_t stale_total;
 
     peer_t peers[MAX_PEERS];
@@ -107,7 +103,6 @@ typedef struct {
     int delivered;          /* has every live actor reported the current version? */
     int had_judges;         /* a judge registered once: the pool is published from then on */
     double delivery_ms;     /* how long that took (NAN until it happened) */
-    double iter_delivery_ms; /* of the version that sampled the iteration being logged */
 
     /* status and metrics (learner/status.c) */
     const char *state;      /* "starting" | "collecting" | "training" | "finished" | "stopped" */
@@ -117,7 +112,7 @@ typedef struct {
     char *recent[32];       /* the last iterations.jsonl lines, oldest first */
     int n_recent;
     struct status_http *http;
-    struct iterlog_job *iterlog; /* the end of the last iteration, when still running (iterlog.c) */
+    iterlog_t iterlog;      /* the end of the last iteration, when still pending (iterlog.h) */
 } learner_t;
 
 /* learner.c: the update steps, shared with resume and replay. */

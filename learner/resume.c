@@ -157,10 +157,13 @@ int resume_prepare(learner_t *L) {
     policy_copy(L->core.theta, cur);
     policy_destroy(&cur);
     if ((!L->core.gpt && s_rebuild_average(L, t) != 0)) return 1;
-    if (ckpt_load_state(L, (uint64_t)t, why, sizeof why) != 0) {
+    ckpt_counters_t n = {0};
+    if (ckpt_load_state(&L->core, L->run_dir, (uint64_t)t, &n, why, sizeof why) != 0) {
         log_error("resume: %s", why);
         return 1;
     }
+    L->steps = n.steps;
+    L->stale_total = n.stale_total;
     L->iteration = (uint64_t)t;
     learner_set_version(L, version);
     for (long i = 0; i <= L->max_staleness; i++) policy_copy(L->ring[i], L->core.theta);

@@ -38,24 +38,6 @@ struct status_http {
 
 /* ---- the document ----------------------------------------------------------------------- */
 
-static int s_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-void status_latency(const learner_t *L, double *median, double *p99) {
-    *median = *p99 = NAN;
-    int n = L->n_latency;
-    if (n == 0) return;
-    double *v = xmalloc(sizeof *v * (size_t)n);
-    memcpy(v, L->judge_latency, sizeof *v * (size_t)n);
-    qsort(v, (size_t)n, sizeof *v, s_cmp);
-    int q = (int)ceil(0.99 * n) - 1;
-    *median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    *p99 = v[q < 0 ? 0 : q];
-    free(v);
-}
-
 static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static const char *s_role(Spar__Role r) {
@@ -94,10 +76,10 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "peers", peers);
     json_object_set_new(o, "peers_tracked", json_integer(L->n_peers));
     json_t *lag = json_array();
-    for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
+    for (int i = 0; i < L->stats.n_lag; i++) json_array_append_new(lag, json_integer((json_int_t)L->stats.lag[i]));
     json_object_set_new(o, "version_lag", lag);
     double median, p99;
-    status_latency(L, &median, &p99);
+    iter_stats_latency(&L->stats, &median, &p99);
     json_t *lat = json_null();
     if (isfinite(median)) {
         lat = json_object();
@@ -198,7 +180,8 @@ char *status_metrics(learner_t *L) {
     s_head(&b, "info", "gauge", "the run: id, algorithm, policy kind, state");
     s_put(&b, "spar_info{run_id=\"");
     s_label(&b, L->wire.run_id);
-    s_put(&b, "\",algorithm=\"%s\",policy=\"%s\",state=\"%s\"} 1\n", L->cfg->algorithm.name, L->cfg->policy.kind,
+    s_put(&b, "\",algorithm=\"%s\",policy=\"%s\",state=\"%s\"} 1\n", config_name(CFG_NAMES_ALG, L->cfg->algorithm.name),
+          config_name(CFG_NAMES_POLICY, L->cfg->policy.kind),
           L->state ? L->state : "starting");
     s_metric(&b, "iteration", "gauge", "the iteration being collected (0 before the first)", (double)L->iteration);
     s_metric(&b, "run_iterations", "gauge", "iterations the run is configured for", (double)L->cfg->run.iterations);
@@ -215,14 +198,14 @@ char *status_metrics(learner_t *L) {
              L->delivered ? L->delivery_ms : NAN);
     s_metric(&b, "actors_live", "gauge", "actors heard from recently", (double)peers_live_actors(L));
     double median, p99;
-    status_latency(L, &median, &p99);
+    iter_stats_latency(&L->stats, &median, &p99);
     s_head(&b, "judge_latency_ms", "gauge", "judge latency of this iteration's accepted groups");
     s_put(&b, "spar_judge_latency_ms{quantile=\"0.5\"}");
     s_value(&b, median);
     s_put(&b, "spar_judge_latency_ms{quantile=\"0.99\"}");
     s_value(&b, p99);
     s_head(&b, "version_lag_groups", "gauge", "this iteration's accepted groups by version lag");
-    for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) s_put(&b, "spar_version_lag_groups{lag=\"%ld\"} %llu\n", i, (unsigned long long)L->lag_hist[i]);
+    for (int i = 0; i < L->stats.n_lag; i++) s_put(&b, "spar_version_lag_groups{lag=\"%d\"} %llu\n", i, (unsigned long long)L->stats.lag[i]);
     int listed[STATUS_MAX_PEERS], n_listed = s_listed_peers(L, listed);
     if (n_listed) {
         s_head(&b, "peer_version", "gauge", "the policy version each peer reports running");

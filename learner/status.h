@@ -20,8 +20,6 @@ void status_tick(learner_t *L);
 void status_line(learner_t *L, const char *line);
 /* Answers a StatusRequest with the document and the last n iteration lines. */
 void status_reply(learner_t *L, const wire_peer_t *to, uint32_t n);
-/* The iteration's judge latency so far: median and p99 (NAN without groups). */
-void status_latency(const learner_t *L, double *median, double *p99);
 /* The status document (malloc'd JSON text). */
 char *status_json(learner_t *L);
 /* The Prometheus text exposition (malloc'd). */
