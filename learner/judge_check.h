@@ -11,21 +11,25 @@
 
 #include <zmq.h>
 
-#include "learner/learner_state.h"
+#include "common/config.h"
+#include "common/wire.h"
+#include "learner/peers.h"
 
 #define JUDGE_CHECK_MAX 16
 #define JUDGE_CHECK_WAIT_MS 2000
 
-/* Sets up the checker (no sockets yet). Returns 0 or -1 (logged). */
-int judge_check_init(learner_t *L);
+/* A checker (no sockets yet) for the learner whose wire is learner_wire (its id and run id).
+ * NULL when CURVE cannot be set up (logged). */
+struct judge_check *judge_check_new(const spar_config_t *cfg, const wire_t *learner_wire);
 /* A judge peer registered (or changed) its endpoint: it is checked before it is published. */
-void judge_check_request(learner_t *L, peer_t *p);
-/* Starts due checks, reads answers, expires waits; returns 1 when the published pool changed. */
-int judge_check_tick(learner_t *L, int64_t now_ms);
+void judge_check_request(struct judge_check *c, peer_t *p, int64_t now_ms);
+/* Starts due checks of P's judges, reads answers, expires waits; returns 1 when the published
+ * pool changed. */
+int judge_check_tick(struct judge_check *c, peers_t *P, int64_t now_ms);
 /* The sockets of running checks, for the learner's poll; returns how many were added. */
-int judge_check_pollitems(const learner_t *L, zmq_pollitem_t *items, int max);
+int judge_check_pollitems(const struct judge_check *c, zmq_pollitem_t *items, int max);
 /* The earliest time a check needs attention, or INT64_MAX. */
-int64_t judge_check_next_ms(const learner_t *L);
-void judge_check_fini(learner_t *L);
+int64_t judge_check_next_ms(const struct judge_check *c, const peers_t *P);
+void judge_check_destroy(struct judge_check **c);
 
 #endif

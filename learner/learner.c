@@ -80,9 +80,9 @@ static void s_publish_judges(learner_t *L) {
     char *judges[MAX_POOL];
     Spar__JudgePool jp = SPAR__JUDGE_POOL__INIT;
     jp.endpoints = judges;
-    jp.n_endpoints = (size_t)peers_judges(L, judges, MAX_POOL);
-    if (jp.n_endpoints == 0 && !L->had_judges) return; /* judges from configs only */
-    L->had_judges = 1;
+    int n = peers_pool(&L->peers, judges, MAX_POOL);
+    if (n < 0) return; /* judges from configs only */
+    jp.n_endpoints = (size_t)n;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_JUDGE_POOL;
     env.judge_pool = &jp;
@@ -110,13 +110,26 @@ static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *rea
         log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
 
+void learner_peer_left(learner_t *L, peer_t *p, const char *why) {
+    if (!peers_leave(p)) return;
+    peers_log_left(p, why, leases_release(&L->leases, p->id));
+}
+
+/* Every second and at state changes: the peers' silence and departures, then the status. */
+static void s_tick(learner_t *L) {
+    peer_left_t left[MAX_PEERS];
+    int n = peers_tick(&L->peers, &L->leases, util_now_ms(), left);
+    for (int i = 0; i < n; i++) peers_log_left(left[i].peer, left[i].why, leases_release(&L->leases, left[i].peer->id));
+    status_tick(L);
+}
+
 /* ---- handlers --------------------------------------------------------------------------- */
 
 /* A Hello makes an actor or judge a tracked peer under its connection's name; a tool's is
  * answered, not tracked. A connection keeps the role of its first Hello. */
 static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
     Spar__Role role = in->hello->role;
-    peer_t *p = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE ? peers_touch(L, who, role) : NULL;
+    peer_t *p = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE ? peers_touch(&L->peers, &L->leases, who, role, util_now_ms()) : NULL;
     if (p && p->role != role) {
         wire_count_bad(&L->wire, who, "a Hello with another role than its first");
         p = NULL;
@@ -130,13 +143,13 @@ static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, c
     if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
         snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
         log_info("judge %s registers at %s", p->id, p->endpoint);
-        judge_check_request(L, p);
+        judge_check_request(L->jcheck, p, util_now_ms());
         s_publish_judges(L);
     }
     char *judges[MAX_POOL];
     Spar__Welcome w = SPAR__WELCOME__INIT;
     w.judges = judges;
-    w.n_judges = (size_t)peers_judges(L, judges, MAX_POOL);
+    w.n_judges = (size_t)peers_judges(&L->peers, judges, MAX_POOL);
     w.run_id = L->wire.run_id;
     w.current_version = L->core.version;
     w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
@@ -154,13 +167,13 @@ static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const char *wh
      * said Hello (a restarted learner tells it to) */
     Spar__Role role = in->heartbeat->role;
     int peer_role = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE;
-    peer_t *p = peer_role ? peers_seen(L, who) : NULL;
+    peer_t *p = peer_role ? peers_seen(&L->peers, who, util_now_ms()) : NULL;
     if (p && p->role != role) p = NULL;
     if (p && p->role == SPAR__ROLE__ROLE_JUDGE) {
         p->groups = in->heartbeat->requests_served;
         p->bad_messages = in->heartbeat->bad_messages;
     } else if (p) {
-        peers_saw_version(L, p, in->heartbeat->policy_version);
+        peers_saw_version(&L->peers, p, in->heartbeat->policy_version, util_now_ms());
         p->bad_messages = in->heartbeat->bad_messages;
     }
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
@@ -188,12 +201,12 @@ static void s_hello_first(learner_t *L, const wire_peer_t *to) {
 }
 
 static void s_on_work_request(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    peer_t *p = peers_seen(L, who);
+    peer_t *p = peers_seen(&L->peers, who, util_now_ms());
     if (!p || !p->hello || p->role != SPAR__ROLE__ROLE_ACTOR) {
         s_hello_first(L, from);
         return;
     }
-    if (in->work_request->have_version) peers_saw_version(L, p, in->work_request->have_version);
+    if (in->work_request->have_version) peers_saw_version(&L->peers, p, in->work_request->have_version, util_now_ms());
     if (L->finished) {
         p->told_shutdown = 1;
         s_send_shutdown(L, from, "run complete");
@@ -209,7 +222,7 @@ static void s_on_work_request(learner_t *L, const wire_peer_t *from, const char 
     int64_t now = util_now_ms(), timeout = L->cfg->learner.lease_timeout_ms;
     const lease_t *ls = leases_held(&L->leases, who, now);
     if (!ls) ls = leases_grant(&L->leases, max, now, timeout, who);
-    if (!ls && p->groups > 0 && !p->strikes) ls = leases_grant_backup(&L->leases, max, now, timeout, who, peers_suspect, L);
+    if (!ls && p->groups > 0 && !p->strikes) ls = leases_grant_backup(&L->leases, max, now, timeout, who, peers_suspect, &L->peers);
     Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
     uint32_t ids[4096];
     g.iteration = L->iteration;
@@ -358,7 +371,7 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who,
     }
     uint64_t iteration = g->iteration;
     uint32_t prompt = g->prompt_id;
-    peer_t *p = peers_seen(L, who);
+    peer_t *p = peers_seen(&L->peers, who, util_now_ms());
     if (p) {
         p->groups++;
         p->strikes = 0;
@@ -475,7 +488,7 @@ static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in
     case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
     case SPAR__ENVELOPE__BODY_STATUS_REQUEST: status_reply(L, from, in->status_request->iterations); break;
     case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose: only the connection that says so */
-        peers_leave(L, peers_seen(L, who), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
+        learner_peer_left(L, peers_seen(&L->peers, who, util_now_ms()), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
         break;
     default: wire_count_bad(&L->wire, who, "not a message for the learner");
     }
@@ -487,11 +500,11 @@ static void s_serve(learner_t *L, long timeout_ms) {
     int n = 1;
     for (int i = 0; i < 2; i++)
         if (L->guards[i]) items[n++] = (zmq_pollitem_t){conn_guard_socket(L->guards[i]), 0, ZMQ_POLLIN, 0};
-    n += judge_check_pollitems(L, items + n, JUDGE_CHECK_MAX);
-    int64_t check = judge_check_next_ms(L) - util_now_ms();
+    n += judge_check_pollitems(L->jcheck, items + n, JUDGE_CHECK_MAX);
+    int64_t check = judge_check_next_ms(L->jcheck, &L->peers) - util_now_ms();
     if (check < timeout_ms) timeout_ms = check < 0 ? 0 : (long)check;
     int ready = zmq_poll(items, n, timeout_ms);
-    if (judge_check_tick(L, util_now_ms())) s_publish_judges(L);
+    if (judge_check_tick(L->jcheck, &L->peers, util_now_ms())) s_publish_judges(L);
     if (ready <= 0) return;
     for (int i = 0; i < 2; i++) conn_guard_handle(L->guards[i]);
     int budget = 1000; /* bound one pass so timers still run under a flood */
@@ -510,7 +523,7 @@ void learner_set_version(learner_t *L, uint64_t version) { s_set_version(L, vers
 
 static void s_set_version(learner_t *L, uint64_t version) {
     L->core.version = version;
-    peers_new_version(L);
+    peers_new_version(&L->peers, version, util_now_ms());
     s_blob_set(&L->blob, L->core.theta, version, (size_t)L->cfg->learner.chunk_bytes);
 }
 
@@ -522,9 +535,7 @@ static int s_collect(learner_t *L) {
         if (util_stop_requested()) return -1;
         int64_t now = util_now_ms();
         if (now >= report_at) { /* a run that waits says what it waits for */
-            int actors = 0;
-            for (int i = 0; i < L->n_peers; i++)
-                actors += L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && L->peers[i].last_seen_ms > now - STALL_REPORT_MS;
+            int actors = peers_actors_since(&L->peers, now - STALL_REPORT_MS);
             log_warn("iteration %llu: %d of %ld prompts in; %d actor(s) heard from in the last %d s",
                      (unsigned long long)L->iteration, L->leases.done, L->cfg->task.prompts, actors, STALL_REPORT_MS / 1000);
             report_at = now + STALL_REPORT_MS;
@@ -532,9 +543,9 @@ static int s_collect(learner_t *L) {
         int requeued = leases_expire(&L->leases, now);
         if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
                                (unsigned long long)L->iteration, requeued);
-        peers_strikes(L);
+        peers_strikes(&L->peers, &L->leases);
         if (now >= L->next_announce_ms) s_announce(L);
-        if (now >= L->next_status_ms) status_tick(L);
+        if (now >= L->next_status_ms) s_tick(L);
         if (iterlog_pending(&L->iterlog) && iterlog_finish(&L->iterlog, 0) < 0) return -1; /* the last iteration's line, once done */
         int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
         if (L->next_status_ms - now < wait) wait = L->next_status_ms - now < 1 ? 1 : L->next_status_ms - now;
@@ -595,6 +606,7 @@ int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
 static void s_emit_line(void *arg, uint64_t iteration, const char *line) {
     learner_t *L = arg;
     status_line(L, line);
+    s_tick(L);
     Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
     s.iteration = iteration;
     s.json = (char *)line;
@@ -611,8 +623,8 @@ static void s_iterlog_start(learner_t *L, const train_result_t *tr, double wall_
         .policy = L->blob.data, .policy_len = L->blob.len,
         .counters = {L->iteration, L->core.version, L->stale_total, L->steps},
         .stats = &L->stats, .tr = tr, .wall_s = wall_s, .collect_s = collect_s, .lost = lost,
-        .leases_reissued = L->leases.reissued, .actors = peers_live_actors(L),
-        .bad_messages = peers_bad_messages(L), .may_thread = !L->online && L->pub != NULL,
+        .leases_reissued = L->leases.reissued, .actors = peers_live_actors(&L->peers),
+        .bad_messages = peers_bad_messages(&L->peers, L->wire.bad_messages), .may_thread = !L->online && L->pub != NULL,
     };
     iterlog_start(&L->iterlog, &in);
 }
@@ -626,10 +638,10 @@ static int s_iteration(learner_t *L) {
     double collect_s = util_now_s() - t0;
     int lost;
     train_result_t tr;
-    L->stats.delivery_ms = L->delivered ? L->delivery_ms : NAN;
+    L->stats.delivery_ms = L->peers.delivered ? L->peers.delivery_ms : NAN;
     if (iterlog_finish(&L->iterlog, 1) != 0) return -1; /* the previous checkpoint and metrics read what training writes */
     L->state = "training";
-    status_tick(L);
+    s_tick(L);
     if (learner_end_iteration(L, &tr, &lost) != 0) return -1;
     s_iterlog_start(L, &tr, util_now_s() - t0, collect_s, lost);
     return 0;
@@ -639,7 +651,7 @@ static int s_iteration(learner_t *L) {
 static void s_shutdown_phase(learner_t *L) {
     L->finished = 1;
     L->state = "finished";
-    status_tick(L);
+    s_tick(L);
     s_send_shutdown(L, NULL, "run complete");
     /* the whole grace, even once every known actor was told: an actor that started with the
      * run but had not joined yet (a fast run, its connection still coming up) says Hello within
@@ -723,7 +735,7 @@ static int s_bind(learner_t *L) {
     /* connections share the descriptors with the run folder's files: each socket takes at most
      * half of what is left after a reserve for files, ZeroMQ's own and the HTTP server */
     long fds = conn_guard_raise_nofile(), cap = (fds - 96) / 2 > 8 ? (fds - 96) / 2 : 8;
-    if (judge_check_init(L) != 0) return -1;
+    if (!(L->jcheck = judge_check_new(L->cfg, &L->wire))) return -1;
     L->guards[0] = conn_guard_new(L->zctx, L->ctl, "learner.control", cap);
     L->guards[1] = conn_guard_new(L->zctx, L->pub, "learner.publish", cap);
     return 0;
@@ -746,7 +758,7 @@ static void s_teardown(learner_t *L) {
     core_teardown(&L->core);
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
-    judge_check_fini(L);
+    judge_check_destroy(&L->jcheck);
     conn_guard_destroy(&L->guards[0]);
     conn_guard_destroy(&L->guards[1]);
     if (L->ctl) zmq_close(L->ctl);
@@ -826,6 +838,7 @@ int learner_main(const spar_config_t *cfg, int resume) {
     char id[128];
     util_process_id("learner", id, sizeof id);
     wire_init(&L.wire, id, cfg->wire.max_frame_bytes);
+    peers_init(&L.peers, cfg->actor.heartbeat_ms);
     snprintf(L.wire.run_id, sizeof L.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
     util_install_stop_signals();
     if (core_init(&L.core, cfg) != 0) return 2;
@@ -885,7 +898,7 @@ int learner_main(const spar_config_t *cfg, int resume) {
     } else {
         log_warn("stopped during iteration %llu", (unsigned long long)L.iteration);
         L.state = "stopped";
-        status_tick(&L);
+        s_tick(&L);
         s_send_shutdown(&L, NULL, "learner stopped");
     }
 done:

@@ -21,11 +21,10 @@
 #include "learner/iterlog.h"
 #include "learner/leases.h"
 #include "learner/optim.h"
+#include "learner/peers.h"
 #include "learner/text_metrics.h"
 #include "learner/train.h"
 
-#define MAX_PEERS 1024 /* tracked at once; when full, the longest-quiet peer that holds no lease goes */
-#define MAX_POOL 256 /* judge endpoints published at most (the most recently registered first) */
 #define ANNOUNCE_MS 500
 #define STALL_REPORT_MS 10000
 
@@ -39,27 +38,6 @@ typedef struct {
     uint32_t n_chunks;
     uint8_t (*chunk_digests)[DIGEST_BYTES];
 } blob_t;
-
-typedef struct {
-    char id[LEASE_HOLDER_MAX + 1]; /* the connection's name: its routing id, printable (wire_peer_name) */
-    Spar__Role role;
-    int hello;             /* said Hello: may take leases (an actor), joins the pool (a judge) */
-    int strikes;           /* leases it let expire, less those answered since: smaller leases */
-    uint64_t version;
-    uint64_t bad_messages;
-    int64_t last_seen_ms;
-    int told_shutdown;
-    uint64_t groups;       /* accepted from this peer (a judge: requests it served) */
-    char endpoint[256];    /* a judge: where actors reach it (its hello) */
-    int judge_ok;          /* a judge: reached at endpoint as itself, so published (judge_check.h) */
-    int check_tries;
-    int64_t check_at_ms;   /* a judge: when to check (again) */
-    int64_t joined_ms;
-    int silent, left;      /* no message for peers_silent_ms / left (said so, or silent a minute) */
-    uint64_t rate_groups;  /* groups at rate_ms, for groups_per_s */
-    int64_t rate_ms;
-    double groups_per_s;
-} peer_t;
 
 typedef struct {
     const spar_config_t *cfg;
@@ -96,13 +74,8 @@ typedef struct {
     iter_stats_t stats;       /* this iteration's counts (iter_stats.h) */
     uint64_t stale_total;
 
-    peer_t peers[MAX_PEERS];
-    int n_peers;
+    peers_t peers;          /* membership, the judge pool, weight delivery (peers.h) */
     int64_t next_announce_ms;
-    int64_t announced_ms;   /* when the current version was first announced */
-    int delivered;          /* has every live actor reported the current version? */
-    int had_judges;         /* a judge registered once: the pool is published from then on */
-    double delivery_ms;     /* how long that took (NAN until it happened) */
 
     /* status and metrics (learner/status.c) */
     const char *state;      /* "starting" | "collecting" | "training" | "finished" | "stopped" */
@@ -120,6 +93,8 @@ int learner_core_setup(learner_t *L); /* around the initial policy in L->core.th
 void learner_core_teardown(learner_t *L);
 int learner_open_files(learner_t *L);
 void learner_begin_iteration(learner_t *L);
+/* A peer left (said so, or silent a minute): its leases are re-queued; logged. */
+void learner_peer_left(learner_t *L, peer_t *p, const char *why);
 /* Publishes on the PUB socket (nothing in replay). */
 void learner_publish(learner_t *L, Spar__Envelope *env);
 /* The current version becomes `version`: serialised for actors and announced. */

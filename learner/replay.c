@@ -40,6 +40,7 @@ int replay_main(const spar_config_t *cfg, const char *run_dir) {
     L.cfg = cfg;
     snprintf(L.run_dir, sizeof L.run_dir, "%s", run_dir);
     wire_init(&L.wire, "replay", cfg->wire.max_frame_bytes);
+    peers_init(&L.peers, cfg->actor.heartbeat_ms);
     if (core_init(&L.core, cfg) != 0) return 2;
     char why[600];
     uint64_t v0;

@@ -24,8 +24,8 @@
 static int s_listed_peers(const learner_t *L, int out[STATUS_MAX_PEERS]) {
     int n = 0;
     for (int silent = 0; silent < 2; silent++)
-        for (int i = 0; i < L->n_peers && n < STATUS_MAX_PEERS; i++)
-            if (!L->peers[i].left && L->peers[i].silent == silent) out[n++] = i;
+        for (int i = 0; i < L->peers.n_peers && n < STATUS_MAX_PEERS; i++)
+            if (!L->peers.peers[i].left && L->peers.peers[i].silent == silent) out[n++] = i;
     return n;
 }
 #define RECENT ((int)(sizeof(((learner_t *)0)->recent) / sizeof(char *)))
@@ -57,24 +57,24 @@ char *status_json(learner_t *L) {
     json_object_set_new(o, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
     json_object_set_new(o, "prompts_done", json_integer(L->leases.done));
     json_object_set_new(o, "prompts", json_integer(L->cfg->task.prompts));
-    json_object_set_new(o, "actors_live", json_integer(peers_live_actors(L)));
-    json_object_set_new(o, "delivery_ms", s_num(L->delivered ? L->delivery_ms : NAN));
+    json_object_set_new(o, "actors_live", json_integer(peers_live_actors(&L->peers)));
+    json_object_set_new(o, "delivery_ms", s_num(L->peers.delivered ? L->peers.delivery_ms : NAN));
     json_t *peers = json_array();
     int listed[STATUS_MAX_PEERS], n_listed = s_listed_peers(L, listed);
     for (int k = 0; k < n_listed; k++) {
-        const peer_t *p = &L->peers[listed[k]];
+        const peer_t *p = &L->peers.peers[listed[k]];
         json_t *e = json_object();
         json_object_set_new(e, "id", json_string(p->id));
         json_object_set_new(e, "role", json_string(s_role(p->role)));
         json_object_set_new(e, "version", json_integer((json_int_t)p->version));
-        json_object_set_new(e, "state", json_string(peers_state(L, p)));
+        json_object_set_new(e, "state", json_string(peers_state(&L->peers, &L->leases, p, L->finished)));
         json_object_set_new(e, "last_seen_s", json_real((double)(now - p->last_seen_ms) / 1000));
         json_object_set_new(e, "groups", json_integer((json_int_t)p->groups));
         json_object_set_new(e, "groups_per_s", s_num(p->groups_per_s));
         json_array_append_new(peers, e);
     }
     json_object_set_new(o, "peers", peers);
-    json_object_set_new(o, "peers_tracked", json_integer(L->n_peers));
+    json_object_set_new(o, "peers_tracked", json_integer(L->peers.n_peers));
     json_t *lag = json_array();
     for (int i = 0; i < L->stats.n_lag; i++) json_array_append_new(lag, json_integer((json_int_t)L->stats.lag[i]));
     json_object_set_new(o, "version_lag", lag);
@@ -87,7 +87,7 @@ char *status_json(learner_t *L) {
         json_object_set_new(lat, "p99", json_real(p99));
     }
     json_object_set_new(o, "judge_latency_ms", lat);
-    json_object_set_new(o, "bad_messages", json_integer((json_int_t)peers_bad_messages(L)));
+    json_object_set_new(o, "bad_messages", json_integer((json_int_t)peers_bad_messages(&L->peers, L->wire.bad_messages)));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     return text;
@@ -192,11 +192,11 @@ char *status_metrics(learner_t *L) {
     s_metric(&b, "groups_total", "counter", "judged groups accepted", (double)L->groups_total);
     s_metric(&b, "stale_dropped_total", "counter", "groups refused as too stale", (double)L->stale_total);
     s_metric(&b, "bad_messages_total", "counter", "malformed messages counted and dropped (learner and peers)",
-             (double)peers_bad_messages(L));
+             (double)peers_bad_messages(&L->peers, L->wire.bad_messages));
     s_metric(&b, "leases_reissued", "gauge", "prompts of expired leases re-queued this iteration", (double)L->leases.reissued);
     s_metric(&b, "weights_delivery_ms", "gauge", "ms until every live actor ran the current version (NaN: not yet)",
-             L->delivered ? L->delivery_ms : NAN);
-    s_metric(&b, "actors_live", "gauge", "actors heard from recently", (double)peers_live_actors(L));
+             L->peers.delivered ? L->peers.delivery_ms : NAN);
+    s_metric(&b, "actors_live", "gauge", "actors heard from recently", (double)peers_live_actors(&L->peers));
     double median, p99;
     iter_stats_latency(&L->stats, &median, &p99);
     s_head(&b, "judge_latency_ms", "gauge", "judge latency of this iteration's accepted groups");
@@ -210,14 +210,14 @@ char *status_metrics(learner_t *L) {
     if (n_listed) {
         s_head(&b, "peer_version", "gauge", "the policy version each peer reports running");
         for (int k = 0; k < n_listed; k++) {
-            const peer_t *p = &L->peers[listed[k]];
+            const peer_t *p = &L->peers.peers[listed[k]];
             s_put(&b, "spar_peer_version{peer=\"");
             s_label(&b, p->id);
-            s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(L, p), (unsigned long long)p->version);
+            s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(&L->peers, &L->leases, p, L->finished), (unsigned long long)p->version);
         }
         s_head(&b, "peer_groups_total", "counter", "groups accepted from each peer");
         for (int k = 0; k < n_listed; k++) {
-            const peer_t *p = &L->peers[listed[k]];
+            const peer_t *p = &L->peers.peers[listed[k]];
             s_put(&b, "spar_peer_groups_total{peer=\"");
             s_label(&b, p->id);
             s_put(&b, "\"} %llu\n", (unsigned long long)p->groups);
@@ -360,9 +360,7 @@ void status_stop(learner_t *L) {
 }
 
 void status_tick(learner_t *L) {
-    int64_t now = util_now_ms();
-    L->next_status_ms = now + STATUS_EVERY_MS;
-    peers_tick(L, now);
+    L->next_status_ms = util_now_ms() + STATUS_EVERY_MS;
     char *doc = status_json(L);
     char *path = xasprintf("%s/status.json", L->run_dir);
     size_t n = strlen(doc);
@@ -386,10 +384,7 @@ void status_tick(learner_t *L) {
     }
 }
 
-void status_line(learner_t *L, const char *line) {
-    s_remember(L, line);
-    status_tick(L);
-}
+void status_line(learner_t *L, const char *line) { s_remember(L, line); }
 
 void status_reply(learner_t *L, const wire_peer_t *to, uint32_t n) {
     Spar__Status st = SPAR__STATUS__INIT;

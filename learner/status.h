@@ -14,9 +14,9 @@
  * Returns 0 or -1 (logged: learner.http cannot be served). */
 int status_start(learner_t *L);
 void status_stop(learner_t *L);
-/* Periodic work (every second, and at state changes): peers, status.json, the metrics. */
+/* Periodic work (every second, and at state changes): status.json, the metrics. */
 void status_tick(learner_t *L);
-/* A new iterations.jsonl line. */
+/* A new iterations.jsonl line (shown from the next tick). */
 void status_line(learner_t *L, const char *line);
 /* Answers a StatusRequest with the document and the last n iteration lines. */
 void status_reply(learner_t *L, const wire_peer_t *to, uint32_t n);
