@@ -32,6 +32,7 @@
 #include "learner/peers.h"
 #include "learner/status.h"
 #include "learner/leases.h"
+#include "learner/online.h"
 #include "learner/optim.h"
 #include "learner/sft.h"
 #include "learner/text_metrics.h"
@@ -267,7 +268,7 @@ static void s_ack(learner_t *L, const wire_peer_t *to, uint64_t iteration, uint3
 /* Admission by version: sampled by a version at most max_staleness behind (synchronous: the
  * current), and not older than a resume (versions before it are no longer held). */
 static int s_version_ok(const learner_t *L, uint64_t v) {
-    return v <= L->core.version && L->core.version - v <= (uint64_t)L->max_staleness && v >= L->min_version;
+    return online_admits(&L->online, L->core.version, v, L->min_version);
 }
 
 int learner_group_fits(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
@@ -314,28 +315,13 @@ static void s_announce(learner_t *L);
 /* A new version: serialise, remember it for admission, announce it. */
 static void s_broadcast(learner_t *L) {
     s_set_version(L, L->core.version + 1);
-    policy_copy(L->ring[L->core.version % (uint64_t)(L->max_staleness + 1)], L->core.theta);
-    L->steps_since_broadcast = 0;
+    online_remember(&L->online, L->core.version, L->core.theta);
     s_announce(L);
 }
 
-/* Online mode: one learner step on the batch; each group's pi_t is the version that sampled it. */
+/* Online mode: one learner step on the batch, and a new version every broadcast_every steps. */
 static void s_online_step(learner_t *L) {
-    if (L->n_batch == 0) return;
-    Spar__RolloutGroup **groups = xmalloc(sizeof *groups * (size_t)L->n_batch);
-    policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->n_batch);
-    for (int i = 0; i < L->n_batch; i++) {
-        groups[i] = L->buffer[L->batch[i]];
-        prevs[i] = L->ring[groups[i]->policy_version % (uint64_t)(L->max_staleness + 1)];
-    }
-    train_result_t tr;
-    core_train_step(&L->core, prevs, groups, L->n_batch, &tr);
-    iter_stats_step(&L->stats, tr.loss, tr.loss_initial);
-    L->n_batch = 0;
-    free(groups);
-    free(prevs);
-    L->steps++;
-    if (++L->steps_since_broadcast >= L->broadcast_every) s_broadcast(L);
+    if (online_step(&L->online, &L->core, L->buffer, &L->stats)) s_broadcast(L);
 }
 
 static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who, Spar__Envelope *in) {
@@ -396,10 +382,7 @@ void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
     L->groups_total++;
     if (record && L->records && (records_append(L->records, own) != 0 || fflush(L->records) != 0))
         log_error("cannot append to records: %s", strerror(errno));
-    if (L->online) {
-        L->batch[L->n_batch++] = (int)own->prompt_id;
-        if (L->n_batch >= L->step_groups) s_online_step(L);
-    }
+    if (L->online.online && online_add(&L->online, (int)own->prompt_id)) s_online_step(L);
 }
 
 static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
@@ -583,7 +566,7 @@ void learner_begin_iteration(learner_t *L) {
 int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
     *lost = 0;
     for (long p = 0; p < L->cfg->task.prompts; p++) *lost += L->buffer[p] == NULL;
-    if (L->online) {
+    if (L->online.online) {
         s_online_step(L); /* the iteration's last, partial batch */
         const iter_stats_t *st = &L->stats;
         tr->loss = st->n_steps ? st->step_loss / st->n_steps : NAN;
@@ -597,7 +580,7 @@ int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
         fsync(fileno(L->records));
     }
     s_free_buffer(L);
-    if (!L->online || L->steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
+    if (!L->online.online || L->online.steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
     core_average(&L->core);
     return 0;
 }
@@ -621,10 +604,10 @@ static void s_iterlog_start(learner_t *L, const train_result_t *tr, double wall_
     iterlog_input_t in = {
         .cfg = L->cfg, .core = &L->core, .run_dir = L->run_dir,
         .policy = L->blob.data, .policy_len = L->blob.len,
-        .counters = {L->iteration, L->core.version, L->stale_total, L->steps},
+        .counters = {L->iteration, L->core.version, L->stale_total, L->online.steps},
         .stats = &L->stats, .tr = tr, .wall_s = wall_s, .collect_s = collect_s, .lost = lost,
         .leases_reissued = L->leases.reissued, .actors = peers_live_actors(&L->peers),
-        .bad_messages = peers_bad_messages(&L->peers, L->wire.bad_messages), .may_thread = !L->online && L->pub != NULL,
+        .bad_messages = peers_bad_messages(&L->peers, L->wire.bad_messages), .may_thread = !L->online.online && L->pub != NULL,
     };
     iterlog_start(&L->iterlog, &in);
 }
@@ -749,9 +732,7 @@ static void s_teardown(learner_t *L) {
     leases_free(&L->leases);
     s_blob_free(&L->blob);
     s_blob_free(&L->ref_blob);
-    for (long i = 0; L->ring && i <= L->max_staleness; i++) policy_destroy(&L->ring[i]);
-    free(L->ring);
-    free(L->batch);
+    online_free(&L->online);
     iter_stats_free(&L->stats);
     for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
     free(L->prompt_text);
@@ -808,14 +789,8 @@ int learner_core_setup(learner_t *L) {
     L->prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L->prompt_text);
     core_setup(&L->core);
     L->buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L->buffer);
-    L->broadcast_every = cfg->learner.broadcast_every;
-    L->online = L->broadcast_every > 0;
-    L->step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
-    L->max_staleness = cfg->learner.max_staleness;
-    L->ring = xcalloc((size_t)L->max_staleness + 1, sizeof *L->ring);
-    for (long i = 0; i <= L->max_staleness; i++) L->ring[i] = policy_clone(L->core.theta);
-    L->batch = xcalloc((size_t)cfg->task.prompts, sizeof *L->batch);
-    iter_stats_init(&L->stats, (int)cfg->task.prompts, (int)L->max_staleness + 1);
+    online_init(&L->online, cfg, L->core.theta);
+    iter_stats_init(&L->stats, (int)cfg->task.prompts, (int)L->online.max_staleness + 1);
     leases_init(&L->leases);
     s_set_version(L, 0);
     s_blob_set(&L->ref_blob, L->core.ref, 0, (size_t)cfg->learner.chunk_bytes);

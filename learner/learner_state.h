@@ -20,6 +20,7 @@
 #include "learner/iter_stats.h"
 #include "learner/iterlog.h"
 #include "learner/leases.h"
+#include "learner/online.h"
 #include "learner/optim.h"
 #include "learner/peers.h"
 #include "learner/text_metrics.h"
@@ -64,13 +65,7 @@ typedef struct {
     leases_t leases;
     Spar__RolloutGroup **buffer; /* per prompt, this iteration */
 
-    /* online mode (learner.broadcast_every > 0): a learner step per step_groups accepted groups,
-     * a new version every broadcast_every steps, groups admitted up to max_staleness behind */
-    int online;
-    long step_groups, broadcast_every, max_staleness;
-    policy_t **ring;          /* the last max_staleness + 1 versions' policies, by version */
-    int *batch, n_batch;      /* prompts of the next step */
-    long steps, steps_since_broadcast;
+    online_t online;          /* the online mode's batch and steps, the versions' ring (online.h) */
     iter_stats_t stats;       /* this iteration's counts (iter_stats.h) */
     uint64_t stale_total;
 

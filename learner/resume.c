@@ -162,11 +162,11 @@ int resume_prepare(learner_t *L) {
         log_error("resume: %s", why);
         return 1;
     }
-    L->steps = n.steps;
+    L->online.steps = n.steps;
     L->stale_total = n.stale_total;
     L->iteration = (uint64_t)t;
     learner_set_version(L, version);
-    for (long i = 0; i <= L->max_staleness; i++) policy_copy(L->ring[i], L->core.theta);
+    online_reset(&L->online, L->core.theta);
     L->min_version = version;
     if (s_records(L, (uint64_t)t + 1, &L->prefill, &L->n_prefill) != 0) return 1;
     return learner_open_files(L) == 0 ? 0 : 1;
