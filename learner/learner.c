@@ -21,6 +21,7 @@
 #include "common/task.h"
 #include "common/task_styles.h"
 #include "common/tokenizer.h"
+#include "common/transfer.h"
 #include "common/util.h"
 #include "common/wire.h"
 #include "learner/learner_state.h"
@@ -38,25 +39,13 @@
 #include "learner/text_metrics.h"
 #include "learner/train.h"
 
-static void s_blob_free(blob_t *b) {
-    free(b->data);
-    free(b->chunk_digests);
-    memset(b, 0, sizeof *b);
+/* The weights of version of p as actors fetch them. The length is known only once serialised,
+ * hence two statements (an argument list does not order its evaluation). */
+static void s_blob_set(transfer_blob_t *b, const policy_t *p, uint64_t version, size_t chunk_bytes) {
+    size_t len;
+    uint8_t *data = policy_serialize(p, version, &len);
+    transfer_blob_set(b, data, len, version, chunk_bytes);
 }
-
-static void s_blob_set(blob_t *b, const policy_t *p, uint64_t version, size_t chunk_bytes) {
-    s_blob_free(b);
-    b->version = version;
-    b->data = policy_serialize(p, version, &b->len);
-    digest_compute(b->data, b->len, b->digest);
-    b->n_chunks = (uint32_t)((b->len + chunk_bytes - 1) / chunk_bytes);
-    b->chunk_digests = xmalloc(sizeof *b->chunk_digests * b->n_chunks);
-    for (uint32_t i = 0; i < b->n_chunks; i++) {
-        size_t off = (size_t)i * chunk_bytes, len = b->len - off < chunk_bytes ? b->len - off : chunk_bytes;
-        digest_compute(b->data + off, len, b->chunk_digests[i]);
-    }
-}
-
 
 void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
     if (cfg->run.dir[0]) snprintf(out, outlen, "%s", cfg->run.dir);
@@ -388,23 +377,8 @@ void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
 static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
     const Spar__WeightsFetch *f = in->weights_fetch;
     Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
-    c.version = f->version;
-    blob_t *b = f->version == L->blob.version ? &L->blob : f->version == 0 ? &L->ref_blob : NULL;
-    if (!b || f->chunk_index >= b->n_chunks) {
-        c.error = "version or chunk not held; ask for work to learn the current version";
-    } else {
-        size_t cb = (size_t)L->cfg->learner.chunk_bytes, off = (size_t)f->chunk_index * cb;
-        c.chunk_index = f->chunk_index;
-        c.offset = off;
-        c.n_chunks = b->n_chunks;
-        c.total_bytes = b->len;
-        c.data.data = b->data + off;
-        c.data.len = b->len - off < cb ? b->len - off : cb;
-        c.chunk_digest.data = b->chunk_digests[f->chunk_index];
-        c.chunk_digest.len = DIGEST_BYTES;
-        c.digest.data = b->digest;
-        c.digest.len = DIGEST_BYTES;
-    }
+    const transfer_blob_t *b = f->version == L->blob.version ? &L->blob : f->version == 0 ? &L->ref_blob : NULL;
+    transfer_blob_reply(b, f->version, f->chunk_index, &c);
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK;
     env.weights_chunk = &c;
@@ -730,8 +704,8 @@ static void s_teardown(learner_t *L) {
     if (L->buffer) s_free_buffer(L);
     free(L->buffer);
     leases_free(&L->leases);
-    s_blob_free(&L->blob);
-    s_blob_free(&L->ref_blob);
+    transfer_blob_free(&L->blob);
+    transfer_blob_free(&L->ref_blob);
     online_free(&L->online);
     iter_stats_free(&L->stats);
     for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);

@@ -15,6 +15,7 @@
 #include "common/game.h"
 #include "common/metrics.h"
 #include "common/policy.h"
+#include "common/transfer.h"
 #include "common/wire.h"
 #include "learner/core.h"
 #include "learner/iter_stats.h"
@@ -28,17 +29,6 @@
 
 #define ANNOUNCE_MS 500
 #define STALL_REPORT_MS 10000
-
-/* A version's weights as actors fetch them: the safetensors bytes, their digest, and the
- * digest of each chunk. */
-typedef struct {
-    uint64_t version;
-    uint8_t *data;
-    size_t len;
-    uint8_t digest[DIGEST_BYTES];
-    uint32_t n_chunks;
-    uint8_t (*chunk_digests)[DIGEST_BYTES];
-} blob_t;
 
 typedef struct {
     const spar_config_t *cfg;
@@ -59,8 +49,8 @@ typedef struct {
     int n_prefill;
     int finished;
 
-    blob_t blob;     /* the current version, serialised */
-    blob_t ref_blob; /* version 0 (pi_ref), which Nash-MD's actors also need */
+    transfer_blob_t blob;     /* the current version, serialised (common/transfer.h) */
+    transfer_blob_t ref_blob; /* version 0 (pi_ref), which Nash-MD's actors also need */
 
     leases_t leases;
     Spar__RolloutGroup **buffer; /* per prompt, this iteration */
