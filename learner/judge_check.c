@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "common/curve.h"
 #include "common/log.h"
@@ -26,10 +27,52 @@ struct judge_check {
     wire_t wire;
     long max_frame_bytes;
     check_t checks[JUDGE_CHECK_MAX];
+    peers_t *peers;
+    loop_t *loop;
+    uint64_t timer; /* at the next time a check needs attention; 0: none armed */
+    judge_check_changed_fn changed;
+    void *changed_arg;
 };
 
-struct judge_check *judge_check_new(const spar_config_t *cfg, const wire_t *learner_wire) {
+static int64_t s_next_ms(const struct judge_check *c);
+static int s_tick(struct judge_check *c, int64_t now);
+
+/* The published pool changed: the learner publishes it again. */
+static void s_work(struct judge_check *c, int64_t now) {
+    if (s_tick(c, now)) c->changed(c->changed_arg);
+}
+
+static int64_t s_due(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)loop, (void)id;
+    struct judge_check *c = arg;
+    s_work(c, now);
+    int64_t next = s_next_ms(c);
+    if (next == INT64_MAX) c->timer = 0;
+    return next == INT64_MAX ? LOOP_TIMER_DONE : next;
+}
+
+/* The timer follows the earliest time a check needs attention. */
+static void s_arm(struct judge_check *c) {
+    int64_t next = s_next_ms(c);
+    if (next == INT64_MAX) return;
+    if (c->timer) loop_set_timer(c->loop, c->timer, next);
+    else c->timer = loop_add_timer(c->loop, next, s_due, c);
+}
+
+static void s_readable(loop_t *loop, void *socket, void *arg) {
+    (void)socket;
+    struct judge_check *c = arg;
+    s_work(c, loop_now(loop));
+    s_arm(c);
+}
+
+struct judge_check *judge_check_new(const spar_config_t *cfg, const wire_t *learner_wire, peers_t *peers,
+                                    loop_t *loop, judge_check_changed_fn changed, void *changed_arg) {
     struct judge_check *c = xcalloc(1, sizeof *c);
+    c->peers = peers;
+    c->loop = loop;
+    c->changed = changed;
+    c->changed_arg = changed_arg;
     c->zctx = zmq_ctx_new();
     c->max_frame_bytes = cfg->wire.max_frame_bytes;
     wire_init(&c->wire, learner_wire->sender_id, cfg->wire.max_frame_bytes);
@@ -57,20 +100,23 @@ void judge_check_request(struct judge_check *c, peer_t *p, int64_t now) {
     p->judge_ok = 0;
     p->check_tries = 0;
     p->check_at_ms = now;
-    if (c && c->trust) {
+    if (c->trust) {
         p->judge_ok = 1;
         log_info("judge %s joins the judge pool at %s", p->id, p->endpoint);
+        return;
     }
+    s_arm(c);
 }
 
-static void s_close(check_t *k) {
+static void s_close(struct judge_check *c, check_t *k) {
+    loop_remove_socket(c->loop, k->sock);
     zmq_close(k->sock);
     k->sock = NULL;
 }
 
 /* A check that failed: the peer is tried again later, each time after a longer pause. */
-static void s_failed(peers_t *P, check_t *k, const char *why, int64_t now) {
-    peer_t *p = peers_find(P, k->peer);
+static void s_failed(struct judge_check *c, check_t *k, const char *why, int64_t now) {
+    peer_t *p = peers_find(c->peers, k->peer);
     if (p && !strcmp(p->endpoint, k->endpoint)) {
         if (p->check_tries++ == 0)
             log_warn("judge %s registered %s but %s: not published until it answers there (retrying)", p->id,
@@ -78,11 +124,11 @@ static void s_failed(peers_t *P, check_t *k, const char *why, int64_t now) {
         int64_t pause = (int64_t)1000 << (p->check_tries < 5 ? p->check_tries : 5);
         p->check_at_ms = now + (pause < RETRY_MAX_MS ? pause : RETRY_MAX_MS);
     }
-    s_close(k);
+    s_close(c, k);
 }
 
 /* Reads a check's answers; returns 1 when its judge was confirmed. */
-static int s_read(struct judge_check *c, peers_t *P, check_t *k, int64_t now) {
+static int s_read(struct judge_check *c, check_t *k, int64_t now) {
     Spar__Envelope *in;
     while (k->sock && wire_readable(k->sock)) {
         if (!(in = wire_recv(&c->wire, k->sock, 0, NULL))) continue;
@@ -90,20 +136,20 @@ static int s_read(struct judge_check *c, peers_t *P, check_t *k, int64_t now) {
         int same = !strcmp(in->sender_id, k->peer);
         wire_free(in);
         if (!judge) {
-            s_failed(P, k, "what answers there is not a judge", now);
+            s_failed(c, k, "what answers there is not a judge", now);
             return 0;
         }
         if (!same) {
-            s_failed(P, k, "another judge answers there", now);
+            s_failed(c, k, "another judge answers there", now);
             return 0;
         }
-        peer_t *p = peers_find(P, k->peer);
+        peer_t *p = peers_find(c->peers, k->peer);
         int ok = p && !strcmp(p->endpoint, k->endpoint);
         if (ok) {
             p->judge_ok = 1;
             log_info("judge %s joins the judge pool at %s", p->id, p->endpoint);
         }
-        s_close(k);
+        s_close(c, k);
         return ok;
     }
     return 0;
@@ -115,7 +161,7 @@ static int s_checking(const struct judge_check *c, const char *peer) {
     return 0;
 }
 
-static void s_start(struct judge_check *c, peers_t *P, check_t *k, const peer_t *p, int64_t now) {
+static void s_start(struct judge_check *c, check_t *k, const peer_t *p, int64_t now) {
     snprintf(k->peer, sizeof k->peer, "%s", p->id);
     snprintf(k->endpoint, sizeof k->endpoint, "%s", p->endpoint);
     k->deadline_ms = now + JUDGE_CHECK_WAIT_MS;
@@ -123,26 +169,29 @@ static void s_start(struct judge_check *c, peers_t *P, check_t *k, const peer_t 
     wire_socket_defaults(k->sock, c->max_frame_bytes);
     if ((c->curve && curve_client(c->curve, k->sock, CURVE_JUDGE, "judge pool check") != 0) ||
         zmq_connect(k->sock, k->endpoint) != 0) {
-        s_failed(P, k, "it cannot be connected to", now);
+        s_failed(c, k, "it cannot be connected to", now);
         return;
     }
+    loop_add_socket(c->loop, k->sock, s_readable, c);
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     hb.role = SPAR__ROLE__ROLE_LEARNER;
-    hb.policy_version = P->version;
+    hb.policy_version = c->peers->version;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     (void)wire_send(&c->wire, k->sock, NULL, &env); /* queued until connected */
 }
 
-int judge_check_tick(struct judge_check *c, peers_t *P, int64_t now) {
-    if (!c || c->trust) return 0;
+/* Starts due checks, reads answers, expires waits; returns 1 when the published pool changed. */
+static int s_tick(struct judge_check *c, int64_t now) {
+    peers_t *P = c->peers;
+    if (c->trust) return 0;
     int changed = 0;
     for (int i = 0; i < JUDGE_CHECK_MAX; i++) {
         check_t *k = &c->checks[i];
         if (!k->sock) continue;
-        changed |= s_read(c, P, k, now);
-        if (k->sock && now >= k->deadline_ms) s_failed(P, k, "nothing answered there", now);
+        changed |= s_read(c, k, now);
+        if (k->sock && now >= k->deadline_ms) s_failed(c, k, "nothing answered there", now);
     }
     for (int i = 0; i < P->n_peers; i++) {
         const peer_t *p = &P->peers[i];
@@ -153,27 +202,22 @@ int judge_check_tick(struct judge_check *c, peers_t *P, int64_t now) {
         for (int s = 0; s < JUDGE_CHECK_MAX && !slot; s++)
             if (!c->checks[s].sock) slot = &c->checks[s];
         if (!slot) break;
-        s_start(c, P, slot, p, now);
+        s_start(c, slot, p, now);
     }
     return changed;
 }
 
-int judge_check_pollitems(const struct judge_check *c, zmq_pollitem_t *items, int max) {
-    int n = 0;
-    for (int i = 0; c && i < JUDGE_CHECK_MAX && n < max; i++)
-        if (c->checks[i].sock) items[n++] = (zmq_pollitem_t){c->checks[i].sock, 0, ZMQ_POLLIN, 0};
-    return n;
-}
-
-int64_t judge_check_next_ms(const struct judge_check *c, const peers_t *P) {
+/* The earliest time a check needs attention, or INT64_MAX. */
+static int64_t s_next_ms(const struct judge_check *c) {
+    const peers_t *P = c->peers;
     int64_t next = INT64_MAX;
-    if (!c || c->trust) return next;
+    if (c->trust) return next;
     for (int i = 0; i < JUDGE_CHECK_MAX; i++)
         if (c->checks[i].sock && c->checks[i].deadline_ms < next) next = c->checks[i].deadline_ms;
     for (int i = 0; i < P->n_peers; i++) {
         const peer_t *p = &P->peers[i];
         if (p->role == SPAR__ROLE__ROLE_JUDGE && p->hello && p->endpoint[0] && !p->judge_ok && !p->left &&
-            !p->silent && p->check_at_ms < next)
+            !p->silent && p->check_at_ms < next && !s_checking(c, p->id)) /* a running check: its deadline */
             next = p->check_at_ms;
     }
     return next;
@@ -183,7 +227,8 @@ void judge_check_destroy(struct judge_check **cp) {
     struct judge_check *c = *cp;
     if (!c) return;
     for (int i = 0; i < JUDGE_CHECK_MAX; i++)
-        if (c->checks[i].sock) s_close(&c->checks[i]);
+        if (c->checks[i].sock) s_close(c, &c->checks[i]);
+    if (c->timer) loop_cancel_timer(c->loop, c->timer);
     curve_destroy(&c->curve);
     zmq_ctx_term(c->zctx);
     wire_fini(&c->wire);

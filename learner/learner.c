@@ -15,6 +15,7 @@
 #include "common/game.h"
 #include "common/gpt_io.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/metrics.h"
 #include "common/policy.h"
 #include "common/records.h"
@@ -356,6 +357,7 @@ static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who,
     own->actor_id = xstrdup(who);
     learner_admit(L, own, 1);
     s_ack(L, from, iteration, prompt, SPAR__ACK_STATUS__ACK_ACCEPTED);
+    if (leases_all_done(&L->leases)) loop_stop(L->loop); /* the iteration is collected */
 }
 
 void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
@@ -451,28 +453,28 @@ static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in
     }
 }
 
-/* Serves the control socket for up to timeout_ms. */
-static void s_serve(learner_t *L, long timeout_ms) {
-    zmq_pollitem_t items[3 + JUDGE_CHECK_MAX] = {{L->ctl, 0, ZMQ_POLLIN, 0}};
-    int n = 1;
-    for (int i = 0; i < 2; i++)
-        if (L->guards[i]) items[n++] = (zmq_pollitem_t){conn_guard_socket(L->guards[i]), 0, ZMQ_POLLIN, 0};
-    n += judge_check_pollitems(L->jcheck, items + n, JUDGE_CHECK_MAX);
-    int64_t check = judge_check_next_ms(L->jcheck, &L->peers) - util_now_ms();
-    if (check < timeout_ms) timeout_ms = check < 0 ? 0 : (long)check;
-    int ready = zmq_poll(items, n, timeout_ms);
-    if (judge_check_tick(L->jcheck, &L->peers, util_now_ms())) s_publish_judges(L);
-    if (ready <= 0) return;
-    for (int i = 0; i < 2; i++) conn_guard_handle(L->guards[i]);
-    int budget = 1000; /* bound one pass so timers still run under a flood */
-    while (budget-- > 0 && wire_readable(L->ctl)) {
+/* The control ROUTER is readable: at most a budget of messages per pass, so that timers still
+ * run under a flood. */
+static void s_on_control(loop_t *loop, void *ctl, void *arg) {
+    (void)loop;
+    learner_t *L = arg;
+    int budget = 1000;
+    while (budget-- > 0 && wire_readable(ctl)) {
         wire_peer_t from;
-        Spar__Envelope *in = wire_recv(&L->wire, L->ctl, 1, &from);
+        Spar__Envelope *in = wire_recv(&L->wire, ctl, 1, &from);
         if (!in) continue;
         s_dispatch(L, &from, in);
         wire_free(in);
     }
 }
+
+/* A connection guard's monitor has events: connections past the cap are refused. */
+static void s_on_guard(loop_t *loop, void *socket, void *guard) {
+    (void)loop, (void)socket;
+    conn_guard_handle(guard);
+}
+
+static void s_on_pool_changed(void *L) { s_publish_judges(L); }
 
 /* ---- iteration steps -------------------------------------------------------------------- */
 
@@ -484,32 +486,70 @@ static void s_set_version(learner_t *L, uint64_t version) {
     s_blob_set(&L->blob, L->core.theta, version, (size_t)L->cfg->learner.chunk_bytes);
 }
 
-/* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal. */
+/* ---- collection: the loop's timers and hook while an iteration collects ---------------- */
+
+static int64_t s_announce_due(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)loop, (void)id;
+    learner_t *L = arg;
+    if (now >= L->next_announce_ms) s_announce(L);
+    return L->next_announce_ms;
+}
+
+static int64_t s_status_due(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)loop, (void)id;
+    learner_t *L = arg;
+    if (now >= L->next_status_ms) s_tick(L);
+    return L->next_status_ms;
+}
+
+/* Leases past their deadline: their prompts re-queued, a strike for each holder. */
+static int64_t s_leases_due(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)loop, (void)id;
+    learner_t *L = arg;
+    int requeued = leases_expire(&L->leases, now);
+    if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
+                           (unsigned long long)L->iteration, requeued);
+    peers_strikes(&L->peers, &L->leases);
+    return leases_next_deadline(&L->leases);
+}
+
+/* A run that waits says what it waits for. */
+static int64_t s_stall_due(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)loop, (void)id;
+    learner_t *L = arg;
+    int actors = peers_actors_since(&L->peers, now - STALL_REPORT_MS);
+    log_warn("iteration %llu: %d of %ld prompts in; %d actor(s) heard from in the last %d s",
+             (unsigned long long)L->iteration, L->leases.done, L->cfg->task.prompts, actors, STALL_REPORT_MS / 1000);
+    return now + STALL_REPORT_MS;
+}
+
+/* Before every wait while collecting: the lease timer follows the earliest deadline (grants
+ * add leases), and the last iteration's line is written once its worker is done. */
+static void s_before_sleep(loop_t *loop, void *arg) {
+    learner_t *L = arg;
+    if (!L->collect_timers[2]) return;
+    loop_set_timer(loop, L->collect_timers[2], leases_next_deadline(&L->leases));
+    if (iterlog_pending(&L->iterlog) && iterlog_finish(&L->iterlog, 0) < 0) {
+        L->collect_failed = 1;
+        loop_stop(loop);
+    }
+}
+
+/* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal or when
+ * the last checkpoint could not be written. */
 static int s_collect(learner_t *L) {
     s_announce(L);
-    int64_t report_at = util_now_ms() + STALL_REPORT_MS;
-    while (!leases_all_done(&L->leases)) {
-        if (util_stop_requested()) return -1;
-        int64_t now = util_now_ms();
-        if (now >= report_at) { /* a run that waits says what it waits for */
-            int actors = peers_actors_since(&L->peers, now - STALL_REPORT_MS);
-            log_warn("iteration %llu: %d of %ld prompts in; %d actor(s) heard from in the last %d s",
-                     (unsigned long long)L->iteration, L->leases.done, L->cfg->task.prompts, actors, STALL_REPORT_MS / 1000);
-            report_at = now + STALL_REPORT_MS;
-        }
-        int requeued = leases_expire(&L->leases, now);
-        if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
-                               (unsigned long long)L->iteration, requeued);
-        peers_strikes(&L->peers, &L->leases);
-        if (now >= L->next_announce_ms) s_announce(L);
-        if (now >= L->next_status_ms) s_tick(L);
-        if (iterlog_pending(&L->iterlog) && iterlog_finish(&L->iterlog, 0) < 0) return -1; /* the last iteration's line, once done */
-        int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
-        if (L->next_status_ms - now < wait) wait = L->next_status_ms - now < 1 ? 1 : L->next_status_ms - now;
-        if (dl < wait) wait = dl < 1 ? 1 : dl;
-        s_serve(L, (long)wait);
-    }
-    return 0;
+    if (leases_all_done(&L->leases)) return 0; /* a resume took every group back */
+    int64_t now = util_now_ms();
+    L->collect_failed = 0;
+    L->collect_timers[0] = loop_add_timer(L->loop, L->next_announce_ms, s_announce_due, L);
+    L->collect_timers[1] = loop_add_timer(L->loop, L->next_status_ms, s_status_due, L);
+    L->collect_timers[2] = loop_add_timer(L->loop, leases_next_deadline(&L->leases), s_leases_due, L);
+    L->collect_timers[3] = loop_add_timer(L->loop, now + STALL_REPORT_MS, s_stall_due, L);
+    loop_run(L->loop); /* until the last group (s_on_rollout), a failure or a signal */
+    for (int i = 0; i < 4; i++) loop_cancel_timer(L->loop, L->collect_timers[i]);
+    memset(L->collect_timers, 0, sizeof L->collect_timers);
+    return !L->collect_failed && leases_all_done(&L->leases) ? 0 : -1;
 }
 
 static void s_free_buffer(learner_t *L) {
@@ -604,6 +644,12 @@ static int s_iteration(learner_t *L) {
     return 0;
 }
 
+static int64_t s_grace_over(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)id, (void)now, (void)arg;
+    loop_stop(loop);
+    return LOOP_TIMER_DONE;
+}
+
 /* After the last iteration: tell actors the run is over, then go. */
 static void s_shutdown_phase(learner_t *L) {
     L->finished = 1;
@@ -613,8 +659,8 @@ static void s_shutdown_phase(learner_t *L) {
     /* the whole grace, even once every known actor was told: an actor that started with the
      * run but had not joined yet (a fast run, its connection still coming up) says Hello within
      * it and is told too, instead of waiting for a learner that is gone */
-    int64_t end = util_now_ms() + L->cfg->learner.shutdown_grace_ms;
-    while (util_now_ms() < end && !util_stop_requested()) s_serve(L, 50);
+    loop_add_timer(L->loop, util_now_ms() + L->cfg->learner.shutdown_grace_ms, s_grace_over, NULL);
+    loop_run(L->loop);
 }
 
 /* ---- setup and main --------------------------------------------------------------------- */
@@ -692,9 +738,14 @@ static int s_bind(learner_t *L) {
     /* connections share the descriptors with the run folder's files: each socket takes at most
      * half of what is left after a reserve for files, ZeroMQ's own and the HTTP server */
     long fds = conn_guard_raise_nofile(), cap = (fds - 96) / 2 > 8 ? (fds - 96) / 2 : 8;
-    if (!(L->jcheck = judge_check_new(L->cfg, &L->wire))) return -1;
+    L->loop = loop_new();
+    loop_set_stop_check(L->loop, util_stop_requested);
+    loop_set_before_sleep(L->loop, s_before_sleep, L);
+    if (!(L->jcheck = judge_check_new(L->cfg, &L->wire, &L->peers, L->loop, s_on_pool_changed, L))) return -1;
     L->guards[0] = conn_guard_new(L->zctx, L->ctl, "learner.control", cap);
     L->guards[1] = conn_guard_new(L->zctx, L->pub, "learner.publish", cap);
+    loop_add_socket(L->loop, L->ctl, s_on_control, L);
+    for (int i = 0; i < 2; i++) loop_add_socket(L->loop, conn_guard_socket(L->guards[i]), s_on_guard, L->guards[i]);
     return 0;
 }
 
@@ -714,6 +765,7 @@ static void s_teardown(learner_t *L) {
     if (L->jsonl) fclose(L->jsonl);
     if (L->records) fclose(L->records);
     judge_check_destroy(&L->jcheck);
+    loop_destroy(&L->loop);
     conn_guard_destroy(&L->guards[0]);
     conn_guard_destroy(&L->guards[1]);
     if (L->ctl) zmq_close(L->ctl);

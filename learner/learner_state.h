@@ -13,6 +13,7 @@
 #include "common/curve.h"
 #include "common/digest.h"
 #include "common/game.h"
+#include "common/loop.h"
 #include "common/metrics.h"
 #include "common/policy.h"
 #include "common/transfer.h"
@@ -34,6 +35,9 @@ typedef struct {
     const spar_config_t *cfg;
     wire_t wire;
     void *zctx, *ctl, *pub;
+    loop_t *loop;                 /* the sockets, timers and hook the learner serves (common/loop.h) */
+    uint64_t collect_timers[4];   /* while collecting: announce, status, leases, stall report */
+    int collect_failed;           /* collecting stopped: the last checkpoint was not written */
     struct judge_check *jcheck;   /* judges are reached before they are published (judge_check.h) */
     struct conn_guard *guards[2]; /* connection caps of ctl and pub (common/conn_guard.h) */
     curve_t *curve; /* security.curve: CURVE servers; the ZAP handler admits security.allowed keys */
