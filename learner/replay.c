@@ -11,11 +11,11 @@
 #include "common/records.h"
 #include "common/util.h"
 #include "learner/checkpoint.h"
-#include "learner/learner_state.h"
+#include "learner/service.h"
 
 /* Compares the replayed version with the run's checkpoint of iteration t: 1 same, 0 not. */
-static int s_same(const learner_t *L, uint64_t t) {
-    char *path = ckpt_policy_path(L->run_dir, L->core.gpt, t);
+static int s_same(const learner_service_t *L, uint64_t t) {
+    char *path = ckpt_policy_path(L->files.dir, L->core.gpt, t);
     size_t len;
     char *data = util_read_file(path, &len);
     char mine[2 * DIGEST_BYTES + 1], theirs[2 * DIGEST_BYTES + 1] = "(unreadable)";
@@ -35,11 +35,11 @@ static int s_same(const learner_t *L, uint64_t t) {
 }
 
 int replay_main(const spar_config_t *cfg, const char *run_dir) {
-    static learner_t L;
+    static learner_service_t L;
     memset(&L, 0, sizeof L);
     L.cfg = cfg;
-    snprintf(L.run_dir, sizeof L.run_dir, "%s", run_dir);
-    wire_init(&L.wire, "replay", cfg->wire.max_frame_bytes);
+    snprintf(L.files.dir, sizeof L.files.dir, "%s", run_dir);
+    wire_init(&L.net.wire, "replay", cfg->wire.max_frame_bytes);
     peers_init(&L.peers, cfg->actor.heartbeat_ms);
     if (core_init(&L.core, cfg) != 0) return 2;
     char why[600];
