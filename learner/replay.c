@@ -54,7 +54,7 @@ int replay_main(const spar_config_t *cfg, const char *run_dir) {
     if (!f) {
         fprintf(stderr, "spar replay: cannot read %s: %s\n", rec, strerror(errno));
         free(rec);
-        learner_core_teardown(&L);
+        learner_teardown(&L);
         return 2;
     }
     printf("spar replay: %s from %s, starting from checkpoint 0\n", run_dir, rec);
@@ -104,6 +104,6 @@ int replay_main(const spar_config_t *cfg, const char *run_dir) {
     free(rec);
     if (matched != replayed) status = 1;
     printf("spar replay: %ld of %ld checkpoints reproduced bit for bit from the records\n", matched, replayed);
-    learner_core_teardown(&L);
+    learner_teardown(&L);
     return replayed == 0 && status == 0 ? 1 : status;
 }
