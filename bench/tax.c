@@ -225,30 +225,37 @@ static int s_config(const opts_t *o, spar_config_t *cfg) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    opts_t o = {0};
-    o.spar = bench_spar(argc, argv);
-    o.actors = 2;
-    o.reps = 5;
+/* The options; returns 0, 1 when --help was answered, or 2 for bad arguments (said). */
+static int s_args(int argc, char **argv, opts_t *o) {
+    o->spar = bench_spar(argc, argv);
+    o->actors = 2;
+    o->reps = 5;
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench_tax [--spar PATH] [--config FILE] [--set key=value]... [--actors 2] [--reps 5]\n"
                    "Wall time of run.iterations iterations through `spar run` (1 matrix judge, N actors) against\n"
                    "the same sampling, judging and training in one process; the built-in quickstart by default.\n");
-            return 0;
+            return 1;
         }
         if (!next) continue;
-        if (!strcmp(argv[i], "--config")) o.config = argv[++i];
-        else if (!strcmp(argv[i], "--set") && o.n_sets < MAX_SETS) o.sets[o.n_sets++] = argv[++i];
-        else if (!strcmp(argv[i], "--actors")) o.actors = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--reps")) o.reps = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--iterations")) o.sets[o.n_sets++] = xasprintf("run.iterations=%s", argv[++i]);
+        if (!strcmp(argv[i], "--config")) o->config = argv[++i];
+        else if (!strcmp(argv[i], "--set") && o->n_sets < MAX_SETS) o->sets[o->n_sets++] = argv[++i];
+        else if (!strcmp(argv[i], "--actors")) o->actors = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--reps")) o->reps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--iterations")) o->sets[o->n_sets++] = xasprintf("run.iterations=%s", argv[++i]);
     }
-    if (o.reps < 1 || o.reps > MAX_REPS || o.actors < 1) {
+    if (o->reps < 1 || o->reps > MAX_REPS || o->actors < 1) {
         fprintf(stderr, "bench_tax: bad arguments\n");
         return 2;
     }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    opts_t o = {0};
+    int args = s_args(argc, argv, &o);
+    if (args != 0) return args == 1 ? 0 : 2;
     spar_config_t cfg;
     if (s_config(&o, &cfg) != 0) return 2;
     long N = cfg.run.iterations;
