@@ -74,27 +74,9 @@ static void s_send_status(learner_service_t *L, const wire_peer_t *to, uint32_t 
     free(doc);
 }
 
-/* A Hello makes an actor or judge a tracked peer under its connection's name; a tool's is
- * answered, not tracked. A connection keeps the role of its first Hello. */
-static void s_on_hello(learner_service_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    Spar__Role role = in->hello->role;
-    peer_t *p = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE ? peers_touch(&L->peers, &L->leases, who, role, util_now_ms()) : NULL;
-    if (p && p->role != role) {
-        wire_count_bad(&L->net.wire, who, "a Hello with another role than its first");
-        p = NULL;
-    }
-    if (p) p->hello = 1;
-    if (L->finished) { /* too late to join: the run is over */
-        if (p) p->told_shutdown = 1;
-        learner_send_shutdown(L, from, "run complete");
-        return;
-    }
-    if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
-        snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
-        log_info("judge %s registers at %s", p->id, p->endpoint);
-        judge_check_request(L->net.jcheck, p, util_now_ms());
-        learner_publish_judges(L);
-    }
+/* The run a peer joins: its id, the current version, the heartbeat period, the policy kind, the
+ * seed, the number of prompts and the live judge pool. */
+static void s_send_welcome(learner_service_t *L, const wire_peer_t *to) {
     char *judges[MAX_POOL];
     Spar__Welcome w = SPAR__WELCOME__INIT;
     w.judges = judges;
@@ -108,70 +90,24 @@ static void s_on_hello(learner_service_t *L, const wire_peer_t *from, const char
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_WELCOME;
     env.welcome = &w;
-    s_reply(L, from, &env);
+    s_reply(L, to, &env);
 }
 
-static void s_on_heartbeat(learner_service_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    /* tools (spar ping, monitors) are answered but not tracked; an actor or judge only once it
-     * said Hello (a restarted learner tells it to) */
-    Spar__Role role = in->heartbeat->role;
-    int peer_role = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE;
-    peer_t *p = peer_role ? peers_seen(&L->peers, who, util_now_ms()) : NULL;
-    if (p && p->role != role) p = NULL;
-    if (p && p->role == SPAR__ROLE__ROLE_JUDGE) {
-        p->groups = in->heartbeat->requests_served;
-        p->bad_messages = in->heartbeat->bad_messages;
-    } else if (p) {
-        peers_saw_version(&L->peers, p, in->heartbeat->policy_version, util_now_ms());
-        p->bad_messages = in->heartbeat->bad_messages;
-    }
+/* The learner's own heartbeat; hello_first: the peer must say Hello (again) first. */
+static void s_send_heartbeat(learner_service_t *L, const wire_peer_t *to, int hello_first) {
     Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
     hb.role = SPAR__ROLE__ROLE_LEARNER;
     hb.policy_version = L->core.version;
     hb.bad_messages = L->net.wire.bad_messages;
-    hb.hello_first = peer_role && (!p || !p->hello);
+    hb.hello_first = hello_first;
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
-    s_reply(L, from, &env);
-}
-
-/* No lease for a connection that has not said Hello as an actor: it is told to. */
-static void s_hello_first(learner_service_t *L, const wire_peer_t *to) {
-    Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
-    g.iteration = L->iteration;
-    g.policy_version = L->core.version;
-    g.retry_ms = 100;
-    g.hello_first = 1;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
-    env.work_grant = &g;
     s_reply(L, to, &env);
 }
 
-static void s_on_work_request(learner_service_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    peer_t *p = peers_seen(&L->peers, who, util_now_ms());
-    if (!p || !p->hello || p->role != SPAR__ROLE__ROLE_ACTOR) {
-        s_hello_first(L, from);
-        return;
-    }
-    if (in->work_request->have_version) peers_saw_version(&L->peers, p, in->work_request->have_version, util_now_ms());
-    if (L->finished) {
-        p->told_shutdown = 1;
-        learner_send_shutdown(L, from, "run complete");
-        return;
-    }
-    int max = (int)L->cfg->learner.prompts_per_lease;
-    if (in->work_request->max_prompts > 0 && in->work_request->max_prompts < (uint32_t)max)
-        max = (int)in->work_request->max_prompts;
-    max = p->strikes >= 16 ? 1 : max >> p->strikes; /* each lease it let expire halves its next ones */
-    if (max < 1) max = 1;
-    /* a request repeated while the learner was busy gets the lease already granted; with the
-     * queue empty, an actor backs up what suspect holders sit on */
-    int64_t now = util_now_ms(), timeout = L->cfg->learner.lease_timeout_ms;
-    const lease_t *ls = leases_held(&L->leases, who, now);
-    if (!ls) ls = leases_grant(&L->leases, max, now, timeout, who);
-    if (!ls && p->groups > 0 && !p->strikes) ls = leases_grant_backup(&L->leases, max, now, timeout, who, peers_suspect, &L->peers);
+/* A lease (ls), or with ls NULL an empty grant: ask again after retry_ms. */
+static void s_send_grant(learner_service_t *L, const wire_peer_t *to, const lease_t *ls) {
     Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
     uint32_t ids[4096];
     g.iteration = L->iteration;
@@ -199,10 +135,34 @@ static void s_on_work_request(learner_service_t *L, const wire_peer_t *from, con
     Spar__Envelope env = SPAR__ENVELOPE__INIT;
     env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
     env.work_grant = &g;
-    s_reply(L, from, &env);
+    s_reply(L, to, &env);
 }
 
-static void s_ack(learner_service_t *L, const wire_peer_t *to, uint64_t iteration, uint32_t prompt, Spar__AckStatus st) {
+/* Chunk index of version, or the error that it is not held. */
+static void s_send_chunk(learner_service_t *L, const wire_peer_t *to, uint64_t version, uint32_t index) {
+    Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
+    const transfer_blob_t *b = version == L->blob.version ? &L->blob : version == 0 ? &L->ref_blob : NULL;
+    transfer_blob_reply(b, version, index, &c);
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK;
+    env.weights_chunk = &c;
+    s_reply(L, to, &env);
+}
+
+/* No lease for a connection that has not said Hello as an actor: it is told to. */
+static void s_send_hello_first(learner_service_t *L, const wire_peer_t *to) {
+    Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
+    g.iteration = L->iteration;
+    g.policy_version = L->core.version;
+    g.retry_ms = 100;
+    g.hello_first = 1;
+    Spar__Envelope env = SPAR__ENVELOPE__INIT;
+    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
+    env.work_grant = &g;
+    s_reply(L, to, &env);
+}
+
+static void s_send_ack(learner_service_t *L, const wire_peer_t *to, uint64_t iteration, uint32_t prompt, Spar__AckStatus st) {
     Spar__RolloutAck a = SPAR__ROLLOUT_ACK__INIT;
     a.iteration = iteration;
     a.prompt_id = prompt;
@@ -213,10 +173,77 @@ static void s_ack(learner_service_t *L, const wire_peer_t *to, uint64_t iteratio
     s_reply(L, to, &env);
 }
 
+/* A Hello makes an actor or judge a tracked peer under its connection's name; a tool's is
+ * answered, not tracked. A connection keeps the role of its first Hello. */
+static void s_on_hello(learner_service_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    Spar__Role role = in->hello->role;
+    peer_t *p = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE ? peers_touch(&L->peers, &L->leases, who, role, util_now_ms()) : NULL;
+    if (p && p->role != role) {
+        wire_count_bad(&L->net.wire, who, "a Hello with another role than its first");
+        p = NULL;
+    }
+    if (p) p->hello = 1;
+    if (L->finished) { /* too late to join: the run is over */
+        if (p) p->told_shutdown = 1;
+        learner_send_shutdown(L, from, "run complete");
+        return;
+    }
+    if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
+        snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
+        log_info("judge %s registers at %s", p->id, p->endpoint);
+        judge_check_request(L->net.jcheck, p, util_now_ms());
+        learner_publish_judges(L);
+    }
+    s_send_welcome(L, from);
+}
+
+static void s_on_heartbeat(learner_service_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    /* tools (spar ping, monitors) are answered but not tracked; an actor or judge only once it
+     * said Hello (a restarted learner tells it to) */
+    Spar__Role role = in->heartbeat->role;
+    int peer_role = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE;
+    peer_t *p = peer_role ? peers_seen(&L->peers, who, util_now_ms()) : NULL;
+    if (p && p->role != role) p = NULL;
+    if (p && p->role == SPAR__ROLE__ROLE_JUDGE) {
+        p->groups = in->heartbeat->requests_served;
+        p->bad_messages = in->heartbeat->bad_messages;
+    } else if (p) {
+        peers_saw_version(&L->peers, p, in->heartbeat->policy_version, util_now_ms());
+        p->bad_messages = in->heartbeat->bad_messages;
+    }
+    s_send_heartbeat(L, from, peer_role && (!p || !p->hello));
+}
+
+static void s_on_work_request(learner_service_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
+    peer_t *p = peers_seen(&L->peers, who, util_now_ms());
+    if (!p || !p->hello || p->role != SPAR__ROLE__ROLE_ACTOR) {
+        s_send_hello_first(L, from);
+        return;
+    }
+    if (in->work_request->have_version) peers_saw_version(&L->peers, p, in->work_request->have_version, util_now_ms());
+    if (L->finished) {
+        p->told_shutdown = 1;
+        learner_send_shutdown(L, from, "run complete");
+        return;
+    }
+    int max = (int)L->cfg->learner.prompts_per_lease;
+    if (in->work_request->max_prompts > 0 && in->work_request->max_prompts < (uint32_t)max)
+        max = (int)in->work_request->max_prompts;
+    max = p->strikes >= 16 ? 1 : max >> p->strikes; /* each lease it let expire halves its next ones */
+    if (max < 1) max = 1;
+    /* a request repeated while the learner was busy gets the lease already granted; with the
+     * queue empty, an actor backs up what suspect holders sit on */
+    int64_t now = util_now_ms(), timeout = L->cfg->learner.lease_timeout_ms;
+    const lease_t *ls = leases_held(&L->leases, who, now);
+    if (!ls) ls = leases_grant(&L->leases, max, now, timeout, who);
+    if (!ls && p->groups > 0 && !p->strikes) ls = leases_grant_backup(&L->leases, max, now, timeout, who, peers_suspect, &L->peers);
+    s_send_grant(L, from, ls);
+}
+
 static void s_on_rollout(learner_service_t *L, const wire_peer_t *from, const char *who, Spar__Envelope *in) {
     const Spar__RolloutGroup *g = in->rollout_group;
     if (L->finished || g->iteration < L->iteration) { /* that iteration took every prompt once */
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
+        s_send_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
         return;
     }
     char why[256];
@@ -224,24 +251,24 @@ static void s_on_rollout(learner_service_t *L, const wire_peer_t *from, const ch
         if (g->iteration > L->iteration) snprintf(why, sizeof why, "iteration %llu is in the future",
                                                   (unsigned long long)g->iteration);
         wire_count_bad(&L->net.wire, who, why);
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
+        s_send_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
         return;
     }
     /* only a connection the prompt was leased to may answer it (an expired lease still counts) */
     if (!leases_granted_to(&L->leases, (int)g->prompt_id, who)) {
         wire_count_bad(&L->net.wire, who, "a group for a prompt not leased to this connection");
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
+        s_send_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
         return;
     }
     if (leases_is_done(&L->leases, (int)g->prompt_id)) {
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
+        s_send_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
         return;
     }
     if (!learner_version_ok(L, g->policy_version)) {
         L->stats.stale_dropped++;
         L->stale_total++;
         leases_requeue(&L->leases, (int)g->prompt_id); /* answered again with a fresh version */
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
+        s_send_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
         return;
     }
     uint64_t iteration = g->iteration;
@@ -255,19 +282,8 @@ static void s_on_rollout(learner_service_t *L, const wire_peer_t *from, const ch
     if (own->actor_id != protobuf_c_empty_string) free(own->actor_id); /* the records name who really sent it */
     own->actor_id = xstrdup(who);
     learner_admit(L, own, 1);
-    s_ack(L, from, iteration, prompt, SPAR__ACK_STATUS__ACK_ACCEPTED);
+    s_send_ack(L, from, iteration, prompt, SPAR__ACK_STATUS__ACK_ACCEPTED);
     if (leases_all_done(&L->leases)) loop_stop(L->net.loop); /* the iteration is collected */
-}
-
-static void s_on_fetch(learner_service_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    const Spar__WeightsFetch *f = in->weights_fetch;
-    Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
-    const transfer_blob_t *b = f->version == L->blob.version ? &L->blob : f->version == 0 ? &L->ref_blob : NULL;
-    transfer_blob_reply(b, f->version, f->chunk_index, &c);
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK;
-    env.weights_chunk = &c;
-    s_reply(L, from, &env);
 }
 
 /* With CURVE, what a connection may do follows from its key's name (security.allowed holds
@@ -327,7 +343,9 @@ static void s_dispatch(learner_service_t *L, const wire_peer_t *from, Spar__Enve
     case SPAR__ENVELOPE__BODY_HEARTBEAT: s_on_heartbeat(L, from, who, in); break;
     case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, who, in); break;
     case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, who, in); break;
-    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
+    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH:
+        s_send_chunk(L, from, in->weights_fetch->version, in->weights_fetch->chunk_index);
+        break;
     case SPAR__ENVELOPE__BODY_STATUS_REQUEST: s_send_status(L, from, in->status_request->iterations); break;
     case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose: only the connection that says so */
         learner_peer_left(L, peers_seen(&L->peers, who, util_now_ms()), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
