@@ -1,7 +1,7 @@
 /* tax — what running as separate processes costs: the wall time of N iterations through
  * `spar run` (one learner, one matrix judge, 2 actors on ipc://) against the same work in this
  * one process — sampling with the policy API (policy_generate, the actors' seed streams),
- * judging with the same game matrices, training with train_iteration — for the same config and
+ * judging with the same game matrices, training with the learner's update core — for the same config and
  * N, measured in the same session (medians of interleaved runs); wall time, and CPU seconds of
  * all the processes against this one's. The in-process run must end on the very policy the
  * distributed run checkpoints; the benchmark says whether it did.
@@ -19,9 +19,7 @@
 #include "common/policy.h"
 #include "common/rng.h"
 #include "common/util.h"
-#include "learner/algorithm.h"
-#include "learner/optim.h"
-#include "learner/train.h"
+#include "learner/core.h"
 
 #define MAX_SETS 64
 #define MAX_REPS 32
@@ -34,23 +32,6 @@ typedef struct {
 } opts_t;
 
 /* ---- the same work in one process ------------------------------------------------------- */
-
-/* learner.lr and learner.epochs 0 mean automatic; these mirror the learner's choices for a
- * synchronous tabular run (README "Algorithms"), which the final-policy comparison checks. */
-static double s_learning_rate(const spar_config_t *cfg) {
-    if (cfg->learner.lr > 0) return cfg->learner.lr;
-    if (cfg->learner.optimizer == OPTIMIZER_ADAM) return 0.05;
-    alg_name_t alg = cfg->algorithm.name;
-    int single_step = alg == ALG_EGPO || alg == ALG_ONLINE_IPO;
-    double c = single_step ? 1.0 / 16 : (alg == ALG_INPO || alg == ALG_IPO) ? 0.25 : 1.0;
-    if (alg == ALG_DNO && cfg->dno.form == DNO_SOFT) c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
-    return c * (double)cfg->task.prompts;
-}
-
-static long s_epochs(const spar_config_t *cfg) {
-    if (cfg->learner.epochs > 0) return cfg->learner.epochs;
-    return (cfg->algorithm.name == ALG_EGPO || cfg->algorithm.name == ALG_ONLINE_IPO) ? 1 : 50;
-}
 
 typedef struct {
     double total_s, collect_s, train_s, cpu_s;
@@ -101,24 +82,13 @@ static void s_groups_free(groups_t *G) {
 
 static int s_local(const spar_config_t *cfg, local_result_t *r) {
     memset(r, 0, sizeof *r);
-    char why[512];
-    game_set_t games;
-    if (game_set_build(&games, cfg, why, sizeof why) != 0) {
-        fprintf(stderr, "tax: %s\n", why);
-        return -1;
-    }
+    learner_core_t core;
+    if (core_init(&core, cfg) != 0) return -1;
     double t0 = util_now_s(), cpu0 = bench_self_cpu();
     long P = cfg->task.prompts, K = cfg->rollout.samples_per_prompt, n = cfg->game.n;
     uint64_t seed = (uint64_t)cfg->run.seed;
-    policy_t *theta = policy_tabular_new((int)P, (int)n);
-    policy_init(theta, cfg->policy.init, cfg->policy.init_scale, seed);
-    policy_t *prev = policy_clone(theta), *ref = policy_clone(theta);
-    optim_t *optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), theta, cfg->learner.weight_decay,
-                               cfg->learner.clip, cfg->learner.warmup);
-    train_opts_t train = {.epochs = s_epochs(cfg)};
-    algorithm_from_config(&train.alg, cfg);
-    policy_t **prevs = xcalloc((size_t)P, sizeof *prevs);
-    for (long p = 0; p < P; p++) prevs[p] = prev;
+    core_tabular_initial(&core);
+    core_setup(&core);
     policy_seq_t *q = xcalloc((size_t)(P * K), sizeof *q);
     rng_t *rngs = xcalloc((size_t)(P * K), sizeof *rngs);
     policy_sample_t *out = xcalloc((size_t)(P * K), sizeof *out);
@@ -128,18 +98,17 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
     s_groups_init(&G, P, K);
     for (long t = 1; t <= cfg->run.iterations; t++) {
         double ts = util_now_s();
-        double eta = cfg->algorithm.eta / (1.0 + cfg->algorithm.eta_decay * (double)(t - 1));
-        train.alg.eta = train.alg.sppo.eta = eta;
+        core_begin_iteration(&core, (uint64_t)t);
         /* sample: stream of sample i of prompt p from (run seed, iteration, prompt, i), as actors do */
         for (long p = 0; p < P; p++)
             for (long i = 0; i < K; i++) {
                 q[p * K + i] = (policy_seq_t){(int)p, G.text[p], NULL, 0};
                 rng_stream(&rngs[p * K + i], seed, (uint64_t)t, (uint64_t)p, (uint64_t)i);
             }
-        policy_generate(theta, q, (int)(P * K), rngs, &so, out);
+        policy_generate(core.theta, q, (int)(P * K), rngs, &so, out);
         /* judge: the game's P restricted to the sampled actions, as the matrix judge answers */
         for (long p = 0; p < P; p++) {
-            const double *M = game_matrix(&games, (int)p);
+            const double *M = game_matrix(&core.games, (int)p);
             for (long i = 0; i < K; i++) {
                 Spar__Response *y = &G.rs[p * K + i];
                 y->tokens = out[p * K + i].tokens;
@@ -154,22 +123,17 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
         }
         double tt = util_now_s();
         r->collect_s += tt - ts;
-        /* train: pi_t = the version that sampled */
-        policy_copy(prev, theta);
         train_result_t tr;
-        train_iteration(theta, prevs, ref, G.gp, (int)P, &train, optim, &tr);
+        core_train_synchronous(&core, G.gp, (int)P, &tr); /* the learner's update, as it runs there */
         r->train_s += util_now_s() - tt;
         for (long s = 0; s < P * K; s++) policy_sample_free(&out[s]);
     }
     r->total_s = util_now_s() - t0;
     r->cpu_s = bench_self_cpu() - cpu0;
-    r->final = theta;
+    r->final = policy_clone(core.theta);
     s_groups_free(&G);
-    free(q), free(rngs), free(out), free(prevs);
-    optim_destroy(&optim);
-    policy_destroy(&prev);
-    policy_destroy(&ref);
-    game_set_free(&games);
+    free(q), free(rngs), free(out);
+    core_teardown(&core);
     return 0;
 }
 
@@ -261,30 +225,37 @@ static int s_config(const opts_t *o, spar_config_t *cfg) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    opts_t o = {0};
-    o.spar = bench_spar(argc, argv);
-    o.actors = 2;
-    o.reps = 5;
+/* The options; returns 0, 1 when --help was answered, or 2 for bad arguments (said). */
+static int s_args(int argc, char **argv, opts_t *o) {
+    o->spar = bench_spar(argc, argv);
+    o->actors = 2;
+    o->reps = 5;
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: bench_tax [--spar PATH] [--config FILE] [--set key=value]... [--actors 2] [--reps 5]\n"
                    "Wall time of run.iterations iterations through `spar run` (1 matrix judge, N actors) against\n"
                    "the same sampling, judging and training in one process; the built-in quickstart by default.\n");
-            return 0;
+            return 1;
         }
         if (!next) continue;
-        if (!strcmp(argv[i], "--config")) o.config = argv[++i];
-        else if (!strcmp(argv[i], "--set") && o.n_sets < MAX_SETS) o.sets[o.n_sets++] = argv[++i];
-        else if (!strcmp(argv[i], "--actors")) o.actors = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--reps")) o.reps = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--iterations")) o.sets[o.n_sets++] = xasprintf("run.iterations=%s", argv[++i]);
+        if (!strcmp(argv[i], "--config")) o->config = argv[++i];
+        else if (!strcmp(argv[i], "--set") && o->n_sets < MAX_SETS) o->sets[o->n_sets++] = argv[++i];
+        else if (!strcmp(argv[i], "--actors")) o->actors = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--reps")) o->reps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--iterations")) o->sets[o->n_sets++] = xasprintf("run.iterations=%s", argv[++i]);
     }
-    if (o.reps < 1 || o.reps > MAX_REPS || o.actors < 1) {
+    if (o->reps < 1 || o->reps > MAX_REPS || o->actors < 1) {
         fprintf(stderr, "bench_tax: bad arguments\n");
         return 2;
     }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    opts_t o = {0};
+    int args = s_args(argc, argv, &o);
+    if (args != 0) return args == 1 ? 0 : 2;
     spar_config_t cfg;
     if (s_config(&o, &cfg) != 0) return 2;
     long N = cfg.run.iterations;
@@ -292,7 +263,7 @@ int main(int argc, char **argv) {
            "`spar run` (learner + 1 matrix judge + %ld actors, ipc://) vs the same sampling, judging and training\n"
            "in one process; median of %ld interleaved runs; load average %.2f at the start\n\n",
            N, config_name(CFG_NAMES_ALG, cfg.algorithm.name), config_name(CFG_NAMES_FAMILY, cfg.game.family), cfg.task.prompts, cfg.game.n, cfg.rollout.samples_per_prompt,
-           s_epochs(&cfg), o.config ? o.config : "the built-in quickstart", o.actors, o.reps, bench_loadavg());
+           learner_auto_epochs(&cfg), o.config ? o.config : "the built-in quickstart", o.actors, o.reps, bench_loadavg());
     double lt[MAX_REPS], lc[MAX_REPS], ltr[MAX_REPS], dw[MAX_REPS], di[MAX_REPS], dc[MAX_REPS], lu[MAX_REPS],
         du[MAX_REPS];
     int n = 0, same = 1, compared = 0;
@@ -330,7 +301,7 @@ int main(int argc, char **argv) {
            mdw / mlt, mdi / mlt, mdu / mlu);
     char what[96], sp[64], base[64], ratio[64];
     snprintf(what, sizeof what, "%ld it. x %ld prompts x K=%ld, %ld epochs, %ld actors", N, cfg.task.prompts,
-             cfg.rollout.samples_per_prompt, s_epochs(&cfg), o.actors);
+             cfg.rollout.samples_per_prompt, learner_auto_epochs(&cfg), o.actors);
     snprintf(sp, sizeof sp, "%.3f s spar run (%.3f s iterations)", mdw, mdi);
     snprintf(base, sizeof base, "%.3f s in one process", mlt);
     snprintf(ratio, sizeof ratio, "%.2fx (iterations %.2fx, CPU %.2fx)", mdw / mlt, mdi / mlt, mdu / mlu);

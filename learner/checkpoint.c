@@ -34,15 +34,10 @@ static st_tensor_t s_tensor(const char *name, const char *dtype, const void *dat
     return t;
 }
 
-ckpt_counters_t ckpt_counters(const learner_t *L) {
-    ckpt_counters_t c = {L->iteration, L->version, L->stale_total, L->steps};
-    return c;
-}
-
-static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
+static int s_write_state(const learner_core_t *core, const char *run_dir, const ckpt_counters_t *c) {
     st_tensor_t ts[5];
     int n = 0;
-    const optim_t *o = L->optim;
+    const optim_t *o = core->optim;
     if (o->n) {
         ts[n++] = s_tensor("adam.m", "F64", o->m, o->n, sizeof(double));
         ts[n++] = s_tensor("adam.v", "F64", o->v, o->n, sizeof(double));
@@ -51,9 +46,11 @@ static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
         ts[n++] = s_tensor("adamw.m", "F32", o->adamw->m, o->adamw->n, sizeof(float));
         ts[n++] = s_tensor("adamw.v", "F32", o->adamw->v, o->adamw->n, sizeof(float));
     }
-    if (L->apo_hat) {
-        if (L->gpt) ts[n++] = s_tensor("apo_hat", "F32", policy_view(L->apo_hat).f32, policy_view(L->apo_hat).n, sizeof(float));
-        else ts[n++] = s_tensor("apo_hat", "F64", policy_view(L->apo_hat).f64, policy_view(L->apo_hat).n, sizeof(double));
+    const policy_t *hat = core->apo_hat;
+    if (hat) {
+        policy_view_t v = policy_view(hat);
+        if (core->gpt) ts[n++] = s_tensor("apo_hat", "F32", v.f32, v.n, sizeof(float));
+        else ts[n++] = s_tensor("apo_hat", "F64", v.f64, v.n, sizeof(double));
     }
     char vals[6][32];
     snprintf(vals[0], sizeof vals[0], "%" PRIu64, c->iteration);
@@ -66,7 +63,7 @@ static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
     const char *vp[6] = {vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]};
     size_t len;
     void *blob = st_serialize(ts, n, keys, vp, 6, &len);
-    char *path = s_state_path(L->run_dir, c->iteration);
+    char *path = s_state_path(run_dir, c->iteration);
     int rc = util_write_atomic(path, blob, len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);
@@ -74,18 +71,19 @@ static int s_write_state(learner_t *L, const ckpt_counters_t *c) {
     return rc;
 }
 
-int ckpt_write(learner_t *L, const ckpt_counters_t *c) {
-    int rc = s_write_state(L, c);
+int ckpt_write(const learner_core_t *core, const char *run_dir, const uint8_t *policy, size_t len,
+               const ckpt_counters_t *c) {
+    int rc = s_write_state(core, run_dir, c);
     if (rc != 0) return rc;
-    if (L->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
-        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, L->run_dir, c->iteration);
-        rc = gpt_save(policy_gpt_model(L->theta), dir, c->version);
+    if (core->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
+        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, run_dir, c->iteration);
+        rc = gpt_save(policy_gpt_model(core->theta), dir, c->version);
         if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
         free(dir);
         return rc;
     }
-    char *path = ckpt_policy_path(L->run_dir, 0, c->iteration);
-    rc = util_write_atomic(path, L->blob.data, L->blob.len);
+    char *path = ckpt_policy_path(run_dir, 0, c->iteration);
+    rc = util_write_atomic(path, policy, len);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);
     return rc;
@@ -154,12 +152,13 @@ int ckpt_state_readable(const char *run_dir, uint64_t t, char *why, size_t wl) {
     return 0;
 }
 
-int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
+int ckpt_load_state(learner_core_t *core, const char *run_dir, uint64_t t, ckpt_counters_t *n, char *why, size_t wl) {
     st_file_t f;
-    char *data = s_read_state(L->run_dir, t, &f, why, wl);
+    char *data = s_read_state(run_dir, t, &f, why, wl);
     if (!data) return -1;
     int rc;
-    optim_t *o = L->optim;
+    optim_t *o = core->optim;
+    policy_t *hat = core->apo_hat;
     long long it = 0, version = 0, adam_t = 0, adamw_t = 0, steps = 0, stale = 0;
     rc = s_meta_long(&f, "iteration", &it, why, wl) || s_meta_long(&f, "version", &version, why, wl) ||
          s_meta_long(&f, "adam_t", &adam_t, why, wl) || s_meta_long(&f, "adamw_t", &adamw_t, why, wl) ||
@@ -174,15 +173,16 @@ int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl) {
     if (rc == 0 && o->adamw)
         rc = s_get(&f, "adamw.m", "F32", o->adamw->m, o->adamw->n, sizeof(float), why, wl) ||
              s_get(&f, "adamw.v", "F32", o->adamw->v, o->adamw->n, sizeof(float), why, wl) ? -1 : 0;
-    if (rc == 0 && L->apo_hat) {
-        if (L->gpt) rc = s_get(&f, "apo_hat", "F32", policy_view(L->apo_hat).f32, policy_view(L->apo_hat).n, sizeof(float), why, wl);
-        else rc = s_get(&f, "apo_hat", "F64", policy_view(L->apo_hat).f64, policy_view(L->apo_hat).n, sizeof(double), why, wl);
+    if (rc == 0 && hat) {
+        policy_view_t v = policy_view(hat);
+        if (core->gpt) rc = s_get(&f, "apo_hat", "F32", v.f32, v.n, sizeof(float), why, wl);
+        else rc = s_get(&f, "apo_hat", "F64", v.f64, v.n, sizeof(double), why, wl);
     }
     if (rc == 0) {
         o->t = (long)adam_t;
         if (o->adamw) o->adamw->t = (long)adamw_t;
-        L->steps = (long)steps;
-        L->stale_total = (uint64_t)stale;
+        n->steps = (long)steps;
+        n->stale_total = (uint64_t)stale;
     }
     st_free(&f);
     free(data);

@@ -9,7 +9,7 @@
 #ifndef SPAR_CHECKPOINT_H
 #define SPAR_CHECKPOINT_H
 
-#include "learner/learner_state.h"
+#include "learner/core.h"
 
 /* The policy file of iteration t in run_dir (malloc'd). */
 char *ckpt_policy_path(const char *run_dir, int gpt, uint64_t t);
@@ -19,17 +19,19 @@ typedef struct {
     long steps;
 } ckpt_counters_t;
 
-/* Writes the state and the policy of the iteration c names (L's policy, optimiser and APO state
- * as they are: nothing may change them meanwhile). Returns 0 or a negative errno (logged). */
-int ckpt_write(learner_t *L, const ckpt_counters_t *c);
-/* L's counters now. */
-ckpt_counters_t ckpt_counters(const learner_t *L);
+/* Writes the state and the policy of the iteration n names into run_dir: the core's optimiser
+ * and APO state as they are (nothing may change them meanwhile), and for a tabular policy the
+ * serialised current version `policy` (len bytes), for a gpt policy the core's theta. Returns 0
+ * or a negative errno (logged). */
+int ckpt_write(const learner_core_t *c, const char *run_dir, const uint8_t *policy, size_t len,
+               const ckpt_counters_t *n);
 /* Reads the policy of iteration t, its digest checked. NULL with the reason in why. */
 policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, uint64_t *version, char *why, size_t wl);
 /* Does iteration t's state file read whole, its digest intact? 0, or -1 with the reason. */
 int ckpt_state_readable(const char *run_dir, uint64_t t, char *why, size_t wl);
-/* Restores the optimiser, APO's solution and the version counters of iteration t into L (set
- * up around a policy of the same shape). Returns 0 or -1 with the reason in why. */
-int ckpt_load_state(learner_t *L, uint64_t t, char *why, size_t wl);
+/* Restores the optimiser and APO's solution of iteration t into the core (set up around a
+ * policy of the same shape), and its step and stale counters into n. Returns 0 or -1 with the
+ * reason in why. */
+int ckpt_load_state(learner_core_t *c, const char *run_dir, uint64_t t, ckpt_counters_t *n, char *why, size_t wl);
 
 #endif

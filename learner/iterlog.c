@@ -13,13 +13,16 @@
 #include "common/log.h"
 #include "common/task_styles.h"
 #include "common/util.h"
-#include "learner/checkpoint.h"
-#include "learner/peers.h"
-#include "learner/status.h"
+#include "common/metrics.h"
+#include "learner/text_metrics.h"
 
-/* One pending end of iteration. */
+/* One pending end of iteration: what the worker reads and writes, never the learner. */
 struct iterlog_job {
     uint64_t iteration;
+    const learner_core_t *core;
+    char *run_dir;
+    const uint8_t *policy;
+    size_t policy_len;
     ckpt_counters_t counters;
     json_t *head, *tail; /* the counters, taken on the learner's thread */
     json_t *metrics;     /* the worker's */
@@ -33,9 +36,9 @@ static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null()
 
 /* The judge latency of the iteration's accepted groups: {"median": ms, "p99": ms}, null before
  * any group. */
-static json_t *s_latency(const learner_t *L) {
+static json_t *s_latency(const iter_stats_t *s) {
     double median, p99;
-    status_latency(L, &median, &p99);
+    iter_stats_latency(s, &median, &p99);
     if (!isfinite(median)) return json_null();
     json_t *o = json_object();
     json_object_set_new(o, "median", json_real(median));
@@ -44,11 +47,11 @@ static json_t *s_latency(const learner_t *L) {
 }
 
 /* The exact metrics of the current policy (the worker's part besides the checkpoint). */
-static json_t *s_metrics(learner_t *L, uint64_t iteration) {
+static json_t *s_metrics(const learner_core_t *c, uint64_t iteration) {
     json_t *o = json_object();
-    if (L->gpt) {
+    if (c->gpt) {
         text_metrics_t m;
-        text_metrics(L->eval, L->theta, L->ref, iteration, &m);
+        text_metrics(c->eval, c->theta, c->ref, iteration, &m);
         json_object_set_new(o, "accuracy", s_num(m.accuracy));
         if (isfinite(m.judge_win_rate)) {
             json_object_set_new(o, "judge_win_rate", s_num(m.judge_win_rate));
@@ -64,7 +67,7 @@ static json_t *s_metrics(learner_t *L, uint64_t iteration) {
         }
     } else {
         metrics_t m;
-        metrics_tabular(&L->games, L->theta, L->ref, L->ref, &L->avg, L->tau, L->nash_tau, &m);
+        metrics_tabular(&c->games, c->theta, c->ref, c->ref, &c->avg, c->tau, c->nash_tau, &m);
         json_object_set_new(o, "kl_to_ref", s_num(m.kl_to_ref));
         json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
         json_object_set_new(o, "exploitability", s_num(m.exploitability));
@@ -78,11 +81,13 @@ static json_t *s_metrics(learner_t *L, uint64_t iteration) {
 
 /* A checkpoint that cannot be written (a full disk, no descriptor free) is retried, with a
  * growing pause, until it is written or the learner is told to stop: it never ends a run. */
-static int s_write_checkpoint(learner_t *L, const ckpt_counters_t *c) {
+static int s_write_checkpoint(const struct iterlog_job *j) {
     int rc, pause_ms = 100;
-    for (int attempt = 1; (rc = ckpt_write(L, c)) != 0 && !util_stop_requested(); attempt++) {
+    for (int attempt = 1; (rc = ckpt_write(j->core, j->run_dir, j->policy, j->policy_len, &j->counters)) != 0 &&
+                          !util_stop_requested();
+         attempt++) {
         log_warn("checkpoint of iteration %llu not written (attempt %d): retrying in %d ms",
-                 (unsigned long long)c->iteration, attempt, pause_ms);
+                 (unsigned long long)j->counters.iteration, attempt, pause_ms);
         util_sleep_ms(pause_ms);
         pause_ms = pause_ms < 5000 ? 2 * pause_ms : 5000;
     }
@@ -90,78 +95,87 @@ static int s_write_checkpoint(learner_t *L, const ckpt_counters_t *c) {
 }
 
 static void *s_work(void *arg) {
-    learner_t *L = arg;
-    struct iterlog_job *j = L->iterlog;
-    j->ckpt_rc = s_write_checkpoint(L, &j->counters);
-    j->metrics = j->ckpt_rc == 0 ? s_metrics(L, j->iteration) : NULL;
+    struct iterlog_job *j = arg;
+    j->ckpt_rc = s_write_checkpoint(j);
+    j->metrics = j->ckpt_rc == 0 ? s_metrics(j->core, j->iteration) : NULL;
     atomic_store(&j->done, 1);
     return NULL;
 }
 
-void iterlog_start(learner_t *L, const train_result_t *tr, double wall_s, double collect_s, int lost) {
-    iterlog_finish(L, 1); /* one at a time (the caller has waited already) */
-    struct iterlog_job *j = xcalloc(1, sizeof *j);
-    uint64_t it = L->iteration;
-    j->iteration = it;
-    j->counters = ckpt_counters(L);
-    json_t *h = j->head = json_object(), *t = j->tail = json_object();
-    json_object_set_new(h, "iteration", json_integer((json_int_t)it));
-    json_object_set_new(h, "policy_version", json_integer((json_int_t)L->version));
-    json_object_set_new(h, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
-    json_object_set_new(h, "prompts", json_integer(it ? L->cfg->task.prompts : 0));
-    json_object_set_new(h, "samples", json_integer((json_int_t)L->samples));
-    json_object_set_new(h, "judge_queries", json_integer((json_int_t)L->judge_queries));
-    json_object_set_new(h, "loss", tr ? s_num(tr->loss) : json_null());
-    json_object_set_new(h, "loss_initial", tr ? s_num(tr->loss_initial) : json_null());
-    json_object_set_new(t, "lost", json_integer(lost));
-    json_object_set_new(t, "judge_latency_ms", s_latency(L));
-    json_object_set_new(t, "judge_retries", json_integer((json_int_t)L->judge_retries));
-    json_object_set_new(t, "judge_failures", json_integer((json_int_t)L->judge_failures));
-    json_object_set_new(t, "stale_dropped", json_integer((json_int_t)L->stale_dropped));
-    json_object_set_new(t, "leases_reissued", json_integer(L->leases.reissued));
-    json_t *lag = json_array();
-    for (long i = 0; i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
-    json_object_set_new(t, "version_lag", lag);
-    json_object_set_new(t, "bad_messages", json_integer((json_int_t)peers_bad_messages(L)));
-    json_object_set_new(t, "samples_per_s", collect_s > 0 ? s_num((double)L->samples / collect_s) : json_null());
-    json_object_set_new(t, "actors", json_integer(peers_live_actors(L)));
-    json_object_set_new(t, "delivery_ms", it ? s_num(L->iter_delivery_ms) : json_null());
-    json_object_set_new(t, "wall_s", s_num(wall_s));
-    L->iterlog = j;
-    /* a worker only where nothing trains during collection (the synchronous mode), and not for
-     * the initial line (nothing to overlap it with) */
-    j->threaded = tr && !L->online && L->pub && pthread_create(&j->thread, NULL, s_work, L) == 0;
-    if (!j->threaded) s_work(L);
+void iterlog_init(iterlog_t *log, FILE *jsonl, iterlog_emit_fn emit, void *emit_arg) {
+    *log = (iterlog_t){NULL, jsonl, emit, emit_arg};
 }
 
-int iterlog_finish(learner_t *L, int wait) {
-    struct iterlog_job *j = L->iterlog;
+int iterlog_pending(const iterlog_t *log) { return log->job != NULL; }
+
+/* The line's fields besides the metrics, in their order: the head before them, the tail after. */
+static void s_counters(const iterlog_input_t *in, json_t *h, json_t *t) {
+    uint64_t it = in->counters.iteration;
+    const iter_stats_t *s = in->stats;
+    const train_result_t *tr = in->tr;
+    json_object_set_new(h, "iteration", json_integer((json_int_t)it));
+    json_object_set_new(h, "policy_version", json_integer((json_int_t)in->counters.version));
+    json_object_set_new(h, "algorithm", json_string(config_name(CFG_NAMES_ALG, in->cfg->algorithm.name)));
+    json_object_set_new(h, "prompts", json_integer(it ? in->cfg->task.prompts : 0));
+    json_object_set_new(h, "samples", json_integer((json_int_t)s->samples));
+    json_object_set_new(h, "judge_queries", json_integer((json_int_t)s->judge_queries));
+    json_object_set_new(h, "loss", tr ? s_num(tr->loss) : json_null());
+    json_object_set_new(h, "loss_initial", tr ? s_num(tr->loss_initial) : json_null());
+    json_object_set_new(t, "lost", json_integer(in->lost));
+    json_object_set_new(t, "judge_latency_ms", s_latency(s));
+    json_object_set_new(t, "judge_retries", json_integer((json_int_t)s->judge_retries));
+    json_object_set_new(t, "judge_failures", json_integer((json_int_t)s->judge_failures));
+    json_object_set_new(t, "stale_dropped", json_integer((json_int_t)s->stale_dropped));
+    json_object_set_new(t, "leases_reissued", json_integer(in->leases_reissued));
+    json_t *lag = json_array();
+    for (int i = 0; i < s->n_lag; i++) json_array_append_new(lag, json_integer((json_int_t)s->lag[i]));
+    json_object_set_new(t, "version_lag", lag);
+    json_object_set_new(t, "bad_messages", json_integer((json_int_t)in->bad_messages));
+    json_object_set_new(t, "samples_per_s", in->collect_s > 0 ? s_num((double)s->samples / in->collect_s) : json_null());
+    json_object_set_new(t, "actors", json_integer(in->actors));
+    json_object_set_new(t, "delivery_ms", it ? s_num(s->delivery_ms) : json_null());
+    json_object_set_new(t, "wall_s", s_num(in->wall_s));
+}
+
+void iterlog_start(iterlog_t *log, const iterlog_input_t *in) {
+    iterlog_finish(log, 1); /* one at a time (the caller has waited already) */
+    struct iterlog_job *j = xcalloc(1, sizeof *j);
+    j->iteration = in->counters.iteration;
+    j->core = in->core;
+    j->run_dir = xstrdup(in->run_dir);
+    j->policy = in->policy;
+    j->policy_len = in->policy_len;
+    j->counters = in->counters;
+    j->head = json_object();
+    j->tail = json_object();
+    s_counters(in, j->head, j->tail);
+    log->job = j;
+    j->threaded = in->tr && in->may_thread && pthread_create(&j->thread, NULL, s_work, j) == 0;
+    if (!j->threaded) s_work(j);
+}
+
+int iterlog_finish(iterlog_t *log, int wait) {
+    struct iterlog_job *j = log->job;
     if (!j) return 0;
     if (!wait && !atomic_load(&j->done)) return 1;
     if (j->threaded) pthread_join(j->thread, NULL);
-    L->iterlog = NULL;
+    log->job = NULL;
     int rc = j->ckpt_rc;
     if (rc == 0) {
         json_t *o = j->head;
         json_object_update(o, j->metrics);
         json_object_update(o, j->tail);
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        fprintf(L->jsonl, "%s\n", line);
-        fflush(L->jsonl);
-        fsync(fileno(L->jsonl));
-        status_line(L, line);
-        Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
-        s.iteration = j->iteration;
-        s.json = line;
-        Spar__Envelope env = SPAR__ENVELOPE__INIT;
-        env.body_case = SPAR__ENVELOPE__BODY_ITERATION_SUMMARY;
-        env.iteration_summary = &s;
-        learner_publish(L, &env);
+        fprintf(log->jsonl, "%s\n", line);
+        fflush(log->jsonl);
+        fsync(fileno(log->jsonl));
+        log->emit(log->emit_arg, j->iteration, line);
         free(line);
     }
     json_decref(j->head);
     json_decref(j->tail);
     json_decref(j->metrics);
+    free(j->run_dir);
     free(j);
     return rc == 0 ? 0 : -1;
 }

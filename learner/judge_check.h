@@ -3,29 +3,30 @@
  * back from a judge (role JUDGE) whose wire id is the registering connection's routing id. So a
  * peer cannot register an endpoint nobody serves, nor a real judge's endpoint under its own name.
  * Checks run on sockets of their own ZeroMQ context (a name that does not resolve never stalls
- * the learner's sockets), at most JUDGE_CHECK_MAX at once, each waiting JUDGE_CHECK_WAIT_MS and
- * retried with a growing pause while the peer is live. With CURVE and no security.judge_public
+ * the learner's sockets), served with a timer by the learner's loop, at most JUDGE_CHECK_MAX at
+ * once, each waiting JUDGE_CHECK_WAIT_MS and retried with a growing pause while the peer is live. With CURVE and no security.judge_public
  * the learner cannot reach judges; it then trusts the judge keys (a key's name is its role). */
 #ifndef SPAR_JUDGE_CHECK_H
 #define SPAR_JUDGE_CHECK_H
 
-#include <zmq.h>
-
-#include "learner/learner_state.h"
+#include "common/config.h"
+#include "common/loop.h"
+#include "common/wire.h"
+#include "learner/peers.h"
 
 #define JUDGE_CHECK_MAX 16
 #define JUDGE_CHECK_WAIT_MS 2000
 
-/* Sets up the checker (no sockets yet). Returns 0 or -1 (logged). */
-int judge_check_init(learner_t *L);
+/* The published pool changed (a judge was confirmed): publish it again. */
+typedef void (*judge_check_changed_fn)(void *arg);
+
+/* A checker (no sockets yet) for the learner whose wire is learner_wire (its id and run id),
+ * of the judges in peers; its check sockets and its timer run in loop, and it calls changed
+ * when a judge joins the pool. NULL when CURVE cannot be set up (logged). */
+struct judge_check *judge_check_new(const spar_config_t *cfg, const wire_t *learner_wire, peers_t *peers,
+                                    loop_t *loop, judge_check_changed_fn changed, void *changed_arg);
 /* A judge peer registered (or changed) its endpoint: it is checked before it is published. */
-void judge_check_request(learner_t *L, peer_t *p);
-/* Starts due checks, reads answers, expires waits; returns 1 when the published pool changed. */
-int judge_check_tick(learner_t *L, int64_t now_ms);
-/* The sockets of running checks, for the learner's poll; returns how many were added. */
-int judge_check_pollitems(const learner_t *L, zmq_pollitem_t *items, int max);
-/* The earliest time a check needs attention, or INT64_MAX. */
-int64_t judge_check_next_ms(const learner_t *L);
-void judge_check_fini(learner_t *L);
+void judge_check_request(struct judge_check *c, peer_t *p, int64_t now_ms);
+void judge_check_destroy(struct judge_check **c);
 
 #endif

@@ -1,973 +1,121 @@
-/* learner — see learner.h. Message handlers first, then the iteration steps, then main. */
+/* learner — see learner.h. The role's main as a table of contents: the config's run folder,
+ * a fresh start or a resume, the sockets, the initial line, the iterations, the shutdown
+ * phase, teardown. The parts are in service.h. */
 #include "learner/learner.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <zmq.h>
 
-#include "common/conn_guard.h"
-#include "common/digest.h"
-#include "common/game.h"
-#include "common/gpt_io.h"
 #include "common/log.h"
-#include "common/metrics.h"
-#include "common/policy.h"
-#include "common/records.h"
-#include "common/task.h"
-#include "common/task_styles.h"
-#include "common/tokenizer.h"
 #include "common/util.h"
-#include "common/wire.h"
-#include "learner/learner_state.h"
-#include "learner/checkpoint.h"
-#include "learner/iterlog.h"
-#include "learner/judge_check.h"
 #include "learner/resume.h"
-#include "learner/peers.h"
-#include "learner/status.h"
-#include "learner/leases.h"
-#include "learner/optim.h"
-#include "learner/sft.h"
-#include "learner/text_metrics.h"
-#include "learner/train.h"
+#include "learner/service.h"
 
-static void s_blob_free(blob_t *b) {
-    free(b->data);
-    free(b->chunk_digests);
-    memset(b, 0, sizeof *b);
-}
-
-static void s_blob_set(blob_t *b, const policy_t *p, uint64_t version, size_t chunk_bytes) {
-    s_blob_free(b);
-    b->version = version;
-    b->data = policy_serialize(p, version, &b->len);
-    digest_compute(b->data, b->len, b->digest);
-    b->n_chunks = (uint32_t)((b->len + chunk_bytes - 1) / chunk_bytes);
-    b->chunk_digests = xmalloc(sizeof *b->chunk_digests * b->n_chunks);
-    for (uint32_t i = 0; i < b->n_chunks; i++) {
-        size_t off = (size_t)i * chunk_bytes, len = b->len - off < chunk_bytes ? b->len - off : chunk_bytes;
-        digest_compute(b->data + off, len, b->chunk_digests[i]);
-    }
-}
-
-
-void learner_run_dir(const spar_config_t *cfg, char *out, size_t outlen) {
-    if (cfg->run.dir[0]) snprintf(out, outlen, "%s", cfg->run.dir);
-    else snprintf(out, outlen, "runs/%s", cfg->run.name);
-}
-
-/* ---- sending ---------------------------------------------------------------------------- */
-
-static void s_reply(learner_t *L, const wire_peer_t *to, Spar__Envelope *env) {
-    if (wire_send(&L->wire, L->ctl, to, env) != 0)
-        log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
-}
-
-static void s_publish(learner_t *L, Spar__Envelope *env) {
-    if (L->pub) wire_send(&L->wire, L->pub, NULL, env); /* replay has no sockets */
-}
-
-void learner_publish(learner_t *L, Spar__Envelope *env) { s_publish(L, env); }
-
-/* The judge pool to every actor: the live registered judges' endpoints. */
-static void s_publish_judges(learner_t *L) {
-    char *judges[MAX_POOL];
-    Spar__JudgePool jp = SPAR__JUDGE_POOL__INIT;
-    jp.endpoints = judges;
-    jp.n_endpoints = (size_t)peers_judges(L, judges, MAX_POOL);
-    if (jp.n_endpoints == 0 && !L->had_judges) return; /* judges from configs only */
-    L->had_judges = 1;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_POOL;
-    env.judge_pool = &jp;
-    s_publish(L, &env);
-}
-
-static void s_announce(learner_t *L) {
-    Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
-    wa.version = L->version;
-    wa.total_bytes = L->blob.len;
-    wa.n_chunks = L->blob.n_chunks;
-    wa.digest.data = L->blob.digest;
-    wa.digest.len = DIGEST_BYTES;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE;
-    env.weights_available = &wa;
-    s_publish(L, &env);
-    s_publish_judges(L);
-    L->next_announce_ms = util_now_ms() + ANNOUNCE_MS;
-}
-
-static void s_send_shutdown(learner_t *L, const wire_peer_t *to, const char *reason) {
-    void *sock = to ? L->ctl : L->pub;
-    if (sock && wire_send_shutdown(&L->wire, sock, to, reason) != 0 && to)
-        log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
-}
-
-/* ---- handlers --------------------------------------------------------------------------- */
-
-/* A Hello makes an actor or judge a tracked peer under its connection's name; a tool's is
- * answered, not tracked. A connection keeps the role of its first Hello. */
-static void s_on_hello(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    Spar__Role role = in->hello->role;
-    peer_t *p = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE ? peers_touch(L, who, role) : NULL;
-    if (p && p->role != role) {
-        wire_count_bad(&L->wire, who, "a Hello with another role than its first");
-        p = NULL;
-    }
-    if (p) p->hello = 1;
-    if (L->finished) { /* too late to join: the run is over */
-        if (p) p->told_shutdown = 1;
-        s_send_shutdown(L, from, "run complete");
-        return;
-    }
-    if (p && role == SPAR__ROLE__ROLE_JUDGE && in->hello->endpoint[0] && strcmp(p->endpoint, in->hello->endpoint) != 0) {
-        snprintf(p->endpoint, sizeof p->endpoint, "%s", in->hello->endpoint);
-        log_info("judge %s registers at %s", p->id, p->endpoint);
-        judge_check_request(L, p);
-        s_publish_judges(L);
-    }
-    char *judges[MAX_POOL];
-    Spar__Welcome w = SPAR__WELCOME__INIT;
-    w.judges = judges;
-    w.n_judges = (size_t)peers_judges(L, judges, MAX_POOL);
-    w.run_id = L->wire.run_id;
-    w.current_version = L->version;
-    w.heartbeat_ms = (uint32_t)L->cfg->actor.heartbeat_ms;
-    w.policy_kind = (char *)config_name(CFG_NAMES_POLICY, L->cfg->policy.kind);
-    w.seed = (uint64_t)L->cfg->run.seed;
-    w.prompts = (uint32_t)L->cfg->task.prompts;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WELCOME;
-    env.welcome = &w;
-    s_reply(L, from, &env);
-}
-
-static void s_on_heartbeat(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    /* tools (spar ping, monitors) are answered but not tracked; an actor or judge only once it
-     * said Hello (a restarted learner tells it to) */
-    Spar__Role role = in->heartbeat->role;
-    int peer_role = role == SPAR__ROLE__ROLE_ACTOR || role == SPAR__ROLE__ROLE_JUDGE;
-    peer_t *p = peer_role ? peers_seen(L, who) : NULL;
-    if (p && p->role != role) p = NULL;
-    if (p && p->role == SPAR__ROLE__ROLE_JUDGE) {
-        p->groups = in->heartbeat->requests_served;
-        p->bad_messages = in->heartbeat->bad_messages;
-    } else if (p) {
-        peers_saw_version(L, p, in->heartbeat->policy_version);
-        p->bad_messages = in->heartbeat->bad_messages;
-    }
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_LEARNER;
-    hb.policy_version = L->version;
-    hb.bad_messages = L->wire.bad_messages;
-    hb.hello_first = peer_role && (!p || !p->hello);
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    s_reply(L, from, &env);
-}
-
-/* No lease for a connection that has not said Hello as an actor: it is told to. */
-static void s_hello_first(learner_t *L, const wire_peer_t *to) {
-    Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
-    g.iteration = L->iteration;
-    g.policy_version = L->version;
-    g.retry_ms = 100;
-    g.hello_first = 1;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
-    env.work_grant = &g;
-    s_reply(L, to, &env);
-}
-
-static void s_on_work_request(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    peer_t *p = peers_seen(L, who);
-    if (!p || !p->hello || p->role != SPAR__ROLE__ROLE_ACTOR) {
-        s_hello_first(L, from);
-        return;
-    }
-    if (in->work_request->have_version) peers_saw_version(L, p, in->work_request->have_version);
-    if (L->finished) {
-        p->told_shutdown = 1;
-        s_send_shutdown(L, from, "run complete");
-        return;
-    }
-    int max = (int)L->cfg->learner.prompts_per_lease;
-    if (in->work_request->max_prompts > 0 && in->work_request->max_prompts < (uint32_t)max)
-        max = (int)in->work_request->max_prompts;
-    max = p->strikes >= 16 ? 1 : max >> p->strikes; /* each lease it let expire halves its next ones */
-    if (max < 1) max = 1;
-    /* a request repeated while the learner was busy gets the lease already granted; with the
-     * queue empty, an actor backs up what suspect holders sit on */
-    int64_t now = util_now_ms(), timeout = L->cfg->learner.lease_timeout_ms;
-    const lease_t *ls = leases_held(&L->leases, who, now);
-    if (!ls) ls = leases_grant(&L->leases, max, now, timeout, who);
-    if (!ls && p->groups > 0 && !p->strikes) ls = leases_grant_backup(&L->leases, max, now, timeout, who, peers_suspect, L);
-    Spar__WorkGrant g = SPAR__WORK_GRANT__INIT;
-    uint32_t ids[4096];
-    g.iteration = L->iteration;
-    g.policy_version = L->version;
-    g.samples_per_prompt = (uint32_t)L->cfg->rollout.samples_per_prompt;
-    g.retry_ms = 20;
-    if (L->train.alg.kind == ALG_NASH_MD) g.opponent_mix = L->train.alg.eta * L->train.alg.tau;
-    g.max_new = (uint32_t)L->cfg->rollout.max_new;
-    g.temperature = L->cfg->rollout.temperature;
-    g.top_k = (uint32_t)L->cfg->rollout.top_k;
-    g.top_p = L->cfg->rollout.top_p;
-    char *texts[4096];
-    if (ls) {
-        for (int i = 0; i < ls->n; i++) {
-            ids[i] = (uint32_t)ls->prompts[i];
-            texts[i] = L->prompt_text[ls->prompts[i]];
-        }
-        g.prompts = texts;
-        g.n_prompts = (size_t)ls->n;
-        g.lease_id = ls->id;
-        g.prompt_ids = ids;
-        g.n_prompt_ids = (size_t)ls->n;
-        g.deadline_unix_ms = (uint64_t)(util_unix_ms() + (ls->deadline_ms - util_now_ms()));
-    }
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
-    env.work_grant = &g;
-    s_reply(L, from, &env);
-}
-
-static void s_ack(learner_t *L, const wire_peer_t *to, uint64_t iteration, uint32_t prompt, Spar__AckStatus st) {
-    Spar__RolloutAck a = SPAR__ROLLOUT_ACK__INIT;
-    a.iteration = iteration;
-    a.prompt_id = prompt;
-    a.status = st;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_ACK;
-    env.rollout_ack = &a;
-    s_reply(L, to, &env);
-}
-
-/* Admission by version: sampled by a version at most max_staleness behind (synchronous: the
- * current), and not older than a resume (versions before it are no longer held). */
-static int s_version_ok(const learner_t *L, uint64_t v) {
-    return v <= L->version && L->version - v <= (uint64_t)L->max_staleness && v >= L->min_version;
-}
-
-int learner_group_fits(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
-    if (learner_check_group(L, g, why, wl) != 0) return -1;
-    if (leases_is_done(&L->leases, (int)g->prompt_id)) {
-        snprintf(why, wl, "prompt %u of iteration %llu answered twice", g->prompt_id, (unsigned long long)g->iteration);
-        return -1;
-    }
-    if (!s_version_ok(L, g->policy_version)) {
-        snprintf(why, wl, "sampled by version %llu, the learner is at %llu", (unsigned long long)g->policy_version,
-                 (unsigned long long)L->version);
-        return -1;
-    }
-    return 0;
-}
-
-/* Checks what only the learner can: the group answers a prompt of this run with responses
- * its policy can produce. Returns 0 or -1 with the reason in why. */
-int learner_check_group(const learner_t *L, const Spar__RolloutGroup *g, char *why, size_t wl) {
-    if (g->prompt_id >= (uint32_t)L->cfg->task.prompts) {
-        snprintf(why, wl, "prompt %u out of range", g->prompt_id);
-        return -1;
-    }
-    size_t k = (size_t)L->cfg->rollout.samples_per_prompt, opponents = L->train.alg.kind == ALG_NASH_MD ? k : 0;
-    if (g->n_responses != k + opponents || g->n_opponents != opponents) {
-        snprintf(why, wl, "%zu responses with %u opponents, expected %zu and %zu", g->n_responses, g->n_opponents,
-                 k + opponents, opponents);
-        return -1;
-    }
-    for (size_t i = 0; i < g->n_responses; i++) {
-        policy_seq_t s = {(int)g->prompt_id, L->prompt_text[g->prompt_id], g->responses[i]->tokens,
-                          (int)g->responses[i]->n_tokens};
-        if (!policy_valid_seq(L->theta, &s)) {
-            snprintf(why, wl, "response %zu is not a response of this policy to prompt %u", i, g->prompt_id);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void s_set_version(learner_t *L, uint64_t version);
-static void s_announce(learner_t *L);
-
-/* A new version: serialise, remember it for admission, announce it. */
-static void s_broadcast(learner_t *L) {
-    s_set_version(L, L->version + 1);
-    policy_copy(L->ring[L->version % (uint64_t)(L->max_staleness + 1)], L->theta);
-    L->steps_since_broadcast = 0;
-    s_announce(L);
-}
-
-/* Online mode: one learner step on the batch; each group's pi_t is the version that sampled it. */
-static void s_online_step(learner_t *L) {
-    if (L->n_batch == 0) return;
-    Spar__RolloutGroup **groups = xmalloc(sizeof *groups * (size_t)L->n_batch);
-    policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->n_batch);
-    for (int i = 0; i < L->n_batch; i++) {
-        groups[i] = L->buffer[L->batch[i]];
-        prevs[i] = L->ring[groups[i]->policy_version % (uint64_t)(L->max_staleness + 1)];
-    }
-    train_result_t tr;
-    train_iteration(L->theta, prevs, L->ref, groups, L->n_batch, &L->train, L->optim, &tr);
-    if (isfinite(tr.loss)) {
-        L->step_loss += tr.loss;
-        L->step_loss_initial += tr.loss_initial;
-    } else {
-        L->step_loss = NAN;
-    }
-    L->n_steps_iter++;
-    L->n_batch = 0;
-    free(groups);
-    free(prevs);
-    L->steps++;
-    if (++L->steps_since_broadcast >= L->broadcast_every) s_broadcast(L);
-}
-
-static void s_on_rollout(learner_t *L, const wire_peer_t *from, const char *who, Spar__Envelope *in) {
-    const Spar__RolloutGroup *g = in->rollout_group;
-    if (L->finished || g->iteration < L->iteration) { /* that iteration took every prompt once */
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
-        return;
-    }
-    char why[256];
-    if (g->iteration > L->iteration || learner_check_group(L, g, why, sizeof why) != 0) {
-        if (g->iteration > L->iteration) snprintf(why, sizeof why, "iteration %llu is in the future",
-                                                  (unsigned long long)g->iteration);
-        wire_count_bad(&L->wire, who, why);
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
-        return;
-    }
-    /* only a connection the prompt was leased to may answer it (an expired lease still counts) */
-    if (!leases_granted_to(&L->leases, (int)g->prompt_id, who)) {
-        wire_count_bad(&L->wire, who, "a group for a prompt not leased to this connection");
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_REJECTED);
-        return;
-    }
-    if (leases_is_done(&L->leases, (int)g->prompt_id)) {
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_DUPLICATE);
-        return;
-    }
-    if (!s_version_ok(L, g->policy_version)) {
-        L->stale_dropped++;
-        L->stale_total++;
-        leases_requeue(&L->leases, (int)g->prompt_id); /* answered again with a fresh version */
-        s_ack(L, from, g->iteration, g->prompt_id, SPAR__ACK_STATUS__ACK_STALE);
-        return;
-    }
-    uint64_t iteration = g->iteration;
-    uint32_t prompt = g->prompt_id;
-    peer_t *p = peers_seen(L, who);
-    if (p) {
-        p->groups++;
-        p->strikes = 0;
-    }
-    Spar__RolloutGroup *own = wire_take_rollout_group(in);
-    if (own->actor_id != protobuf_c_empty_string) free(own->actor_id); /* the records name who really sent it */
-    own->actor_id = xstrdup(who);
-    learner_admit(L, own, 1);
-    s_ack(L, from, iteration, prompt, SPAR__ACK_STATUS__ACK_ACCEPTED);
-}
-
-void learner_admit(learner_t *L, Spar__RolloutGroup *own, int record) {
-    leases_complete(&L->leases, (int)own->prompt_id);
-    if (record) { /* a group read back from the records already carries both */
-        own->learner_version = L->version;
-        if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
-        own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
-    }
-    L->lag_hist[L->version - own->policy_version]++;
-    L->judge_retries += own->judge_attempts > 1 ? own->judge_attempts - 1 : 0;
-    L->judge_failures += own->judge_failures;
-    if (L->n_latency < L->cfg->task.prompts) L->judge_latency[L->n_latency++] = own->judge_latency_ms;
-    L->buffer[own->prompt_id] = own;
-    L->samples += own->n_responses;
-    L->samples_total += own->n_responses;
-    L->groups_total++;
-    L->judge_queries += own->judge_attempts ? own->judge_attempts : 1;
-    if (record && L->records && (records_append(L->records, own) != 0 || fflush(L->records) != 0))
-        log_error("cannot append to records: %s", strerror(errno));
-    if (L->online) {
-        L->batch[L->n_batch++] = (int)own->prompt_id;
-        if (L->n_batch >= L->step_groups) s_online_step(L);
-    }
-}
-
-static void s_on_fetch(learner_t *L, const wire_peer_t *from, const Spar__Envelope *in) {
-    const Spar__WeightsFetch *f = in->weights_fetch;
-    Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
-    c.version = f->version;
-    blob_t *b = f->version == L->blob.version ? &L->blob : f->version == 0 ? &L->ref_blob : NULL;
-    if (!b || f->chunk_index >= b->n_chunks) {
-        c.error = "version or chunk not held; ask for work to learn the current version";
-    } else {
-        size_t cb = (size_t)L->cfg->learner.chunk_bytes, off = (size_t)f->chunk_index * cb;
-        c.chunk_index = f->chunk_index;
-        c.offset = off;
-        c.n_chunks = b->n_chunks;
-        c.total_bytes = b->len;
-        c.data.data = b->data + off;
-        c.data.len = b->len - off < cb ? b->len - off : cb;
-        c.chunk_digest.data = b->chunk_digests[f->chunk_index];
-        c.chunk_digest.len = DIGEST_BYTES;
-        c.digest.data = b->digest;
-        c.digest.len = DIGEST_BYTES;
-    }
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK;
-    env.weights_chunk = &c;
-    s_reply(L, from, &env);
-}
-
-/* With CURVE, what a connection may do follows from its key's name (security.allowed holds
- * NAME.pub files): a key named actor* acts as an actor, judge* as a judge, any other as a tool
- * (heartbeats, status). The role a message needs, or ROLE_UNKNOWN for any. */
-static Spar__Role s_needed_role(const Spar__Envelope *in) {
-    switch (in->body_case) {
-    case SPAR__ENVELOPE__BODY_HELLO:
-        return in->hello->role == SPAR__ROLE__ROLE_ACTOR || in->hello->role == SPAR__ROLE__ROLE_JUDGE
-                   ? in->hello->role
-                   : SPAR__ROLE__ROLE_UNKNOWN;
-    case SPAR__ENVELOPE__BODY_WORK_REQUEST:
-    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP:
-    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: return SPAR__ROLE__ROLE_ACTOR;
-    default: return SPAR__ROLE__ROLE_UNKNOWN;
-    }
-}
-
-/* 1 when the connection may send this message: without CURVE always; with it, its key's role
- * is the one the message needs, and its routing id is the key's name or starts with it and a
- * separator (actor.KEY's processes are actor-0.PID@HOST, actor-1...), so a key can only act as
- * its own identities. Refusals are counted and logged once per sender and reason. */
-static int s_entitled(learner_t *L, const wire_peer_t *from, const char *who, const Spar__Envelope *in) {
-    if (!from->user[0]) return 1;
-    Spar__Role need = s_needed_role(in);
-    if (need == SPAR__ROLE__ROLE_UNKNOWN) return 1;
-    const char *prefix = need == SPAR__ROLE__ROLE_ACTOR ? "actor" : "judge";
-    if (strncmp(from->user, prefix, strlen(prefix)) != 0) {
-        char why[160];
-        snprintf(why, sizeof why, "key %.64s may not send %s as %s", from->user, wire_body_name(in), prefix);
-        wire_count_bad(&L->wire, who, why);
-        return 0;
-    }
-    size_t n = strlen(from->user);
-    if (strncmp(who, from->user, n) != 0 || (who[n] && !strchr(".-_@", who[n]))) {
-        char why[160];
-        snprintf(why, sizeof why, "key %.64s may not act as another identity", from->user);
-        wire_count_bad(&L->wire, who, why);
-        return 0;
-    }
-    return 1;
-}
-
-static void s_dispatch(learner_t *L, const wire_peer_t *from, Spar__Envelope *in) {
-    /* a peer is its connection: the routing id ZeroMQ keeps unique on this socket, never the
-     * sender_id the envelope claims */
-    char who[2 * WIRE_ID_MAX + 1];
-    wire_peer_name(from, who, sizeof who);
-    if (in->run_id[0] && strcmp(in->run_id, L->wire.run_id) != 0 &&
-        in->body_case != SPAR__ENVELOPE__BODY_HELLO && in->body_case != SPAR__ENVELOPE__BODY_HEARTBEAT) {
-        wire_count_bad(&L->wire, who, "a message of another run");
-        return;
-    }
-    if (!s_entitled(L, from, who, in)) return;
-    switch (in->body_case) {
-    case SPAR__ENVELOPE__BODY_HELLO: s_on_hello(L, from, who, in); break;
-    case SPAR__ENVELOPE__BODY_HEARTBEAT: s_on_heartbeat(L, from, who, in); break;
-    case SPAR__ENVELOPE__BODY_WORK_REQUEST: s_on_work_request(L, from, who, in); break;
-    case SPAR__ENVELOPE__BODY_ROLLOUT_GROUP: s_on_rollout(L, from, who, in); break;
-    case SPAR__ENVELOPE__BODY_WEIGHTS_FETCH: s_on_fetch(L, from, in); break;
-    case SPAR__ENVELOPE__BODY_STATUS_REQUEST: status_reply(L, from, in->status_request->iterations); break;
-    case SPAR__ENVELOPE__BODY_SHUTDOWN: /* a peer leaving on purpose: only the connection that says so */
-        peers_leave(L, peers_seen(L, who), in->shutdown->reason[0] ? in->shutdown->reason : "said so");
-        break;
-    default: wire_count_bad(&L->wire, who, "not a message for the learner");
-    }
-}
-
-/* Serves the control socket for up to timeout_ms. */
-static void s_serve(learner_t *L, long timeout_ms) {
-    zmq_pollitem_t items[3 + JUDGE_CHECK_MAX] = {{L->ctl, 0, ZMQ_POLLIN, 0}};
-    int n = 1;
-    for (int i = 0; i < 2; i++)
-        if (L->guards[i]) items[n++] = (zmq_pollitem_t){conn_guard_socket(L->guards[i]), 0, ZMQ_POLLIN, 0};
-    n += judge_check_pollitems(L, items + n, JUDGE_CHECK_MAX);
-    int64_t check = judge_check_next_ms(L) - util_now_ms();
-    if (check < timeout_ms) timeout_ms = check < 0 ? 0 : (long)check;
-    int ready = zmq_poll(items, n, timeout_ms);
-    if (judge_check_tick(L, util_now_ms())) s_publish_judges(L);
-    if (ready <= 0) return;
-    for (int i = 0; i < 2; i++) conn_guard_handle(L->guards[i]);
-    int budget = 1000; /* bound one pass so timers still run under a flood */
-    while (budget-- > 0 && wire_readable(L->ctl)) {
-        wire_peer_t from;
-        Spar__Envelope *in = wire_recv(&L->wire, L->ctl, 1, &from);
-        if (!in) continue;
-        s_dispatch(L, &from, in);
-        wire_free(in);
-    }
-}
-
-/* ---- iteration steps -------------------------------------------------------------------- */
-
-void learner_set_version(learner_t *L, uint64_t version) { s_set_version(L, version); }
-
-static void s_set_version(learner_t *L, uint64_t version) {
-    L->version = version;
-    peers_new_version(L);
-    s_blob_set(&L->blob, L->theta, version, (size_t)L->cfg->learner.chunk_bytes);
-}
-
-/* Collects every prompt of the iteration. Returns 0, or -1 when stopped by a signal. */
-static int s_collect(learner_t *L) {
-    s_announce(L);
-    int64_t report_at = util_now_ms() + STALL_REPORT_MS;
-    while (!leases_all_done(&L->leases)) {
-        if (util_stop_requested()) return -1;
-        int64_t now = util_now_ms();
-        if (now >= report_at) { /* a run that waits says what it waits for */
-            int actors = 0;
-            for (int i = 0; i < L->n_peers; i++)
-                actors += L->peers[i].role == SPAR__ROLE__ROLE_ACTOR && L->peers[i].last_seen_ms > now - STALL_REPORT_MS;
-            log_warn("iteration %llu: %d of %ld prompts in; %d actor(s) heard from in the last %d s",
-                     (unsigned long long)L->iteration, L->leases.done, L->cfg->task.prompts, actors, STALL_REPORT_MS / 1000);
-            report_at = now + STALL_REPORT_MS;
-        }
-        int requeued = leases_expire(&L->leases, now);
-        if (requeued) log_warn("iteration %llu: %d prompts of expired leases re-queued",
-                               (unsigned long long)L->iteration, requeued);
-        peers_strikes(L);
-        if (now >= L->next_announce_ms) s_announce(L);
-        if (now >= L->next_status_ms) status_tick(L);
-        if (L->iterlog && iterlog_finish(L, 0) < 0) return -1; /* the last iteration's line, once done */
-        int64_t wait = L->next_announce_ms - now, dl = leases_next_deadline(&L->leases) - now;
-        if (L->next_status_ms - now < wait) wait = L->next_status_ms - now < 1 ? 1 : L->next_status_ms - now;
-        if (dl < wait) wait = dl < 1 ? 1 : dl;
-        s_serve(L, (long)wait);
-    }
-    return 0;
-}
-
-static void s_free_buffer(learner_t *L) {
-    for (long p = 0; p < L->cfg->task.prompts; p++) {
-        if (L->buffer[p]) spar__rollout_group__free_unpacked(L->buffer[p], NULL);
-        L->buffer[p] = NULL;
-    }
-}
-
-/* APO (docs/algorithms.md, "APO"): logits_{t+1} = (1 + alpha) zhat_{t+1} - alpha zhat_t, where
- * zhat are the base algorithm's solutions before extrapolation; for a gpt policy the same
- * extrapolation of its parameters. */
-static void s_apo_extrapolate(learner_t *L) {
-    double a = L->train.alg.apo_alpha;
-    policy_axpby(L->apo_hat, 1 + a, L->theta, -a); /* apo_hat := the extrapolated iterate */
-    policy_swap(L->theta, L->apo_hat);              /* theta := it, apo_hat := zhat_{t+1} */
-}
-
-/* This iteration's prompt texts (fresh problems each iteration for the text tasks). */
-static void s_set_prompts(learner_t *L) {
-    for (long p = 0; p < L->cfg->task.prompts; p++) {
-        char text[256];
-        task_prompt(L->cfg, L->iteration, (int)p, text, sizeof text);
-        free(L->prompt_text[p]);
-        L->prompt_text[p] = xstrdup(text);
-    }
-}
-
-void learner_begin_iteration(learner_t *L) {
-    L->iteration++;
-    L->samples = L->judge_queries = L->stale_dropped = L->judge_retries = L->judge_failures = 0;
-    L->n_latency = 0;
-    memset(L->lag_hist, 0, sizeof(uint64_t) * (size_t)(L->max_staleness + 1));
-    L->step_loss = L->step_loss_initial = 0;
-    L->n_steps_iter = 0;
-    /* this iteration's step size */
-    double eta_t = L->cfg->algorithm.eta / (1.0 + L->cfg->algorithm.eta_decay * (double)(L->iteration - 1));
-    L->train.alg.eta = L->train.alg.sppo.eta = eta_t;
-    s_set_prompts(L);
-    leases_begin(&L->leases, L->iteration, (int)L->cfg->task.prompts);
-}
-
-int learner_end_iteration(learner_t *L, train_result_t *tr, int *lost) {
-    *lost = 0;
-    for (long p = 0; p < L->cfg->task.prompts; p++) *lost += L->buffer[p] == NULL;
-    if (L->online) {
-        s_online_step(L); /* the iteration's last, partial batch */
-        tr->loss = L->n_steps_iter ? L->step_loss / L->n_steps_iter : NAN;
-        tr->loss_initial = L->n_steps_iter ? L->step_loss_initial / L->n_steps_iter : NAN;
-    } else {
-        /* pi_t = the version that sampled; train theta from it */
-        policy_copy(L->prev, L->theta);
-        policy_t **prevs = xmalloc(sizeof *prevs * (size_t)L->cfg->task.prompts);
-        for (long p = 0; p < L->cfg->task.prompts; p++) prevs[p] = L->prev;
-        train_iteration(L->theta, prevs, L->ref, L->buffer, (int)L->cfg->task.prompts, &L->train, L->optim, tr);
-        free(prevs);
-    }
-    if (!isfinite(tr->loss) || tr->loss > 1e6 * (tr->loss_initial + 1e-12)) {
-        log_error("iteration %llu: training diverged (loss %g after %g at the first epoch); lower learner.lr",
-                  (unsigned long long)L->iteration, tr->loss, tr->loss_initial);
-        return -1;
-    }
-    if (L->apo_hat) s_apo_extrapolate(L);
-    if (L->records) {
-        fflush(L->records);
-        fsync(fileno(L->records));
-    }
-    s_free_buffer(L);
-    if (!L->online || L->steps_since_broadcast > 0) s_broadcast(L); /* every iteration ends on a version */
-    if (!L->gpt) avg_iterate_add(&L->avg, L->theta);
-    return 0;
-}
-
-static int s_iteration(learner_t *L) {
-    double t0 = util_now_s();
-    learner_begin_iteration(L);
-    resume_take_back(L); /* a resumed run: this iteration's groups the records already hold */
-    L->state = "collecting";
-    if (s_collect(L) != 0) return -1;
-    double collect_s = util_now_s() - t0;
-    int lost;
-    train_result_t tr;
-    L->iter_delivery_ms = L->delivered ? L->delivery_ms : NAN;
-    if (iterlog_finish(L, 1) != 0) return -1; /* the previous checkpoint and metrics read what training writes */
-    L->state = "training";
-    status_tick(L);
-    if (learner_end_iteration(L, &tr, &lost) != 0) return -1;
-    iterlog_start(L, &tr, util_now_s() - t0, collect_s, lost);
-    return 0;
+static int64_t s_grace_over(loop_t *loop, uint64_t id, int64_t now, void *arg) {
+    (void)id, (void)now, (void)arg;
+    loop_stop(loop);
+    return LOOP_TIMER_DONE;
 }
 
 /* After the last iteration: tell actors the run is over, then go. */
-static void s_shutdown_phase(learner_t *L) {
+static void s_shutdown_phase(learner_service_t *L) {
     L->finished = 1;
-    L->state = "finished";
-    status_tick(L);
-    s_send_shutdown(L, NULL, "run complete");
+    L->status.state = "finished";
+    learner_tick(L);
+    learner_send_shutdown(L, NULL, "run complete");
     /* the whole grace, even once every known actor was told: an actor that started with the
      * run but had not joined yet (a fast run, its connection still coming up) says Hello within
      * it and is told too, instead of waiting for a learner that is gone */
-    int64_t end = util_now_ms() + L->cfg->learner.shutdown_grace_ms;
-    while (util_now_ms() < end && !util_stop_requested()) s_serve(L, 50);
+    loop_add_timer(L->net.loop, util_now_ms() + L->cfg->learner.shutdown_grace_ms, s_grace_over, NULL);
+    loop_run(L->net.loop);
 }
 
-/* ---- setup and main --------------------------------------------------------------------- */
-
-/* learner.lr 0 means automatic. The batch loss is the mean over prompts, so with the tabular
- * policy each prompt's logits see 1/prompts of their gradient: lr = prompts x c gives every
- * prompt the step c (online: the groups of one step instead of all prompts), with c inside the stable range of plain gradient descent on each loss
- * (the squared pair losses of INPO and IPO curve 4x more than SPPO's regression). With Adam,
- * whose steps do not scale with the gradient, automatic is 0.05. */
-static double s_learning_rate(const spar_config_t *cfg) {
-    if (cfg->learner.lr > 0) return cfg->learner.lr;
-    if (cfg->policy.kind == POLICY_GPT) return 1e-4; /* AdamW on a small transformer */
-    if (cfg->learner.optimizer == OPTIMIZER_ADAM) return 0.05;
-    alg_name_t alg = config_trained_algorithm(cfg);
-    int single_step = alg == ALG_EGPO || alg == ALG_ONLINE_IPO;
-    double c = single_step ? 1.0 / 16 : (alg == ALG_INPO || alg == ALG_IPO) ? 0.25 : 1.0;
-    if (alg == ALG_DNO && cfg->dno.form == DNO_SOFT) /* its curvature in a is 1/(4 eta^2) */
-        c = fmin(1.0, cfg->algorithm.eta * cfg->algorithm.eta);
-    long batch = cfg->task.prompts; /* groups per learner step */
-    if (cfg->learner.broadcast_every > 0)
-        batch = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
-    return c * (double)batch;
-}
-
-/* learner.epochs 0 means automatic: EGPO is defined by one gradient step per half step and
- * online IPO by one step per update (a fitted half step would be a best response, which
- * oscillates); the iterative algorithms fit each iteration's regression with 50 passes. */
-static long s_epochs(const spar_config_t *cfg) {
-    if (cfg->learner.epochs > 0) return cfg->learner.epochs;
-    if (cfg->policy.kind == POLICY_GPT && cfg->algorithm.name != ALG_EGPO && cfg->algorithm.name != ALG_ONLINE_IPO)
-        return 2; /* passes over the iteration's groups, an AdamW step per learner.batch_seqs */
-    return (cfg->algorithm.name == ALG_EGPO || cfg->algorithm.name == ALG_ONLINE_IPO) ? 1 : 50;
-}
-
-static int s_open_run_dir(learner_t *L) {
-    char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
-    int exists = util_file_exists(jsonl);
-    if (exists) {
-        log_error("%s already holds a run: continue it with --resume, or choose another run.dir", L->run_dir);
-        free(jsonl);
-        return -1;
-    }
-    const char *subs[] = {"checkpoints", "records", "logs"};
-    for (int i = 0; i < 3; i++) {
-        char *d = xasprintf("%s/%s", L->run_dir, subs[i]);
-        int rc = util_mkdirs(d);
-        free(d);
-        if (rc != 0) {
-            log_error("cannot create %s/%s: %s", L->run_dir, subs[i], strerror(-rc));
-            free(jsonl);
-            return -1;
-        }
-    }
-    char *idpath = xasprintf("%s/run_id", L->run_dir);
-    if (util_write_atomic(idpath, L->wire.run_id, strlen(L->wire.run_id)) != 0) log_warn("cannot write %s", idpath);
-    free(idpath);
-    char *cfgpath = xasprintf("%s/config.yaml", L->run_dir), *comment = xasprintf("resolved config of run %s", L->wire.run_id);
-    int rc = config_save(L->cfg, cfgpath, comment);
-    if (rc != 0) log_warn("cannot write %s: %s", cfgpath, strerror(-rc));
-    free(cfgpath);
-    free(comment);
-    free(jsonl);
-    return learner_open_files(L);
-}
-
-/* iterations.jsonl and records/groups.pb, opened to append. Returns 0 or -1 (logged). */
-int learner_open_files(learner_t *L) {
-    char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
-    L->jsonl = fopen(jsonl, "a");
-    free(jsonl);
-    char *rec = xasprintf("%s/records/groups.pb", L->run_dir);
-    L->records = fopen(rec, "ab");
-    free(rec);
-    if (!L->jsonl || !L->records) {
-        log_error("cannot open the run files in %s: %s", L->run_dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int s_bind(learner_t *L) {
-    L->zctx = zmq_ctx_new();
-    L->ctl = zmq_socket(L->zctx, ZMQ_ROUTER);
-    L->pub = zmq_socket(L->zctx, ZMQ_PUB);
-    wire_socket_defaults(L->ctl, L->cfg->wire.max_frame_bytes);
-    wire_socket_defaults(L->pub, L->cfg->wire.max_frame_bytes);
-    int mandatory = 0; /* replies to vanished peers are dropped, never block */
-    zmq_setsockopt(L->ctl, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
-    char err[1024];
-    if (!(L->curve = curve_new(L->zctx, L->cfg, err, sizeof err))) {
-        log_error("config error: %s", err);
-        return -1;
-    }
-    if (curve_server(L->curve, L->ctl, "learner.control") != 0 || curve_server(L->curve, L->pub, "learner.publish") != 0)
-        return -1;
-    if (zmq_bind(L->ctl, L->cfg->learner.control) != 0) {
-        log_error("cannot bind learner.control %s: %s", L->cfg->learner.control, zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    if (zmq_bind(L->pub, L->cfg->learner.publish) != 0) {
-        log_error("cannot bind learner.publish %s: %s", L->cfg->learner.publish, zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    /* connections share the descriptors with the run folder's files: each socket takes at most
-     * half of what is left after a reserve for files, ZeroMQ's own and the HTTP server */
-    long fds = conn_guard_raise_nofile(), cap = (fds - 96) / 2 > 8 ? (fds - 96) / 2 : 8;
-    if (judge_check_init(L) != 0) return -1;
-    L->guards[0] = conn_guard_new(L->zctx, L->ctl, "learner.control", cap);
-    L->guards[1] = conn_guard_new(L->zctx, L->pub, "learner.publish", cap);
-    return 0;
-}
-
-static void s_teardown(learner_t *L) {
-    iterlog_finish(L, 1); /* a worker still writing reads what is freed below */
-    status_stop(L);
-    if (L->buffer) s_free_buffer(L);
-    free(L->buffer);
-    leases_free(&L->leases);
-    s_blob_free(&L->blob);
-    s_blob_free(&L->ref_blob);
-    optim_destroy(&L->optim);
-    avg_iterate_free(&L->avg);
-    policy_destroy(&L->theta);
-    policy_destroy(&L->prev);
-    policy_destroy(&L->ref);
-    policy_destroy(&L->apo_hat);
-    for (long i = 0; L->ring && i <= L->max_staleness; i++) policy_destroy(&L->ring[i]);
-    free(L->ring);
-    free(L->batch);
-    free(L->lag_hist);
-    free(L->judge_latency);
-    free(L->nash_tau);
-    for (long p = 0; L->prompt_text && p < L->cfg->task.prompts; p++) free(L->prompt_text[p]);
-    free(L->prompt_text);
-    text_eval_free(&L->eval);
-    game_set_free(&L->games);
-    if (L->jsonl) fclose(L->jsonl);
-    if (L->records) fclose(L->records);
-    judge_check_fini(L);
-    conn_guard_destroy(&L->guards[0]);
-    conn_guard_destroy(&L->guards[1]);
-    if (L->ctl) zmq_close(L->ctl);
-    if (L->pub) zmq_close(L->pub);
-    curve_destroy(&L->curve); /* before the context ends, or zmq_ctx_term waits on its ZAP socket */
-    if (L->zctx) zmq_ctx_term(L->zctx);
-    wire_fini(&L->wire);
-}
-
-/* The gpt policy's starting point, by policy.init: GPT-2's random initialisation, a checkpoint,
- * or SFT on the task's data (saved to RUN_DIR/sft in the Hugging Face layout). Returns 0 or an
- * exit status. */
-static int s_gpt_initial(learner_t *L) {
-    const spar_config_t *cfg = L->cfg;
-    gpt_t *m = NULL;
-    char why[512];
-    if (cfg->policy.init == INIT_CHECKPOINT) {
-        if (!(m = gpt_load(cfg->policy.checkpoint, NULL, why, sizeof why))) {
-            log_error("policy.checkpoint %s: %s", cfg->policy.checkpoint, why);
-            return 2;
-        }
-    } else if (cfg->policy.init == INIT_SFT) {
-        log_info("policy.init sft: training the initial policy (%ld steps of %ld sequences)", cfg->sft.steps,
-                 cfg->sft.batch);
-        int st;
-        if (!(m = sft_train(cfg, &st))) return st;
-        char *dir = xasprintf("%s/sft", L->run_dir);
-        int rc = gpt_save(m, dir, 0);
-        if (rc != 0) log_warn("cannot write %s: %s", dir, strerror(-rc));
-        else log_info("initial policy written to %s", dir);
-        free(dir);
-    } else {
-        gpt_config_t gc = {(int)cfg->gpt.n_layer, (int)cfg->gpt.n_head, (int)cfg->gpt.d_model, (int)cfg->gpt.ctx, GPT_VOCAB};
-        m = gpt_new(&gc, (unsigned long long)cfg->run.seed);
-    }
-    const gpt_config_t *c = gpt_config(m);
-    log_info("gpt policy: %d layers, %d heads, d %d, ctx %d, %.2f M parameters", c->n_layer, c->n_head, c->d_model,
-             c->ctx, gpt_n_params(m) / 1e6);
-    L->theta = policy_gpt_new(m);
-    return 0;
-}
-
-/* Everything the updates need around an initial policy in L->theta: pi_t and pi_ref, the
- * optimiser, the algorithm, the buffers. No sockets, no files: replay uses it as it is. */
-int learner_core_setup(learner_t *L) {
-    const spar_config_t *cfg = L->cfg;
-    L->prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L->prompt_text);
-    L->prev = policy_clone(L->theta);
-    L->ref = policy_clone(L->theta);
-    if (!L->gpt) {
-        int prompts, actions;
-        policy_tabular_shape(L->theta, &prompts, &actions);
-        avg_iterate_init(&L->avg, prompts, actions);
-        avg_iterate_add(&L->avg, L->theta);
-    }
-    L->optim = optim_new(cfg->learner.optimizer, s_learning_rate(cfg), L->theta, cfg->learner.weight_decay,
-                         cfg->learner.clip, cfg->learner.warmup);
-    L->train.epochs = s_epochs(cfg);
-    L->train.chunk_seqs = L->gpt ? (int)cfg->learner.batch_seqs : 0;
-    L->train.step_per_chunk = L->gpt;
-    algorithm_from_config(&L->train.alg, cfg);
-    if (L->train.alg.apo) L->apo_hat = policy_clone(L->theta);
-    L->tau = L->gpt ? 0 : algorithm_tau(&L->train.alg);
-    if (L->tau > 0 && !(L->nash_tau = metrics_nash_tau(&L->games, L->ref, L->tau))) {
-        log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", L->tau);
-        L->tau = 0;
-    }
-    L->buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L->buffer);
-    L->judge_latency = xcalloc((size_t)cfg->task.prompts, sizeof *L->judge_latency);
-    L->broadcast_every = cfg->learner.broadcast_every;
-    L->online = L->broadcast_every > 0;
-    L->step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
-    L->max_staleness = cfg->learner.max_staleness;
-    L->ring = xcalloc((size_t)L->max_staleness + 1, sizeof *L->ring);
-    for (long i = 0; i <= L->max_staleness; i++) L->ring[i] = policy_clone(L->theta);
-    L->batch = xcalloc((size_t)cfg->task.prompts, sizeof *L->batch);
-    L->lag_hist = xcalloc((size_t)L->max_staleness + 1, sizeof *L->lag_hist);
-    leases_init(&L->leases);
-    s_set_version(L, 0);
-    s_blob_set(&L->ref_blob, L->ref, 0, (size_t)cfg->learner.chunk_bytes);
-    return 0;
-}
-
-/* The task's games (tabular runs): the learner's exact metrics. Returns 0 or -1 (logged). */
-int learner_core_games(learner_t *L) {
-    char why[512];
-    L->gpt = L->cfg->policy.kind == POLICY_GPT;
-    if (L->gpt) gpt_set_threads((int)L->cfg->gpt.threads);
-    if (!L->gpt && game_set_build(&L->games, L->cfg, why, sizeof why) != 0) {
-        log_error("%s", why);
-        return -1;
-    }
-    return 0;
-}
-
-void learner_core_teardown(learner_t *L) { s_teardown(L); }
-
-/* A fresh run's initial policy in L->theta, by policy.init. Returns 0 or an exit status. */
-static int s_initial_policy(learner_t *L) {
-    if (L->gpt) return s_gpt_initial(L);
-    L->theta = policy_tabular_new((int)L->cfg->task.prompts, (int)L->cfg->game.n);
-    policy_init(L->theta, L->cfg->policy.init, L->cfg->policy.init_scale, (uint64_t)L->cfg->run.seed);
-    return 0;
-}
-
-int learner_main(const spar_config_t *cfg, int resume) {
-    static learner_t L; /* large (peer table); one per process */
-    memset(&L, 0, sizeof L);
-    L.cfg = cfg;
+/* The wire under this process's id, a new run id, the peer table, the stop signals. */
+static void s_init(learner_service_t *L, const spar_config_t *cfg) {
+    memset(L, 0, sizeof *L);
+    L->cfg = cfg;
     char id[128];
     util_process_id("learner", id, sizeof id);
-    wire_init(&L.wire, id, cfg->wire.max_frame_bytes);
-    snprintf(L.wire.run_id, sizeof L.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
+    wire_init(&L->net.wire, id, cfg->wire.max_frame_bytes);
+    peers_init(&L->peers, cfg->actor.heartbeat_ms);
+    snprintf(L->net.wire.run_id, sizeof L->net.wire.run_id, "%s-%lld", cfg->run.name, (long long)util_unix_ms());
     util_install_stop_signals();
-    if (learner_core_games(&L) != 0) return 2;
-    int status = 1;
-    learner_run_dir(cfg, L.run_dir, sizeof L.run_dir);
-    char *existing = xasprintf("%s/iterations.jsonl", L.run_dir);
-    if (resume && !util_file_exists(existing)) { /* a service restarted with --resume starts the run the first time */
-        log_info("--resume: %s holds no run yet; starting it", L.run_dir);
+    learner_run_dir(cfg, L->files.dir, sizeof L->files.dir);
+}
+
+/* --resume of a folder without a run yet starts it (a service may always pass --resume). */
+static int s_resuming(const learner_service_t *L, int resume) {
+    char *existing = xasprintf("%s/iterations.jsonl", L->files.dir);
+    if (resume && !util_file_exists(existing)) {
+        log_info("--resume: %s holds no run yet; starting it", L->files.dir);
         resume = 0;
     }
     free(existing);
-    if (resume) {
-        int st = resume_prepare(&L);
-        if (st != 0) {
-            status = st;
-            goto done;
-        }
-    } else {
-        if (s_open_run_dir(&L) != 0) goto done;
-        int st = s_initial_policy(&L);
-        if (st != 0) {
-            status = st;
-            goto done;
-        }
-        learner_core_setup(&L);
-    }
-    if (s_bind(&L) != 0) goto done;
-    L.state = "starting";
-    if (status_start(&L) != 0) goto done;
-    if (L.gpt) L.eval = text_eval_new(cfg);
-    if (resume) {
-        if (L.gpt) { /* the evaluation's reference samples come from pi_0 */
-            text_metrics_t m;
-            text_metrics(L.eval, L.ref, L.ref, 0, &m);
-        }
-        log_info("resumed run %s at iteration %llu (version %llu) from %s", L.wire.run_id,
-                 (unsigned long long)L.iteration, (unsigned long long)L.version, L.run_dir);
-    } else {
-        iterlog_start(&L, NULL, 0, 0, 0);
-        if (iterlog_finish(&L, 1) != 0) goto done;
-    }
-    log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
-             L.wire.run_id, cfg->run.iterations, config_name(CFG_NAMES_ALG, cfg->algorithm.name), cfg->task.prompts,
-             cfg->rollout.samples_per_prompt, cfg->learner.control, cfg->learner.publish, L.run_dir);
+    return resume;
+}
 
-    while ((long)L.iteration < cfg->run.iterations)
-        if (s_iteration(&L) != 0) break;
-    int last_written = iterlog_finish(&L, 1) == 0; /* the last checkpoint and line */
-    if ((long)L.iteration == cfg->run.iterations && last_written && !util_stop_requested()) {
-        log_info("run complete: %ld iterations", cfg->run.iterations);
-        s_shutdown_phase(&L);
-        status = 0;
-    } else if ((long)L.iteration > cfg->run.iterations) {
-        log_error("the run already holds %llu iterations, more than run.iterations %ld",
-                  (unsigned long long)L.iteration, cfg->run.iterations);
-        status = 2;
-    } else {
-        log_warn("stopped during iteration %llu", (unsigned long long)L.iteration);
-        L.state = "stopped";
-        status_tick(&L);
-        s_send_shutdown(&L, NULL, "learner stopped");
+/* A fresh run: its folder, its initial policy, the parts around it. 0 or an exit status. */
+static int s_fresh(learner_service_t *L) {
+    if (learner_open_run_dir(L) != 0) return 1;
+    int st = learner_initial_policy(L);
+    if (st != 0) return st;
+    return learner_core_setup(L) == 0 ? 0 : 1;
+}
+
+/* Sockets, status and evaluation up; a fresh run's initial line written. 0 or 1. */
+static int s_start(learner_service_t *L, int resume) {
+    if (learner_bind(L) != 0) return 1;
+    L->status.state = "starting";
+    if (status_start(&L->status, L) != 0) return 1;
+    if (L->core.gpt) L->core.eval = text_eval_new(L->cfg);
+    if (!resume) {
+        learner_iterlog_start(L, NULL, 0, 0, 0);
+        return iterlog_finish(&L->iterlog, 1) == 0 ? 0 : 1;
     }
-done:
-    s_teardown(&L);
+    if (L->core.gpt) { /* the evaluation's reference samples come from pi_0 */
+        text_metrics_t m;
+        text_metrics(L->core.eval, L->core.ref, L->core.ref, 0, &m);
+    }
+    log_info("resumed run %s at iteration %llu (version %llu) from %s", L->net.wire.run_id,
+             (unsigned long long)L->iteration, (unsigned long long)L->core.version, L->files.dir);
+    return 0;
+}
+
+/* The iterations, then the end: the shutdown phase when complete. Returns the exit status. */
+static int s_run(learner_service_t *L) {
+    const spar_config_t *cfg = L->cfg;
+    log_info("run %s: %ld iterations of %s, %ld prompts x K=%ld, control %s, publish %s, run dir %s",
+             L->net.wire.run_id, cfg->run.iterations, config_name(CFG_NAMES_ALG, cfg->algorithm.name),
+             cfg->task.prompts, cfg->rollout.samples_per_prompt, cfg->learner.control, cfg->learner.publish,
+             L->files.dir);
+    while ((long)L->iteration < cfg->run.iterations)
+        if (learner_iteration(L) != 0) break;
+    int last_written = iterlog_finish(&L->iterlog, 1) == 0; /* the last checkpoint and line */
+    if ((long)L->iteration == cfg->run.iterations && last_written && !util_stop_requested()) {
+        log_info("run complete: %ld iterations", cfg->run.iterations);
+        s_shutdown_phase(L);
+        return 0;
+    }
+    if ((long)L->iteration > cfg->run.iterations) {
+        log_error("the run already holds %llu iterations, more than run.iterations %ld",
+                  (unsigned long long)L->iteration, cfg->run.iterations);
+        return 2;
+    }
+    log_warn("stopped during iteration %llu", (unsigned long long)L->iteration);
+    L->status.state = "stopped";
+    learner_tick(L);
+    learner_send_shutdown(L, NULL, "learner stopped");
+    return 1;
+}
+
+int learner_main(const spar_config_t *cfg, int resume) {
+    static learner_service_t L; /* large (peer table); one per process */
+    s_init(&L, cfg);
+    if (core_init(&L.core, cfg) != 0) return 2;
+    resume = s_resuming(&L, resume);
+    int status = resume ? resume_prepare(&L) : s_fresh(&L);
+    if (status == 0) status = s_start(&L, resume);
+    if (status == 0) status = s_run(&L);
+    learner_teardown(&L);
     return status;
 }

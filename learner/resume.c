@@ -36,10 +36,10 @@ static long s_jsonl_prefix(const char *text, size_t len, size_t **ends) {
 
 /* Reads records/groups.pb up to the first record past iteration `keep_to` (or a torn one),
  * cuts the file there, and returns the records of iteration keep_to (the one being resumed). */
-static int s_records(learner_t *L, uint64_t keep_to, Spar__RolloutGroup ***out, int *n_out) {
+static int s_records(learner_service_t *L, uint64_t keep_to, Spar__RolloutGroup ***out, int *n_out) {
     *out = NULL;
     *n_out = 0;
-    char *path = xasprintf("%s/records/groups.pb", L->run_dir);
+    char *path = xasprintf("%s/records/groups.pb", L->files.dir);
     FILE *f = fopen(path, "rb");
     if (!f) {
         int missing = errno == ENOENT;
@@ -84,11 +84,11 @@ static int s_records(learner_t *L, uint64_t keep_to, Spar__RolloutGroup ***out, 
 
 /* The highest t below `lines` whose policy and state files load with their digests intact;
  * its policy (caller destroys) and version. NULL when there is none. */
-static policy_t *s_last_checkpoint(learner_t *L, long lines, long *t_out, uint64_t *version) {
+static policy_t *s_last_checkpoint(learner_service_t *L, long lines, long *t_out, uint64_t *version) {
     for (long t = lines - 1; t >= 0; t--) {
         char why[600];
-        policy_t *p = ckpt_load_policy(L->run_dir, L->gpt, (uint64_t)t, version, why, sizeof why);
-        if (p && ckpt_state_readable(L->run_dir, (uint64_t)t, why, sizeof why) == 0) {
+        policy_t *p = ckpt_load_policy(L->files.dir, L->core.gpt, (uint64_t)t, version, why, sizeof why);
+        if (p && ckpt_state_readable(L->files.dir, (uint64_t)t, why, sizeof why) == 0) {
             *t_out = t;
             return p;
         }
@@ -99,32 +99,32 @@ static policy_t *s_last_checkpoint(learner_t *L, long lines, long *t_out, uint64
 }
 
 /* The tabular average iterate is the mean over every iterate: re-add them in order. */
-static int s_rebuild_average(learner_t *L, long t) {
+static int s_rebuild_average(learner_service_t *L, long t) {
     for (long i = 1; i <= t; i++) {
         char why[600];
         uint64_t v;
-        policy_t *p = ckpt_load_policy(L->run_dir, 0, (uint64_t)i, &v, why, sizeof why);
+        policy_t *p = ckpt_load_policy(L->files.dir, 0, (uint64_t)i, &v, why, sizeof why);
         if (!p) {
             log_error("resume: %s", why);
             return -1;
         }
-        avg_iterate_add(&L->avg, p);
+        avg_iterate_add(&L->core.avg, p);
         policy_destroy(&p);
     }
     return 0;
 }
 
-static void s_read_run_id(learner_t *L) {
-    char *path = xasprintf("%s/run_id", L->run_dir);
+static void s_read_run_id(learner_service_t *L) {
+    char *path = xasprintf("%s/run_id", L->files.dir);
     size_t len;
     char *id = util_read_file(path, &len);
-    if (id && len > 0 && len < sizeof L->wire.run_id) snprintf(L->wire.run_id, sizeof L->wire.run_id, "%.*s", (int)len, id);
+    if (id && len > 0 && len < sizeof L->net.wire.run_id) snprintf(L->net.wire.run_id, sizeof L->net.wire.run_id, "%.*s", (int)len, id);
     free(id);
     free(path);
 }
 
-int resume_prepare(learner_t *L) {
-    char *jsonl = xasprintf("%s/iterations.jsonl", L->run_dir);
+int resume_prepare(learner_service_t *L) {
+    char *jsonl = xasprintf("%s/iterations.jsonl", L->files.dir);
     size_t len = 0, *ends = NULL;
     char *text = util_read_file(jsonl, &len);
     long lines = text ? s_jsonl_prefix(text, len, &ends) : 0, t = -1;
@@ -137,7 +137,7 @@ int resume_prepare(learner_t *L) {
     }
     free(text);
     free(ends);
-    if (!cur) log_error("%s: nothing to resume from (no iterations.jsonl line with a whole checkpoint)", L->run_dir);
+    if (!cur) log_error("%s: nothing to resume from (no iterations.jsonl line with a whole checkpoint)", L->files.dir);
     free(jsonl);
     if (!cur) return 2;
     if (rc != 0) {
@@ -148,28 +148,31 @@ int resume_prepare(learner_t *L) {
 
     char why[600];
     uint64_t v0;
-    if (!(L->theta = ckpt_load_policy(L->run_dir, L->gpt, 0, &v0, why, sizeof why))) {
+    if (!(L->core.theta = ckpt_load_policy(L->files.dir, L->core.gpt, 0, &v0, why, sizeof why))) {
         log_error("resume: %s", why);
         policy_destroy(&cur);
         return 1;
     }
     learner_core_setup(L); /* pi_ref and the average start from iteration 0's policy */
-    policy_copy(L->theta, cur);
+    policy_copy(L->core.theta, cur);
     policy_destroy(&cur);
-    if ((!L->gpt && s_rebuild_average(L, t) != 0)) return 1;
-    if (ckpt_load_state(L, (uint64_t)t, why, sizeof why) != 0) {
+    if ((!L->core.gpt && s_rebuild_average(L, t) != 0)) return 1;
+    ckpt_counters_t n = {0};
+    if (ckpt_load_state(&L->core, L->files.dir, (uint64_t)t, &n, why, sizeof why) != 0) {
         log_error("resume: %s", why);
         return 1;
     }
+    L->online.steps = n.steps;
+    L->stale_total = n.stale_total;
     L->iteration = (uint64_t)t;
     learner_set_version(L, version);
-    for (long i = 0; i <= L->max_staleness; i++) policy_copy(L->ring[i], L->theta);
+    online_reset(&L->online, L->core.theta);
     L->min_version = version;
     if (s_records(L, (uint64_t)t + 1, &L->prefill, &L->n_prefill) != 0) return 1;
     return learner_open_files(L) == 0 ? 0 : 1;
 }
 
-void resume_take_back(learner_t *L) {
+void resume_take_back(learner_service_t *L) {
     if (!L->n_prefill) return;
     int taken = 0;
     for (int i = 0; i < L->n_prefill; i++) {

@@ -6,13 +6,13 @@
 #ifndef SPAR_RESUME_H
 #define SPAR_RESUME_H
 
-#include "learner/learner_state.h"
+#include "learner/service.h"
 
-/* Sets L up (policy, optimiser, counters, files) to continue the run in L->run_dir. Returns 0
+/* Sets L up (policy, optimiser, counters, files) to continue the run in L->files.dir. Returns 0
  * or an exit status (2: nothing to resume from), logged. */
-int resume_prepare(learner_t *L);
+int resume_prepare(learner_service_t *L);
 /* At the start of the resumed iteration: admits the groups of it the records held (those that
  * still fit; the others are logged and dropped, and asked for again). */
-void resume_take_back(learner_t *L);
+void resume_take_back(learner_service_t *L);
 
 #endif

@@ -75,38 +75,42 @@ double sft_accuracy(gpt_t *m, const spar_config_t *c, int n) {
     return n ? (double)right / n : 0;
 }
 
-gpt_t *sft_train(const spar_config_t *c, int *status) {
-    gpt_config_t gc = {(int)c->gpt.n_layer, (int)c->gpt.n_head, (int)c->gpt.d_model, (int)c->gpt.ctx, GPT_VOCAB};
-    dataset_t d = {0};
+/* The examples: sft.data, else the task's generated ones. 0, or 2 (said on stderr; d freed). */
+static int s_dataset(const spar_config_t *c, dataset_t *d) {
     int ctx = (int)c->gpt.ctx;
-    *status = 0;
     if (c->sft.data[0]) {
-        add_ctx_t a = {&d, ctx};
+        add_ctx_t a = {d, ctx};
         char err[600];
         int n = pairs_read(c->sft.data, s_add_line, &a, err, sizeof err);
         if (n <= 0) {
             fprintf(stderr, "spar sft: %s\n", n < 0 ? err : "no examples");
-            s_dataset_free(&d);
-            *status = 2;
-            return NULL;
+            s_dataset_free(d);
+            return 2;
         }
-    } else if (c->task.kind == TASK_GAME) {
+        return 0;
+    }
+    if (c->task.kind == TASK_GAME) {
         fprintf(stderr, "spar sft: set sft.data (a JSONL file) or task.kind arith|styles to generate data\n");
-        *status = 2;
-        return NULL;
-    } else {
-        char why[256];
-        for (long i = 0; i < c->sft.examples; i++) {
-            char prompt[64], response[32];
-            task_sft_example(c, (uint64_t)i, prompt, sizeof prompt, response, sizeof response);
-            if (s_add(&d, prompt, response, ctx, why, sizeof why) != 0) {
-                fprintf(stderr, "spar sft: %s with %ld digits: %s\n", config_name(CFG_NAMES_TASK, c->task.kind), c->task.digits, why);
-                s_dataset_free(&d);
-                *status = 2;
-                return NULL;
-            }
+        return 2;
+    }
+    char why[256];
+    for (long i = 0; i < c->sft.examples; i++) {
+        char prompt[64], response[32];
+        task_sft_example(c, (uint64_t)i, prompt, sizeof prompt, response, sizeof response);
+        if (s_add(d, prompt, response, ctx, why, sizeof why) != 0) {
+            fprintf(stderr, "spar sft: %s with %ld digits: %s\n", config_name(CFG_NAMES_TASK, c->task.kind), c->task.digits, why);
+            s_dataset_free(d);
+            return 2;
         }
     }
+    return 0;
+}
+
+gpt_t *sft_train(const spar_config_t *c, int *status) {
+    gpt_config_t gc = {(int)c->gpt.n_layer, (int)c->gpt.n_head, (int)c->gpt.d_model, (int)c->gpt.ctx, GPT_VOCAB};
+    dataset_t d = {0};
+    int ctx = (int)c->gpt.ctx;
+    if ((*status = s_dataset(c, &d)) != 0) return NULL;
     gpt_set_threads((int)c->gpt.threads);
     gpt_t *m = gpt_new(&gc, (unsigned long long)c->run.seed);
     long steps = c->sft.steps, B = c->sft.batch < d.n ? c->sft.batch : d.n;

@@ -14,21 +14,21 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "learner/peers.h"
+#include "learner/service.h"
 
 #define STATUS_EVERY_MS 1000
 #define STATUS_MAX_PEERS 256 /* peers listed in status.json, replies and /metrics: their size is bounded */
 
 /* The peers status.json, the status reply and /metrics list, into out (indices into L->peers):
  * those that have not left, live ones first, at most STATUS_MAX_PEERS. Returns how many. */
-static int s_listed_peers(const learner_t *L, int out[STATUS_MAX_PEERS]) {
+static int s_listed_peers(const learner_service_t *L, int out[STATUS_MAX_PEERS]) {
     int n = 0;
     for (int silent = 0; silent < 2; silent++)
-        for (int i = 0; i < L->n_peers && n < STATUS_MAX_PEERS; i++)
-            if (!L->peers[i].left && L->peers[i].silent == silent) out[n++] = i;
+        for (int i = 0; i < L->peers.n_peers && n < STATUS_MAX_PEERS; i++)
+            if (!L->peers.peers[i].left && L->peers.peers[i].silent == silent) out[n++] = i;
     return n;
 }
-#define RECENT ((int)(sizeof(((learner_t *)0)->recent) / sizeof(char *)))
+#define RECENT STATUS_RECENT
 
 struct status_http {
     struct MHD_Daemon *daemon;
@@ -38,66 +38,48 @@ struct status_http {
 
 /* ---- the document ----------------------------------------------------------------------- */
 
-static int s_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-void status_latency(const learner_t *L, double *median, double *p99) {
-    *median = *p99 = NAN;
-    int n = L->n_latency;
-    if (n == 0) return;
-    double *v = xmalloc(sizeof *v * (size_t)n);
-    memcpy(v, L->judge_latency, sizeof *v * (size_t)n);
-    qsort(v, (size_t)n, sizeof *v, s_cmp);
-    int q = (int)ceil(0.99 * n) - 1;
-    *median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    *p99 = v[q < 0 ? 0 : q];
-    free(v);
-}
-
 static json_t *s_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static const char *s_role(Spar__Role r) {
     return r == SPAR__ROLE__ROLE_ACTOR ? "actor" : r == SPAR__ROLE__ROLE_JUDGE ? "judge" : "peer";
 }
 
-char *status_json(learner_t *L) {
+char *status_json(const status_t *S, const learner_service_t *L) {
     int64_t now = util_now_ms();
     json_t *o = json_object();
-    json_object_set_new(o, "run_id", json_string(L->wire.run_id));
-    json_object_set_new(o, "run_dir", json_string(L->run_dir));
+    json_object_set_new(o, "run_id", json_string(L->net.wire.run_id));
+    json_object_set_new(o, "run_dir", json_string(L->files.dir));
     json_object_set_new(o, "updated_unix_ms", json_integer((json_int_t)util_unix_ms()));
-    json_object_set_new(o, "state", json_string(L->state ? L->state : "starting"));
+    json_object_set_new(o, "state", json_string(S->state ? S->state : "starting"));
     json_object_set_new(o, "iteration", json_integer((json_int_t)L->iteration));
     json_object_set_new(o, "iterations", json_integer(L->cfg->run.iterations));
-    json_object_set_new(o, "version", json_integer((json_int_t)L->version));
+    json_object_set_new(o, "version", json_integer((json_int_t)L->core.version));
     json_object_set_new(o, "algorithm", json_string(config_name(CFG_NAMES_ALG, L->cfg->algorithm.name)));
     json_object_set_new(o, "prompts_done", json_integer(L->leases.done));
     json_object_set_new(o, "prompts", json_integer(L->cfg->task.prompts));
-    json_object_set_new(o, "actors_live", json_integer(peers_live_actors(L)));
-    json_object_set_new(o, "delivery_ms", s_num(L->delivered ? L->delivery_ms : NAN));
+    json_object_set_new(o, "actors_live", json_integer(peers_live_actors(&L->peers)));
+    json_object_set_new(o, "delivery_ms", s_num(L->peers.delivered ? L->peers.delivery_ms : NAN));
     json_t *peers = json_array();
     int listed[STATUS_MAX_PEERS], n_listed = s_listed_peers(L, listed);
     for (int k = 0; k < n_listed; k++) {
-        const peer_t *p = &L->peers[listed[k]];
+        const peer_t *p = &L->peers.peers[listed[k]];
         json_t *e = json_object();
         json_object_set_new(e, "id", json_string(p->id));
         json_object_set_new(e, "role", json_string(s_role(p->role)));
         json_object_set_new(e, "version", json_integer((json_int_t)p->version));
-        json_object_set_new(e, "state", json_string(peers_state(L, p)));
+        json_object_set_new(e, "state", json_string(peers_state(&L->peers, &L->leases, p, L->finished)));
         json_object_set_new(e, "last_seen_s", json_real((double)(now - p->last_seen_ms) / 1000));
         json_object_set_new(e, "groups", json_integer((json_int_t)p->groups));
         json_object_set_new(e, "groups_per_s", s_num(p->groups_per_s));
         json_array_append_new(peers, e);
     }
     json_object_set_new(o, "peers", peers);
-    json_object_set_new(o, "peers_tracked", json_integer(L->n_peers));
+    json_object_set_new(o, "peers_tracked", json_integer(L->peers.n_peers));
     json_t *lag = json_array();
-    for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) json_array_append_new(lag, json_integer((json_int_t)L->lag_hist[i]));
+    for (int i = 0; i < L->stats.n_lag; i++) json_array_append_new(lag, json_integer((json_int_t)L->stats.lag[i]));
     json_object_set_new(o, "version_lag", lag);
     double median, p99;
-    status_latency(L, &median, &p99);
+    iter_stats_latency(&L->stats, &median, &p99);
     json_t *lat = json_null();
     if (isfinite(median)) {
         lat = json_object();
@@ -105,7 +87,7 @@ char *status_json(learner_t *L) {
         json_object_set_new(lat, "p99", json_real(p99));
     }
     json_object_set_new(o, "judge_latency_ms", lat);
-    json_object_set_new(o, "bad_messages", json_integer((json_int_t)peers_bad_messages(L)));
+    json_object_set_new(o, "bad_messages", json_integer((json_int_t)peers_bad_messages(&L->peers, L->net.wire.bad_messages)));
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     return text;
@@ -192,55 +174,56 @@ static void s_last_line(sbuf_t *b, const char *line) {
     json_decref(o);
 }
 
-char *status_metrics(learner_t *L) {
+char *status_metrics(const status_t *S, const learner_service_t *L) {
     sbuf_t b = {xmalloc(4096), 0, 4096};
     b.buf[0] = '\0';
     s_head(&b, "info", "gauge", "the run: id, algorithm, policy kind, state");
     s_put(&b, "spar_info{run_id=\"");
-    s_label(&b, L->wire.run_id);
+    s_label(&b, L->net.wire.run_id);
     s_put(&b, "\",algorithm=\"%s\",policy=\"%s\",state=\"%s\"} 1\n", config_name(CFG_NAMES_ALG, L->cfg->algorithm.name),
-          config_name(CFG_NAMES_POLICY, L->cfg->policy.kind), L->state ? L->state : "starting");
+          config_name(CFG_NAMES_POLICY, L->cfg->policy.kind),
+          S->state ? S->state : "starting");
     s_metric(&b, "iteration", "gauge", "the iteration being collected (0 before the first)", (double)L->iteration);
     s_metric(&b, "run_iterations", "gauge", "iterations the run is configured for", (double)L->cfg->run.iterations);
-    s_metric(&b, "policy_version", "gauge", "the current policy version", (double)L->version);
+    s_metric(&b, "policy_version", "gauge", "the current policy version", (double)L->core.version);
     s_metric(&b, "prompts_done", "gauge", "prompts of this iteration answered", (double)L->leases.done);
     s_metric(&b, "prompts", "gauge", "prompts per iteration", (double)L->cfg->task.prompts);
     s_metric(&b, "samples_total", "counter", "responses in accepted groups", (double)L->samples_total);
     s_metric(&b, "groups_total", "counter", "judged groups accepted", (double)L->groups_total);
     s_metric(&b, "stale_dropped_total", "counter", "groups refused as too stale", (double)L->stale_total);
     s_metric(&b, "bad_messages_total", "counter", "malformed messages counted and dropped (learner and peers)",
-             (double)peers_bad_messages(L));
+             (double)peers_bad_messages(&L->peers, L->net.wire.bad_messages));
     s_metric(&b, "leases_reissued", "gauge", "prompts of expired leases re-queued this iteration", (double)L->leases.reissued);
     s_metric(&b, "weights_delivery_ms", "gauge", "ms until every live actor ran the current version (NaN: not yet)",
-             L->delivered ? L->delivery_ms : NAN);
-    s_metric(&b, "actors_live", "gauge", "actors heard from recently", (double)peers_live_actors(L));
+             L->peers.delivered ? L->peers.delivery_ms : NAN);
+    s_metric(&b, "actors_live", "gauge", "actors heard from recently", (double)peers_live_actors(&L->peers));
     double median, p99;
-    status_latency(L, &median, &p99);
+    iter_stats_latency(&L->stats, &median, &p99);
     s_head(&b, "judge_latency_ms", "gauge", "judge latency of this iteration's accepted groups");
     s_put(&b, "spar_judge_latency_ms{quantile=\"0.5\"}");
     s_value(&b, median);
     s_put(&b, "spar_judge_latency_ms{quantile=\"0.99\"}");
     s_value(&b, p99);
     s_head(&b, "version_lag_groups", "gauge", "this iteration's accepted groups by version lag");
-    for (long i = 0; L->lag_hist && i <= L->max_staleness; i++) s_put(&b, "spar_version_lag_groups{lag=\"%ld\"} %llu\n", i, (unsigned long long)L->lag_hist[i]);
+    for (int i = 0; i < L->stats.n_lag; i++) s_put(&b, "spar_version_lag_groups{lag=\"%d\"} %llu\n", i, (unsigned long long)L->stats.lag[i]);
     int listed[STATUS_MAX_PEERS], n_listed = s_listed_peers(L, listed);
     if (n_listed) {
         s_head(&b, "peer_version", "gauge", "the policy version each peer reports running");
         for (int k = 0; k < n_listed; k++) {
-            const peer_t *p = &L->peers[listed[k]];
+            const peer_t *p = &L->peers.peers[listed[k]];
             s_put(&b, "spar_peer_version{peer=\"");
             s_label(&b, p->id);
-            s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(L, p), (unsigned long long)p->version);
+            s_put(&b, "\",role=\"%s\",state=\"%s\"} %llu\n", s_role(p->role), peers_state(&L->peers, &L->leases, p, L->finished), (unsigned long long)p->version);
         }
         s_head(&b, "peer_groups_total", "counter", "groups accepted from each peer");
         for (int k = 0; k < n_listed; k++) {
-            const peer_t *p = &L->peers[listed[k]];
+            const peer_t *p = &L->peers.peers[listed[k]];
             s_put(&b, "spar_peer_groups_total{peer=\"");
             s_label(&b, p->id);
             s_put(&b, "\"} %llu\n", (unsigned long long)p->groups);
         }
     }
-    s_last_line(&b, L->last_line);
+    s_last_line(&b, S->last_line);
     return b.buf;
 }
 
@@ -297,30 +280,30 @@ static int s_address(const char *spec, struct sockaddr_storage *out, socklen_t *
     return 0;
 }
 
-static char *s_join_recent(const learner_t *L) {
+static char *s_join_recent(const status_t *S) {
     size_t n = 1;
-    for (int i = 0; i < L->n_recent; i++) n += strlen(L->recent[i]) + 1;
+    for (int i = 0; i < S->n_recent; i++) n += strlen(S->recent[i]) + 1;
     char *out = xmalloc(n), *p = out;
-    for (int i = 0; i < L->n_recent; i++) p += sprintf(p, "%s\n", L->recent[i]);
+    for (int i = 0; i < S->n_recent; i++) p += sprintf(p, "%s\n", S->recent[i]);
     *p = '\0';
     return out;
 }
 
 /* ---- the learner's side ----------------------------------------------------------------- */
 
-static void s_remember(learner_t *L, const char *line) {
-    if (L->n_recent == RECENT) {
-        free(L->recent[0]);
-        memmove(L->recent, L->recent + 1, sizeof(char *) * (RECENT - 1));
-        L->n_recent--;
+static void s_remember(status_t *S, const char *line) {
+    if (S->n_recent == RECENT) {
+        free(S->recent[0]);
+        memmove(S->recent, S->recent + 1, sizeof(char *) * (RECENT - 1));
+        S->n_recent--;
     }
-    L->recent[L->n_recent++] = xstrdup(line);
-    free(L->last_line);
-    L->last_line = xstrdup(line);
+    S->recent[S->n_recent++] = xstrdup(line);
+    free(S->last_line);
+    S->last_line = xstrdup(line);
 }
 
-int status_start(learner_t *L) {
-    char *path = xasprintf("%s/iterations.jsonl", L->run_dir);
+int status_start(status_t *S, const learner_service_t *L) {
+    char *path = xasprintf("%s/iterations.jsonl", L->files.dir);
     FILE *f = fopen(path, "r");
     free(path);
     if (f) { /* a resumed run shows its earlier iterations */
@@ -329,7 +312,7 @@ int status_start(learner_t *L) {
         ssize_t n;
         while ((n = getline(&line, &cap, f)) > 0) {
             if (line[n - 1] == '\n') line[n - 1] = '\0';
-            if (line[0]) s_remember(L, line);
+            if (line[0]) s_remember(S, line);
         }
         free(line);
         fclose(f);
@@ -352,72 +335,59 @@ int status_start(learner_t *L) {
             free(h);
             return -1;
         }
-        L->http = h;
+        S->http = h;
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
         log_info("metrics at http://%s/metrics (port %u), status at /status", spec, info ? info->port : 0);
     }
-    status_tick(L);
+    status_tick(S, L);
     return 0;
 }
 
-void status_stop(learner_t *L) {
-    if (L->http) {
-        MHD_stop_daemon(L->http->daemon);
-        pthread_mutex_destroy(&L->http->mu);
-        free(L->http->metrics);
-        free(L->http->status);
-        free(L->http->iterations);
-        free(L->http);
-        L->http = NULL;
+void status_stop(status_t *S) {
+    if (S->http) {
+        MHD_stop_daemon(S->http->daemon);
+        pthread_mutex_destroy(&S->http->mu);
+        free(S->http->metrics);
+        free(S->http->status);
+        free(S->http->iterations);
+        free(S->http);
+        S->http = NULL;
     }
-    for (int i = 0; i < L->n_recent; i++) free(L->recent[i]);
-    L->n_recent = 0;
-    free(L->last_line);
-    L->last_line = NULL;
+    for (int i = 0; i < S->n_recent; i++) free(S->recent[i]);
+    S->n_recent = 0;
+    free(S->last_line);
+    S->last_line = NULL;
 }
 
-void status_tick(learner_t *L) {
-    int64_t now = util_now_ms();
-    L->next_status_ms = now + STATUS_EVERY_MS;
-    peers_tick(L, now);
-    char *doc = status_json(L);
-    char *path = xasprintf("%s/status.json", L->run_dir);
+void status_tick(status_t *S, const learner_service_t *L) {
+    S->next_status_ms = util_now_ms() + STATUS_EVERY_MS;
+    char *doc = status_json(S, L);
+    char *path = xasprintf("%s/status.json", L->files.dir);
     size_t n = strlen(doc);
     doc[n] = '\n'; /* written with its newline; the string keeps its terminator below */
     int rc = util_write_replace(path, doc, n + 1); /* rewritten every second: no fsync */
     doc[n] = '\0';
     if (rc != 0) log_warn("cannot write %s: %s", path, strerror(-rc));
     free(path);
-    if (L->http) {
-        char *metrics = status_metrics(L), *its = s_join_recent(L);
-        pthread_mutex_lock(&L->http->mu);
-        free(L->http->metrics);
-        free(L->http->status);
-        free(L->http->iterations);
-        L->http->metrics = metrics;
-        L->http->status = doc;
-        L->http->iterations = its;
-        pthread_mutex_unlock(&L->http->mu);
+    if (S->http) {
+        char *metrics = status_metrics(S, L), *its = s_join_recent(S);
+        pthread_mutex_lock(&S->http->mu);
+        free(S->http->metrics);
+        free(S->http->status);
+        free(S->http->iterations);
+        S->http->metrics = metrics;
+        S->http->status = doc;
+        S->http->iterations = its;
+        pthread_mutex_unlock(&S->http->mu);
     } else {
         free(doc);
     }
 }
 
-void status_line(learner_t *L, const char *line) {
-    s_remember(L, line);
-    status_tick(L);
-}
+void status_line(status_t *S, const char *line) { s_remember(S, line); }
 
-void status_reply(learner_t *L, const wire_peer_t *to, uint32_t n) {
-    Spar__Status st = SPAR__STATUS__INIT;
-    char *doc = status_json(L);
-    st.json = doc;
-    size_t k = n < (uint32_t)L->n_recent ? n : (size_t)L->n_recent; /* any count a peer asks for */
-    st.iterations = L->recent + ((size_t)L->n_recent - k);
-    st.n_iterations = (size_t)k;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_STATUS;
-    env.status = &st;
-    if (L->ctl) wire_send(&L->wire, L->ctl, to, &env);
-    free(doc);
+size_t status_recent(const status_t *S, uint32_t n, char *const **lines) {
+    size_t k = n < (uint32_t)S->n_recent ? n : (size_t)S->n_recent; /* any count a peer asks for */
+    *lines = S->recent + ((size_t)S->n_recent - k);
+    return k;
 }
