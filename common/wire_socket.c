@@ -29,8 +29,9 @@ void *wire_socket_open(void *zctx, const wire_socket_opts_t *o) {
         return NULL;
     }
     if ((o->bind ? zmq_bind(sock, o->endpoint) : zmq_connect(sock, o->endpoint)) != 0) {
-        log_error("%s: cannot %s %s: %s", o->label, o->bind ? "bind" : "connect to", o->endpoint,
-                  zmq_strerror(zmq_errno()));
+        if (!o->quiet)
+                log_error("%s: cannot %s %s: %s", o->label, o->bind ? "bind" : "connect to", o->endpoint,
+                      zmq_strerror(zmq_errno()));
         zmq_close(sock);
         return NULL;
     }

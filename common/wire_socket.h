@@ -17,6 +17,8 @@ typedef struct {
     curve_peer_t curve_peer; /* a client's server key: CURVE_LEARNER, CURVE_JUDGE, CURVE_REMOTE */
     const char *routing_id; /* a DEALER's identity as its ROUTER sees it, or NULL */
     int sndhwm;             /* 0: wire_socket_defaults' high-water mark */
+    int quiet;              /* 1: the caller reports a failure (an endpoint a peer named: one log
+                             * line per attempt would let the peer fill the log) */
 } wire_socket_opts_t;
 
 /* Returns the bound or connected socket, or NULL after logging why (closed, nothing left). */

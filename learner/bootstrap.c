@@ -13,6 +13,7 @@
 #include "common/conn_guard.h"
 #include "common/gpt_io.h"
 #include "common/log.h"
+#include "common/wire_socket.h"
 #include "common/util.h"
 #include "learner/judge_check.h"
 #include "learner/sft.h"
@@ -71,27 +72,20 @@ int learner_open_files(learner_service_t *L) {
 
 int learner_bind(learner_service_t *L) {
     L->net.zctx = zmq_ctx_new();
-    L->net.ctl = zmq_socket(L->net.zctx, ZMQ_ROUTER);
-    L->net.pub = zmq_socket(L->net.zctx, ZMQ_PUB);
-    wire_socket_defaults(L->net.ctl, L->cfg->wire.max_frame_bytes);
-    wire_socket_defaults(L->net.pub, L->cfg->wire.max_frame_bytes);
-    int mandatory = 0; /* replies to vanished peers are dropped, never block */
-    zmq_setsockopt(L->net.ctl, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
     char err[1024];
     if (!(L->net.curve = curve_new(L->net.zctx, L->cfg, err, sizeof err))) {
         log_error("config error: %s", err);
         return -1;
     }
-    if (curve_server(L->net.curve, L->net.ctl, "learner.control") != 0 || curve_server(L->net.curve, L->net.pub, "learner.publish") != 0)
-        return -1;
-    if (zmq_bind(L->net.ctl, L->cfg->learner.control) != 0) {
-        log_error("cannot bind learner.control %s: %s", L->cfg->learner.control, zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    if (zmq_bind(L->net.pub, L->cfg->learner.publish) != 0) {
-        log_error("cannot bind learner.publish %s: %s", L->cfg->learner.publish, zmq_strerror(zmq_errno()));
-        return -1;
-    }
+    long max = L->cfg->wire.max_frame_bytes;
+    L->net.ctl = wire_socket_open(L->net.zctx, &(wire_socket_opts_t){.label = "learner.control", .type = ZMQ_ROUTER,
+        .endpoint = L->cfg->learner.control, .bind = 1, .max_frame_bytes = max, .curve = L->net.curve});
+    if (!L->net.ctl) return -1;
+    L->net.pub = wire_socket_open(L->net.zctx, &(wire_socket_opts_t){.label = "learner.publish", .type = ZMQ_PUB,
+        .endpoint = L->cfg->learner.publish, .bind = 1, .max_frame_bytes = max, .curve = L->net.curve});
+    if (!L->net.pub) return -1;
+    int mandatory = 0; /* replies to vanished peers are dropped, never block */
+    zmq_setsockopt(L->net.ctl, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
     /* connections share the descriptors with the run folder's files: each socket takes at most
      * half of what is left after a reserve for files, ZeroMQ's own and the HTTP server */
     long fds = conn_guard_raise_nofile(), cap = (fds - 96) / 2 > 8 ? (fds - 96) / 2 : 8;

@@ -10,67 +10,48 @@
 
 #include "common/conn_guard.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "learner/judge_check.h"
 
-static void s_reply(learner_service_t *L, const wire_peer_t *to, Spar__Envelope *env) {
-    if (wire_send(&L->net.wire, L->net.ctl, to, env) != 0)
+static void s_reply(learner_service_t *L, const wire_peer_t *to, Spar__Envelope__BodyCase body_case, void *body) {
+    if (msg_send(&L->net.wire, L->net.ctl, to, body_case, body) != 0)
         log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
-
-static void s_publish(learner_service_t *L, Spar__Envelope *env) {
-    if (L->net.pub) wire_send(&L->net.wire, L->net.pub, NULL, env); /* replay has no sockets */
-}
-
-void learner_publish(learner_service_t *L, Spar__Envelope *env) { s_publish(L, env); }
 
 /* The judge pool to every actor: the live registered judges' endpoints. */
 void learner_publish_judges(learner_service_t *L) {
     char *judges[MAX_POOL];
-    Spar__JudgePool jp = SPAR__JUDGE_POOL__INIT;
-    jp.endpoints = judges;
     int n = peers_pool(&L->peers, judges, MAX_POOL);
-    if (n < 0) return; /* judges from configs only */
-    jp.n_endpoints = (size_t)n;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_JUDGE_POOL;
-    env.judge_pool = &jp;
-    s_publish(L, &env);
+    if (n < 0 || !L->net.pub) return; /* judges from configs only; replay has no sockets */
+    (void)msg_send_judge_pool(&L->net.wire, L->net.pub, NULL, judges, (size_t)n);
 }
 
 void learner_announce(learner_service_t *L) {
-    Spar__WeightsAvailable wa = SPAR__WEIGHTS_AVAILABLE__INIT;
-    wa.version = L->core.version;
-    wa.total_bytes = L->blob.len;
-    wa.n_chunks = L->blob.n_chunks;
-    wa.digest.data = L->blob.digest;
-    wa.digest.len = DIGEST_BYTES;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE;
-    env.weights_available = &wa;
-    s_publish(L, &env);
+    if (L->net.pub)
+        (void)msg_send_weights_available(&L->net.wire, L->net.pub, NULL, L->core.version, L->blob.len,
+                                         L->blob.n_chunks, L->blob.digest);
     learner_publish_judges(L);
     L->next_announce_ms = util_now_ms() + ANNOUNCE_MS;
 }
 
+void learner_publish_line(learner_service_t *L, uint64_t iteration, const char *line) {
+    if (L->net.pub) (void)msg_send_iteration_summary(&L->net.wire, L->net.pub, NULL, iteration, line);
+}
+
 void learner_send_shutdown(learner_service_t *L, const wire_peer_t *to, const char *reason) {
     void *sock = to ? L->net.ctl : L->net.pub;
-    if (sock && wire_send_shutdown(&L->net.wire, sock, to, reason) != 0 && to)
+    if (sock && msg_send_shutdown(&L->net.wire, sock, to, reason) != 0 && to)
         log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
 
 /* The status document and the last n iteration lines, to a StatusRequest. */
 static void s_send_status(learner_service_t *L, const wire_peer_t *to, uint32_t n) {
-    Spar__Status st = SPAR__STATUS__INIT;
     char *doc = status_json(&L->status, L);
     char *const *lines;
-    st.json = doc;
-    st.n_iterations = status_recent(&L->status, n, &lines);
-    st.iterations = (char **)lines;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_STATUS;
-    env.status = &st;
-    wire_send(&L->net.wire, L->net.ctl, to, &env); /* unlogged: a monitor that stopped reading may flood */
+    size_t k = status_recent(&L->status, n, &lines);
+    /* unlogged: a monitor that stopped reading may flood */
+    (void)msg_send_status(&L->net.wire, L->net.ctl, to, doc, (char **)lines, k);
     free(doc);
 }
 
@@ -87,23 +68,15 @@ static void s_send_welcome(learner_service_t *L, const wire_peer_t *to) {
     w.policy_kind = (char *)config_name(CFG_NAMES_POLICY, L->cfg->policy.kind);
     w.seed = (uint64_t)L->cfg->run.seed;
     w.prompts = (uint32_t)L->cfg->task.prompts;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WELCOME;
-    env.welcome = &w;
-    s_reply(L, to, &env);
+    s_reply(L, to, SPAR__ENVELOPE__BODY_WELCOME, &w);
 }
 
 /* The learner's own heartbeat; hello_first: the peer must say Hello (again) first. */
 static void s_send_heartbeat(learner_service_t *L, const wire_peer_t *to, int hello_first) {
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_LEARNER;
-    hb.policy_version = L->core.version;
-    hb.bad_messages = L->net.wire.bad_messages;
-    hb.hello_first = hello_first;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    s_reply(L, to, &env);
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_LEARNER, .policy_version = L->core.version,
+                          .bad_messages = L->net.wire.bad_messages, .hello_first = hello_first};
+    if (msg_send_heartbeat(&L->net.wire, L->net.ctl, to, &hb) != 0)
+        log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
 
 /* A lease (ls), or with ls NULL an empty grant: ask again after retry_ms. */
@@ -132,10 +105,7 @@ static void s_send_grant(learner_service_t *L, const wire_peer_t *to, const leas
         g.n_prompt_ids = (size_t)ls->n;
         g.deadline_unix_ms = (uint64_t)(util_unix_ms() + (ls->deadline_ms - util_now_ms()));
     }
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
-    env.work_grant = &g;
-    s_reply(L, to, &env);
+    s_reply(L, to, SPAR__ENVELOPE__BODY_WORK_GRANT, &g);
 }
 
 /* Chunk index of version, or the error that it is not held. */
@@ -143,10 +113,7 @@ static void s_send_chunk(learner_service_t *L, const wire_peer_t *to, uint64_t v
     Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
     const transfer_blob_t *b = version == L->blob.version ? &L->blob : version == 0 ? &L->ref_blob : NULL;
     transfer_blob_reply(b, version, index, &c);
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK;
-    env.weights_chunk = &c;
-    s_reply(L, to, &env);
+    s_reply(L, to, SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK, &c);
 }
 
 /* No lease for a connection that has not said Hello as an actor: it is told to. */
@@ -156,21 +123,12 @@ static void s_send_hello_first(learner_service_t *L, const wire_peer_t *to) {
     g.policy_version = L->core.version;
     g.retry_ms = 100;
     g.hello_first = 1;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_WORK_GRANT;
-    env.work_grant = &g;
-    s_reply(L, to, &env);
+    s_reply(L, to, SPAR__ENVELOPE__BODY_WORK_GRANT, &g);
 }
 
 static void s_send_ack(learner_service_t *L, const wire_peer_t *to, uint64_t iteration, uint32_t prompt, Spar__AckStatus st) {
-    Spar__RolloutAck a = SPAR__ROLLOUT_ACK__INIT;
-    a.iteration = iteration;
-    a.prompt_id = prompt;
-    a.status = st;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_ROLLOUT_ACK;
-    env.rollout_ack = &a;
-    s_reply(L, to, &env);
+    if (msg_send_rollout_ack(&L->net.wire, L->net.ctl, to, iteration, prompt, st) != 0)
+        log_warn("send to a peer failed: %s", zmq_strerror(zmq_errno()));
 }
 
 /* A Hello makes an actor or judge a tracked peer under its connection's name; a tool's is

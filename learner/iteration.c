@@ -232,13 +232,7 @@ void learner_emit_line(void *arg, uint64_t iteration, const char *line) {
     learner_service_t *L = arg;
     status_line(&L->status, line);
     learner_tick(L);
-    Spar__IterationSummary s = SPAR__ITERATION_SUMMARY__INIT;
-    s.iteration = iteration;
-    s.json = (char *)line;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_ITERATION_SUMMARY;
-    env.iteration_summary = &s;
-    learner_publish(L, &env);
+    learner_publish_line(L, iteration, line);
 }
 
 /* The end of iteration L->iteration (tr NULL: the initial line), from a copy of its counts. */

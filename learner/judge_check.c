@@ -8,6 +8,8 @@
 
 #include "common/curve.h"
 #include "common/log.h"
+#include "common/msg.h"
+#include "common/wire_socket.h"
 #include "common/util.h"
 #include "common/wire.h"
 
@@ -165,21 +167,16 @@ static void s_start(struct judge_check *c, check_t *k, const peer_t *p, int64_t 
     snprintf(k->peer, sizeof k->peer, "%s", p->id);
     snprintf(k->endpoint, sizeof k->endpoint, "%s", p->endpoint);
     k->deadline_ms = now + JUDGE_CHECK_WAIT_MS;
-    k->sock = zmq_socket(c->zctx, ZMQ_DEALER);
-    wire_socket_defaults(k->sock, c->max_frame_bytes);
-    if ((c->curve && curve_client(c->curve, k->sock, CURVE_JUDGE, "judge pool check") != 0) ||
-        zmq_connect(k->sock, k->endpoint) != 0) {
+    k->sock = wire_socket_open(c->zctx, &(wire_socket_opts_t){.label = "judge pool check", .type = ZMQ_DEALER,
+        .endpoint = k->endpoint, .max_frame_bytes = c->max_frame_bytes, .curve = c->curve,
+        .curve_peer = CURVE_JUDGE, .quiet = 1});
+    if (!k->sock) {
         s_failed(c, k, "it cannot be connected to", now);
         return;
     }
     loop_add_socket(c->loop, k->sock, s_readable, c);
-    Spar__Heartbeat hb = SPAR__HEARTBEAT__INIT;
-    hb.role = SPAR__ROLE__ROLE_LEARNER;
-    hb.policy_version = c->peers->version;
-    Spar__Envelope env = SPAR__ENVELOPE__INIT;
-    env.body_case = SPAR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    (void)wire_send(&c->wire, k->sock, NULL, &env); /* queued until connected */
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_LEARNER, .policy_version = c->peers->version};
+    (void)msg_send_heartbeat(&c->wire, k->sock, NULL, &hb); /* queued until connected */
 }
 
 /* Starts due checks, reads answers, expires waits; returns 1 when the published pool changed. */

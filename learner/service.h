@@ -103,7 +103,8 @@ void learner_on_control(loop_t *loop, void *ctl, void *L);
 void learner_on_guard(loop_t *loop, void *socket, void *guard);
 void learner_on_pool_changed(void *L);
 /* Publishes on the PUB socket (nothing in replay). */
-void learner_publish(learner_service_t *L, Spar__Envelope *env);
+/* An iterations.jsonl line to every actor, as an IterationSummary (nothing in replay). */
+void learner_publish_line(learner_service_t *L, uint64_t iteration, const char *line);
 /* The judge pool to every actor (once a judge has registered). */
 void learner_publish_judges(learner_service_t *L);
 /* The current version's WeightsAvailable, then the judge pool; the next is due ANNOUNCE_MS on. */
