@@ -10,7 +10,6 @@
 #include <zmq.h>
 
 #include "common/log.h"
-#include "common/msg.h"
 #include "common/strmap.h"
 #include "common/util.h"
 #include "common/wire_scan.h"
@@ -60,10 +59,6 @@ int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *en
         return -1;
     }
     return 0;
-}
-
-int wire_send_shutdown(wire_t *w, void *sock, const wire_peer_t *peer, const char *reason) {
-    return msg_send_shutdown(w, sock, peer, reason);
 }
 
 int wire_check_preference(const double *p, size_t n_entries, size_t k, char *why, size_t whylen) {

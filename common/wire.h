@@ -49,9 +49,6 @@ void wire_fini(wire_t *w);
 /* Fills version, run id, sender id and sequence, packs and sends. `peer` is the routing
  * identity for ROUTER sockets, NULL for DEALER/PUB. Returns 0 or -1 (errno from zmq). */
 int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *env);
-/* Sends a Shutdown with `reason` (the learner's end of a run, or a peer's goodbye). Returns as
- * wire_send. The old name of msg_send_shutdown (common/msg.h), kept while callers move. */
-int wire_send_shutdown(wire_t *w, void *sock, const wire_peer_t *peer, const char *reason);
 
 /* Receives one message (all its frames) without blocking. Returns the envelope, or NULL when
  * nothing valid was waiting (a bad message was counted). `router`: the socket prefixes a

@@ -122,7 +122,7 @@ static void test_msg_field_senders_deliver_their_fields(void **state) {
     e = s_at_router(&p, SPAR__ENVELOPE__BODY_SHUTDOWN);
     assert_string_equal(e->shutdown->reason, "actor stopping");
     wire_free(e);
-    assert_int_equal(wire_send_shutdown(&p.wd, p.dealer, NULL, "judge stopping"), 0);
+    assert_int_equal(msg_send_shutdown(&p.wd, p.dealer, NULL, "judge stopping"), 0);
     e = s_at_router(&p, SPAR__ENVELOPE__BODY_SHUTDOWN);
     assert_string_equal(e->shutdown->reason, "judge stopping");
     assert_int_equal(e->seq, 7); /* every sender numbers through the same wire_t */
