@@ -91,7 +91,7 @@ int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t see
         for (int i = 0; i < per; i++) {
             int at = s_slot(l, j, i);
             q[at] = (policy_seq_t){(int)rollouts[j]->prompt, rollouts[j]->prompt_text, NULL, 0};
-            rng_stream(&rngs[at], seed, l->iteration, rollouts[j]->prompt, (uint64_t)i);
+            rng_sample_stream(&rngs[at], seed, l->iteration, rollouts[j]->prompt, (uint64_t)i);
         }
     }
     /* samples 0..K-1 from the policy; with a mixture, K opponents K..2K-1 from pi^(1-mix) pi_ref^mix */

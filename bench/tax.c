@@ -19,6 +19,7 @@
 #include "common/policy.h"
 #include "common/rng.h"
 #include "common/util.h"
+#include "common/wire.h"
 #include "learner/core.h"
 
 #define MAX_SETS 64
@@ -85,7 +86,7 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
     learner_core_t core;
     if (core_init(&core, cfg) != 0) return -1;
     double t0 = util_now_s(), cpu0 = bench_self_cpu();
-    long P = cfg->task.prompts, K = cfg->rollout.samples_per_prompt, n = cfg->game.n;
+    long P = cfg->task.prompts, K = cfg->rollout.samples_per_prompt;
     uint64_t seed = (uint64_t)cfg->run.seed;
     core_tabular_initial(&core);
     core_setup(&core);
@@ -103,21 +104,20 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
         for (long p = 0; p < P; p++)
             for (long i = 0; i < K; i++) {
                 q[p * K + i] = (policy_seq_t){(int)p, G.text[p], NULL, 0};
-                rng_stream(&rngs[p * K + i], seed, (uint64_t)t, (uint64_t)p, (uint64_t)i);
+                rng_sample_stream(&rngs[p * K + i], seed, (uint64_t)t, (uint32_t)p, (uint64_t)i);
             }
         policy_generate(core.theta, q, (int)(P * K), rngs, &so, out);
         /* judge: the game's P restricted to the sampled actions, as the matrix judge answers */
         for (long p = 0; p < P; p++) {
-            const double *M = game_matrix(&core.games, (int)p);
+            uint32_t actions[WIRE_MAX_RESPONSES];
             for (long i = 0; i < K; i++) {
+                actions[i] = out[p * K + i].tokens[0];
                 Spar__Response *y = &G.rs[p * K + i];
                 y->tokens = out[p * K + i].tokens;
                 y->n_tokens = (size_t)out[p * K + i].n_tokens;
                 y->logprob = out[p * K + i].logprob;
             }
-            double *Pm = G.P + p * K * K;
-            for (long i = 0; i < K; i++)
-                for (long j = 0; j < K; j++) Pm[i * K + j] = M[out[p * K + i].tokens[0] * n + out[p * K + j].tokens[0]];
+            game_judge_actions(&core.games, (int)p, actions, (size_t)K, G.P + p * K * K);
             G.g[p].iteration = (uint64_t)t;
             G.g[p].policy_version = (uint64_t)(t - 1);
         }

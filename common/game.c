@@ -20,6 +20,12 @@ const double *game_matrix(const game_set_t *g, int prompt) {
     return g->P + (size_t)prompt * g->n * g->n;
 }
 
+void game_judge_actions(const game_set_t *g, int prompt, const uint32_t *actions, size_t k, double *P) {
+    const double *G = game_matrix(g, prompt);
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++) P[i * k + j] = G[(size_t)actions[i] * g->n + actions[j]];
+}
+
 void game_set_free(game_set_t *g) {
     free(g->P);
     memset(g, 0, sizeof *g);

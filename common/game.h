@@ -6,6 +6,7 @@
 #define SPAR_GAME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 
@@ -19,6 +20,9 @@ typedef struct {
 int game_set_build(game_set_t *g, const spar_config_t *cfg, char *why, size_t whylen);
 void game_set_free(game_set_t *g);
 const double *game_matrix(const game_set_t *g, int prompt);
+/* The matrix judge's verdict on k sampled actions of a prompt (each < g->n): P[i][j] is the
+ * game's P(a_i > a_j), k x k row-major. */
+void game_judge_actions(const game_set_t *g, int prompt, const uint32_t *actions, size_t k, double *P);
 
 /* Game file format: n x n matrices, one per prompt (prompt p uses matrix p mod count),
  * rows of n numbers, matrices separated by blank lines, '#' starts a comment. */

@@ -61,3 +61,7 @@ int rng_categorical(rng_t *r, const double *p, int n) {
         if (p[i] > 0) return i;
     return n - 1;
 }
+
+void rng_sample_stream(rng_t *r, uint64_t run_seed, uint64_t iteration, uint32_t prompt, uint64_t i) {
+    rng_stream(r, run_seed, iteration, prompt, i);
+}

@@ -30,9 +30,9 @@ static int s_judge_one(judge_backend_t *b, const Spar__JudgeRequest *r, double *
             return -1;
         }
     }
-    const double *G = game_matrix(g, (int)r->prompt_id);
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < k; j++) P[i * k + j] = G[r->responses[i]->tokens[0] * n + r->responses[j]->tokens[0]];
+    uint32_t actions[WIRE_MAX_RESPONSES]; /* wire bounds k */
+    for (size_t i = 0; i < k; i++) actions[i] = r->responses[i]->tokens[0];
+    game_judge_actions(g, (int)r->prompt_id, actions, k, P);
     return 0;
 }
 
