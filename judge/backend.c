@@ -146,3 +146,8 @@ void judge_free_texts(char **texts, size_t k) {
     for (size_t i = 0; i < k; i++) free(texts[i]);
     free(texts);
 }
+
+void judge_backend_log_cache(const char *what, uint64_t hits, uint64_t misses) {
+    log_info("judge: %s cache %llu hits, %llu misses, hit rate %.4f", what, (unsigned long long)hits,
+             (unsigned long long)misses, hits + misses ? (double)hits / (double)(hits + misses) : 0.0);
+}

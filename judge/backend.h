@@ -102,4 +102,7 @@ void judge_backend_counted(const judge_backend_t *b, judge_stats_t *out);
 char **judge_request_texts(const Spar__JudgeRequest *r);
 void judge_free_texts(char **texts, size_t k);
 
+/* The closing log line of a backend's cache: "judge: WHAT cache H hits, M misses, hit rate R". */
+void judge_backend_log_cache(const char *what, uint64_t hits, uint64_t misses);
+
 #endif

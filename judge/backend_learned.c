@@ -74,8 +74,7 @@ static void s_destroy(judge_backend_t *b) {
     learned_t *L = (learned_t *)b;
     uint64_t h, m;
     ec_stats(L->cache, &h, &m);
-    log_info("judge: embedding cache %llu hits, %llu misses, hit rate %.4f", (unsigned long long)h,
-             (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
+    judge_backend_log_cache("embedding", h, m);
     ec_free(&L->cache);
     jm_destroy(&L->model);
     free(L);

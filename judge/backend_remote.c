@@ -35,8 +35,7 @@ static void s_destroy(judge_backend_t *b) {
     forward_t *f = (forward_t *)b;
     uint64_t h, m;
     remote_cache_stats(f->remote, &h, &m);
-    log_info("judge: verdict cache %llu hits, %llu misses, hit rate %.4f", (unsigned long long)h,
-             (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0);
+    judge_backend_log_cache("verdict", h, m);
     if (f->both_orders)
         log_info("judge: the remote judge's position bias (mean |P - P'| between the two orders) %.4f",
                  remote_position_bias(f->remote));
