@@ -85,6 +85,80 @@ int wire_text_printable(const char *s) {
     return wire_utf8_valid(s, len);
 }
 
+/* One field's key and extent, as the wire states them. */
+typedef struct {
+    uint64_t number;
+    unsigned wt; /* wire type */
+    const uint8_t *body;
+    size_t blen;
+} field_t;
+
+/* Reads the next field's key and steps over its value. Returns 0, or -1 with why. */
+static int s_next_field(const ProtobufCMessageDescriptor *desc, cursor_t *c, field_t *fl, char *why, size_t wl) {
+    uint64_t key, v;
+    if (s_varint(c, &key) != 0) {
+        snprintf(why, wl, "%s: truncated field key", desc->short_name);
+        return -1;
+    }
+    fl->wt = (unsigned)(key & 7);
+    fl->number = key >> 3;
+    fl->body = c->p;
+    fl->blen = 0;
+    int whole = 1;
+    switch (fl->wt) {
+    case 0: whole = s_varint(c, &v) == 0; break;
+    case 1:
+    case 5:
+        fl->blen = fl->wt == 1 ? 8 : 4;
+        whole = (size_t)(c->end - c->p) >= fl->blen;
+        if (whole) c->p += fl->blen;
+        break;
+    case 2:
+        whole = s_varint(c, &v) == 0 && v <= (uint64_t)(c->end - c->p);
+        if (whole) fl->body = c->p, fl->blen = (size_t)v, c->p += fl->blen;
+        break;
+    default: snprintf(why, wl, "%s: wire type %u is not used by spar", desc->short_name, fl->wt); return -1;
+    }
+    if (!whole) {
+        snprintf(why, wl, "%s: truncated field %llu", desc->short_name, (unsigned long long)fl->number);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_scan(const ProtobufCMessageDescriptor *desc, cursor_t c, int depth, wire_scan_t *out, char *why,
+                  size_t wl);
+
+/* What a known field costs to unpack (a message field: its scan). Returns 0, or -1 with why. */
+static int s_known_field(const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *f, const field_t *fl,
+                         int depth, wire_scan_t *out, char *why, size_t wl) {
+    int repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        if (fl->wt != 2) goto mismatch;
+        out->decoded_bytes += repeated ? sizeof(void *) : 0;
+        cursor_t sub = {fl->body, fl->body + fl->blen};
+        return s_scan(f->descriptor, sub, depth + 1, out, why, wl);
+    }
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES) {
+        if (fl->wt != 2) goto mismatch;
+        if (f->type == PROTOBUF_C_TYPE_STRING && !wire_utf8_valid((const char *)fl->body, fl->blen)) {
+            snprintf(why, wl, "%s.%s is not UTF-8", desc->short_name, f->name);
+            return -1;
+        }
+        out->decoded_bytes += fl->blen + 1 + (repeated ? s_elem_size(f->type) : 0);
+    } else if (fl->wt == 2) { /* a packed run of scalars */
+        long n = repeated ? s_packed_count(f->type, fl->body, fl->blen) : -1;
+        if (n < 0) goto mismatch;
+        out->decoded_bytes += (size_t)n * s_elem_size(f->type);
+    } else {
+        out->decoded_bytes += repeated ? s_elem_size(f->type) : 0;
+    }
+    return 0;
+mismatch:
+    snprintf(why, wl, "%s.%s with wire type %u", desc->short_name, f->name, fl->wt);
+    return -1;
+}
+
 static int s_scan(const ProtobufCMessageDescriptor *desc, cursor_t c, int depth, wire_scan_t *out, char *why,
                   size_t wl) {
     if (depth > WIRE_SCAN_MAX_DEPTH) {
@@ -93,70 +167,20 @@ static int s_scan(const ProtobufCMessageDescriptor *desc, cursor_t c, int depth,
     }
     out->decoded_bytes += desc->sizeof_message;
     while (c.p < c.end) {
-        uint64_t key, v;
-        if (s_varint(&c, &key) != 0) {
-            snprintf(why, wl, "%s: truncated field key", desc->short_name);
-            return -1;
-        }
-        unsigned wt = (unsigned)(key & 7);
-        uint64_t number = key >> 3;
-        const uint8_t *body = c.p;
-        size_t blen = 0;
-        switch (wt) {
-        case 0:
-            if (s_varint(&c, &v) != 0) goto truncated;
-            break;
-        case 1:
-        case 5:
-            blen = wt == 1 ? 8 : 4;
-            if ((size_t)(c.end - c.p) < blen) goto truncated;
-            c.p += blen;
-            break;
-        case 2:
-            if (s_varint(&c, &v) != 0 || v > (uint64_t)(c.end - c.p)) goto truncated;
-            body = c.p;
-            blen = (size_t)v;
-            c.p += blen;
-            break;
-        default: snprintf(why, wl, "%s: wire type %u is not used by spar", desc->short_name, wt); return -1;
-        }
-        const ProtobufCFieldDescriptor *f =
-            number > 0 && number <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)number) : NULL;
+        field_t fl;
+        if (s_next_field(desc, &c, &fl, why, wl) != 0) return -1;
+        const ProtobufCFieldDescriptor *f = fl.number > 0 && fl.number <= UINT32_MAX
+                                                ? protobuf_c_message_descriptor_get_field(desc, (unsigned)fl.number)
+                                                : NULL;
         if (!f) {
             if (++out->unknown > WIRE_SCAN_MAX_UNKNOWN) {
                 snprintf(why, wl, "more than %d unknown fields", WIRE_SCAN_MAX_UNKNOWN);
                 return -1;
             }
-            out->decoded_bytes += sizeof(ProtobufCMessageUnknownField) + blen;
+            out->decoded_bytes += sizeof(ProtobufCMessageUnknownField) + fl.blen;
             continue;
         }
-        int repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
-        if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-            if (wt != 2) goto mismatch;
-            out->decoded_bytes += repeated ? sizeof(void *) : 0;
-            cursor_t sub = {body, body + blen};
-            if (s_scan(f->descriptor, sub, depth + 1, out, why, wl) != 0) return -1;
-        } else if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES) {
-            if (wt != 2) goto mismatch;
-            if (f->type == PROTOBUF_C_TYPE_STRING && !wire_utf8_valid((const char *)body, blen)) {
-                snprintf(why, wl, "%s.%s is not UTF-8", desc->short_name, f->name);
-                return -1;
-            }
-            out->decoded_bytes += blen + 1 + (repeated ? s_elem_size(f->type) : 0);
-        } else if (wt == 2) { /* a packed run of scalars */
-            long n = repeated ? s_packed_count(f->type, body, blen) : -1;
-            if (n < 0) goto mismatch;
-            out->decoded_bytes += (size_t)n * s_elem_size(f->type);
-        } else {
-            out->decoded_bytes += repeated ? s_elem_size(f->type) : 0;
-        }
-        continue;
-    truncated:
-        snprintf(why, wl, "%s: truncated field %llu", desc->short_name, (unsigned long long)number);
-        return -1;
-    mismatch:
-        snprintf(why, wl, "%s.%s with wire type %u", desc->short_name, f->name, wt);
-        return -1;
+        if (s_known_field(desc, f, &fl, depth, out, why, wl) != 0) return -1;
     }
     return 0;
 }
