@@ -106,6 +106,25 @@ static int s_dataset(const spar_config_t *c, dataset_t *d) {
     return 0;
 }
 
+/* A batch of B random examples, rows padded with end-of-text to the longest (T, returned) and
+ * packed at stride T; n_resp: the batch's response tokens. */
+static int s_draw_batch(const dataset_t *d, rng_t *r, int B, int ctx, int *tokens, int *pl, int *len, long *n_resp) {
+    int T = 0;
+    for (int b = 0; b < B; b++) {
+        const example_t *e = &d->ex[(int)(rng_uniform(r) * d->n)];
+        memcpy(tokens + (size_t)b * ctx, e->tokens, sizeof(int) * (size_t)e->len);
+        pl[b] = e->prompt_len;
+        len[b] = e->len;
+        *n_resp += e->len - e->prompt_len;
+        if (e->len > T) T = e->len;
+    }
+    for (int b = 0; b < B; b++) { /* repack rows to stride T */
+        memmove(tokens + (size_t)b * T, tokens + (size_t)b * ctx, sizeof(int) * (size_t)len[b]);
+        for (int t = len[b]; t < T; t++) tokens[(size_t)b * T + t] = GPT_EOT;
+    }
+    return T;
+}
+
 gpt_t *sft_train(const spar_config_t *c, int *status) {
     gpt_config_t gc = {(int)c->gpt.n_layer, (int)c->gpt.n_head, (int)c->gpt.d_model, (int)c->gpt.ctx, GPT_VOCAB};
     dataset_t d = {0};
@@ -127,20 +146,8 @@ gpt_t *sft_train(const spar_config_t *c, int *status) {
     long tok_sum = 0, report = steps / 20 > 0 ? steps / 20 : 1, tokens_seen = 0;
     util_install_stop_signals();
     for (long step = 0; step < steps && !util_stop_requested(); step++) {
-        int T = 0;
         long n_resp = 0;
-        for (int b = 0; b < B; b++) { /* a batch of random examples, padded to the longest */
-            const example_t *e = &d.ex[(int)(rng_uniform(&r) * d.n)];
-            memcpy(tokens + (size_t)b * ctx, e->tokens, sizeof(int) * (size_t)e->len);
-            pl[b] = e->prompt_len;
-            len[b] = e->len;
-            n_resp += e->len - e->prompt_len;
-            if (e->len > T) T = e->len;
-        }
-        for (int b = 0; b < B; b++) { /* repack rows to stride T */
-            memmove(tokens + (size_t)b * T, tokens + (size_t)b * ctx, sizeof(int) * (size_t)len[b]);
-            for (int t = len[b]; t < T; t++) tokens[(size_t)b * T + t] = GPT_EOT;
-        }
+        int T = s_draw_batch(&d, &r, (int)B, ctx, tokens, pl, len, &n_resp);
         gpt_forward(m, tokens, B, T);
         gpt_seq_logprob(m, tokens, pl, len, lp);
         double batch_lp = 0;
