@@ -18,8 +18,11 @@
 #define N_ALGS 9
 #define N_FAMILIES 3
 
-static const char *s_algs[N_ALGS] = {"sppo", "apo", "dno", "dpo", "inpo", "ipo", "online-ipo", "nash-md", "egpo"};
-static const char *s_families[N_FAMILIES] = {"bt", "cyclic", "random"};
+static const alg_name_t s_alg_ids[N_ALGS] = {ALG_SPPO, ALG_APO,      ALG_DNO,     ALG_DPO, ALG_INPO,
+                                             ALG_IPO,  ALG_ONLINE_IPO, ALG_NASH_MD, ALG_EGPO};
+static const game_family_t s_family_ids[N_FAMILIES] = {FAMILY_BT, FAMILY_CYCLIC, FAMILY_RANDOM};
+#define ALG(a) config_name(CFG_NAMES_ALG, s_alg_ids[a])
+#define FAMILY(g) config_name(CFG_NAMES_FAMILY, s_family_ids[g])
 
 typedef struct {
     json_t *lines; /* iterations.jsonl */
@@ -28,35 +31,35 @@ typedef struct {
 } result_t;
 
 /* The settings that make each algorithm what the study compares (its configs/ file's). */
-static int s_alg_sets(const char *alg, double tau, char sets[][64]) {
+static int s_alg_sets(alg_name_t alg, double tau, char sets[][64]) {
     int n = 0;
-    snprintf(sets[n++], 64, "algorithm.name=%s", alg);
-    if (!strcmp(alg, "inpo")) {
+    snprintf(sets[n++], 64, "algorithm.name=%s", config_name(CFG_NAMES_ALG, alg));
+    if (alg == ALG_INPO) {
         snprintf(sets[n++], 64, "algorithm.pairs=all");
         snprintf(sets[n++], 64, "algorithm.labels=soft");
     }
-    if (!strcmp(alg, "inpo") || !strcmp(alg, "ipo") || !strcmp(alg, "online-ipo") || !strcmp(alg, "nash-md") ||
-        !strcmp(alg, "egpo"))
+    if (alg == ALG_INPO || alg == ALG_IPO || alg == ALG_ONLINE_IPO || alg == ALG_NASH_MD || alg == ALG_EGPO)
         snprintf(sets[n++], 64, "algorithm.tau=%g", tau);
-    if (!strcmp(alg, "online-ipo")) { /* online: a new version after every step of 4 groups */
+    if (alg == ALG_ONLINE_IPO) { /* online: a new version after every step of 4 groups */
         snprintf(sets[n++], 64, "learner.broadcast_every=1");
         snprintf(sets[n++], 64, "learner.step_groups=4");
         snprintf(sets[n++], 64, "learner.max_staleness=1");
     }
-    if (!strcmp(alg, "apo")) snprintf(sets[n++], 64, "apo.base=sppo");
+    if (alg == ALG_APO) snprintf(sets[n++], 64, "apo.base=sppo");
     return n;
 }
 
-static int s_run(const args_t *args, const char *exe, const char *family, const char *alg, const char *dir, result_t *r) {
+static int s_run(const args_t *args, const char *exe, int family_i, int alg_i, const char *dir, result_t *r) {
+    const char *family = FAMILY(family_i), *alg = ALG(alg_i);
     const spar_config_t *c = &args->cfg;
     char sets[16][64], base[8][1100];
     int n = 0;
     snprintf(base[n++], sizeof base[0], "game.family=%s", family);
     snprintf(base[n++], sizeof base[0], "game.n=%ld", c->study.n);
-    snprintf(base[n++], sizeof base[0], "game.jitter=%s", !strcmp(family, "cyclic") ? "0.5" : "0");
+    snprintf(base[n++], sizeof base[0], "game.jitter=%s", s_family_ids[family_i] == FAMILY_CYCLIC ? "0.5" : "0");
     snprintf(base[n++], sizeof base[0], "run.iterations=%ld", c->study.iterations);
     snprintf(base[n++], sizeof base[0], "run.dir=%s/%s-%s", dir, family, alg);
-    int m = s_alg_sets(alg, c->study.tau, sets);
+    int m = s_alg_sets(s_alg_ids[alg_i], c->study.tau, sets);
     char *argv[64];
     int a = 0;
     argv[a++] = "spar";
@@ -140,7 +143,7 @@ static void s_write_table(const args_t *args, const char *dir, result_t res[N_FA
         for (int a = 0; a < N_ALGS; a++) {
             json_t *lines = res[g][a].lines;
             json_t *last = json_array_get(lines, json_array_size(lines) - 1);
-            fprintf(f, "| %s | %s | ", s_families[g], s_algs[a]);
+            fprintf(f, "| %s | %s | ", FAMILY(g), ALG(a));
             if (!res[g][a].ok || !last) {
                 fprintf(f, "failed | | | | |\n");
                 continue;
@@ -168,7 +171,7 @@ static void s_write_table(const args_t *args, const char *dir, result_t res[N_FA
 /* One PNG per family: exploitability of the last iterate against iteration, log scale. */
 static int s_plot(const char *dir, result_t res[N_FAMILIES][N_ALGS]) {
     for (int g = 0; g < N_FAMILIES; g++) {
-        char *data = xasprintf("%s/plot-%s.dat", dir, s_families[g]);
+        char *data = xasprintf("%s/plot-%s.dat", dir, FAMILY(g));
         FILE *f = fopen(data, "w");
         if (!f) return -1;
         size_t rows = 0;
@@ -183,15 +186,15 @@ static int s_plot(const char *dir, result_t res[N_FAMILIES][N_ALGS]) {
             fprintf(f, "\n");
         }
         fclose(f);
-        char *script = xasprintf("%s/plot-%s.gp", dir, s_families[g]);
+        char *script = xasprintf("%s/plot-%s.gp", dir, FAMILY(g));
         f = fopen(script, "w");
-        fprintf(f, "set terminal pngcairo size 900,540\nset output '%s/exploitability-%s.png'\n", dir, s_families[g]);
+        fprintf(f, "set terminal pngcairo size 900,540\nset output '%s/exploitability-%s.png'\n", dir, FAMILY(g));
         fprintf(f, "set title 'Exploitability of the last iterate, %s games'\nset xlabel 'iteration'\n"
                    "set ylabel 'max_y P(y > pi) - 1/2'\nset logscale y\nset key outside right\nset grid\n",
-                s_families[g]);
+                FAMILY(g));
         fprintf(f, "plot ");
         for (int a = 0; a < N_ALGS; a++)
-            fprintf(f, "%s'%s' using 1:%d with lines lw 2 title '%s'", a ? ", " : "", data, a + 2, s_algs[a]);
+            fprintf(f, "%s'%s' using 1:%d with lines lw 2 title '%s'", a ? ", " : "", data, a + 2, ALG(a));
         fprintf(f, "\n");
         fclose(f);
         char *cmd = xasprintf("gnuplot '%s'", script);
@@ -228,12 +231,12 @@ int study_run(args_t *args) {
                 return 130;
             }
             /* a previous study's run of the same name would be kept, not overwritten */
-            char *old = xasprintf("rm -rf '%s/%s-%s'", dir, s_families[g], s_algs[a]);
+            char *old = xasprintf("rm -rf '%s/%s-%s'", dir, FAMILY(g), ALG(a));
             if (system(old) != 0) fprintf(stderr, "spar study: cannot clear %s\n", old);
             free(old);
-            failed += s_run(args, exe, s_families[g], s_algs[a], dir, &res[g][a]) != 0;
+            failed += s_run(args, exe, g, a, dir, &res[g][a]) != 0;
             json_t *last = json_array_get(res[g][a].lines, json_array_size(res[g][a].lines) - 1);
-            printf("spar study: %-7s on %-6s %5.1f s  exploitability %.4f  average %.4f\n", s_algs[a], s_families[g],
+            printf("spar study: %-7s on %-6s %5.1f s  exploitability %.4f  average %.4f\n", ALG(a), FAMILY(g),
                    res[g][a].wall, s_field(last, "exploitability"), s_field(last, "exploitability_avg"));
             fflush(stdout);
         }
