@@ -1,6 +1,8 @@
-/* loop — see loop.h. Sources and timers live in small arrays scanned in full (a role has a
- * handful of each, as ae.c's timers). Removing only marks an entry dead; dead entries are
- * dropped between passes, so indices stay valid while handlers run. */
+/* loop — see loop.h. Sources and timers live in arrays. Timers are kept in id order (ids only
+ * grow and compaction keeps the order), so one is found by binary search, and a pass collects
+ * its due timers in one scan and sorts them: an actor has a timer per rollout in flight, up to
+ * thousands. Removing only marks an entry dead; dead entries are dropped between passes, so
+ * indices stay valid while handlers run. */
 #include "common/loop.h"
 
 #include <errno.h>
@@ -9,6 +11,13 @@
 #include <zmq.h>
 
 #include "common/util.h"
+
+/* A timer due in this pass: its deadline and id (the sort keys) and where it is in tim. */
+struct due {
+    int64_t at_ms;
+    uint64_t id;
+    int i;
+};
 
 typedef struct {
     void *socket; /* NULL: a plain fd */
@@ -23,7 +32,6 @@ typedef struct {
     int64_t at_ms;
     loop_timer_fn fn;
     void *arg;
-    uint64_t pass; /* the last pass it fired in */
     int live;
 } timer_entry_t;
 
@@ -34,7 +42,9 @@ struct loop {
     int cap_items;
     timer_entry_t *tim;
     int n_tim, cap_tim;
-    uint64_t next_id, pass;
+    struct due *due; /* this pass's due timers */
+    int cap_due;
+    uint64_t next_id;
     loop_clock_fn clock;
     void *clock_arg;
     loop_hook_fn before_sleep;
@@ -60,6 +70,7 @@ void loop_destroy(loop_t **loop) {
     free((*loop)->src);
     free((*loop)->items);
     free((*loop)->tim);
+    free((*loop)->due);
     free(*loop);
     *loop = NULL;
 }
@@ -99,8 +110,13 @@ void loop_remove_fd(loop_t *loop, int fd) {
 }
 
 static timer_entry_t *s_find_timer(loop_t *L, uint64_t id) {
-    for (int i = 0; i < L->n_tim; i++)
-        if (L->tim[i].live && L->tim[i].id == id) return &L->tim[i];
+    int lo = 0, hi = L->n_tim - 1;
+    while (lo <= hi) { /* tim is in id order */
+        int mid = lo + (hi - lo) / 2;
+        if (L->tim[mid].id == id) return L->tim[mid].live ? &L->tim[mid] : NULL;
+        if (L->tim[mid].id < id) lo = mid + 1;
+        else hi = mid - 1;
+    }
     return NULL;
 }
 
@@ -110,7 +126,7 @@ uint64_t loop_add_timer(loop_t *loop, int64_t at_ms, loop_timer_fn fn, void *arg
         loop->tim = xrealloc(loop->tim, sizeof *loop->tim * (size_t)loop->cap_tim);
     }
     uint64_t id = loop->next_id++;
-    loop->tim[loop->n_tim++] = (timer_entry_t){id, at_ms, fn, arg, 0, 1};
+    loop->tim[loop->n_tim++] = (timer_entry_t){id, at_ms, fn, arg, 1};
     return id;
 }
 
@@ -152,26 +168,36 @@ static void s_compact(loop_t *L) {
     L->n_tim = n;
 }
 
-/* The live timer due soonest that may fire in this pass (added before it, not fired in it);
- * ties go to the older timer. -1: none. */
-static int s_next_due(const loop_t *L, int64_t now, uint64_t id_limit) {
-    int best = -1;
-    for (int i = 0; i < L->n_tim; i++) {
-        const timer_entry_t *t = &L->tim[i];
-        if (!t->live || t->id >= id_limit || t->pass == L->pass || t->at_ms > now) continue;
-        if (best < 0 || t->at_ms < L->tim[best].at_ms) best = i;
-    }
-    return best;
+/* Deadline order; ties go to the older timer. */
+static int s_by_deadline(const void *x, const void *y) {
+    const struct due *a = x, *b = y;
+    if (a->at_ms != b->at_ms) return a->at_ms < b->at_ms ? -1 : 1;
+    return a->id < b->id ? -1 : 1;
 }
 
+/* Collects the live timers due at now, in deadline order. */
+static int s_collect_due(loop_t *L, int64_t now) {
+    if (L->cap_due < L->n_tim) {
+        L->cap_due = L->n_tim;
+        L->due = xrealloc(L->due, sizeof *L->due * (size_t)L->cap_due);
+    }
+    int n = 0;
+    for (int i = 0; i < L->n_tim; i++)
+        if (L->tim[i].live && L->tim[i].at_ms <= now) L->due[n++] = (struct due){L->tim[i].at_ms, L->tim[i].id, i};
+    qsort(L->due, (size_t)n, sizeof *L->due, s_by_deadline);
+    return n;
+}
+
+/* Fires each due timer once. A callback may cancel or move another due timer (it is skipped
+ * when no longer due) and may add timers, which wait for the next pass. */
 static int s_fire_timers(loop_t *L) {
     int64_t now = loop_now(L);
-    uint64_t id_limit = L->next_id;
-    int fired = 0;
-    L->pass++;
-    for (int i; (i = s_next_due(L, now, id_limit)) >= 0; fired++) {
-        L->tim[i].pass = L->pass;
+    int fired = 0, n = s_collect_due(L, now);
+    for (int k = 0; k < n; k++) {
+        int i = L->due[k].i;
+        if (!L->tim[i].live || L->tim[i].at_ms > now) continue;
         int64_t next = L->tim[i].fn(L, L->tim[i].id, now, L->tim[i].arg);
+        fired++;
         timer_entry_t *t = &L->tim[i]; /* the callback may have grown (moved) the array */
         if (!t->live) continue;
         if (next < 0) t->live = 0;
