@@ -15,6 +15,7 @@
 #include "common/records.h"
 #include "common/task.h"
 #include "common/util.h"
+#include "learner/judge_check.h"
 #include "learner/resume.h"
 
 /* The weights of version of p as actors fetch them. The length is known only once serialised,
@@ -113,6 +114,7 @@ void learner_tick(learner_service_t *L) {
     peer_left_t left[MAX_PEERS];
     int n = peers_tick(&L->peers, &L->leases, util_now_ms(), left);
     for (int i = 0; i < n; i++) peers_log_left(left[i].peer, left[i].why, leases_release(&L->leases, left[i].peer->id));
+    if (L->net.jcheck) judge_check_arm(L->net.jcheck); /* a silent judge that came back is checked */
     status_tick(&L->status, L);
 }
 

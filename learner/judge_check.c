@@ -54,7 +54,7 @@ static int64_t s_due(loop_t *loop, uint64_t id, int64_t now, void *arg) {
 }
 
 /* The timer follows the earliest time a check needs attention. */
-static void s_arm(struct judge_check *c) {
+void judge_check_arm(struct judge_check *c) {
     int64_t next = s_next_ms(c);
     if (next == INT64_MAX) return;
     if (c->timer) loop_set_timer(c->loop, c->timer, next);
@@ -65,7 +65,7 @@ static void s_readable(loop_t *loop, void *socket, void *arg) {
     (void)socket;
     struct judge_check *c = arg;
     s_work(c, loop_now(loop));
-    s_arm(c);
+    judge_check_arm(c);
 }
 
 struct judge_check *judge_check_new(const spar_config_t *cfg, const wire_t *learner_wire, peers_t *peers,
@@ -107,7 +107,7 @@ void judge_check_request(struct judge_check *c, peer_t *p, int64_t now) {
         log_info("judge %s joins the judge pool at %s", p->id, p->endpoint);
         return;
     }
-    s_arm(c);
+    judge_check_arm(c);
 }
 
 static void s_close(struct judge_check *c, check_t *k) {

@@ -27,6 +27,9 @@ struct judge_check *judge_check_new(const spar_config_t *cfg, const wire_t *lear
                                     loop_t *loop, judge_check_changed_fn changed, void *changed_arg);
 /* A judge peer registered (or changed) its endpoint: it is checked before it is published. */
 void judge_check_request(struct judge_check *c, peer_t *p, int64_t now_ms);
+/* Looks again at when the next check is due: a judge that was silent (not checked meanwhile)
+ * may be back. The learner calls it on its periodic tick. */
+void judge_check_arm(struct judge_check *c);
 void judge_check_destroy(struct judge_check **c);
 
 #endif
