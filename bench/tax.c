@@ -85,11 +85,12 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
     memset(r, 0, sizeof *r);
     learner_core_t core;
     if (core_init(&core, cfg) != 0) return -1;
-    double t0 = util_now_s(), cpu0 = bench_self_cpu();
     long P = cfg->task.prompts, K = cfg->rollout.samples_per_prompt;
     uint64_t seed = (uint64_t)cfg->run.seed;
     core_tabular_initial(&core);
     core_setup(&core);
+    /* timed from here: the distributed side counts the set-up as start-up, not iterations */
+    double t0 = util_now_s(), cpu0 = bench_self_cpu();
     policy_seq_t *q = xcalloc((size_t)(P * K), sizeof *q);
     rng_t *rngs = xcalloc((size_t)(P * K), sizeof *rngs);
     policy_sample_t *out = xcalloc((size_t)(P * K), sizeof *out);

@@ -3,6 +3,8 @@
  * be; what a valid message is stays in wire.c's decoder. */
 #include "common/msg.h"
 
+#include "common/digest.h"
+
 void msg_envelope(Spar__Envelope *env, Spar__Envelope__BodyCase body_case, void *body) {
     env->body_case = body_case;
     switch (body_case) {
@@ -102,7 +104,7 @@ int msg_send_weights_available(wire_t *w, void *sock, const wire_peer_t *peer, u
     wa.total_bytes = total_bytes;
     wa.n_chunks = n_chunks;
     wa.digest.data = (uint8_t *)digest;
-    wa.digest.len = digest ? 32 : 0;
+    wa.digest.len = digest ? DIGEST_BYTES : 0;
     return msg_send(w, sock, peer, SPAR__ENVELOPE__BODY_WEIGHTS_AVAILABLE, &wa);
 }
 

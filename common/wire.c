@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/strmap.h"
 #include "common/util.h"
@@ -240,7 +241,7 @@ static int s_check_weights_chunk(const Spar__WeightsChunk *c, char *why, size_t 
         snprintf(why, wl, "weights chunk %u of %u", c->chunk_index, c->n_chunks);
         return -1;
     }
-    if (c->digest.len != 32 || c->chunk_digest.len != 32) {
+    if (c->digest.len != DIGEST_BYTES || c->chunk_digest.len != DIGEST_BYTES) {
         snprintf(why, wl, "weights chunk without 32-byte digests");
         return -1;
     }
@@ -254,7 +255,7 @@ static int s_check_weights_chunk(const Spar__WeightsChunk *c, char *why, size_t 
 
 static int s_check_weights_available(const Spar__WeightsAvailable *a, char *why, size_t wl) {
     if (s_check_weight_bytes(a->total_bytes, why, wl)) return -1;
-    if (a->digest.len != 32) {
+    if (a->digest.len != DIGEST_BYTES) {
         snprintf(why, wl, "weights announcement without a 32-byte digest");
         return -1;
     }
