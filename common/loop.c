@@ -184,7 +184,7 @@ static int s_collect_due(loop_t *L, int64_t now) {
     int n = 0;
     for (int i = 0; i < L->n_tim; i++)
         if (L->tim[i].live && L->tim[i].at_ms <= now) L->due[n++] = (struct due){L->tim[i].at_ms, L->tim[i].id, i};
-    qsort(L->due, (size_t)n, sizeof *L->due, s_by_deadline);
+    if (n > 1) qsort(L->due, (size_t)n, sizeof *L->due, s_by_deadline);
     return n;
 }
 
