@@ -12,7 +12,7 @@
 #include "cli/args.h"
 #include "cli/bench_judge.h"
 #include "cli/bench_model.h"
-#include "cli/gpt_cmds.h"
+#include "cli/lm_cmds.h"
 #include "cli/judge_train_cmd.h"
 #include "cli/launcher.h"
 #include "cli/monitor.h"
@@ -21,6 +21,7 @@
 #include "cli/plot.h"
 #include "cli/sft.h"
 #include "cli/study.h"
+#include "cli/tokenize_cmd.h"
 #include "common/log.h"
 #include "judge/judge.h"
 #include "learner/learner.h"
@@ -111,13 +112,16 @@ static int s_bench(int argc, char **argv) {
 }
 
 /* The tools that parse their own arguments. */
-static int s_sample(int argc, char **argv) { return gpt_sample_main(argc - 1, argv + 1); }
-static int s_score(int argc, char **argv) { return gpt_score_main(argc - 1, argv + 1); }
+static int s_sample(int argc, char **argv) { return lm_sample_main(argc - 1, argv + 1); }
+static int s_score(int argc, char **argv) { return lm_score_main(argc - 1, argv + 1); }
+static int s_logits(int argc, char **argv) { return lm_logits_main(argc - 1, argv + 1); }
+static int s_convert(int argc, char **argv) { return lm_convert_main(argc - 1, argv + 1); }
 static int s_judge_train(int argc, char **argv) { return judge_train_main(argc - 1, argv + 1); }
 static int s_ping(int argc, char **argv) { return ping_main(argc - 1, argv + 1); }
 static int s_keygen(int argc, char **argv) { return keygen_main(argc - 1, argv + 1); }
 static int s_plot(int argc, char **argv) { return plot_main(argc - 1, argv + 1); }
 static int s_monitor(int argc, char **argv) { return monitor_main(argc - 1, argv + 1); }
+static int s_tokenize(int argc, char **argv) { return tokenize_main(argc - 1, argv + 1); }
 static int s_help_cmd(int argc, char **argv);
 
 /* ---- the table of contents ------------------------------------------------------------------- */
@@ -146,10 +150,14 @@ static const command_t s_commands[] = {
     {"bench", s_bench, "bench model", "the GPT policy's speed here: sgemm peak, training MFU, sampling, log-probs"},
     {"bench", s_bench, "bench judge", "judge throughput (pairs/s): rule, reward and preference judges, K = 4 and 8"},
     {"sft", s_sft, "sft [CONFIG]", "supervised training of a GPT policy (sft.data JSONL, or arith data)"},
-    {"sample", s_sample, "sample CKPT", "completions of --prompt TEXT from a GPT checkpoint"},
-    {"score", s_score, "score CKPT F", "the log-prob of each {\"prompt\", \"response\"} line of F under a GPT checkpoint"},
+    {"sample", s_sample, "sample MODEL", "completions of --prompt TEXT from a model folder (Hugging Face or spar's)"},
+    {"score", s_score, "score MODEL F", "the log-prob of each {\"prompt\", \"response\"} line of F under a model"},
+    {"logits", s_logits, "logits MODEL", "the logits of each {\"ids\": [...]} stdin line (checking a model)"},
+    {"convert", s_convert, "convert MODEL OUT", "load a model folder and write it again (--dtype f32|bf16)"},
     {"judge-train", s_judge_train, "judge-train --kind reward|preference DATA.jsonl --out DIR",
      "train a learned judge on {\"prompt\", \"chosen\", \"rejected\"} lines"},
+    {"tokenize", s_tokenize, "tokenize MODEL_DIR",
+     "a model folder's tokenizer on stdin lines: text → ids (--decode: ids → text)"},
     {"ping", s_ping, "ping ENDPOINT", "ask a learner or judge for its heartbeat (health checks)"},
     {"keygen", s_keygen, "keygen NAME...", "CURVE key pairs NAME.key and NAME.pub for security.curve (--out DIR)"},
     {"replay", s_replay, "replay RUN_DIR", "re-run every learner update from the run's records; check each checkpoint"},

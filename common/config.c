@@ -66,7 +66,7 @@ static const option_t s_options[] = {
     {"game.file", T_STRING, OFF(game.file), 0, 0, "", NULL, "game file (family file); format in README"},
     {"policy.kind", T_ENUM, OFF(policy.kind), 0, 0, "auto", CFG_NAMES_POLICY, "policy backend (auto: tabular for game, gpt for text tasks)"},
     {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", CFG_NAMES_INIT, "tabular: uniform|random logits; gpt: random, sft (trained first) or checkpoint"},
-    {"policy.checkpoint", T_STRING, OFF(policy.checkpoint), 0, 0, "", NULL, "gpt, init checkpoint: folder or .safetensors to start from"},
+    {"policy.checkpoint", T_STRING, OFF(policy.checkpoint), 0, 0, "", NULL, "text tasks: the model to start from, a Hugging Face folder (Llama, Mistral, Qwen2, Qwen3, GPT-2, with its tokenizer) or a spar checkpoint; set, it implies policy.init checkpoint (with init sft: SFT starts from it)"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
     {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", CFG_NAMES_ALG, "learning algorithm"},
     {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more): SPPO, INPO, DNO soft"},

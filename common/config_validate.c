@@ -15,6 +15,9 @@ static void s_resolve_auto(spar_config_t *cfg) {
     int game = !s_is_text_task(cfg);
     if (cfg->policy.kind == POLICY_AUTO) cfg->policy.kind = game ? POLICY_TABULAR : POLICY_GPT;
     if (cfg->judge.kind == JUDGE_AUTO) cfg->judge.kind = game ? JUDGE_MATRIX : JUDGE_RULE;
+    /* a language-model policy given a checkpoint starts from it (policy.init random is the default) */
+    if (cfg->policy.kind == POLICY_GPT && cfg->policy.checkpoint[0] && cfg->policy.init == INIT_RANDOM)
+        cfg->policy.init = INIT_CHECKPOINT;
 }
 
 static int s_check_game(const spar_config_t *cfg, char *err, size_t errlen) {

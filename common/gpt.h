@@ -3,8 +3,11 @@
  * All parameters live in one float buffer with a named pointer per tensor (shapes below, in
  * GPT-2's Conv1D orientation (in, out)); gradients use the same layout, so an optimiser is one
  * loop. The policy's only loss input is the sequence log-prob of a response given its prompt:
- * gpt_forward computes every position's log-softmax, gpt_seq_logprob sums the response's token
- * log-probs (the prompt masked out), gpt_backward takes dL/dlp per sequence.
+ * the forward pass stops at the final LayerNorm (gpt_hidden), and the tied head and its
+ * log-softmax are computed on demand, a bounded chunk of predicted positions at a time, so no
+ * (B, T, V) tensor exists and a GPT-2 vocabulary (50257) keeps memory bounded:
+ * gpt_preds_logprob sums chosen token log-probs, gpt_backward_preds takes dL/dlp per sequence;
+ * gpt_seq_logprob and gpt_backward are the same for unpacked rows (the prompt masked out).
  * Sampling with a KV cache is in gpt_sample.h, checkpoints in gpt_io.h, AdamW in common/adamw.h;
  * the learner and actors run it through common/policy.h (common/policy_gpt.c). */
 #ifndef SPAR_GPT_H
@@ -62,16 +65,16 @@ void gpt_zero_grad(gpt_t *m);
 uint8_t *gpt_decay_mask(const gpt_t *m);
 
 /* Forward pass over B sequences of T tokens (row-major, padded freely past their ends: attention
- * is causal, so padding never reaches an earlier position). T <= ctx. Returns 0 or -1. */
+ * is causal, so padding never reaches an earlier position). T <= ctx. Returns 0 or -1. It runs
+ * the trunk only (to gpt_hidden); the head is computed by the calls below. */
 int gpt_forward(gpt_t *m, const int *tokens, int B, int T);
 
-/* After gpt_forward: the (B, T, V) logits and their log-softmax. */
-const float *gpt_logits(const gpt_t *m);
-const float *gpt_logp(const gpt_t *m);
+/* After a forward pass: out (n, V) = the logits at flat positions at[i] (= row * T + t). */
+void gpt_logits_at(gpt_t *m, const int *at, int n, float *out);
 
 /* After gpt_forward: lp[b] = sum of log p(tokens[b, t+1] | tokens[b, ..t]) over the response
  * positions prompt_len[b] .. len[b]-1 (the prompt is masked out). */
-void gpt_seq_logprob(const gpt_t *m, const int *tokens, const int *prompt_len, const int *len, double *lp);
+void gpt_seq_logprob(gpt_t *m, const int *tokens, const int *prompt_len, const int *len, double *lp);
 
 /* After gpt_forward: adds d(sum_b dlp[b] * lp[b]) / d(params) into the gradients. */
 void gpt_backward(gpt_t *m, const int *tokens, const int *prompt_len, const int *len, const double *dlp);
@@ -97,10 +100,21 @@ const float *gpt_hidden(const gpt_t *m);
 void gpt_backward_hidden(gpt_t *m, const int *tokens, const int *pos, const float *dh);
 
 /* After a forward pass: lp[p.seq] += log p(p.target) at p.at for each prediction (the caller
- * zeroes lp). */
-void gpt_preds_logprob(const gpt_t *m, const gpt_pred_t *p, int n, double *lp);
+ * zeroes lp). The head runs over chunks of predictions (gpt_set_head_chunk). */
+void gpt_preds_logprob(gpt_t *m, const gpt_pred_t *p, int n, double *lp);
 /* After a forward pass (pos as given to it): adds d(sum_s dlp[s] * lp[s]) / d(params) into the
- * gradients, lp as gpt_preds_logprob sums it. */
+ * gradients, lp as gpt_preds_logprob sums it. Each chunk's logits are recomputed. */
 void gpt_backward_preds(gpt_t *m, const int *tokens, const int *pos, const gpt_pred_t *p, int n, const double *dlp);
+
+/* Predicted positions per head chunk, 1 .. 512; rows < 1 restores the default (512, fewer
+ * when the vocabulary is large: a chunk's logits stay within 16 MiB). The results do not
+ * depend on it beyond float rounding. */
+void gpt_set_head_chunk(gpt_t *m, int rows);
+
+/* Bytes of the activations and scratch the model holds for its last batch shape (the head's
+ * chunk counted whether allocated yet or not): what a batch costs beyond the parameters,
+ * gradients and optimiser. It grows with B T^2 (attention scores) and B T C, not with V
+ * beyond one chunk. */
+size_t gpt_activation_bytes(const gpt_t *m);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hf_folder.h"
 #include "common/safetensors.h"
 #include "common/util.h"
 
@@ -85,110 +86,132 @@ static int s_meta_int(const st_file_t *f, const char *key, int *out, char *why, 
     return 0;
 }
 
-/* Does f hold every tensor of a model of config c, by name, dtype and shape? Checked before the
- * model is allocated, since c comes from the file too: a config that f's tensors do not fill is
- * refused without allocating what it claims. Returns 0 or -1 (why). */
-static int s_check_tensors(const st_file_t *f, const gpt_config_t *c, char *why, size_t wl) {
+/* The tensors a model of config c wants, in the Hugging Face layout: layer i's slice of each
+ * block as h.{i}.<name>. m NULL: names and shapes only (checked before the model is allocated,
+ * since c comes from the files too: a config that the files do not fill is refused without
+ * allocating what it claims). names and shapes are storage for the list (n entries). */
+typedef struct {
+    hf_want_t *want;
+    char (*names)[128];
+    int64_t (*shapes)[2];
+    int n;
+} s_wants_t;
+
+static void s_wants(const gpt_config_t *c, gpt_t *m, s_wants_t *w) {
+    int L = c->n_layer, n = 0;
+    for (int i = 0; i < GPT_N_TENSORS; i++) n += s_hf[i].per_layer ? L : 1;
+    w->want = xcalloc((size_t)n, sizeof *w->want);
+    w->names = xcalloc((size_t)n, sizeof *w->names);
+    w->shapes = xcalloc((size_t)n, sizeof *w->shapes);
+    w->n = n;
+    float *base = m ? gpt_params(m) : NULL;
+    n = 0;
     for (int i = 0; i < GPT_N_TENSORS; i++) {
-        int64_t shape[2] = {0, 0};
-        int nd = s_shape(c, i, shape);
-        for (int l = 0; l < (s_hf[i].per_layer ? c->n_layer : 1); l++) {
-            char name[128];
-            snprintf(name, sizeof name, s_hf[i].hf, l);
-            const st_tensor_t *t = st_find(f, name);
-            if (!t) {
-                snprintf(why, wl, "tensor %s missing", name);
-                return -1;
-            }
-            if (strcmp(t->dtype, "F32") != 0) {
-                snprintf(why, wl, "tensor %s has dtype %s, expected F32", name, t->dtype);
-                return -1;
-            }
-            if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
-                snprintf(why, wl, "tensor %s has shape (%lld%s%lld), expected (%lld%s%lld)", name, (long long)t->shape[0],
-                         t->ndim == 2 ? ", " : "", t->ndim == 2 ? (long long)t->shape[1] : 0LL, (long long)shape[0],
-                         nd == 2 ? ", " : "", nd == 2 ? (long long)shape[1] : 0LL);
-                return -1;
-            }
+        int layers = s_hf[i].per_layer ? L : 1;
+        size_t each = m ? gpt_tensor_size(m, i) / (size_t)layers : 0;
+        for (int l = 0; l < layers; l++, n++) {
+            snprintf(w->names[n], sizeof w->names[n], s_hf[i].hf, l);
+            w->want[n] = (hf_want_t){w->names[n], s_shape(c, i, w->shapes[n]), w->shapes[n],
+                                     base ? base + (size_t)l * each : NULL};
         }
+        if (base) base += gpt_tensor_size(m, i);
     }
-    return 0;
 }
 
-/* The tensors of a parsed file into a new model of config c (from the metadata or config.json). */
-static gpt_t *s_from_file(const st_file_t *f, const gpt_config_t *given, uint64_t *version_out, char *why, size_t wl) {
-    gpt_config_t c;
-    const char *kind = st_meta(f, "policy");
-    if (given) {
-        c = *given;
-    } else if (!kind || strcmp(kind, "gpt") != 0) {
-        snprintf(why, wl, "not a gpt policy (metadata policy = %s) and no config.json", kind ? kind : "missing");
-        return NULL;
-    } else if (s_meta_int(f, "n_layer", &c.n_layer, why, wl) || s_meta_int(f, "n_head", &c.n_head, why, wl) ||
-               s_meta_int(f, "n_embd", &c.d_model, why, wl) || s_meta_int(f, "n_positions", &c.ctx, why, wl) ||
-               s_meta_int(f, "vocab_size", &c.vocab, why, wl)) {
-        return NULL;
+static void s_wants_free(s_wants_t *w) {
+    free(w->want);
+    free(w->names);
+    free(w->shapes);
+}
+
+int gpt_hf_tensor_count(const gpt_t *m) {
+    int n = 0;
+    for (int i = 0; i < GPT_N_TENSORS; i++) n += s_hf[i].per_layer ? gpt_config(m)->n_layer : 1;
+    return n;
+}
+
+void gpt_hf_tensor(gpt_t *m, int k, char *name, size_t namelen, int *ndim, int64_t *shape, float **data) {
+    const gpt_config_t *c = gpt_config(m);
+    float *base = gpt_params(m);
+    for (int i = 0; i < GPT_N_TENSORS; i++) {
+        int layers = s_hf[i].per_layer ? c->n_layer : 1;
+        size_t each = gpt_tensor_size(m, i) / (size_t)layers;
+        if (k < layers) {
+            snprintf(name, namelen, s_hf[i].hf, k);
+            *ndim = s_shape(c, i, shape);
+            *data = base + (size_t)k * each;
+            return;
+        }
+        k -= layers;
+        base += gpt_tensor_size(m, i);
     }
-    if (s_check_tensors(f, &c, why, wl) != 0) return NULL;
-    gpt_t *m = gpt_new(&c, 0);
+}
+
+/* Matches the wanted tensors in files (nf parsed files, names naming them or NULL), or, files
+ * NULL, in the folder dir's weights (single or sharded). want: NULL checks only. */
+static int s_match(const gpt_config_t *c, gpt_t *m, const st_file_t *const *files, const char *const *names, int nf,
+                   const char *dir, char *why, size_t wl) {
+    s_wants_t w;
+    s_wants(c, m, &w);
+    int rc = files ? hf_match_weights(files, names, nf, HF_GPT2, w.want, w.n, why, wl)
+                   : hf_read_weights(dir, HF_GPT2, w.want, w.n, why, wl);
+    s_wants_free(&w);
+    return rc;
+}
+
+/* A model of config c from the files (or folder, as s_match): checked, allocated, filled. */
+static gpt_t *s_load(const gpt_config_t *c, const st_file_t *const *files, const char *const *names, int nf,
+                     const char *dir, char *why, size_t wl) {
+    if (s_match(c, NULL, files, names, nf, dir, why, wl) != 0) return NULL;
+    gpt_t *m = gpt_new(c, 0);
     if (!m) {
         snprintf(why, wl, "invalid model config");
         return NULL;
     }
-    float *base = gpt_params(m);
-    for (int i = 0; i < GPT_N_TENSORS; i++) {
-        int layers = s_hf[i].per_layer ? c.n_layer : 1;
-        size_t each = gpt_tensor_size(m, i) / (size_t)layers;
-        for (int l = 0; l < layers; l++) {
-            char name[128];
-            snprintf(name, sizeof name, s_hf[i].hf, l);
-            const st_tensor_t *t = st_find(f, name); /* there, of this shape: s_check_tensors */
-            memcpy(base + (size_t)l * each, t->data, each * sizeof(float)); /* memcpy: blob may be unaligned */
-        }
-        base += gpt_tensor_size(m, i);
+    if (s_match(c, m, files, names, nf, dir, why, wl) != 0) gpt_destroy(&m);
+    return m;
+}
+
+static uint64_t s_version(const st_file_t *f) {
+    const char *v = st_meta(f, "version");
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* A model from a file spar wrote: the config is in its metadata. */
+static gpt_t *s_from_spar_file(const st_file_t *f, uint64_t *version_out, char *why, size_t wl) {
+    gpt_config_t c;
+    const char *kind = st_meta(f, "policy");
+    if (!kind || strcmp(kind, "gpt") != 0) {
+        snprintf(why, wl, "not a gpt policy (metadata policy = %s) and no config.json", kind ? kind : "missing");
+        return NULL;
     }
-    if (version_out) {
-        const char *v = st_meta(f, "version");
-        *version_out = v ? strtoull(v, NULL, 10) : 0;
-    }
+    if (s_meta_int(f, "n_layer", &c.n_layer, why, wl) || s_meta_int(f, "n_head", &c.n_head, why, wl) ||
+        s_meta_int(f, "n_embd", &c.d_model, why, wl) || s_meta_int(f, "n_positions", &c.ctx, why, wl) ||
+        s_meta_int(f, "vocab_size", &c.vocab, why, wl))
+        return NULL;
+    gpt_t *m = s_load(&c, &f, NULL, 1, NULL, why, wl);
+    if (m && version_out) *version_out = s_version(f);
     return m;
 }
 
 gpt_t *gpt_deserialize(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
     st_file_t f;
     if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
-    gpt_t *m = s_from_file(&f, NULL, version_out, why, wl);
+    gpt_t *m = s_from_spar_file(&f, version_out, why, wl);
     st_free(&f);
     return m;
 }
 
-/* GPT2Config's fields from config.json, when the checkpoint carries no spar metadata (one
- * written by transformers). Returns 0, 1 when there is no config.json, or -1 (why). */
+/* GPT2Config from dir/config.json (and generation_config.json), through hf_config_read: any
+ * vocabulary and context, every option spar does not implement refused. */
 static int s_read_config_json(const char *dir, gpt_config_t *c, char *why, size_t wl) {
-    char *path = xasprintf("%s/config.json", dir);
-    json_error_t e;
-    json_t *j = json_load_file(path, 0, &e);
-    if (!j) {
-        int missing = !util_file_exists(path);
-        if (!missing) snprintf(why, wl, "%s:%d: %s", path, e.line, e.text);
-        free(path);
-        return missing ? 1 : -1;
-    }
-    const char *keys[] = {"n_layer", "n_head", "n_embd", "n_positions", "vocab_size"};
-    int *dst[] = {&c->n_layer, &c->n_head, &c->d_model, &c->ctx, &c->vocab};
-    int rc = 0;
-    for (int i = 0; i < 5 && rc == 0; i++) {
-        json_t *v = json_object_get(j, keys[i]);
-        if (!json_is_integer(v) || json_integer_value(v) < 1) {
-            snprintf(why, wl, "%s: %s missing or not a positive integer", path, keys[i]);
-            rc = -1;
-        } else {
-            *dst[i] = (int)json_integer_value(v);
-        }
-    }
-    json_decref(j);
-    free(path);
-    return rc;
+    hf_config_t h;
+    if (hf_config_read(dir, &h, why, wl) != 0) return -1;
+    if (h.arch != HF_GPT2)
+        return util_refuse(why, wl, "%s/config.json: architectures[0] is %s; a GPT checkpoint is GPT2LMHeadModel", dir,
+                           h.architecture);
+    *c = h.gpt;
+    return 0;
 }
 
 int gpt_save(gpt_t *m, const char *dir, uint64_t version) {
@@ -219,29 +242,40 @@ int gpt_save(gpt_t *m, const char *dir, uint64_t version) {
 
 gpt_t *gpt_load(const char *path, uint64_t *version_out, char *why, size_t wl) {
     size_t n = strlen(path);
-    char *file = n > 12 && !strcmp(path + n - 12, ".safetensors") ? xstrdup(path) : xasprintf("%s/model.safetensors", path);
-    size_t len;
-    char *data = util_read_file(file, &len);
-    if (!data) {
-        snprintf(why, wl, "%s: cannot read: %s", file, strerror(errno));
-        free(file);
-        return NULL;
-    }
-    char inner[400];
-    gpt_t *m = NULL;
-    st_file_t f;
-    if (st_parse(data, len, &f, inner, sizeof inner) == 0) {
-        gpt_config_t c;
-        char *dir = xstrdup(file), *slash = strrchr(dir, '/');
+    int is_file = n > 12 && !strcmp(path + n - 12, ".safetensors");
+    char *dir = xstrdup(path);
+    if (is_file) {
+        char *slash = strrchr(dir, '/');
         if (slash) *slash = '\0';
         else snprintf(dir, strlen(dir) + 1, ".");
-        int has_json = st_meta(&f, "policy") ? 1 : s_read_config_json(dir, &c, inner, sizeof inner);
-        if (has_json >= 0) m = s_from_file(&f, has_json == 0 ? &c : NULL, version_out, inner, sizeof inner);
-        free(dir);
-        st_free(&f);
     }
-    if (!m) snprintf(why, wl, "%s: %s", file, inner);
-    free(data);
-    free(file);
+    char *index = xasprintf("%s/model.safetensors.index.json", dir), *cfg = xasprintf("%s/config.json", dir);
+    gpt_t *m = NULL;
+    gpt_config_t c;
+    if (!is_file && util_file_exists(index)) { /* sharded: only transformers writes these */
+        if (s_read_config_json(dir, &c, why, wl) == 0) m = s_load(&c, NULL, NULL, 0, dir, why, wl);
+        if (m && version_out) *version_out = 0;
+    } else {
+        char *file = is_file ? xstrdup(path) : xasprintf("%s/model.safetensors", dir);
+        st_mapped_t f;
+        if (st_map(file, &f, why, wl) == 0) {
+            const st_file_t *files[1] = {&f.f};
+            const char *names[1] = {file};
+            char inner[400];
+            if (st_meta(&f.f, "policy") || !util_file_exists(cfg)) { /* spar's own: the config is in the metadata */
+                m = s_from_spar_file(&f.f, version_out, inner, sizeof inner);
+                if (!m) snprintf(why, wl, "%s: %s", file, inner);
+            } else if (s_read_config_json(dir, &c, why, wl) == 0) { /* from transformers */
+                m = s_load(&c, files, names, 1, NULL, inner, sizeof inner);
+                if (!m) snprintf(why, wl, "%s%s%s", strstr(inner, file) ? "" : file, strstr(inner, file) ? "" : ": ", inner);
+                if (m && version_out) *version_out = s_version(&f.f);
+            }
+            st_unmap(&f);
+        }
+        free(file);
+    }
+    free(index);
+    free(cfg);
+    free(dir);
     return m;
 }

@@ -4,8 +4,80 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- vector-friendly helpers ------------------------------------------------------------ */
+
+/* exp(x) for x in about [-87, 88] (clamped outside: under 2e-38 or over 1.6e38), to ~1e-7
+ * relative: x = n ln2 + r, |r| <= ln2/2, exp(r) by Cephes' polynomial, 2^n put in the exponent
+ * bits. Unlike libm's expf it inlines, so every loop over it vectorises (the profile had GELU
+ * and the softmaxes in scalar expf calls). Written for this file's -ffast-math: n is rounded by
+ * adding 1.5 * 2^23 and read back from the bits (the usual subtraction would be folded away,
+ * and a float-to-int conversion after the clamp stops the vectoriser), and ln2 is split in two
+ * fmaf steps (Cody and Waite), which reassociation leaves alone. */
+static inline float fast_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    union {
+        float f;
+        int32_t i;
+    } t = {.f = x * 1.44269504088896341f + 12582912.0f}, scale;
+    int32_t ni = t.i - 0x4B400000;
+    float n = (float)ni;
+    float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, x));
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    scale.i = (ni + 127) << 23;
+    return p * scale.f;
+}
+
+/* The maximum over LANES partial maxima, which the compiler keeps in one vector register (a
+ * float maximum is no reduction it vectorises while NaNs keep their meaning; sums are, under
+ * this file's -ffast-math). */
+#define LANES 16
+
+static float row_max(const float *a, int n) {
+    float m[LANES], r = -INFINITY;
+    int i = 0;
+    for (int j = 0; j < LANES; j++) m[j] = -INFINITY;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) m[j] = a[i + j] > m[j] ? a[i + j] : m[j];
+    for (; i < n; i++) r = a[i] > r ? a[i] : r;
+    for (int j = 0; j < LANES; j++) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+/* sum of exp(a[i] - shift) */
+static float exp_sum(const float *a, int n, float shift) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += fast_expf(a[i] - shift);
+    return s;
+}
+
+/* a[0..n) = softmax(a); entries at -INFINITY (hidden keys) get exactly 0 */
+static void softmax_row(float *a, int n) {
+    float m = row_max(a, n), sum = 0;
+    for (int i = 0; i < n; i++) a[i] = a[i] == -INFINITY ? 0.0f : fast_expf(a[i] - m);
+    for (int i = 0; i < n; i++) sum += a[i];
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) a[i] *= inv;
+}
+
+/* One row of the softmax's backward in place: d[u] = a[u] (d[u] - sum(a d)) scale for u < n,
+ * then 0 up to width (keys no query of the row sees). */
+static void softmax_row_backward(float *d, const float *a, int n, int width, float scale) {
+    float dot = 0;
+    for (int i = 0; i < n; i++) dot += a[i] * d[i];
+    for (int i = 0; i < n; i++) d[i] = a[i] * (d[i] - dot) * scale;
+    for (int i = n; i < width; i++) d[i] = 0;
+}
 
 void encoder_forward(float *out, const int *tokens, const int *pos, const float *wte, const float *wpe, int B, int T,
                      int C) {
@@ -79,19 +151,45 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C, 1.0f, inp, C, w, OC, bias ? 1.0f : 0.0f, out, OC);
 }
 
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
-                     int N, int C, int OC) {
-    /* dinp (N, C) += dout (N, OC) @ w^T;  dw (C, OC) += inp^T @ dout */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, OC, 1.0f, dout, OC, w, OC, 1.0f, dinp, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
-    if (dbias)
-        for (int n = 0; n < N; n++)
-            for (int o = 0; o < OC; o++) dbias[o] += dout[(size_t)n * OC + o];
+void matmul_forward_residual(float *out, const float *res, const float *inp, const float *w, const float *bias, int N,
+                             int C, int OC) {
+    for (int n = 0; n < N; n++) { /* the residual and the bias first, then the product on top (beta 1) */
+        float *o = out + (size_t)n * OC;
+        const float *r = res + (size_t)n * OC;
+        for (int i = 0; i < OC; i++) o[i] = r[i] + bias[i];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, C, 1.0f, inp, C, w, OC, 1.0f, out, OC);
 }
 
-/* Per (sequence, head), three GEMMs: scores S = scale Q K^T (T x T, the masked part computed and
- * then zeroed: cheaper than a loop over the triangle), a softmax over each row's visible keys,
- * out = S V. q, k and v are read in place from qkv (row stride 3C). */
+/* dinp (N, C) = beta dinp + dout (N, OC) @ w^T;  dw (C, OC) += inp^T @ dout;  dbias += column sums */
+static void s_matmul_backward(float beta, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                              const float *w, int N, int C, int OC) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, OC, 1.0f, dout, OC, w, OC, beta, dinp, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, OC);
+    if (dbias)
+        for (int n = 0; n < N; n++) {
+            const float *d = dout + (size_t)n * OC;
+            for (int o = 0; o < OC; o++) dbias[o] += d[o];
+        }
+}
+
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                     int N, int C, int OC) {
+    s_matmul_backward(1.0f, dinp, dw, dbias, dout, inp, w, N, C, OC);
+}
+
+void matmul_backward_set(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+                         int N, int C, int OC) {
+    s_matmul_backward(0.0f, dinp, dw, dbias, dout, inp, w, N, C, OC);
+}
+
+/* Rows of attention scores are done in blocks of ATT_BLOCK queries: a block's queries see keys up
+ * to its last row only, so each GEMM stops there (about 5/8 of the full square at T = 256). */
+#define ATT_BLOCK 64
+
+/* The (B, NH, T, T) scores in blocks of query rows [t0, t1): S = scale Q K^T over keys < t1, a
+ * softmax over each row's visible keys (the rest of the row is 0), out = S V over keys < t1. q,
+ * k and v are read in place from qkv (row stride 3C). */
 void attention_forward(float *out, float *att, const float *qkv, const int *seg, int B, int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
@@ -100,69 +198,79 @@ void attention_forward(float *out, float *att, const float *qkv, const int *seg,
             const float *q = qkv + (size_t)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
             const int *sg = seg ? seg + (size_t)b * T : NULL;
             float *S = att + ((size_t)b * NH + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, S, T);
-            for (int t = 0; t < T; t++) {
-                float *a = S + (size_t)t * T, maxv = -INFINITY, sum = 0;
-                for (int u = 0; u <= t; u++) /* causal; with segments, another branch is hidden too */
-                    if (!(sg && sg[u] != 0 && sg[u] != sg[t]) && a[u] > maxv) maxv = a[u];
-                for (int u = 0; u <= t; u++)
-                    sum += (a[u] = sg && sg[u] != 0 && sg[u] != sg[t] ? 0.0f : expf(a[u] - maxv));
-                float inv = 1.0f / sum;
-                for (int u = 0; u <= t; u++) a[u] *= inv;
-                for (int u = t + 1; u < T; u++) a[u] = 0; /* the future gets no weight */
+            for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+                int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T, n = t1 - t0;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, t1, hs, scale, q + (size_t)t0 * 3 * C, 3 * C, k,
+                            3 * C, 0.0f, S + (size_t)t0 * T, T);
+                for (int t = t0; t < t1; t++) {
+                    float *a = S + (size_t)t * T;
+                    if (sg) /* with segments, another branch is hidden too */
+                        for (int u = 0; u <= t; u++)
+                            if (sg[u] != 0 && sg[u] != sg[t]) a[u] = -INFINITY;
+                    softmax_row(a, t + 1);
+                    memset(a + t + 1, 0, sizeof(float) * (size_t)(T - t - 1)); /* the future gets no weight */
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, t1, 1.0f, S + (size_t)t0 * T, T, v, 3 * C,
+                            0.0f, out + ((size_t)b * T + t0) * C + h * hs, C);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, 3 * C, 0.0f,
-                        out + (size_t)b * T * C + h * hs, C);
         }
 }
 
-/* The same GEMMs backwards: dS = dout V^T, dV += S^T dout, the softmax's backward in place
- * (dpre = S (dS - rowsum(S dS)) scale; hidden keys have S = 0 and get nothing), dQ += dpre K,
- * dK += dpre^T Q. datt is scratch (T x T per sequence and head). */
+/* The same blocks backwards, the last first (it reaches every key, so it can overwrite dK and dV
+ * and the earlier blocks add to them): dS = dout V^T, dV += S^T dout, the softmax's backward in
+ * place (dpre = S (dS - rowsum(S dS)) scale; hidden keys have S = 0 and get nothing), dQ = dpre K,
+ * dK += dpre^T Q. */
 void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
                         int T, int C, int NH) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
+    int last = (T - 1) / ATT_BLOCK * ATT_BLOCK;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             size_t base = (size_t)b * T * 3 * C + h * hs;
             const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
             float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
             const float *dO = dout + (size_t)b * T * C + h * hs, *S = att + ((size_t)b * NH + h) * T * T;
-            float *dS = datt + ((size_t)b * NH + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dS, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, dO, C, 1.0f, dv, 3 * C);
-            for (int t = 0; t < T; t++) {
-                const float *a = S + (size_t)t * T;
-                float *d = dS + (size_t)t * T, dot = 0;
-                for (int u = 0; u <= t; u++) dot += a[u] * d[u];
-                for (int u = 0; u <= t; u++) d[u] = a[u] * (d[u] - dot) * scale;
-                for (int u = t + 1; u < T; u++) d[u] = 0;
+            for (int t0 = last; t0 >= 0; t0 -= ATT_BLOCK) {
+                int t1 = t0 + ATT_BLOCK < T ? t0 + ATT_BLOCK : T, n = t1 - t0;
+                float beta = t0 == last ? 0.0f : 1.0f, *dS = datt; /* (n, t1) */
+                const float *dOb = dO + (size_t)t0 * C, *Sb = S + (size_t)t0 * T;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, t1, hs, 1.0f, dOb, C, v, 3 * C, 0.0f, dS, t1);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, hs, n, 1.0f, Sb, T, dOb, C, beta, dv, 3 * C);
+                for (int t = t0; t < t1; t++)
+                    softmax_row_backward(dS + (size_t)(t - t0) * t1, Sb + (size_t)(t - t0) * T, t + 1, t1, scale);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hs, t1, 1.0f, dS, t1, k, 3 * C, 0.0f,
+                            dq + (size_t)t0 * 3 * C, 3 * C);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, hs, n, 1.0f, dS, t1, q + (size_t)t0 * 3 * C,
+                            3 * C, beta, dk, 3 * C);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, 3 * C, 1.0f, dq, 3 * C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, 3 * C, 1.0f, dk, 3 * C);
         }
 }
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2 / pi) */
 
 /* GPT-2's tanh GELU, 0.5 x (1 + tanh u), written as x sigmoid(2u): the same function with one
- * expf instead of tanhf (which is much slower). u = sqrt(2/pi) (x + 0.044715 x^3). */
+ * exponential instead of a tanh. u = sqrt(2/pi) (x + 0.044715 x^3). */
 void gelu_forward(float *out, const float *inp, int N) {
     for (int i = 0; i < N; i++) {
         float x = inp[i], u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        out[i] = x / (1.0f + expf(-2.0f * u));
+        out[i] = x / (1.0f + fast_expf(-2.0f * u));
     }
 }
 
 /* d/dx [x s] with s = sigmoid(2u): s + x s (1 - s) 2 u' */
+static inline float s_gelu_grad(float x) {
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    float sg = 1.0f / (1.0f + fast_expf(-2.0f * u));
+    return sg + x * sg * (1.0f - sg) * 2.0f * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
-    for (int i = 0; i < N; i++) {
-        float x = inp[i], u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        float sg = 1.0f / (1.0f + expf(-2.0f * u));
-        float grad = sg + x * sg * (1.0f - sg) * 2.0f * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += grad * dout[i];
-    }
+    for (int i = 0; i < N; i++) dinp[i] += s_gelu_grad(inp[i]) * dout[i];
+}
+
+void gelu_backward_inplace(float *d, const float *inp, int N) {
+    for (int i = 0; i < N; i++) d[i] *= s_gelu_grad(inp[i]);
 }
 
 void residual_forward(float *out, const float *a, const float *b, int N) {
@@ -176,15 +284,19 @@ void residual_backward(float *da, float *db, const float *dout, int N) {
     }
 }
 
+void logsoftmax_lse(float *lse, const float *logits, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float m = row_max(z, V);
+        lse[n] = m + logf(exp_sum(z, V, m));
+    }
+}
+
 void logsoftmax_forward(float *logp, const float *logits, int N, int V) {
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
-        float *o = logp + (size_t)n * V;
-        float m = -INFINITY;
-        for (int v = 0; v < V; v++) m = fmaxf(m, z[v]);
-        double s = 0;
-        for (int v = 0; v < V; v++) s += exp((double)(z[v] - m));
-        float lse = m + (float)log(s);
+        float lse, *o = logp + (size_t)n * V;
+        logsoftmax_lse(&lse, z, 1, V);
         for (int v = 0; v < V; v++) o[v] = z[v] - lse;
     }
 }
@@ -194,8 +306,13 @@ void logsoftmax_backward(float *dlogits, const float *logp, const int *row, cons
     for (int i = 0; i < n; i++) {
         if (target[i] < 0 || g[i] == 0.0f) continue;
         const float *lp = logp + (size_t)row[i] * V;
-        float *d = dlogits + (size_t)row[i] * V;
-        for (int v = 0; v < V; v++) d[v] -= g[i] * expf(lp[v]);
-        d[target[i]] += g[i];
+        float *d = dlogits + (size_t)row[i] * V, gi = g[i];
+        for (int v = 0; v < V; v++) d[v] -= gi * fast_expf(lp[v]);
+        d[target[i]] += gi;
     }
+}
+
+void logsoftmax_grad_inplace(float *z, float lse, int target, float g, int V) {
+    for (int v = 0; v < V; v++) z[v] = -g * fast_expf(z[v] - lse);
+    z[target] += g;
 }

@@ -12,6 +12,13 @@
 #include "common/gpt_ops.h"
 #include "common/util.h"
 
+static int s_is_eos(const gpt_sample_opts_t *o, int t) {
+    if (o->n_eos == 0) return t == GPT_EOT;
+    for (int i = 0; i < o->n_eos; i++)
+        if (o->eos[i] == t) return 1;
+    return 0;
+}
+
 typedef struct {
     int B, L, NH, hs, ctx;
     float *k, *v; /* (L, B, NH, ctx, hs) */
@@ -178,7 +185,7 @@ int gpt_generate_mixture(gpt_t *m, gpt_t *ref, double mix, const int *const *pro
             out_tokens[(size_t)b * o->max_new + out_len[b]] = t;
             out_logprobs[(size_t)b * o->max_new + out_len[b]] = logp[t];
             out_len[b]++;
-            if (t == GPT_EOT || out_len[b] >= o->max_new || next_pos >= c->ctx) {
+            if (s_is_eos(o, t) || out_len[b] >= o->max_new || next_pos >= c->ctx) {
                 done[b] = 1;
                 continue;
             }

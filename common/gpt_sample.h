@@ -13,7 +13,9 @@ typedef struct {
     double temperature; /* 0: greedy */
     int top_k;          /* 0: off */
     double top_p;       /* 1: off */
-    int max_new;        /* tokens to generate at most (generation also stops at GPT_EOT or ctx) */
+    int max_new;        /* tokens to generate at most (generation also stops at an EOS id or ctx) */
+    const int *eos;     /* the ids that end a sequence (n_eos 0: GPT_EOT, the byte-level model's) */
+    int n_eos;
 } gpt_sample_opts_t;
 
 /* Generates for B sequences. prompts[b] has plen[b] >= 1 tokens. out_tokens and out_logprobs

@@ -20,6 +20,9 @@ hf_tokenizer_t *hf_tokenizer_from_json(const char *json, size_t len, const char 
 /* From GPT-2's vocab.json (encoder.json) and merges.txt (vocab.bpe) files. */
 hf_tokenizer_t *hf_tokenizer_from_gpt2_files(const char *vocab_json, const char *merges_txt, char *why,
                                              size_t whylen);
+/* The same from those two files' text (vlen and mlen bytes). */
+hf_tokenizer_t *hf_tokenizer_from_gpt2_text(const char *vocab_json, size_t vlen, const char *merges_txt, size_t mlen,
+                                            char *why, size_t whylen);
 void hf_tokenizer_free(hf_tokenizer_t **t);
 
 /* Ids of text (len bytes, UTF-8), with the post-processor's special tokens (BOS, ...) when

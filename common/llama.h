@@ -107,6 +107,14 @@ const float *llama_hidden(const llama_t *m);
 /* After llama_forward: adds the gradient of sum(dh * hidden) into the parameters. */
 void llama_backward_hidden(llama_t *m, const float *dh);
 
+/* Bytes held for activations and scratch at the shapes of the last llama_forward (0 before
+ * one): the trunk's activations (B*T times d_model, d_ff and n_head*T for the attention) and
+ * one head chunk (chunk * (V + 2 d_model)); never B*T*V. */
+size_t llama_activation_bytes(const llama_t *m);
+/* Predicted positions per output-head chunk (rows <= 0: the default, about 64 MB of logits,
+ * at most 256 rows). Results do not depend on it beyond float rounding. */
+void llama_set_head_chunk(llama_t *m, int rows);
+
 /* Full logits of n positions (flat, as llama_pred_t.at) into out (n, V): for tests and tools that
  * need them; the caller bounds n. */
 void llama_logits_at(llama_t *m, const int *at, int n, float *out);

@@ -11,7 +11,7 @@
 #include "common/policy_backend.h"
 #include "common/util.h"
 
-static const policy_ops_t *const s_backends[] = {&policy_tabular_ops, &policy_gpt_ops};
+static const policy_ops_t *const s_backends[] = {&policy_tabular_ops, &policy_gpt_ops, &policy_hf_ops};
 
 policy_t *policy_wrap(const policy_ops_t *ops, void *state) {
     policy_t *p = xmalloc(sizeof *p);

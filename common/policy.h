@@ -1,6 +1,7 @@
 /* policy — an opaque policy and what can be done with it, whatever its backend: `tabular` (a
- * softmax over n actions per prompt, exact doubles, for matrix games; common/policy_tabular.c)
- * and `gpt` (the GPT-2 model of common/gpt.h over byte tokens; common/policy_gpt.c). Actors draw
+ * softmax over n actions per prompt, exact doubles, for matrix games; common/policy_tabular.c),
+ * `gpt` (spar's byte-level GPT-2) and `hf` (a Hugging Face model with its tokenizer), both
+ * language models of common/lm.h (common/policy_lm.c). Actors draw
  * responses with policy_generate; the learner computes sequence log-probs of (prompt, response)
  * with policy_logprobs, back-propagates dL/dlogpi with policy_backward_seqs and steps an
  * optimiser on policy_view; both load the same weights from one serialised blob (safetensors).
@@ -15,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/gpt.h"
+#include "common/lm.h"
 #include "common/rng.h"
 
 typedef struct policy policy_t;
@@ -55,7 +57,9 @@ typedef struct {
 
 /* Tabular policy: softmax(logits[prompt]) over n actions, logits 0. */
 policy_t *policy_tabular_new(int prompts, int n);
-/* GPT policy owning the model m. */
+/* A language-model policy owning m (any family of common/lm.h). */
+policy_t *policy_lm_new(lm_t *m);
+/* The byte-level GPT policy owning m (policy_lm_new(lm_from_gpt(m))). */
 policy_t *policy_gpt_new(gpt_t *m);
 
 policy_t *policy_clone(const policy_t *p);
@@ -65,7 +69,7 @@ void policy_copy(policy_t *dst, const policy_t *src);
 void policy_swap(policy_t *a, policy_t *b);
 void policy_destroy(policy_t **p);
 void policy_zero_grad(policy_t *p);
-/* The backend's name, "tabular" | "gpt" (the metadata "policy" of its blobs). */
+/* The backend's name, "tabular" | "gpt" | "hf" (the metadata "policy" of its blobs). */
 const char *policy_kind(const policy_t *p);
 policy_view_t policy_view(const policy_t *p);
 /* y's parameters := a * x's + b * y's, element by element in double (same backend and shape). */
@@ -115,7 +119,9 @@ double policy_logprob(const policy_t *p, int prompt, const uint32_t *tokens, int
 /* tabular: adds dL/dlogpi * d logpi / d params into the gradients. */
 void policy_backward(policy_t *p, int prompt, const uint32_t *tokens, int n_tokens, double dlp);
 
-/* gpt: the model (owned by the policy), for what only a gpt has (its Hugging Face folder). */
+/* gpt, hf: the language model (owned by the policy). */
+lm_t *policy_lm(policy_t *p);
+/* gpt, hf: its GPT-2 model, or NULL for another family. */
 gpt_t *policy_gpt_model(policy_t *p);
 /* gpt: the rows of the packed batch of the last policy_logprobs (0 when nothing was valid). */
 int policy_gpt_batch_rows(const policy_t *p);

@@ -40,7 +40,8 @@ struct policy_ops {
 };
 
 extern const policy_ops_t policy_tabular_ops;
-extern const policy_ops_t policy_gpt_ops;
+extern const policy_ops_t policy_gpt_ops; /* the byte-level GPT (common/policy_lm.c) */
+extern const policy_ops_t policy_hf_ops;  /* Hugging Face models (common/policy_lm.c) */
 
 /* A policy of the given backend around its state (taken over). */
 policy_t *policy_wrap(const policy_ops_t *ops, void *state);

@@ -1,10 +1,16 @@
-/* safetensors — see safetensors.h. JSON through jansson. */
+/* safetensors — see safetensors.h. JSON through jansson; big files through mmap. */
 #include "common/safetensors.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/digest.h"
 #include "common/util.h"
@@ -157,10 +163,45 @@ const char *st_meta(const st_file_t *f, const char *key) {
     return NULL;
 }
 
-void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
-                   const char *const *meta_values, int n_meta, size_t *len_out) {
+/* The header (8-byte length, JSON, spaces to an 8-byte boundary) of tensors stored as dtype
+ * (NULL: each its own) at element size esz (0: each its own), with the metadata and the data
+ * digest hex. Returns it malloc'd, its length in *len and the data length in *data_len. */
+static uint8_t *s_header(const st_tensor_t *tensors, int n, const char *const *meta_keys,
+                         const char *const *meta_values, int n_meta, const char *hex, const char *dtype,
+                         size_t *len, size_t *data_len) {
     json_t *root = json_object(), *meta = json_object();
     for (int i = 0; i < n_meta; i++) json_object_set_new(meta, meta_keys[i], json_string(meta_values[i]));
+    json_object_set_new(meta, ST_DIGEST_KEY, json_string(hex));
+    json_object_set_new(root, "__metadata__", meta);
+    size_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        const st_tensor_t *t = &tensors[i];
+        size_t nbytes = dtype ? st_count(t) * st_dtype_size(dtype) : t->nbytes;
+        json_t *shape = json_array();
+        for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+        json_t *entry = json_object();
+        json_object_set_new(entry, "dtype", json_string(dtype ? dtype : t->dtype));
+        json_object_set_new(entry, "shape", shape);
+        json_object_set_new(entry, "data_offsets", json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + nbytes)));
+        json_object_set_new(root, t->name, entry);
+        offset += nbytes;
+    }
+    char *header = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    size_t hlen = strlen(header);
+    size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
+    uint8_t *out = xmalloc(8 + padded);
+    for (int i = 0; i < 8; i++) out[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    memcpy(out + 8, header, hlen);
+    memset(out + 8 + hlen, ' ', padded - hlen);
+    free(header);
+    *len = 8 + padded;
+    *data_len = offset;
+    return out;
+}
+
+void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
+                   const char *const *meta_values, int n_meta, size_t *len_out) {
     uint8_t d[DIGEST_BYTES];
     char hex[2 * DIGEST_BYTES + 1];
     digest_state_t ds;
@@ -168,36 +209,174 @@ void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_ke
     for (int i = 0; i < n; i++) digest_update(&ds, tensors[i].data, tensors[i].nbytes);
     digest_end(&ds, d);
     digest_hex(d, hex);
-    json_object_set_new(meta, ST_DIGEST_KEY, json_string(hex));
-    json_object_set_new(root, "__metadata__", meta);
-    size_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        const st_tensor_t *t = &tensors[i];
-        json_t *shape = json_array();
-        for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
-        json_t *entry = json_object();
-        json_object_set_new(entry, "dtype", json_string(t->dtype));
-        json_object_set_new(entry, "shape", shape);
-        json_object_set_new(entry, "data_offsets",
-                            json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + t->nbytes)));
-        json_object_set_new(root, t->name, entry);
-        offset += t->nbytes;
-    }
-    char *header = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    size_t hlen = strlen(header);
-    size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned */
-    size_t total = 8 + padded + offset;
-    uint8_t *blob = xmalloc(total);
-    for (int i = 0; i < 8; i++) blob[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    memcpy(blob + 8, header, hlen);
-    memset(blob + 8 + hlen, ' ', padded - hlen);
+    size_t hlen, dlen;
+    uint8_t *header = s_header(tensors, n, meta_keys, meta_values, n_meta, hex, NULL, &hlen, &dlen);
+    uint8_t *blob = xmalloc(hlen + dlen);
+    memcpy(blob, header, hlen);
     free(header);
-    uint8_t *p = blob + 8 + padded;
+    uint8_t *p = blob + hlen;
     for (int i = 0; i < n; i++) {
         memcpy(p, tensors[i].data, tensors[i].nbytes);
         p += tensors[i].nbytes;
     }
-    *len_out = total;
+    *len_out = hlen + dlen;
     return blob;
+}
+
+size_t st_count(const st_tensor_t *t) {
+    size_t c = 1;
+    for (int d = 0; d < t->ndim; d++) c *= (size_t)t->shape[d];
+    return c;
+}
+
+/* ---- 16-bit floats ---------------------------------------------------------------------- */
+
+static float s_bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float st_bf16_to_f32(uint16_t h) { return s_bits_f32((uint32_t)h << 16); /* BF16 is F32's top half */ }
+
+float st_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in F32 */
+        float v = ldexpf((float)mant, -24);
+        return sign ? -v : v;
+    }
+    if (exp == 31) return s_bits_f32(sign | 0x7f800000u | (mant << 13)); /* inf, or NaN keeping its payload */
+    return s_bits_f32(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+}
+
+uint16_t st_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040); /* NaN: quiet, never rounded to inf */
+    u += 0x7fffu + ((u >> 16) & 1); /* round to nearest, ties to the even half */
+    return (uint16_t)(u >> 16);
+}
+
+int st_to_f32(const st_tensor_t *t, float *out) {
+    size_t n = st_count(t);
+    const uint8_t *p = t->data;
+    if (!strcmp(t->dtype, "F32")) {
+        memcpy(out, p, n * 4); /* the file's data may be unaligned for floats */
+    } else if (!strcmp(t->dtype, "BF16") || !strcmp(t->dtype, "F16")) {
+        int bf = t->dtype[0] == 'B';
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
+            out[i] = bf ? st_bf16_to_f32(h) : st_f16_to_f32(h);
+        }
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- big files -------------------------------------------------------------------------- */
+
+int st_map(const char *path, st_mapped_t *out, char *why, size_t wl) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(why, wl, "%s: cannot read: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (st.st_size < 8) {
+        close(fd);
+        snprintf(why, wl, "%s: shorter than the 8-byte header length", path);
+        return -1;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd); /* the mapping keeps the file */
+    if (map == MAP_FAILED) {
+        snprintf(why, wl, "%s: cannot map: %s", path, strerror(errno));
+        return -1;
+    }
+    madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL); /* read front to back: digest, then tensors */
+    char inner[400];
+    if (st_parse(map, (size_t)st.st_size, &out->f, inner, sizeof inner) != 0) {
+        munmap(map, (size_t)st.st_size);
+        snprintf(why, wl, "%s: %s", path, inner);
+        return -1;
+    }
+    out->map = map;
+    out->len = (size_t)st.st_size;
+    return 0;
+}
+
+void st_unmap(st_mapped_t *m) {
+    st_free(&m->f);
+    if (m->map) munmap(m->map, m->len);
+    memset(m, 0, sizeof *m);
+}
+
+/* A tensor's bytes as stored: itself, or (bf16) chunks of it narrowed, fed to `each`. */
+#define ST_CHUNK 16384
+typedef int (*s_sink)(void *ctx, const void *p, size_t n);
+static int s_emit(const st_tensor_t *t, int bf16, s_sink each, void *ctx) {
+    if (!bf16) return each(ctx, t->data, t->nbytes);
+    size_t n = st_count(t);
+    uint8_t buf[2 * ST_CHUNK];
+    for (size_t i = 0; i < n; i += ST_CHUNK) {
+        size_t k = n - i < ST_CHUNK ? n - i : ST_CHUNK;
+        for (size_t j = 0; j < k; j++) {
+            float f;
+            memcpy(&f, (const uint8_t *)t->data + 4 * (i + j), 4);
+            uint16_t h = st_f32_to_bf16(f);
+            buf[2 * j] = (uint8_t)h, buf[2 * j + 1] = (uint8_t)(h >> 8);
+        }
+        int rc = each(ctx, buf, 2 * k);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int s_digest_sink(void *ctx, const void *p, size_t n) {
+    digest_update(ctx, p, n);
+    return 0;
+}
+
+static int s_write_all(int fd, const void *data, size_t len) {
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -errno;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int s_fd_sink(void *ctx, const void *p, size_t n) { return s_write_all(*(int *)ctx, p, n); }
+
+int st_write(const char *path, const st_tensor_t *tensors, int n, const char *const *meta_keys,
+             const char *const *meta_values, int n_meta, int bf16, char *why, size_t wl) {
+    for (int i = 0; bf16 && i < n; i++)
+        if (strcmp(tensors[i].dtype, "F32") != 0) {
+            snprintf(why, wl, "%s: tensor %s is %s; only F32 tensors are stored as BF16", path, tensors[i].name, tensors[i].dtype);
+            return -EINVAL;
+        }
+    /* two passes over the data: the digest goes in the header, which comes first */
+    uint8_t d[DIGEST_BYTES];
+    char hex[2 * DIGEST_BYTES + 1];
+    digest_state_t ds;
+    digest_begin(&ds);
+    for (int i = 0; i < n; i++) s_emit(&tensors[i], bf16, s_digest_sink, &ds);
+    digest_end(&ds, d);
+    digest_hex(d, hex);
+    size_t hlen, dlen;
+    uint8_t *header = s_header(tensors, n, meta_keys, meta_values, n_meta, hex, bf16 ? "BF16" : NULL, &hlen, &dlen);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc = fd < 0 ? -errno : 0;
+    if (rc == 0) rc = s_write_all(fd, header, hlen);
+    for (int i = 0; rc == 0 && i < n; i++) rc = s_emit(&tensors[i], bf16, s_fd_sink, &fd);
+    if (rc == 0 && fsync(fd) != 0) rc = -errno;
+    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = -errno;
+    free(header);
+    if (rc != 0) snprintf(why, wl, "%s: cannot write: %s", path, strerror(-rc));
+    return rc;
 }

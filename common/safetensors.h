@@ -44,5 +44,39 @@ void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_ke
 
 /* Element size of a dtype, 0 when unknown. */
 size_t st_dtype_size(const char *dtype);
+/* Elements of a tensor (the product of its shape). */
+size_t st_count(const st_tensor_t *t);
+
+/* ---- 16-bit floats ------------------------------------------------------------------------
+ * F16 and BF16 widen to F32 exactly (every value, subnormals, infinities and NaN payloads);
+ * F32 narrows to BF16 rounding to nearest, ties to even, as torch's .to(torch.bfloat16) does
+ * (NaN stays a quiet NaN of the same sign). */
+float st_bf16_to_f32(uint16_t h);
+float st_f16_to_f32(uint16_t h);
+uint16_t st_f32_to_bf16(float f);
+/* A tensor's elements (F32, F16 or BF16, little-endian, any alignment) as F32 into out, which
+ * holds st_count(t) floats. Returns 0, or -1 for another dtype (out untouched). */
+int st_to_f32(const st_tensor_t *t, float *out);
+
+/* ---- big files ----------------------------------------------------------------------------
+ * A file mapped read-only into memory and parsed (the digest checked as st_parse does): its
+ * tensors point into the mapping, so a multi-GB checkpoint costs page cache, not a malloc'd
+ * copy. */
+typedef struct {
+    st_file_t f;
+    void *map;
+    size_t len;
+} st_mapped_t;
+
+/* Returns 0, or -1 with the reason (naming path) in why. */
+int st_map(const char *path, st_mapped_t *out, char *why, size_t whylen);
+void st_unmap(st_mapped_t *m);
+
+/* Writes the tensors to path as one safetensors file, streamed (no blob of the whole file in
+ * memory), with the metadata pairs and the data digest (ST_DIGEST_KEY), then fsyncs it. Not
+ * atomic by itself: write into a temporary name or folder and rename. bf16 != 0: every tensor
+ * must be F32 and is stored as BF16 (st_f32_to_bf16). Returns 0 or -errno with why. */
+int st_write(const char *path, const st_tensor_t *tensors, int n, const char *const *meta_keys,
+             const char *const *meta_values, int n_meta, int bf16, char *why, size_t whylen);
 
 #endif

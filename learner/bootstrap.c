@@ -11,7 +11,7 @@
 #include <zmq.h>
 
 #include "common/conn_guard.h"
-#include "common/gpt_io.h"
+#include "common/lm.h"
 #include "common/log.h"
 #include "common/wire_socket.h"
 #include "common/util.h"
@@ -131,10 +131,10 @@ void learner_teardown(learner_service_t *L) {
  * exit status. */
 static int s_gpt_initial(learner_service_t *L) {
     const spar_config_t *cfg = L->cfg;
-    gpt_t *m = NULL;
+    lm_t *m = NULL;
     char why[512];
     if (cfg->policy.init == INIT_CHECKPOINT) {
-        if (!(m = gpt_load(cfg->policy.checkpoint, NULL, why, sizeof why))) {
+        if (!(m = lm_load_dir(cfg->policy.checkpoint, NULL, why, sizeof why))) {
             log_error("policy.checkpoint %s: %s", cfg->policy.checkpoint, why);
             return 2;
         }
@@ -144,18 +144,15 @@ static int s_gpt_initial(learner_service_t *L) {
         int st;
         if (!(m = sft_train(cfg, &st))) return st;
         char *dir = xasprintf("%s/sft", L->files.dir);
-        int rc = gpt_save(m, dir, 0);
-        if (rc != 0) log_warn("cannot write %s: %s", dir, strerror(-rc));
+        if (lm_save_dir(m, dir, 0, 0, why, sizeof why) != 0) log_warn("cannot write %s: %s", dir, why);
         else log_info("initial policy written to %s", dir);
         free(dir);
     } else {
         gpt_config_t gc = {(int)cfg->gpt.n_layer, (int)cfg->gpt.n_head, (int)cfg->gpt.d_model, (int)cfg->gpt.ctx, GPT_VOCAB};
-        m = gpt_new(&gc, (unsigned long long)cfg->run.seed);
+        m = lm_from_gpt(gpt_new(&gc, (unsigned long long)cfg->run.seed));
     }
-    const gpt_config_t *c = gpt_config(m);
-    log_info("gpt policy: %d layers, %d heads, d %d, ctx %d, %.2f M parameters", c->n_layer, c->n_head, c->d_model,
-             c->ctx, gpt_n_params(m) / 1e6);
-    L->core.theta = policy_gpt_new(m);
+    log_info("policy: %s", lm_describe(m));
+    L->core.theta = policy_lm_new(m);
     return 0;
 }
 

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/gpt.h"
-#include "common/gpt_io.h"
+#include "common/lm.h"
 #include "common/log.h"
 #include "common/safetensors.h"
 #include "common/util.h"
@@ -75,10 +74,10 @@ int ckpt_write(const learner_core_t *core, const char *run_dir, const uint8_t *p
                const ckpt_counters_t *c) {
     int rc = s_write_state(core, run_dir, c);
     if (rc != 0) return rc;
-    if (core->gpt) { /* a folder in the Hugging Face layout: model.safetensors + config.json */
-        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, run_dir, c->iteration);
-        rc = gpt_save(policy_gpt_model(core->theta), dir, c->version);
-        if (rc != 0) log_error("cannot write %s: %s", dir, strerror(-rc));
+    if (core->gpt) { /* a folder in the Hugging Face layout: weights, config.json, tokenizer */
+        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, run_dir, c->iteration), why[400];
+        rc = lm_save_dir(policy_lm(core->theta), dir, c->version, 0, why, sizeof why);
+        if (rc != 0) log_error("cannot write %s: %s", dir, why);
         free(dir);
         return rc;
     }
@@ -90,6 +89,13 @@ int ckpt_write(const learner_core_t *core, const char *run_dir, const uint8_t *p
 }
 
 policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, uint64_t *version, char *why, size_t wl) {
+    if (gpt) { /* the folder, whatever the family */
+        char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, run_dir, t), inner[400];
+        lm_t *m = lm_load_dir(dir, version, inner, sizeof inner);
+        if (!m) snprintf(why, wl, "%s: %s", dir, inner);
+        free(dir);
+        return m ? policy_lm_new(m) : NULL;
+    }
     char *path = ckpt_policy_path(run_dir, gpt, t);
     size_t len;
     char *data = util_read_file(path, &len);

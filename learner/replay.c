@@ -9,23 +9,33 @@
 
 #include "common/log.h"
 #include "common/records.h"
+#include "common/safetensors.h"
 #include "common/util.h"
 #include "learner/checkpoint.h"
 #include "learner/service.h"
+
+/* The data digest of a safetensors buffer (the one st_serialize records and st_parse checks),
+ * as hex into out; 0, or -1 when the buffer has none. The learner's blob and its checkpoint
+ * folder's model.safetensors hold the same tensors, but their metadata differ for a Hugging
+ * Face model (the blob carries config.json and the tokenizer): the data decides. */
+static int s_data_digest(const void *buf, size_t len, char *out, size_t outlen) {
+    st_file_t f;
+    char why[200];
+    if (!buf || st_parse(buf, len, &f, why, sizeof why) != 0) return -1;
+    const char *d = st_meta(&f, ST_DIGEST_KEY);
+    if (d) snprintf(out, outlen, "%s", d);
+    st_free(&f);
+    return d ? 0 : -1;
+}
 
 /* Compares the replayed version with the run's checkpoint of iteration t: 1 same, 0 not. */
 static int s_same(const learner_service_t *L, uint64_t t) {
     char *path = ckpt_policy_path(L->files.dir, L->core.gpt, t);
     size_t len;
     char *data = util_read_file(path, &len);
-    char mine[2 * DIGEST_BYTES + 1], theirs[2 * DIGEST_BYTES + 1] = "(unreadable)";
-    digest_hex(L->blob.digest, mine);
-    if (data) {
-        uint8_t d[DIGEST_BYTES];
-        digest_compute(data, len, d);
-        digest_hex(d, theirs);
-    }
-    int same = data && !strcmp(mine, theirs);
+    char mine[2 * DIGEST_BYTES + 1] = "(none)", theirs[2 * DIGEST_BYTES + 1] = "(unreadable)";
+    int same = s_data_digest(L->blob.data, L->blob.len, mine, sizeof mine) == 0 &&
+               s_data_digest(data, data ? len : 0, theirs, sizeof theirs) == 0 && !strcmp(mine, theirs);
     printf("iteration %4" PRIu64 "  version %4" PRIu64 "  %.16s  %s\n", t, L->core.version, mine,
            same ? "= the run's checkpoint" : "DIFFERS from the run's checkpoint");
     if (!same) printf("               run's %.16s  (%s)\n", theirs, path);

@@ -9,7 +9,7 @@ set -eu
 # docker-compose checks), prometheus (the metrics test); spar plot: gnuplot
 PKGS="make build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 libopenblas-dev libyaml-dev libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev
-gnuplot-nox iproute2 python3 python3-zmq python3-protobuf protobuf-compiler python3-yaml
+libpcre2-dev libutf8proc-dev gnuplot-nox iproute2 python3 python3-zmq python3-protobuf protobuf-compiler python3-yaml
 prometheus"
 missing=""
 for p in $PKGS; do

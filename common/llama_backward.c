@@ -1,0 +1,88 @@
+/* llama_backward — the backward pass of llama.h: the chunked output head (recomputing each
+ * chunk's logits), then the trunk layer by layer from the top, with one layer's worth of
+ * gradient scratch reused by every layer. Gradients of the parameters are added into
+ * llama_grads(). Letters as in llama_forward.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/llama.h"
+#include "common/llama_model.h"
+#include "common/llama_ops.h"
+#include "common/util.h"
+
+/* d_res holds d(layer output) on entry and d(layer input) on return. */
+static void s_layer_backward(llama_t *m, int l) {
+    const llama_config_t *c = &m->cfg;
+    const llama_layer_off_t *o = &m->off[l];
+    const llama_layer_acts_t *a = &m->acts[l];
+    const float *P = m->params;
+    float *G = m->grads;
+    int B = m->B, T = m->T, N = B * T, C = c->d_model, HD = c->head_dim, NH = c->n_head, NKV = c->n_kv_head;
+    int QD = NH * HD, D = (NH + 2 * NKV) * HD, F = c->d_ff;
+#define OPT(off) ((off) == LLAMA_NONE ? NULL : G + (off))
+    /* MLP: out = h + down(swiglu(gate_up(rms(h)))); d_res is d(out) */
+    llama_swiglu_forward(m->ff, a->gu, N, F); /* recomputed: cheaper than keeping (N, F) per layer */
+    llama_linear_backward(m->ff, G + o->wdown, OPT(o->bdown), m->d_res, m->ff, P + o->wdown, N, F, C);
+    llama_swiglu_backward(m->d_gu, m->ff, a->gu, N, F);
+    llama_linear_backward(m->d_xn, G + o->wgu, OPT(o->bgu), m->d_gu, a->xn2, P + o->wgu, N, C, 2 * F);
+    llama_rmsnorm_backward(m->d_res, G + o->ln2, m->d_xn, a->h, P + o->ln2, a->rstd2, N, 1, C, C);
+    /* attention: h = x + o_proj(attn(...)); d_res is now d(h) */
+    llama_linear_backward(m->d_ao, G + o->wo, OPT(o->bo), m->d_res, a->ao, P + o->wo, N, QD, C);
+    memset(m->d_qkr, 0, sizeof(float) * (size_t)N * D);
+    llama_attention_backward(m->d_qkr, m->att_scratch, m->d_ao, a->qkr, a->att, B, T, NH, NKV, HD);
+    llama_rope_backward(m->d_qkr, m->rope_cos, m->rope_sin, N, NH + NKV, HD, D);
+    if (c->qk_norm) { /* d_qkv separate from d_qkr: the norms add into it; v passes through */
+        memset(m->d_qkv, 0, sizeof(float) * (size_t)N * D);
+        llama_rmsnorm_backward(m->d_qkv, G + o->qnorm, m->d_qkr, a->qkv, P + o->qnorm, a->qk_rstd, N, NH, HD, D);
+        llama_rmsnorm_backward(m->d_qkv + QD, G + o->knorm, m->d_qkr + QD, a->qkv + QD, P + o->knorm,
+                               a->qk_rstd + (size_t)N * NH, N, NKV, HD, D);
+        for (int n = 0; n < N; n++)
+            memcpy(m->d_qkv + (size_t)n * D + QD + NKV * HD, m->d_qkr + (size_t)n * D + QD + NKV * HD,
+                   sizeof(float) * NKV * HD);
+    }
+    llama_linear_backward(m->d_xn, G + o->wqkv, OPT(o->bqkv), m->d_qkv, a->xn1, P + o->wqkv, N, C, D);
+    llama_rmsnorm_backward(m->d_res, G + o->ln1, m->d_xn, a->x, P + o->ln1, a->rstd1, N, 1, C, C);
+#undef OPT
+}
+
+/* From d(hidden) in d_hidden down to the token embeddings. */
+static void s_backward_trunk(llama_t *m) {
+    const llama_config_t *c = &m->cfg;
+    size_t N = (size_t)m->B * m->T, C = (size_t)c->d_model;
+    memset(m->d_res, 0, sizeof(float) * N * C);
+    llama_rmsnorm_backward(m->d_res, m->grads + m->norm, m->d_hidden, m->x_last, m->params + m->norm, m->rstd_f,
+                           (int)N, 1, (int)C, (int)C);
+    for (int l = c->n_layer - 1; l >= 0; l--) s_layer_backward(m, l);
+    float *dE = m->grads + m->embed;
+    for (size_t i = 0; i < N; i++) {
+        float *d = dE + (size_t)m->tokens[i] * C;
+        const float *s = m->d_res + i * C;
+        for (size_t j = 0; j < C; j++) d[j] += s[j];
+    }
+}
+
+void llama_backward(llama_t *m, const llama_pred_t *p, int n, const double *dlp) {
+    const llama_config_t *c = &m->cfg;
+    size_t N = (size_t)m->B * m->T;
+    memset(m->d_hidden, 0, sizeof(float) * N * (size_t)c->d_model);
+    if (n > 0) {
+        int *rows = xmalloc(sizeof(int) * (size_t)n), *target = xmalloc(sizeof(int) * (size_t)n);
+        float *g = xmalloc(sizeof(float) * (size_t)n);
+        for (int i = 0; i < n; i++) {
+            rows[i] = p[i].at;
+            target[i] = p[i].target;
+            g[i] = (float)dlp[p[i].seq];
+        }
+        llama_head_backward(m->d_hidden, m->grads + m->head, m->hidden, rows, target, g, n, m->params + m->head,
+                            c->d_model, c->vocab, m->head_chunk, llama_head_scratch(m));
+        free(rows);
+        free(target);
+        free(g);
+    }
+    s_backward_trunk(m);
+}
+
+void llama_backward_hidden(llama_t *m, const float *dh) {
+    memcpy(m->d_hidden, dh, sizeof(float) * (size_t)m->B * m->T * m->cfg.d_model);
+    s_backward_trunk(m);
+}

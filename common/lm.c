@@ -1,0 +1,474 @@
+/* lm — see lm.h. Sections: the model and its tensors, loading, text, compute, files. A Hugging
+ * Face model keeps a table of its tensors under their Hugging Face names (views into the
+ * family's parameter buffer), so the folder, the blob and the writer are one code path for
+ * every family; the tokenizer files travel with the model as bytes, so an actor that receives
+ * a blob has the same tokenizer as the learner that sent it. */
+#include "common/lm.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gpt_io.h"
+#include "common/gpt_sample.h"
+#include "common/safetensors.h"
+#include "common/tokenizer.h"
+#include "common/util.h"
+
+/* A blob carries each tokenizer file NAME under the metadata key "file:NAME". */
+#define FILE_META_PREFIX "file:"
+#define MAX_TOK_FILES 16
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[2];
+    float *data;
+} lm_tensor_t;
+
+struct lm {
+    hf_config_t cfg;
+    int byte_level;
+    gpt_t *gpt;
+    llama_t *llama;
+    hf_tokenizer_t *tok; /* NULL: byte-level */
+    hf_file_t *files;    /* the tokenizer's files, carried and written as they are */
+    int n_files;
+    lm_tensor_t *tensors; /* Hugging Face models: views into the parameters */
+    int n_tensors;
+    char describe[160];
+};
+
+/* The three pred types are one layout: predictions pass between them as they are. */
+_Static_assert(sizeof(lm_pred_t) == sizeof(gpt_pred_t) && sizeof(lm_pred_t) == sizeof(llama_pred_t) &&
+                   offsetof(lm_pred_t, at) == offsetof(gpt_pred_t, at) &&
+                   offsetof(lm_pred_t, target) == offsetof(gpt_pred_t, target) &&
+                   offsetof(lm_pred_t, seq) == offsetof(gpt_pred_t, seq) &&
+                   offsetof(lm_pred_t, at) == offsetof(llama_pred_t, at) &&
+                   offsetof(lm_pred_t, target) == offsetof(llama_pred_t, target) &&
+                   offsetof(lm_pred_t, seq) == offsetof(llama_pred_t, seq),
+               "lm_pred_t, gpt_pred_t and llama_pred_t share a layout");
+
+/* ---- the model and its tensors ------------------------------------------------------------ */
+
+static void s_build_tensors(lm_t *m) {
+    if (m->llama) {
+        m->n_tensors = llama_n_tensors(m->llama);
+        m->tensors = xcalloc((size_t)m->n_tensors, sizeof *m->tensors);
+        float *base = llama_params(m->llama);
+        for (int i = 0; i < m->n_tensors; i++) {
+            const llama_tensor_t *t = llama_tensor(m->llama, i);
+            lm_tensor_t *o = &m->tensors[i];
+            snprintf(o->name, sizeof o->name, "%s", t->name);
+            o->ndim = t->ndim;
+            o->shape[0] = t->shape[0];
+            o->shape[1] = t->ndim == 2 ? t->shape[1] : 0;
+            o->data = base + t->offset;
+        }
+    } else {
+        m->n_tensors = gpt_hf_tensor_count(m->gpt);
+        m->tensors = xcalloc((size_t)m->n_tensors, sizeof *m->tensors);
+        for (int i = 0; i < m->n_tensors; i++) {
+            lm_tensor_t *o = &m->tensors[i];
+            gpt_hf_tensor(m->gpt, i, o->name, sizeof o->name, &o->ndim, o->shape, &o->data);
+        }
+    }
+}
+
+static void s_describe(lm_t *m) {
+    const hf_config_t *c = &m->cfg;
+    if (m->gpt) {
+        const gpt_config_t *g = gpt_config(m->gpt);
+        snprintf(m->describe, sizeof m->describe, "%s, %d layers, d %d, %d heads, ctx %d, V %d, %.2f M parameters",
+                 m->byte_level ? "byte-level GPT-2" : "GPT2LMHeadModel", g->n_layer, g->d_model, g->n_head, g->ctx,
+                 g->vocab, gpt_n_params(m->gpt) / 1e6);
+    } else {
+        const llama_config_t *l = &c->llama;
+        snprintf(m->describe, sizeof m->describe, "%s, %d layers, d %d, %d/%d heads, MLP %d, V %d%s, %.2f M parameters",
+                 hf_arch_name(c->arch), l->n_layer, l->d_model, l->n_head, l->n_kv_head, l->d_ff, l->vocab,
+                 l->tied ? " tied" : "", llama_n_params(m->llama) / 1e6);
+    }
+}
+
+/* A model of configuration c, parameters as the family initialises them. NULL with why. */
+static lm_t *s_new(const hf_config_t *c, uint64_t seed, char *why, size_t wl) {
+    lm_t *m = xcalloc(1, sizeof *m);
+    m->cfg = *c;
+    if (c->arch == HF_GPT2) {
+        m->gpt = gpt_new(&c->gpt, seed);
+    } else {
+        const char *bad = llama_config_check(&c->llama);
+        if (*bad) {
+            snprintf(why, wl, "config.json: %s", bad);
+            free(m);
+            return NULL;
+        }
+        m->llama = llama_new(&c->llama, seed);
+    }
+    if (!m->gpt && !m->llama) {
+        snprintf(why, wl, "config.json: not a valid %s configuration", hf_arch_name(c->arch));
+        free(m);
+        return NULL;
+    }
+    s_build_tensors(m);
+    s_describe(m);
+    return m;
+}
+
+lm_t *lm_from_gpt(gpt_t *g) {
+    lm_t *m = xcalloc(1, sizeof *m);
+    m->byte_level = 1;
+    m->gpt = g;
+    m->cfg.arch = HF_GPT2;
+    snprintf(m->cfg.architecture, sizeof m->cfg.architecture, "%s", hf_arch_name(HF_GPT2));
+    m->cfg.gpt = *gpt_config(g);
+    m->cfg.bos_id = -1;
+    m->cfg.eos[0] = GPT_EOT;
+    m->cfg.n_eos = 1;
+    s_describe(m);
+    return m;
+}
+
+void lm_free(lm_t **mp) {
+    if (!mp || !*mp) return;
+    lm_t *m = *mp;
+    gpt_destroy(&m->gpt);
+    llama_destroy(&m->llama);
+    hf_tokenizer_free(&m->tok);
+    hf_files_free(m->files, m->n_files);
+    free(m->tensors);
+    free(m);
+    *mp = NULL;
+}
+
+/* The tokenizer from the carried files (tokenizer.json, else vocab.json + merges.txt), checked
+ * against the model's vocabulary (a model may have more rows than its tokenizer has ids, never
+ * fewer). Returns 0 or -1 with why. */
+static int s_tokenizer_from_files(lm_t *m, const char *origin, char *why, size_t wl) {
+    const hf_file_t *json = hf_file_find(m->files, m->n_files, "tokenizer.json"),
+                    *vocab = hf_file_find(m->files, m->n_files, "vocab.json"),
+                    *merges = hf_file_find(m->files, m->n_files, "merges.txt");
+    char inner[400];
+    if (json) m->tok = hf_tokenizer_from_json(json->data, json->len, origin, inner, sizeof inner);
+    else if (vocab && merges)
+        m->tok = hf_tokenizer_from_gpt2_text(vocab->data, vocab->len, merges->data, merges->len, inner, sizeof inner);
+    else snprintf(inner, sizeof inner, "%s: no tokenizer.json (nor vocab.json and merges.txt)", origin);
+    if (!m->tok) {
+        snprintf(why, wl, "%s", inner);
+        return -1;
+    }
+    int tv = hf_tokenizer_vocab_size(m->tok);
+    if (tv > lm_vocab(m)) {
+        snprintf(why, wl, "%s: the tokenizer has %d ids but the model's vocabulary only %d", origin, tv, lm_vocab(m));
+        return -1;
+    }
+    for (int i = 0; i < m->cfg.n_eos; i++)
+        if (m->cfg.eos[i] < 0 || m->cfg.eos[i] >= lm_vocab(m)) {
+            snprintf(why, wl, "%s: eos_token_id %d is outside the vocabulary (%d)", origin, m->cfg.eos[i], lm_vocab(m));
+            return -1;
+        }
+    if (m->cfg.n_eos < 1) {
+        snprintf(why, wl, "%s: no eos_token_id (config.json or generation_config.json): a response could not end",
+                 origin);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+static int s_has_tokenizer(const char *dir) {
+    char *a = xasprintf("%s/tokenizer.json", dir), *b = xasprintf("%s/vocab.json", dir);
+    int there = util_file_exists(a) || util_file_exists(b);
+    free(a), free(b);
+    return there;
+}
+
+/* spar's own byte-level GPT: a .safetensors file, or a folder without a tokenizer whose
+ * config is a GPT-2 over the 257 byte tokens. */
+static int s_is_byte_level_path(const char *path) {
+    size_t n = strlen(path);
+    if (n > 12 && !strcmp(path + n - 12, ".safetensors")) return 1;
+    if (s_has_tokenizer(path)) return 0;
+    hf_config_t c;
+    char why[300];
+    return hf_config_read(path, &c, why, sizeof why) == 0 && c.arch == HF_GPT2 && c.gpt.vocab == GPT_VOCAB;
+}
+
+static int s_read_tok_files(lm_t *m, const char *dir, char *why, size_t wl) {
+    return (m->n_files = hf_tokenizer_files_read(dir, &m->files, why, wl)) < 0 ? (m->n_files = 0, -1) : 0;
+}
+
+static hf_want_t *s_wants(const lm_t *m) {
+    hf_want_t *w = xcalloc((size_t)m->n_tensors, sizeof *w);
+    for (int i = 0; i < m->n_tensors; i++)
+        w[i] = (hf_want_t){m->tensors[i].name, m->tensors[i].ndim, m->tensors[i].shape, m->tensors[i].data};
+    return w;
+}
+
+/* The "version" spar wrote into DIR/model.safetensors' metadata (read from its header alone),
+ * or 0. */
+static uint64_t s_folder_version(const char *dir) {
+    char *path = xasprintf("%s/model.safetensors", dir);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    unsigned char n8[8];
+    uint64_t v = 0, hlen = 0;
+    if (f && fread(n8, 1, 8, f) == 8) {
+        for (int i = 7; i >= 0; i--) hlen = hlen << 8 | n8[i];
+        char *h = hlen > 0 && hlen < (64u << 20) ? xmalloc(hlen + 1) : NULL;
+        if (h && fread(h, 1, hlen, f) == hlen) {
+            h[hlen] = '\0';
+            json_t *j = json_loads(h, 0, NULL);
+            const char *s = json_string_value(json_object_get(json_object_get(j, "__metadata__"), "version"));
+            if (s) v = strtoull(s, NULL, 10);
+            json_decref(j);
+        }
+        free(h);
+    }
+    if (f) fclose(f);
+    return v;
+}
+
+lm_t *lm_load_dir(const char *dir, uint64_t *version_out, char *why, size_t wl) {
+    if (version_out) *version_out = 0;
+    if (s_is_byte_level_path(dir)) {
+        gpt_t *g = gpt_load(dir, version_out, why, wl);
+        return g ? lm_from_gpt(g) : NULL;
+    }
+    hf_config_t c;
+    if (hf_config_read(dir, &c, why, wl) != 0) return NULL;
+    lm_t *m = s_new(&c, 0, why, wl);
+    if (!m) return NULL;
+    char *origin = xasprintf("%s", dir);
+    int rc = s_read_tok_files(m, dir, why, wl);
+    if (rc == 0) rc = s_tokenizer_from_files(m, origin, why, wl);
+    if (rc == 0) {
+        hf_want_t *w = s_wants(m);
+        rc = hf_read_weights(dir, c.arch, w, m->n_tensors, why, wl);
+        free(w);
+    }
+    free(origin);
+    if (rc != 0) lm_free(&m);
+    else if (version_out) *version_out = s_folder_version(dir);
+    return m;
+}
+
+lm_t *lm_new_random(const hf_config_t *c, const char *tokenizer_dir, uint64_t seed, char *why, size_t wl) {
+    if (!tokenizer_dir) {
+        if (c->arch != HF_GPT2 || c->gpt.vocab != GPT_VOCAB) {
+            snprintf(why, wl, "a model without a tokenizer must be the byte-level GPT-2 (vocab %d)", GPT_VOCAB);
+            return NULL;
+        }
+        gpt_t *g = gpt_new(&c->gpt, seed);
+        return g ? lm_from_gpt(g) : NULL;
+    }
+    lm_t *m = s_new(c, seed, why, wl);
+    if (m && (s_read_tok_files(m, tokenizer_dir, why, wl) != 0 || s_tokenizer_from_files(m, tokenizer_dir, why, wl) != 0))
+        lm_free(&m);
+    return m;
+}
+
+lm_t *lm_clone(const lm_t *src) {
+    lm_t *m;
+    if (src->byte_level) {
+        m = lm_from_gpt(gpt_new(gpt_config(src->gpt), 0));
+    } else {
+        char why[300];
+        m = s_new(&src->cfg, 0, why, sizeof why); /* src's config is valid */
+        m->files = xcalloc((size_t)(src->n_files ? src->n_files : 1), sizeof *m->files);
+        for (int i = 0; i < src->n_files; i++) {
+            const hf_file_t *f = &src->files[i];
+            m->files[i] = (hf_file_t){xstrdup(f->name), xmalloc(f->len + 1), f->len};
+            memcpy(m->files[i].data, f->data, f->len + 1);
+        }
+        m->n_files = src->n_files;
+        s_tokenizer_from_files(m, "clone", why, sizeof why);
+    }
+    memcpy(lm_params(m), lm_params((lm_t *)src), lm_n_params(src) * sizeof(float));
+    return m;
+}
+
+/* ---- accessors ------------------------------------------------------------------------------ */
+
+int lm_is_byte_level(const lm_t *m) { return m->byte_level; }
+const hf_config_t *lm_config(const lm_t *m) { return &m->cfg; }
+int lm_vocab(const lm_t *m) { return m->gpt ? gpt_config(m->gpt)->vocab : llama_config(m->llama)->vocab; }
+int lm_ctx(const lm_t *m) { return m->gpt ? gpt_config(m->gpt)->ctx : llama_config(m->llama)->ctx; }
+const char *lm_describe(const lm_t *m) { return m->describe; }
+gpt_t *lm_gpt(lm_t *m) { return m->gpt; }
+llama_t *lm_llama(lm_t *m) { return m->llama; }
+size_t lm_n_params(const lm_t *m) { return m->gpt ? gpt_n_params(m->gpt) : llama_n_params(m->llama); }
+float *lm_params(lm_t *m) { return m->gpt ? gpt_params(m->gpt) : llama_params(m->llama); }
+float *lm_grads(lm_t *m) { return m->gpt ? gpt_grads(m->gpt) : llama_grads(m->llama); }
+void lm_zero_grad(lm_t *m) { m->gpt ? gpt_zero_grad(m->gpt) : llama_zero_grad(m->llama); }
+uint8_t *lm_decay_mask(const lm_t *m) { return m->gpt ? gpt_decay_mask(m->gpt) : llama_decay_mask(m->llama); }
+size_t lm_activation_bytes(const lm_t *m) {
+    return m->gpt ? gpt_activation_bytes(m->gpt) : llama_activation_bytes(m->llama);
+}
+
+/* ---- text ----------------------------------------------------------------------------------- */
+
+static int s_bytes(const char *text, int32_t **ids) {
+    size_t n = strlen(text);
+    *ids = xmalloc(sizeof(int32_t) * (n + 1));
+    for (size_t i = 0; i < n; i++) (*ids)[i] = (unsigned char)text[i];
+    return (int)n;
+}
+
+int lm_encode_prompt(const lm_t *m, const char *text, int32_t **ids, char *why, size_t wl) {
+    if (m->byte_level) return s_bytes(text, ids);
+    return hf_tokenizer_encode(m->tok, text, strlen(text), 1, ids, why, wl);
+}
+
+int lm_encode_response(const lm_t *m, const char *text, int32_t **ids, char *why, size_t wl) {
+    int n = m->byte_level ? s_bytes(text, ids) : hf_tokenizer_encode(m->tok, text, strlen(text), 0, ids, why, wl);
+    if (n < 0) return -1;
+    *ids = xrealloc(*ids, sizeof(int32_t) * (size_t)(n + 1));
+    (*ids)[n] = lm_first_eos(m);
+    return n + 1;
+}
+
+char *lm_decode(const lm_t *m, const int32_t *ids, int n) {
+    int k = 0;
+    while (k < n && !lm_is_eos(m, ids[k])) k++; /* a response ends at its first EOS */
+    if (m->byte_level) {
+        char *s = xmalloc((size_t)k + 1);
+        for (int i = 0; i < k; i++) s[i] = (char)ids[i];
+        s[k] = '\0';
+        return s;
+    }
+    return hf_tokenizer_decode(m->tok, ids, k, 1, NULL);
+}
+
+int lm_is_eos(const lm_t *m, int id) {
+    for (int i = 0; i < m->cfg.n_eos; i++)
+        if (m->cfg.eos[i] == id) return 1;
+    return 0;
+}
+
+int lm_first_eos(const lm_t *m) { return m->cfg.eos[0]; }
+
+/* ---- compute -------------------------------------------------------------------------------- */
+
+int lm_forward(lm_t *m, const int *tokens, const int *pos, const int *seg, int B, int T) {
+    return m->gpt ? gpt_forward_packed(m->gpt, tokens, pos, seg, B, T) : llama_forward(m->llama, tokens, pos, seg, B, T);
+}
+
+void lm_preds_logprob(lm_t *m, const lm_pred_t *p, int n, double *lp) {
+    if (m->gpt) gpt_preds_logprob(m->gpt, (const gpt_pred_t *)p, n, lp);
+    else llama_preds_logprob(m->llama, (const llama_pred_t *)p, n, lp);
+}
+
+void lm_backward(lm_t *m, const int *tokens, const int *pos, const lm_pred_t *p, int n, const double *dlp) {
+    if (m->gpt) gpt_backward_preds(m->gpt, tokens, pos, (const gpt_pred_t *)p, n, dlp);
+    else llama_backward(m->llama, (const llama_pred_t *)p, n, dlp);
+}
+
+void lm_logits_at(lm_t *m, const int *at, int n, float *out) {
+    if (m->gpt) gpt_logits_at(m->gpt, at, n, out);
+    else llama_logits_at(m->llama, at, n, out);
+}
+
+int lm_generate(lm_t *m, lm_t *ref, double mix, const int *const *prompts, const int *plen, int B,
+                const lm_sample_opts_t *o, rng_t *rngs, int *out_tokens, float *out_logprobs, int *out_len) {
+    if (ref && (!ref->gpt) != (!m->gpt)) return -1;
+    if (m->gpt) {
+        gpt_sample_opts_t go = {o->temperature, o->top_k, o->top_p, o->max_new, m->cfg.eos, m->cfg.n_eos};
+        return gpt_generate_mixture(m->gpt, ref ? ref->gpt : NULL, mix, prompts, plen, B, &go, rngs, out_tokens,
+                                    out_logprobs, out_len);
+    }
+    llama_sample_opts_t lo = {o->temperature, o->top_k, o->top_p, o->max_new, m->cfg.eos, m->cfg.n_eos};
+    return llama_generate(m->llama, ref ? ref->llama : NULL, mix, prompts, plen, B, &lo, rngs, out_tokens,
+                          out_logprobs, out_len);
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+void *lm_serialize(const lm_t *m, uint64_t version, size_t *len_out) {
+    if (m->byte_level) return gpt_serialize(m->gpt, version, len_out);
+    st_tensor_t *ts = xcalloc((size_t)m->n_tensors, sizeof *ts);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const lm_tensor_t *t = &m->tensors[i];
+        snprintf(ts[i].name, sizeof ts[i].name, "%s", t->name);
+        snprintf(ts[i].dtype, sizeof ts[i].dtype, "F32");
+        ts[i].ndim = t->ndim;
+        ts[i].shape[0] = t->shape[0];
+        ts[i].shape[1] = t->shape[1];
+        ts[i].data = t->data;
+        ts[i].nbytes = sizeof(float) * (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
+    }
+    char ver[32], *config = hf_config_json(&m->cfg, "float32");
+    snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
+    const char *keys[4 + MAX_TOK_FILES], *vals[4 + MAX_TOK_FILES];
+    char *names[MAX_TOK_FILES] = {0};
+    int n = 0;
+    keys[n] = "format", vals[n++] = "pt";
+    keys[n] = "policy", vals[n++] = "hf";
+    keys[n] = "version", vals[n++] = ver;
+    keys[n] = "hf_config", vals[n++] = config;
+    for (int i = 0; i < m->n_files && i < MAX_TOK_FILES; i++) {
+        names[i] = xasprintf(FILE_META_PREFIX "%s", m->files[i].name);
+        keys[n] = names[i], vals[n++] = m->files[i].data;
+    }
+    void *blob = st_serialize(ts, m->n_tensors, keys, vals, n, len_out);
+    for (int i = 0; i < MAX_TOK_FILES; i++) free(names[i]);
+    free(config);
+    free(ts);
+    return blob;
+}
+
+lm_t *lm_deserialize(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
+    st_file_t f;
+    if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
+    const char *kind = st_meta(&f, "policy"), *config = st_meta(&f, "hf_config");
+    lm_t *m = NULL;
+    if (kind && !strcmp(kind, "gpt")) {
+        st_free(&f);
+        gpt_t *g = gpt_deserialize(blob, len, version_out, why, wl);
+        return g ? lm_from_gpt(g) : NULL;
+    }
+    hf_config_t c;
+    if (!kind || strcmp(kind, "hf") != 0 || !config) {
+        snprintf(why, wl, "not a language-model blob (metadata policy = %s)", kind ? kind : "missing");
+    } else if (hf_config_parse(config, strlen(config), "blob hf_config", &c, why, wl) == 0 &&
+               (m = s_new(&c, 0, why, wl))) {
+        m->files = xcalloc(MAX_TOK_FILES, sizeof *m->files);
+        size_t pl = strlen(FILE_META_PREFIX);
+        for (int i = 0; i < f.n_meta && m->n_files < MAX_TOK_FILES; i++)
+            if (!strncmp(f.meta_keys[i], FILE_META_PREFIX, pl) && f.meta_keys[i][pl] && !strchr(f.meta_keys[i] + pl, '/'))
+                m->files[m->n_files++] = (hf_file_t){xstrdup(f.meta_keys[i] + pl), xstrdup(f.meta_values[i]),
+                                                     strlen(f.meta_values[i])};
+        hf_want_t *w = s_wants(m);
+        const st_file_t *files[1] = {&f};
+        const char *fnames[1] = {"blob"};
+        int rc = s_tokenizer_from_files(m, "blob", why, wl);
+        if (rc == 0) rc = hf_match_weights(files, fnames, 1, c.arch, w, m->n_tensors, why, wl);
+        free(w);
+        if (rc != 0) lm_free(&m);
+        if (m && version_out) {
+            const char *v = st_meta(&f, "version");
+            *version_out = v ? strtoull(v, NULL, 10) : 0;
+        }
+    }
+    st_free(&f);
+    return m;
+}
+
+int lm_save_dir(const lm_t *m, const char *dir, uint64_t version, int bf16, char *why, size_t wl) {
+    if (m->byte_level) {
+        int rc = gpt_save(m->gpt, dir, version);
+        if (rc != 0) snprintf(why, wl, "%s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    hf_want_t *w = s_wants(m);
+    char ver[32];
+    snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
+    const char *keys[] = {"version"}, *vals[] = {ver};
+    int rc = hf_write_folder(dir, &m->cfg, w, m->n_tensors, bf16, keys, vals, 1, m->files, m->n_files, why, wl);
+    free(w);
+    return rc;
+}

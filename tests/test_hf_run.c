@@ -1,0 +1,260 @@
+/* A Hugging Face model folder through everything a user runs it with: a tiny random Llama with
+ * a byte-level BPE tokenizer.json (written here, so the test needs no download) is loaded,
+ * written and reloaded bit for bit, carried in a blob with its tokenizer, scored and trained
+ * through the policy interface, and then used as policy.checkpoint of real learner, judge and
+ * actor processes (two SPPO iterations on arith), whose checkpoints are Hugging Face folders
+ * with the tokenizer beside them and which `spar replay` reproduces bit for bit; `spar sample`,
+ * `spar score` and `spar sft` work on the folder. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/lm.h"
+#include "common/policy.h"
+#include "common/util.h"
+#include "testutil.h"
+
+/* GPT-2's byte-to-character table: printable Latin-1 bytes stand for themselves, the rest for
+ * U+0100 onwards in byte order. Writes byte b's character as UTF-8 into out. */
+static void s_byte_char(int b, char *out) {
+    int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF), cp = b;
+    if (!printable) {
+        int n = 0;
+        for (int x = 0; x < b; x++)
+            if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
+        cp = 256 + n;
+    }
+    if (cp < 0x80) out[0] = (char)cp, out[1] = 0;
+    else out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+}
+
+/* A byte-level BPE tokenizer.json: the 256 byte symbols, merges "1 2" and "a b", and
+ * <|endoftext|> (id 258) as a special added token. Vocabulary 259. */
+static void s_write_tokenizer(const char *dir) {
+    json_t *vocab = json_object();
+    for (int b = 0; b < 256; b++) {
+        char c[4];
+        s_byte_char(b, c);
+        json_object_set_new(vocab, c, json_integer(b));
+    }
+    json_object_set_new(vocab, "12", json_integer(256));
+    json_object_set_new(vocab, "ab", json_integer(257));
+    json_t *tok = json_pack(
+        "{s:s, s:n, s:[{s:i, s:s, s:b, s:b, s:b, s:b, s:b}], s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
+        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[s, s]}}",
+        "version", "1.0", "truncation", "added_tokens", "id", 258, "content", "<|endoftext|>", "single_word", 0,
+        "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1, "normalizer", "pre_tokenizer", "type", "ByteLevel",
+        "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type", "ByteLevel",
+        "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "dropout", "unk_token",
+        "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0,
+        "vocab", vocab, "merges", "1 2", "a b");
+    json_object_set_new(tok, "padding", json_null());
+    char *path = xasprintf("%s/tokenizer.json", dir);
+    assert_int_equal(json_dump_file(tok, path, JSON_INDENT(1)), 0);
+    json_decref(tok);
+    free(path);
+}
+
+static hf_config_t s_tiny_llama(void) {
+    hf_config_t c = {.arch = HF_LLAMA, .bos_id = -1, .eos = {258}, .n_eos = 1};
+    snprintf(c.architecture, sizeof c.architecture, "LlamaForCausalLM");
+    c.llama = (llama_config_t){.n_layer = 2, .d_model = 32, .n_head = 4, .n_kv_head = 2, .head_dim = 8, .d_ff = 48,
+                               .vocab = 259, .ctx = 48, .rms_eps = 1e-5, .rope_theta = 10000, .rope_llama3 = 1,
+                               .rope_factor = 8, .rope_low_freq_factor = 1, .rope_high_freq_factor = 4,
+                               .rope_original_ctx = 16};
+    return c;
+}
+
+/* A tiny random Llama folder with the tokenizer, at dir/model; returns that path (malloc'd). */
+static char *s_make_model(const char *dir) {
+    char *tokdir = xasprintf("%s/tok", dir), *model = xasprintf("%s/model", dir), why[400];
+    assert_int_equal(util_mkdirs(tokdir), 0);
+    s_write_tokenizer(tokdir);
+    hf_config_t c = s_tiny_llama();
+    lm_t *m = lm_new_random(&c, tokdir, 7, why, sizeof why);
+    if (!m) fprintf(stderr, "lm_new_random: %s\n", why);
+    assert_non_null(m);
+    assert_int_equal(lm_save_dir(m, model, 0, 0, why, sizeof why), 0);
+    lm_free(&m);
+    free(tokdir);
+    return model;
+}
+
+static int s_same_params(lm_t *a, lm_t *b) {
+    return lm_n_params(a) == lm_n_params(b) && !memcmp(lm_params(a), lm_params(b), lm_n_params(a) * sizeof(float));
+}
+
+/* The folder reloads bit for bit, as a blob too, with its tokenizer; BF16 rounds each weight. */
+static void test_hf_run_folder_round_trip(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *model = s_make_model(dir), why[400];
+    lm_t *m = lm_load_dir(model, NULL, why, sizeof why);
+    if (!m) fprintf(stderr, "%s\n", why);
+    assert_non_null(m);
+    assert_false(lm_is_byte_level(m));
+    assert_int_equal(lm_vocab(m), 259);
+    char *tj = xasprintf("%s/tokenizer.json", model), *cj = xasprintf("%s/config.json", model);
+    assert_true(util_file_exists(tj));
+    assert_true(tu_file_contains(cj, "LlamaForCausalLM"));
+    /* the tokenizer came along: "12+ab" is the two merges around '+' */
+    int32_t *ids;
+    assert_int_equal(lm_encode_prompt(m, "12+ab", &ids, why, sizeof why), 3);
+    assert_int_equal(ids[0], 256);
+    assert_int_equal(ids[1], '+');
+    assert_int_equal(ids[2], 257);
+    free(ids);
+    size_t len;
+    void *blob = lm_serialize(m, 5, &len);
+    uint64_t v = 0;
+    lm_t *b = lm_deserialize(blob, len, &v, why, sizeof why);
+    assert_non_null(b);
+    assert_int_equal(v, 5);
+    assert_true(s_same_params(m, b));
+    assert_int_equal(lm_encode_prompt(b, "12+ab", &ids, why, sizeof why), 3);
+    free(ids);
+    /* BF16: every weight is its round-to-nearest-even bf16 value */
+    char *bf = xasprintf("%s/bf16", dir);
+    assert_int_equal(lm_save_dir(m, bf, 0, 1, why, sizeof why), 0);
+    lm_t *h = lm_load_dir(bf, NULL, why, sizeof why);
+    assert_non_null(h);
+    size_t bad = 0;
+    for (size_t i = 0; i < lm_n_params(m); i++) {
+        float x = lm_params(m)[i], y = lm_params(h)[i];
+        bad += fabsf(x - y) > fabsf(x) * (1.0f / 256) || !(fabsf(x - y) > 0 || x == y);
+    }
+    assert_int_equal(bad, 0);
+    free(blob), free(tj), free(cj), free(bf), free(model);
+    lm_free(&m), lm_free(&b), lm_free(&h);
+    tu_done(dir);
+}
+
+/* Packed log-probs through the policy equal each sequence's own forward pass; samples end at
+ * EOS or max_new and decode to text. */
+static void test_hf_run_policy(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *model = s_make_model(dir), why[400];
+    lm_t *m = lm_load_dir(model, NULL, why, sizeof why);
+    assert_non_null(m);
+    policy_t *p = policy_lm_new(m);
+    assert_string_equal(policy_kind(p), "hf");
+    uint32_t r1[] = {'3', '0', 258}, r2[] = {256, 258}, r3[] = {'7'};
+    policy_seq_t seqs[3] = {{0, "12+", r1, 3}, {0, "12+", r2, 2}, {1, "4+5=", r3, 1}};
+    double lp[3];
+    policy_logprobs(p, seqs, 3, lp);
+    for (int i = 0; i < 3; i++) {
+        int32_t *pt;
+        int pl = lm_encode_prompt(m, seqs[i].prompt_text, &pt, why, sizeof why), T = pl + seqs[i].n_tokens;
+        int *tok = xmalloc(sizeof(int) * (size_t)T);
+        for (int t = 0; t < pl; t++) tok[t] = pt[t];
+        for (int t = 0; t < seqs[i].n_tokens; t++) tok[pl + t] = (int)seqs[i].tokens[t];
+        lm_pred_t pr[8];
+        int n = 0;
+        for (int t = pl - 1; t < T - 1; t++) pr[n] = (lm_pred_t){t, tok[t + 1], 0}, n++;
+        double one = 0;
+        assert_int_equal(lm_forward(m, tok, NULL, NULL, 1, T), 0);
+        lm_preds_logprob(m, pr, n, &one);
+        assert_true(isfinite(one) && fabs(one - lp[i]) < 1e-4 * fmax(1, fabs(one)));
+        free(pt), free(tok);
+    }
+    rng_t rngs[2];
+    rng_stream(&rngs[0], 1, 0, 0, 0), rng_stream(&rngs[1], 1, 0, 0, 1);
+    policy_seq_t prompts[2] = {{0, "12+", NULL, 0}, {1, "4+5=", NULL, 0}};
+    policy_sample_opts_t o = {1.0, 0, 1.0, 6};
+    policy_sample_t out[2];
+    assert_int_equal(policy_generate(p, prompts, 2, rngs, &o, out), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_true(out[i].n_tokens >= 1 && out[i].n_tokens <= 6);
+        for (int t = 0; t < out[i].n_tokens; t++) assert_true(out[i].tokens[t] < 259);
+        for (int t = 0; t + 1 < out[i].n_tokens; t++) assert_true(out[i].tokens[t] != 258); /* EOS ends it */
+        char *text = policy_response_text(p, out[i].tokens, out[i].n_tokens);
+        assert_non_null(text);
+        free(text);
+        policy_sample_free(&out[i]);
+    }
+    policy_destroy(&p);
+    free(model);
+    tu_done(dir);
+}
+
+/* The folder as policy.checkpoint of real processes; the run's checkpoints are folders with the
+ * tokenizer, replay reproduces them; sample, score and sft run on the folder. */
+static void test_hf_run_processes(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), *model = s_make_model(dir), why[400];
+    char *cfg = xasprintf("%s/cfg.yaml", dir), *run = xasprintf("%s/run", dir);
+    char *yaml = xasprintf("run:\n  name: hf\n  dir: %s\n  iterations: 2\n"
+                           "learner:\n  control: ipc://%s/ctl\n  publish: ipc://%s/pub\n"
+                           "judge:\n  bind: ipc://%s/judge\n  endpoints: ipc://%s/judge\n"
+                           "task:\n  kind: arith\n  prompts: 4\n  digits: 1\n  eval_prompts: 8\n"
+                           "policy:\n  checkpoint: %s\n"
+                           "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n",
+                           run, dir, dir, dir, dir, model);
+    tu_write(cfg, yaml);
+    char *logs[3] = {xasprintf("%s/judge.log", dir), xasprintf("%s/learner.log", dir), xasprintf("%s/actor.log", dir)};
+    pid_t judge = tu_spawn(NULL, logs[0], SPAR_BIN, "judge", "--config", cfg, "--id", "judge-0", NULL);
+    pid_t learner = tu_spawn(NULL, logs[1], SPAR_BIN, "learner", "--config", cfg, "--id", "learner", NULL);
+    pid_t actor = tu_spawn(NULL, logs[2], SPAR_BIN, "actor", "--config", cfg, "--id", "actor-0", NULL);
+    int st = tu_wait(learner, 240000);
+    if (tu_exit_code(st) != 0) tu_dump(logs[1]), tu_dump(logs[2]);
+    assert_int_equal(tu_exit_code(st), 0);
+    assert_true(tu_wait(actor, 30000) >= 0 && tu_wait(judge, 30000) >= 0);
+    char *jsonl = xasprintf("%s/iterations.jsonl", run);
+    json_t *lines = tu_read_jsonl(jsonl);
+    assert_int_equal((int)json_array_size(lines), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(lines, 2), "samples")), 4 * 4);
+    json_decref(lines);
+    char *d0 = xasprintf("%s/checkpoints/iter-0000", run), *d2 = xasprintf("%s/checkpoints/iter-0002", run);
+    char *tj = xasprintf("%s/tokenizer.json", d2), *cj = xasprintf("%s/config.json", d2);
+    assert_true(util_file_exists(tj));
+    assert_true(tu_file_contains(cj, "LlamaForCausalLM"));
+    uint64_t v0 = 9, v2 = 9;
+    lm_t *m0 = lm_load_dir(d0, &v0, why, sizeof why), *m2 = lm_load_dir(d2, &v2, why, sizeof why);
+    assert_non_null(m0);
+    assert_non_null(m2);
+    assert_int_equal(v0, 0);
+    assert_int_equal(v2, 2);
+    assert_false(s_same_params(m0, m2));
+    lm_free(&m0), lm_free(&m2);
+    /* every update again from the records: the same checkpoints, bit for bit */
+    char *rlog = xasprintf("%s/replay.log", dir);
+    st = tu_wait(tu_spawn(NULL, rlog, SPAR_BIN, "replay", run, NULL), 120000);
+    if (tu_exit_code(st) != 0) tu_dump(rlog);
+    assert_int_equal(tu_exit_code(st), 0);
+    /* the commands on the folder */
+    char *slog = xasprintf("%s/sample.log", dir), *in = xasprintf("%s/in.jsonl", dir);
+    st = tu_wait(tu_spawn(NULL, slog, SPAR_BIN, "sample", model, "--prompt", "12+", "-n", "2", "--max-new", "5", NULL),
+                 30000);
+    assert_int_equal(tu_exit_code(st), 0);
+    assert_true(tu_file_contains(slog, "\"completion\""));
+    tu_write(in, "{\"prompt\": \"12+\", \"response\": \"3\"}\n{\"prompt_ids\": [256], \"response_ids\": [257, 258]}\n");
+    unlink(slog);
+    st = tu_wait(tu_spawn(NULL, slog, SPAR_BIN, "score", model, in, NULL), 30000);
+    assert_int_equal(tu_exit_code(st), 0);
+    assert_true(tu_file_contains(slog, "\"line\":2"));
+    char *out = xasprintf("sft.out=%s/sft", dir), *ck = xasprintf("policy.checkpoint=%s", model);
+    char *sft_tj = xasprintf("%s/sft/tokenizer.json", dir);
+    unlink(slog);
+    st = tu_wait(tu_spawn(NULL, slog, SPAR_BIN, "sft", "--set", "task.kind=arith", "--set", "task.digits=1", "--set",
+                          ck, "--set", "sft.steps=5", "--set", "sft.batch=4", "--set", "sft.examples=16", "--set", out,
+                          NULL),
+                 60000);
+    if (tu_exit_code(st) != 0) tu_dump(slog);
+    assert_int_equal(tu_exit_code(st), 0);
+    assert_true(util_file_exists(sft_tj));
+    for (int i = 0; i < 3; i++) free(logs[i]);
+    free(cfg), free(run), free(yaml), free(jsonl), free(d0), free(d2), free(tj), free(cj), free(rlog), free(slog);
+    free(in), free(out), free(ck), free(sft_tj), free(model);
+    tu_done(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hf_run_folder_round_trip),
+        cmocka_unit_test(test_hf_run_policy),
+        cmocka_unit_test(test_hf_run_processes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
