@@ -2,11 +2,12 @@
  * a byte-level BPE tokenizer.json (written here, so the test needs no download) is loaded,
  * written and reloaded bit for bit, carried in a blob with its tokenizer, scored and trained
  * through the policy interface, and then used as policy.checkpoint of real learner, judge and
- * actor processes (two SPPO iterations on arith), whose checkpoints are Hugging Face folders
+ * actor processes (two SPPO iterations on styles, whose judge tells random answers apart), whose checkpoints are Hugging Face folders
  * with the tokenizer beside them and which `spar replay` reproduces bit for bit; `spar sample`,
  * `spar score` and `spar sft` work on the folder. */
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +189,9 @@ static void test_hf_run_processes(void **state) {
     char *yaml = xasprintf("run:\n  name: hf\n  dir: %s\n  iterations: 2\n"
                            "learner:\n  control: ipc://%s/ctl\n  publish: ipc://%s/pub\n"
                            "judge:\n  bind: ipc://%s/judge\n  endpoints: ipc://%s/judge\n"
-                           "task:\n  kind: arith\n  prompts: 4\n  digits: 1\n  eval_prompts: 8\n"
-                           "policy:\n  checkpoint: %s\n"
+                           "task:\n  kind: styles\n  prompts: 4\n  digits: 1\n  eval_prompts: 8\n"
+                           "policy:\n  checkpoint: %s\n  init: sft\n"
+                           "sft:\n  steps: 80\n  batch: 16\n  examples: 800\n  warmup: 5\n"
                            "rollout:\n  samples_per_prompt: 4\n  max_new: 4\n",
                            run, dir, dir, dir, dir, model);
     tu_write(cfg, yaml);
@@ -200,7 +202,9 @@ static void test_hf_run_processes(void **state) {
     int st = tu_wait(learner, 240000);
     if (tu_exit_code(st) != 0) tu_dump(logs[1]), tu_dump(logs[2]);
     assert_int_equal(tu_exit_code(st), 0);
-    assert_true(tu_wait(actor, 30000) >= 0 && tu_wait(judge, 30000) >= 0);
+    assert_int_equal(tu_exit_code(tu_wait(actor, 30000)), 0); /* an actor ends with the run */
+    kill(judge, SIGTERM);                                        /* a judge serves until told */
+    assert_int_equal(tu_exit_code(tu_wait(judge, 10000)), 0);
     char *jsonl = xasprintf("%s/iterations.jsonl", run);
     json_t *lines = tu_read_jsonl(jsonl);
     assert_int_equal((int)json_array_size(lines), 3);
@@ -216,6 +220,7 @@ static void test_hf_run_processes(void **state) {
     assert_non_null(m2);
     assert_int_equal(v0, 0);
     assert_int_equal(v2, 2);
+    if (s_same_params(m0, m2)) tu_dump(jsonl), tu_dump(logs[1]);
     assert_false(s_same_params(m0, m2));
     lm_free(&m0), lm_free(&m2);
     /* every update again from the records: the same checkpoints, bit for bit */
