@@ -184,6 +184,12 @@ static int s_peer(const char *src, const char *shape, const char *figure, int th
     return ok ? 0 : -1;
 }
 
+int bench_hf_has_shape(const char *name) {
+    for (int i = 0; i < N_SHAPES; i++)
+        if (!strcmp(s_shapes[i].name, name)) return 1;
+    return 0;
+}
+
 int bench_hf_figure_main(const char *shape, const char *figure) {
     for (int i = 0; i < N_SHAPES; i++)
         if (!strcmp(s_shapes[i].name, shape)) return s_figure(&s_shapes[i], figure);

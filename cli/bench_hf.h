@@ -6,6 +6,8 @@
 /* Prints every figure of the shapes (only: one shape by name, NULL: all), each measured in a
  * child process, with the peer's (peer != 0; source_dir holds bench/torch_peer.py). */
 void bench_hf_run(const char *only, int threads, const char *source_dir, int peer);
+/* 1 when NAME is one of the shapes. */
+int bench_hf_has_shape(const char *name);
 /* The child's side: one figure ("train" | "logprob" | "sample") of one shape, one line out. */
 int bench_hf_figure_main(const char *shape, const char *figure);
 

@@ -12,14 +12,18 @@
 #include <sys/resource.h>
 
 #include "cli/args.h"
+#include "cli/bench_hf.h"
 #include "common/gpt.h"
 #include "common/gpt_sample.h"
 #include "common/util.h"
 #include "common/adamw.h"
 
 #define HELP \
-    "usage: spar bench model [--threads N]\n\nPrints the GPT policy's speed on this machine: sgemm " \
-    "peak, training tokens/s and MFU, KV-cache sampling, sequence log-probs, peak memory.\n"
+    "usage: spar bench model [--threads N] [--shape NAME] [--no-peer]\n\nPrints the policies' speed on this " \
+    "machine: sgemm peak, training tokens/s and MFU, sequence\nlog-probs, KV-cache sampling, peak memory. Shapes: " \
+    "the byte-level GPTs tiny and small, and\nthe real models' smollm2-135m and qwen2.5-0.5b (random weights), " \
+    "each beside the same figure\nfrom PyTorch (bench/torch_peer.py on Debian's python3-torch; --no-peer: " \
+    "without it). --shape NAME:\nthat shape only.\n"
 
 static double s_sgemm_gflops(int M, int N, int K) {
     float *a = xcalloc((size_t)M * K, sizeof(float)), *b = xcalloc((size_t)K * N, sizeof(float)),
@@ -70,6 +74,11 @@ static void s_batch_free(batch_t *b) { free(b->tokens), free(b->pl), free(b->len
 /* Training tokens/s: forward + backward + AdamW, for 3 s or 50 steps. */
 static double s_train_tps(gpt_t *m, adamw_t *opt, const batch_t *b) {
     int steps = 0;
+    /* one step first, untimed: the first touches every buffer (page faults, not compute) */
+    gpt_forward(m, b->tokens, b->B, b->T);
+    gpt_zero_grad(m);
+    gpt_backward(m, b->tokens, b->pl, b->len, b->dlp);
+    adamw_step(opt, gpt_params(m), gpt_grads(m), NULL);
     double t0 = util_now_s(), t;
     do {
         gpt_forward(m, b->tokens, b->B, b->T);
@@ -180,14 +189,41 @@ static double s_peak_gflops(void) {
 }
 
 int bench_model_main(int argc, char **argv) {
-    int threads = 2;
-    int rc = args_threads(argc, argv, "bench model", HELP, &threads);
-    if (rc >= 0) return rc;
+    int threads = 2, peer = 1;
+    const char *only = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int v = i + 1 < argc;
+        if (!strcmp(a, "--help")) return fputs(HELP, stdout), 0;
+        else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--shape") && v) only = argv[++i];
+        else if (!strcmp(a, "--no-peer")) peer = 0;
+        else if (!strcmp(a, "--hf-figure") && i + 2 < argc) { /* the child of bench_hf_run */
+            const char *shape = argv[i + 1], *figure = argv[i + 2];
+            for (int j = i + 3; j + 1 < argc; j++)
+                if (!strcmp(argv[j], "--threads")) threads = atoi(argv[j + 1]);
+            gpt_set_threads(threads < 1 ? 1 : threads);
+            return bench_hf_figure_main(shape, figure);
+        } else {
+            fprintf(stderr, "spar bench model: unexpected argument '%s' (spar bench model --help)\n", a);
+            return 2;
+        }
+    }
     if (threads < 1) threads = 1;
     gpt_set_threads(threads);
-    double peak = s_peak_gflops();
-    printf("spar bench model: %d thread(s); OpenBLAS sgemm peak at the model's shapes %.0f GFLOP/s\n", threads, peak);
     bench_cfg_t cfgs[2] = {{"tiny", {4, 4, 128, 128, GPT_VOCAB}, 16, 128}, {"small", {6, 6, 384, 256, GPT_VOCAB}, 16, 256}};
-    for (int i = 0; i < 2; i++) s_bench(&cfgs[i], peak);
+    int gpt_shapes = 0;
+    for (int i = 0; i < 2; i++) gpt_shapes += !only || !strcmp(only, cfgs[i].name);
+    if (gpt_shapes) {
+        double peak = s_peak_gflops();
+        printf("spar bench model: %d thread(s); OpenBLAS sgemm peak at the model's shapes %.0f GFLOP/s\n", threads, peak);
+        for (int i = 0; i < 2; i++)
+            if (!only || !strcmp(only, cfgs[i].name)) s_bench(&cfgs[i], peak);
+    }
+    if (!only || bench_hf_has_shape(only)) bench_hf_run(only, threads, SPAR_SOURCE_DIR, peer);
+    else if (!gpt_shapes) {
+        fprintf(stderr, "spar bench model: unknown shape '%s' (tiny, small, smollm2-135m, qwen2.5-0.5b)\n", only);
+        return 2;
+    }
     return 0;
 }
