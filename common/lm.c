@@ -421,6 +421,18 @@ void *lm_serialize(const lm_t *m, uint64_t version, size_t *len_out) {
     return blob;
 }
 
+/* The floats of c's weight matrices (the bulk of its parameters; norms and biases left out),
+ * in double so that no config overflows it: a lower bound on what its weights occupy. */
+static double s_matrix_floats(const hf_config_t *c) {
+    if (c->arch == HF_GPT2) {
+        const gpt_config_t *g = &c->gpt;
+        return (double)g->vocab * g->d_model + (double)g->ctx * g->d_model + 12.0 * g->n_layer * g->d_model * g->d_model;
+    }
+    const llama_config_t *l = &c->llama;
+    double attn = (double)l->d_model * l->head_dim * (2.0 * l->n_head + 2.0 * l->n_kv_head);
+    return (double)l->vocab * l->d_model * (l->tied ? 1 : 2) + l->n_layer * (attn + 3.0 * l->d_model * l->d_ff);
+}
+
 lm_t *lm_deserialize(const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
     st_file_t f;
     if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
@@ -434,8 +446,11 @@ lm_t *lm_deserialize(const void *blob, size_t len, uint64_t *version_out, char *
     hf_config_t c;
     if (!kind || strcmp(kind, "hf") != 0 || !config) {
         snprintf(why, wl, "not a language-model blob (metadata policy = %s)", kind ? kind : "missing");
-    } else if (hf_config_parse(config, strlen(config), "blob hf_config", &c, why, wl) == 0 &&
-               (m = s_new(&c, 0, why, wl))) {
+    } else if (hf_config_parse(config, strlen(config), "blob hf_config", &c, why, wl) != 0) {
+        /* why says it */
+    } else if (s_matrix_floats(&c) * 2 > (double)len) { /* a peer's sizes, bounded before allocating */
+        snprintf(why, wl, "blob hf_config describes %.3g weights, more than its %zu bytes can hold", s_matrix_floats(&c), len);
+    } else if ((m = s_new(&c, 0, why, wl))) {
         m->files = xcalloc(MAX_TOK_FILES, sizeof *m->files);
         size_t pl = strlen(FILE_META_PREFIX);
         for (int i = 0; i < f.n_meta && m->n_files < MAX_TOK_FILES; i++)

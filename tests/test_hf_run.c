@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hf_folder.h"
 #include "common/lm.h"
 #include "common/policy.h"
 #include "common/util.h"
@@ -116,6 +117,18 @@ static void test_hf_run_folder_round_trip(void **state) {
     assert_true(s_same_params(m, b));
     assert_int_equal(lm_encode_prompt(b, "12+ab", &ids, why, sizeof why), 3);
     free(ids);
+    lm_free(&b);
+    /* a peer's blob whose config claims a model its bytes cannot hold is refused before any
+     * allocation of that size (80 layers x d 65536 would be terabytes) */
+    hf_config_t huge = s_tiny_llama();
+    huge.llama.n_layer = 80, huge.llama.d_model = 65536, huge.llama.d_ff = 262144, huge.llama.head_dim = 16384;
+    char *hc = hf_config_json(&huge, "float32");
+    const char *keys[] = {"policy", "hf_config"}, *vals[] = {"hf", hc};
+    size_t hl;
+    void *hb = st_serialize(NULL, 0, keys, vals, 2, &hl);
+    assert_null(lm_deserialize(hb, hl, &v, why, sizeof why));
+    assert_non_null(strstr(why, "more than its"));
+    free(hb), free(hc);
     /* BF16: every weight is its round-to-nearest-even bf16 value */
     char *bf = xasprintf("%s/bf16", dir);
     assert_int_equal(lm_save_dir(m, bf, 0, 1, why, sizeof why), 0);
