@@ -147,31 +147,61 @@ typedef struct {
     double train_tps, lp_tps, kv_tps, re_tps;
 } figures_t;
 
-static void s_print(const bench_cfg_t *bc, const gpt_t *m, double peak, const figures_t *f) {
+/* The PyTorch peer's figures for the config (bench/torch_gpt_peer.py, run now on this machine):
+ * 0, or -1 when it cannot run here (no python3-torch). */
+static int s_peer(const char *config, int threads, figures_t *p) {
+    char *cmd = xasprintf("/usr/bin/python3 '%s/bench/torch_gpt_peer.py' --config %s --threads %d 2>/dev/null",
+                          SPAR_SOURCE_DIR, config, threads);
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    char line[512];
+    int got = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *t = strstr(line, "\"tok_s\": ");
+        double v = t ? atof(t + 9) : 0;
+        if (strstr(line, "\"train\"")) p->train_tps = v, got |= 1;
+        else if (strstr(line, "\"logprob\"")) p->lp_tps = v, got |= 2;
+        else if (strstr(line, "\"sample\"")) p->kv_tps = v, got |= 4;
+    }
+    if (f) pclose(f);
+    return got == 7 ? 0 : -1;
+}
+
+/* "   torch N tok/s: R x" when the peer ran, else nothing. */
+static void s_vs(const figures_t *p, double ours, double theirs) {
+    if (p) printf("   | torch %8.0f tokens/s: spar %.2fx", theirs, ours / theirs);
+    printf("\n");
+}
+
+static void s_print(const bench_cfg_t *bc, const gpt_t *m, double peak, const figures_t *f, const figures_t *p) {
     double flops_per_token = 6.0 * (double)gpt_n_params(m) + 12.0 * bc->cfg.n_layer * bc->T * bc->cfg.d_model;
     printf("%-5s L%d H%d d%d ctx%d (%.2f M params), B %d x T %d:\n", bc->name, bc->cfg.n_layer, bc->cfg.n_head,
            bc->cfg.d_model, bc->cfg.ctx, gpt_n_params(m) / 1e6, bc->B, bc->T);
-    printf("  training        %8.0f tokens/s   MFU %4.1f%% of %.0f GFLOP/s\n", f->train_tps,
+    printf("  training        %8.0f tokens/s   MFU %4.1f%% of %.0f GFLOP/s", f->train_tps,
            100.0 * f->train_tps * flops_per_token / (peak * 1e9), peak);
-    printf("  sequence logp   %8.0f tokens/s (forward only)\n", f->lp_tps);
+    s_vs(p, f->train_tps, p ? p->train_tps : 0);
+    printf("  sequence logp   %8.0f tokens/s (forward only)", f->lp_tps);
+    s_vs(p, f->lp_tps, p ? p->lp_tps : 0);
     printf("  sampling (KV)   %8.0f tokens/s (16 sequences x 64 new tokens); recomputing the prefix %.0f tokens/s: "
-           "%.1fx\n", f->kv_tps, f->re_tps, f->kv_tps / f->re_tps);
+           "%.1fx", f->kv_tps, f->re_tps, f->kv_tps / f->re_tps);
+    s_vs(p, f->kv_tps, p ? p->kv_tps : 0);
     printf("  peak memory     %8ld MiB (process so far)\n", s_peak_rss_mb());
 }
 
 /* One config's figures; the optimiser lives throughout, as in training, so the peak memory
- * counts it. */
-static void s_bench(const bench_cfg_t *bc, double peak) {
+ * counts it. The peer runs after spar's figures, never beside them. */
+static void s_bench(const bench_cfg_t *bc, double peak, int threads, int peer) {
     gpt_t *m = gpt_new(&bc->cfg, 1);
     batch_t b;
     s_batch_init(&b, bc->B, bc->T);
     adamw_t *opt = adamw_new(gpt_n_params(m), 1e-4, 0.0, 1.0, 1, 100);
-    figures_t f;
+    figures_t f, p;
     f.train_tps = s_train_tps(m, opt, &b);
     f.lp_tps = s_logprob_tps(m, &b);
     f.kv_tps = s_kv_tps(m);
     f.re_tps = s_recompute_tps(m);
-    s_print(bc, m, peak, &f);
+    int have_peer = peer && s_peer(bc->name, threads, &p) == 0;
+    s_print(bc, m, peak, &f, have_peer ? &p : NULL);
     s_batch_free(&b);
     adamw_destroy(&opt);
     gpt_destroy(&m);
@@ -218,7 +248,7 @@ int bench_model_main(int argc, char **argv) {
         double peak = s_peak_gflops();
         printf("spar bench model: %d thread(s); OpenBLAS sgemm peak at the model's shapes %.0f GFLOP/s\n", threads, peak);
         for (int i = 0; i < 2; i++)
-            if (!only || !strcmp(only, cfgs[i].name)) s_bench(&cfgs[i], peak);
+            if (!only || !strcmp(only, cfgs[i].name)) s_bench(&cfgs[i], peak, threads, peer);
     }
     if (!only || bench_hf_has_shape(only)) bench_hf_run(only, threads, SPAR_SOURCE_DIR, peer);
     else if (!gpt_shapes) {

@@ -309,7 +309,7 @@ void gpt_preds_logprob(gpt_t *m, const gpt_pred_t *p, int n, double *lp) {
 /* d(sum_s dlp[s] lp[s]) for one chunk of predictions: the logits recomputed, overwritten by
  * their gradient, then dlnf[at] += dlogits @ wte and dwte += dlogits^T @ rows. */
 static void s_head_backward(gpt_t *m, const gpt_pred_t *p, int n, const double *dlp) {
-    int C = m->cfg.d_model, V = m->cfg.vocab, at[HEAD_ROWS], k = 0;
+    int C = m->cfg.d_model, V = m->cfg.vocab, at[HEAD_ROWS] = {0}, k = 0; /* = {0}: gcc -O1 cannot see s_chunk_at fill it */
     gpt_pred_t kept[HEAD_ROWS];
     for (int i = 0; i < n; i++) /* a prediction with no weight adds nothing */
         if (dlp[p[i].seq] != 0.0) kept[k++] = p[i];

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/gpt_ops.h"
+#include "common/token_choice.h"
 #include "common/util.h"
 
 static int s_is_eos(const gpt_sample_opts_t *o, int t) {
@@ -76,48 +77,6 @@ static void s_step(gpt_t *m, kv_cache_t *kv, const int *tok, const int *pos, int
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, C, 1.0f, ln, C, p->wte, C, 0.0f, logits, V);
 }
 
-/* Draws a token from one row of logits as the options say. */
-static int s_draw(const float *logits, int V, const gpt_sample_opts_t *o, rng_t *r, double *scratch, int *order) {
-    if (o->temperature <= 0) {
-        int best = 0;
-        for (int v = 1; v < V; v++)
-            if (logits[v] > logits[best]) best = v;
-        return best;
-    }
-    double maxv = -INFINITY, sum = 0;
-    for (int v = 0; v < V; v++) maxv = fmax(maxv, logits[v] / o->temperature);
-    for (int v = 0; v < V; v++) sum += (scratch[v] = exp(logits[v] / o->temperature - maxv));
-    for (int v = 0; v < V; v++) scratch[v] /= sum;
-    if ((o->top_k > 0 && o->top_k < V) || o->top_p < 1.0) {
-        for (int v = 0; v < V; v++) order[v] = v;
-        /* sort by probability, descending (insertion sort: V is small for a byte vocabulary) */
-        for (int i = 1; i < V; i++) {
-            int x = order[i], j = i - 1;
-            while (j >= 0 && scratch[order[j]] < scratch[x]) {
-                order[j + 1] = order[j];
-                j--;
-            }
-            order[j + 1] = x;
-        }
-        int keep = o->top_k > 0 && o->top_k < V ? o->top_k : V;
-        double cum = 0;
-        for (int i = 0; i < keep; i++) { /* nucleus: the smallest prefix with mass >= top_p */
-            cum += scratch[order[i]];
-            if (cum >= o->top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-        double kept = 0;
-        for (int i = 0; i < V; i++) {
-            if (i >= keep) scratch[order[i]] = 0;
-            else kept += scratch[order[i]];
-        }
-        for (int v = 0; v < V; v++) scratch[v] /= kept;
-    }
-    return rng_categorical(r, scratch, V);
-}
-
 int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, const gpt_sample_opts_t *o, rng_t *rngs,
                  int *out_tokens, float *out_logprobs, int *out_len) {
     return gpt_generate_mixture(m, NULL, 0.0, prompts, plen, B, o, rngs, out_tokens, out_logprobs, out_len);
@@ -155,8 +114,8 @@ int gpt_generate_mixture(gpt_t *m, gpt_t *ref, double mix, const int *const *pro
     /* x, ln, y, proj (C each), qkv (3C), fc and its GELU (4C each): 15C per row; mean, rstd; scores */
     float *buf = xmalloc(sizeof(float) * ((size_t)B * 15 * C + 2 * (size_t)B + (size_t)c->ctx));
     float *logits = xmalloc(sizeof(float) * (size_t)B * V), *logp = xmalloc(sizeof(float) * V);
-    double *scratch = xmalloc(sizeof(double) * V);
-    int *order = xmalloc(sizeof(int) * V), *tok = xmalloc(sizeof(int) * B), *pos = xmalloc(sizeof(int) * B);
+    token_choice_scratch_t *choice = token_choice_scratch_new(V);
+    int *tok = xmalloc(sizeof(int) * B), *pos = xmalloc(sizeof(int) * B);
     int *done = xcalloc((size_t)B, sizeof(int));
     for (int b = 0; b < B; b++) {
         out_len[b] = 0;
@@ -180,7 +139,7 @@ int gpt_generate_mixture(gpt_t *m, gpt_t *ref, double mix, const int *const *pro
                 continue;
             }
             const float *z = logits + (size_t)b * V;
-            int t = s_draw(z, V, o, &rngs[b], scratch, order);
+            int t = token_choice(z, V, o->temperature, o->top_k, o->top_p, &rngs[b], choice, NULL);
             logsoftmax_forward(logp, z, 1, V);
             out_tokens[(size_t)b * o->max_new + out_len[b]] = t;
             out_logprobs[(size_t)b * o->max_new + out_len[b]] = logp[t];
@@ -195,7 +154,8 @@ int gpt_generate_mixture(gpt_t *m, gpt_t *ref, double mix, const int *const *pro
         }
         if (!active) break;
     }
-    free(kv.k), free(kv.v), free(buf), free(logits), free(logp), free(scratch), free(order), free(tok), free(pos);
+    token_choice_scratch_free(&choice);
+    free(kv.k), free(kv.v), free(buf), free(logits), free(logp), free(tok), free(pos);
     free(done), free(rkv.k), free(rkv.v), free(rbuf), free(rlogits);
     return 0;
 }
