@@ -70,20 +70,44 @@ static hf_config_t s_tiny_llama(void) {
     return c;
 }
 
-/* A tiny random Llama folder with the tokenizer, at dir/model; returns that path (malloc'd). */
-static char *s_make_model(const char *dir) {
+/* The families, each tiny, each with what sets it apart: Qwen2's q/k/v biases, Qwen3's q/k
+ * norm with a head_dim that is not d_model / n_head, Mistral untied, GPT-2 with the real
+ * family's layout (a tokenizer of its own, so not the byte-level model). */
+static const char *const s_families[] = {"llama", "mistral", "qwen2", "qwen3", "gpt2"};
+
+static hf_config_t s_tiny(const char *family) {
+    hf_config_t c = s_tiny_llama();
+    llama_config_t *l = &c.llama;
+    if (!strcmp(family, "mistral")) {
+        c.arch = HF_MISTRAL, l->rope_llama3 = 0, l->tied = 0;
+    } else if (!strcmp(family, "qwen2")) {
+        c.arch = HF_QWEN2, l->qkv_bias = 1, l->tied = 1, l->rope_llama3 = 0;
+    } else if (!strcmp(family, "qwen3")) {
+        c.arch = HF_QWEN3, l->qk_norm = 1, l->head_dim = 16, l->tied = 1, l->rope_llama3 = 0;
+    } else if (!strcmp(family, "gpt2")) {
+        c.arch = HF_GPT2, c.gpt = (gpt_config_t){.n_layer = 2, .n_head = 4, .d_model = 32, .ctx = 48, .vocab = 259};
+    }
+    snprintf(c.architecture, sizeof c.architecture, "%s", hf_arch_name(c.arch));
+    return c;
+}
+
+/* A tiny random folder of the family with the tokenizer, at dir/model; returns that path. */
+static char *s_make_family(const char *dir, const char *family) {
     char *tokdir = xasprintf("%s/tok", dir), *model = xasprintf("%s/model", dir), why[400];
     assert_int_equal(util_mkdirs(tokdir), 0);
     s_write_tokenizer(tokdir);
-    hf_config_t c = s_tiny_llama();
+    hf_config_t c = s_tiny(family);
     lm_t *m = lm_new_random(&c, tokdir, 7, why, sizeof why);
-    if (!m) fprintf(stderr, "lm_new_random: %s\n", why);
+    if (!m) fprintf(stderr, "lm_new_random %s: %s\n", family, why);
     assert_non_null(m);
+    if (lm_save_dir(m, model, 0, 0, why, sizeof why) != 0) fprintf(stderr, "lm_save_dir %s: %s\n", family, why);
     assert_int_equal(lm_save_dir(m, model, 0, 0, why, sizeof why), 0);
     lm_free(&m);
     free(tokdir);
     return model;
 }
+
+static char *s_make_model(const char *dir) { return s_make_family(dir, "llama"); }
 
 static int s_same_params(lm_t *a, lm_t *b) {
     return lm_n_params(a) == lm_n_params(b) && !memcmp(lm_params(a), lm_params(b), lm_n_params(a) * sizeof(float));
@@ -145,12 +169,42 @@ static void test_hf_run_folder_round_trip(void **state) {
     tu_done(dir);
 }
 
-/* Packed log-probs through the policy equal each sequence's own forward pass; samples end at
- * EOS or max_new and decode to text. */
-static void test_hf_run_policy(void **state) {
-    (void)state;
-    char *dir = tu_tmpdir(), *model = s_make_model(dir), why[400];
+/* The packed batch's gradient along itself against a central difference of the packed
+ * log-probs: the whole backward pass of the family, through the policy the learner uses. */
+static void s_check_policy_gradient(policy_t *p, const policy_seq_t *seqs, int n) {
+    const double dlp[3] = {1.0, -0.5, 0.25};
+    double lp0[3];
+    policy_logprobs(p, seqs, n, lp0); /* the batch the backward pass differentiates */
+    policy_zero_grad(p);
+    policy_backward_seqs(p, seqs, n, dlp);
+    policy_view_t v = policy_view(p);
+    double gg = 0, eps = 1e-3;
+    for (size_t i = 0; i < v.n; i++) gg += (double)v.grad_f32[i] * v.grad_f32[i];
+    float *saved = xmalloc(sizeof(float) * v.n), *dir = xmalloc(sizeof(float) * v.n);
+    memcpy(saved, v.f32, sizeof(float) * v.n);
+    double scale = 1 / sqrt(gg); /* a unit step along the gradient */
+    for (size_t i = 0; i < v.n; i++) dir[i] = (float)(v.grad_f32[i] * scale);
+    double f[2];
+    for (int side = 0; side < 2; side++) {
+        for (size_t i = 0; i < v.n; i++) v.f32[i] = saved[i] + (side ? -1.0f : 1.0f) * (float)eps * dir[i];
+        double lp[3];
+        policy_logprobs(p, seqs, n, lp);
+        f[side] = dlp[0] * lp[0] + dlp[1] * lp[1] + dlp[2] * lp[2];
+    }
+    memcpy(v.f32, saved, sizeof(float) * v.n);
+    double numeric = (f[0] - f[1]) / (2 * eps), analytic = sqrt(gg);
+    fprintf(stderr, "  directional derivative: analytic %.6g, central difference %.6g\n", analytic, numeric);
+    assert_true(gg > 0 && fabs(numeric - analytic) < 2e-3 * analytic);
+    free(saved), free(dir);
+}
+
+/* Packed log-probs through the policy equal each sequence's own forward pass, the gradient
+ * matches a finite difference; samples end at EOS or max_new and decode to text. */
+static void s_policy_family(const char *family) {
+    fprintf(stderr, "%s\n", family);
+    char *dir = tu_tmpdir(), *model = s_make_family(dir, family), why[400];
     lm_t *m = lm_load_dir(model, NULL, why, sizeof why);
+    if (!m) fprintf(stderr, "%s: %s\n", family, why);
     assert_non_null(m);
     policy_t *p = policy_lm_new(m);
     assert_string_equal(policy_kind(p), "hf");
@@ -173,6 +227,7 @@ static void test_hf_run_policy(void **state) {
         assert_true(isfinite(one) && fabs(one - lp[i]) < 1e-4 * fmax(1, fabs(one)));
         free(pt), free(tok);
     }
+    s_check_policy_gradient(p, seqs, 3);
     rng_t rngs[2];
     rng_stream(&rngs[0], 1, 0, 0, 0), rng_stream(&rngs[1], 1, 0, 0, 1);
     policy_seq_t prompts[2] = {{0, "12+", NULL, 0}, {1, "4+5=", NULL, 0}};
@@ -193,11 +248,15 @@ static void test_hf_run_policy(void **state) {
     tu_done(dir);
 }
 
+static void test_hf_run_policy(void **state) {
+    (void)state;
+    for (size_t f = 0; f < sizeof s_families / sizeof *s_families; f++) s_policy_family(s_families[f]);
+}
+
 /* The folder as policy.checkpoint of real processes; the run's checkpoints are folders with the
  * tokenizer, replay reproduces them; sample, score and sft run on the folder. */
-static void test_hf_run_processes(void **state) {
-    (void)state;
-    char *dir = tu_tmpdir(), *model = s_make_model(dir), why[400];
+static void s_processes(const char *family) {
+    char *dir = tu_tmpdir(), *model = s_make_family(dir, family), why[400];
     char *cfg = xasprintf("%s/cfg.yaml", dir), *run = xasprintf("%s/run", dir);
     char *yaml = xasprintf("run:\n  name: hf\n  dir: %s\n  iterations: 2\n"
                            "learner:\n  control: ipc://%s/ctl\n  publish: ipc://%s/pub\n"
@@ -226,7 +285,8 @@ static void test_hf_run_processes(void **state) {
     char *d0 = xasprintf("%s/checkpoints/iter-0000", run), *d2 = xasprintf("%s/checkpoints/iter-0002", run);
     char *tj = xasprintf("%s/tokenizer.json", d2), *cj = xasprintf("%s/config.json", d2);
     assert_true(util_file_exists(tj));
-    assert_true(tu_file_contains(cj, "LlamaForCausalLM"));
+    hf_config_t fc = s_tiny(family);
+    assert_true(tu_file_contains(cj, hf_arch_name(fc.arch)));
     uint64_t v0 = 9, v2 = 9;
     lm_t *m0 = lm_load_dir(d0, &v0, why, sizeof why), *m2 = lm_load_dir(d2, &v2, why, sizeof why);
     assert_non_null(m0);
@@ -268,11 +328,22 @@ static void test_hf_run_processes(void **state) {
     tu_done(dir);
 }
 
-int main(void) {
+static void test_hf_run_processes_llama(void **state) { (void)state, s_processes("llama"); }
+static void test_hf_run_processes_mistral(void **state) { (void)state, s_processes("mistral"); }
+static void test_hf_run_processes_qwen2(void **state) { (void)state, s_processes("qwen2"); }
+static void test_hf_run_processes_qwen3(void **state) { (void)state, s_processes("qwen3"); }
+static void test_hf_run_processes_gpt2(void **state) { (void)state, s_processes("gpt2"); }
+
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hf_run_folder_round_trip),
         cmocka_unit_test(test_hf_run_policy),
-        cmocka_unit_test(test_hf_run_processes),
+        cmocka_unit_test(test_hf_run_processes_llama),
+        cmocka_unit_test(test_hf_run_processes_mistral),
+        cmocka_unit_test(test_hf_run_processes_qwen2),
+        cmocka_unit_test(test_hf_run_processes_qwen3),
+        cmocka_unit_test(test_hf_run_processes_gpt2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
