@@ -12,35 +12,7 @@
 
 static rng_t s_rng;
 
-static float *s_rand(size_t n, double scale) {
-    float *x = xmalloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(&s_rng));
-    return x;
-}
-
-static double s_dot(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-/* Compares grad[i] with (L(x + h) - L(x - h)) / 2h for every entry of x. */
-typedef double (*loss_fn)(void *ctx);
-static void s_check(const char *what, float *x, const float *grad, size_t n, loss_fn L, void *ctx) {
-    double h = 1e-2, worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        float keep = x[i];
-        x[i] = keep + (float)h;
-        double lp = L(ctx);
-        x[i] = keep - (float)h;
-        double lm = L(ctx);
-        x[i] = keep;
-        double num = (lp - lm) / (2 * h), err = fabs(num - grad[i]) / (1e-2 + fabs(num));
-        if (err > worst) worst = err;
-        if (err > 2e-2) fail_msg("%s: d/dx[%zu] analytic %g, numeric %g", what, i, grad[i], num);
-    }
-    fprintf(stderr, "%-10s %zu entries, worst relative error %.1e\n", what, n, worst);
-}
+static float *s_rand(size_t n, double scale) { return tu_randn(&s_rng, n, scale); }
 
 /* ---- each op -------------------------------------------------------------------------- */
 
@@ -54,7 +26,7 @@ typedef struct {
 static double L_layernorm(void *p) {
     ctx_t *x = p;
     layernorm_forward(x->out, x->mean, x->rstd, x->a, x->b, x->c, B * T, C);
-    return s_dot(x->out, x->R, B * T * C);
+    return tu_dot(x->out, x->R, B * T * C);
 }
 
 static void test_gpt_ops_layernorm(void **state) {
@@ -64,16 +36,16 @@ static void test_gpt_ops_layernorm(void **state) {
     float *dx = xcalloc(B * T * C, sizeof(float)), *dw = xcalloc(C, sizeof(float)), *db = xcalloc(C, sizeof(float));
     L_layernorm(&x);
     layernorm_backward(dx, dw, db, x.R, x.a, x.b, x.mean, x.rstd, B * T, C);
-    s_check("ln inp", x.a, dx, B * T * C, L_layernorm, &x);
-    s_check("ln weight", x.b, dw, C, L_layernorm, &x);
-    s_check("ln bias", x.c, db, C, L_layernorm, &x);
+    tu_grad_check("ln inp", x.a, dx, B * T * C, L_layernorm, &x);
+    tu_grad_check("ln weight", x.b, dw, C, L_layernorm, &x);
+    tu_grad_check("ln bias", x.c, db, C, L_layernorm, &x);
     free(x.a), free(x.b), free(x.c), free(x.out), free(x.R), free(x.mean), free(x.rstd), free(dx), free(dw), free(db);
 }
 
 static double L_matmul(void *p) {
     ctx_t *x = p;
     matmul_forward(x->out, x->a, x->b, x->c, B * T, C, OC);
-    return s_dot(x->out, x->R, B * T * OC);
+    return tu_dot(x->out, x->R, B * T * OC);
 }
 
 static void test_gpt_ops_matmul(void **state) {
@@ -83,9 +55,9 @@ static void test_gpt_ops_matmul(void **state) {
     float *dx = xcalloc(B * T * C, sizeof(float)), *dw = xcalloc(C * OC, sizeof(float)), *db = xcalloc(OC, sizeof(float));
     L_matmul(&x);
     matmul_backward(dx, dw, db, x.R, x.a, x.b, B * T, C, OC);
-    s_check("mm inp", x.a, dx, B * T * C, L_matmul, &x);
-    s_check("mm weight", x.b, dw, C * OC, L_matmul, &x);
-    s_check("mm bias", x.c, db, OC, L_matmul, &x);
+    tu_grad_check("mm inp", x.a, dx, B * T * C, L_matmul, &x);
+    tu_grad_check("mm weight", x.b, dw, C * OC, L_matmul, &x);
+    tu_grad_check("mm bias", x.c, db, OC, L_matmul, &x);
     free(x.a), free(x.b), free(x.c), free(x.out), free(x.R), free(dx), free(dw), free(db);
 }
 
@@ -93,7 +65,7 @@ static const int *s_seg; /* the attention tests' segments, or NULL */
 static double L_attention(void *p) {
     ctx_t *x = p;
     attention_forward(x->out, x->att, x->a, s_seg, B, T, C, NH);
-    return s_dot(x->out, x->R, B * T * C);
+    return tu_dot(x->out, x->R, B * T * C);
 }
 
 /* Finite differences of attention with segments seg (NULL: plain causal); then every score is
@@ -106,7 +78,7 @@ static void s_attention_case(const char *name, const int *seg) {
     float *dqkv = xcalloc(B * T * 3 * C, sizeof(float)), *datt = xcalloc(B * NH * T * T, sizeof(float));
     L_attention(&x);
     attention_backward(dqkv, datt, x.R, x.a, x.att, B, T, C, NH);
-    s_check(name, x.a, dqkv, B * T * 3 * C, L_attention, &x);
+    tu_grad_check(name, x.a, dqkv, B * T * 3 * C, L_attention, &x);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++)
@@ -134,7 +106,7 @@ static void test_gpt_ops_attention_segments(void **state) {
 static double L_gelu(void *p) {
     ctx_t *x = p;
     gelu_forward(x->out, x->a, B * T * C);
-    return s_dot(x->out, x->R, B * T * C);
+    return tu_dot(x->out, x->R, B * T * C);
 }
 
 static void test_gpt_ops_gelu_and_residual(void **state) {
@@ -142,7 +114,7 @@ static void test_gpt_ops_gelu_and_residual(void **state) {
     ctx_t x = {.a = s_rand(B * T * C, 2), .out = s_rand(B * T * C, 0), .R = s_rand(B * T * C, 1)};
     float *dx = xcalloc(B * T * C, sizeof(float));
     gelu_backward(dx, x.a, x.R, B * T * C);
-    s_check("gelu", x.a, dx, B * T * C, L_gelu, &x);
+    tu_grad_check("gelu", x.a, dx, B * T * C, L_gelu, &x);
     float *b = s_rand(B * T * C, 1), *da = xcalloc(B * T * C, sizeof(float)), *db = xcalloc(B * T * C, sizeof(float));
     residual_forward(x.out, x.a, b, B * T * C);
     residual_backward(da, db, x.R, B * T * C);
@@ -153,7 +125,7 @@ static void test_gpt_ops_gelu_and_residual(void **state) {
 static double L_encoder(void *p) {
     ctx_t *x = p;
     encoder_forward(x->out, x->tokens, x->pos, x->a, x->b, B, T, C);
-    return s_dot(x->out, x->R, B * T * C);
+    return tu_dot(x->out, x->R, B * T * C);
 }
 
 static void test_gpt_ops_encoder(void **state) {
@@ -163,16 +135,16 @@ static void test_gpt_ops_encoder(void **state) {
                .tokens = tokens};
     float *dwte = xcalloc(V * C, sizeof(float)), *dwpe = xcalloc(T * C, sizeof(float));
     encoder_backward(dwte, dwpe, x.R, tokens, NULL, B, T, C);
-    s_check("wte", x.a, dwte, V * C, L_encoder, &x);
-    s_check("wpe", x.b, dwpe, T * C, L_encoder, &x);
+    tu_grad_check("wte", x.a, dwte, V * C, L_encoder, &x);
+    tu_grad_check("wpe", x.b, dwpe, T * C, L_encoder, &x);
     /* explicit positions (a packed row: branches restart where the prefix ends) */
     int pos[B * T] = {0, 1, 2, 2, 3, 0, 1, 1, 2, 4};
     x.pos = pos;
     memset(dwte, 0, V * C * sizeof(float));
     memset(dwpe, 0, T * C * sizeof(float));
     encoder_backward(dwte, dwpe, x.R, tokens, pos, B, T, C);
-    s_check("wte, positions", x.a, dwte, V * C, L_encoder, &x);
-    s_check("wpe, positions", x.b, dwpe, T * C, L_encoder, &x);
+    tu_grad_check("wte, positions", x.a, dwte, V * C, L_encoder, &x);
+    tu_grad_check("wpe, positions", x.b, dwpe, T * C, L_encoder, &x);
     free(x.a), free(x.b), free(x.out), free(x.R), free(dwte), free(dwpe);
 }
 
@@ -202,7 +174,7 @@ static void test_gpt_ops_logsoftmax(void **state) {
     float *d = xcalloc(B * T * V, sizeof(float));
     L_logsoftmax(&x);
     logsoftmax_backward(d, x.out, s_row, s_target, s_g, N_PRED, V);
-    s_check("logsoftmax", x.a, d, B * T * V, L_logsoftmax, &x);
+    tu_grad_check("logsoftmax", x.a, d, B * T * V, L_logsoftmax, &x);
     for (int n = 0; n < B * T; n++) { /* each row is a distribution */
         double s = 0;
         for (int v = 0; v < V; v++) s += exp(x.out[(size_t)n * V + v]);

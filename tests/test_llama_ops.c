@@ -14,35 +14,7 @@
 
 static rng_t s_rng;
 
-static float *s_rand(size_t n, double scale) {
-    float *x = xmalloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(&s_rng));
-    return x;
-}
-
-static double s_dot(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-/* Compares grad[i] with (L(x + h) - L(x - h)) / 2h for every entry of x. */
-typedef double (*loss_fn)(void *ctx);
-static void s_check(const char *what, float *x, const float *grad, size_t n, loss_fn L, void *ctx) {
-    double h = 1e-2, worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        float keep = x[i];
-        x[i] = keep + (float)h;
-        double lp = L(ctx);
-        x[i] = keep - (float)h;
-        double lm = L(ctx);
-        x[i] = keep;
-        double num = (lp - lm) / (2 * h), err = fabs(num - grad[i]) / (1e-2 + fabs(num));
-        if (err > worst) worst = err;
-        if (err > 2e-2) fail_msg("%s: d/dx[%zu] analytic %g, numeric %g", what, i, grad[i], num);
-    }
-    fprintf(stderr, "%-24s %5zu entries, worst relative error %.1e\n", what, n, worst);
-}
+static float *s_rand(size_t n, double scale) { return tu_randn(&s_rng, n, scale); }
 
 /* ---- RMSNorm, alone and per head -------------------------------------------------------- */
 
@@ -58,7 +30,7 @@ static double L_rms(void *p) {
     llama_rmsnorm_forward(k->out, k->rstd, k->x, k->w, k->n, k->h, k->c, k->stride, 1e-5f);
     /* only the normed entries count: a row's other entries (other heads' room) stay out */
     double s = 0;
-    for (int n = 0; n < k->n; n++) s += s_dot(k->out + (size_t)n * k->stride, k->R + (size_t)n * k->stride, (size_t)k->h * k->c);
+    for (int n = 0; n < k->n; n++) s += tu_dot(k->out + (size_t)n * k->stride, k->R + (size_t)n * k->stride, (size_t)k->h * k->c);
     return s;
 }
 
@@ -80,9 +52,9 @@ static void s_rms_case(const char *name, int H, int HD, int stride) {
     llama_rmsnorm_backward(dx, dw, k.R, k.x, k.w, k.rstd, N, H, HD, stride);
     char what[64];
     snprintf(what, sizeof what, "%s input", name);
-    s_check(what, k.x, dx, total, L_rms, &k);
+    tu_grad_check(what, k.x, dx, total, L_rms, &k);
     snprintf(what, sizeof what, "%s weight", name);
-    s_check(what, k.w, dw, HD, L_rms, &k);
+    tu_grad_check(what, k.w, dw, HD, L_rms, &k);
     free(k.x), free(k.w), free(k.out), free(k.R), free(k.rstd), free(dx), free(dw);
 }
 
@@ -104,7 +76,7 @@ static double L_rope(void *p) {
     size_t total = (size_t)k->n * k->stride;
     memcpy(k->out, k->x, sizeof(float) * total);
     llama_rope_forward(k->out, k->cos_t, k->sin_t, k->n, k->h, k->c, k->stride);
-    return s_dot(k->out, k->R, total);
+    return tu_dot(k->out, k->R, total);
 }
 
 static void s_rope_case(const char *name, const llama_config_t *cfg) {
@@ -144,7 +116,7 @@ static void s_rope_case(const char *name, const llama_config_t *cfg) {
     float *dx = xmalloc(sizeof(float) * N * stride);
     memcpy(dx, k.R, sizeof(float) * N * stride);
     llama_rope_backward(dx, k.cos_t, k.sin_t, N, H, HD, stride);
-    s_check(name, k.x, dx, (size_t)N * stride, L_rope, &k);
+    tu_grad_check(name, k.x, dx, (size_t)N * stride, L_rope, &k);
     free(inv), free(k.x), free(k.out), free(k.R), free(k.cos_t), free(k.sin_t), free(dx);
 }
 
@@ -179,7 +151,7 @@ enum { F = 7 };
 static double L_swiglu(void *p) {
     ctx_t *k = p;
     llama_swiglu_forward(k->out, k->x, N, F);
-    return s_dot(k->out, k->R, (size_t)N * F);
+    return tu_dot(k->out, k->R, (size_t)N * F);
 }
 
 static void test_llama_ops_swiglu(void **state) {
@@ -193,7 +165,7 @@ static void test_llama_ops_swiglu(void **state) {
         }
     float *dgu = xmalloc(sizeof(float) * N * 2 * F);
     llama_swiglu_backward(dgu, k.R, k.x, N, F);
-    s_check("swiglu", k.x, dgu, (size_t)N * 2 * F, L_swiglu, &k);
+    tu_grad_check("swiglu", k.x, dgu, (size_t)N * 2 * F, L_swiglu, &k);
     free(k.x), free(k.out), free(k.R), free(dgu);
 }
 
@@ -204,7 +176,7 @@ enum { IC = 5, OC = 9 };
 static double L_linear(void *p) {
     ctx_t *k = p;
     llama_linear_forward(k->out, k->x, k->w, k->b, N, IC, OC, 0);
-    return s_dot(k->out, k->R, (size_t)N * OC);
+    return tu_dot(k->out, k->R, (size_t)N * OC);
 }
 
 static void test_llama_ops_linear_bias(void **state) {
@@ -225,9 +197,9 @@ static void test_llama_ops_linear_bias(void **state) {
     for (int i = 0; i < N * OC; i++) assert_true(fabs(acc[i] - (keep[i] + k.out[i])) < 1e-5);
     float *dx = s_rand(N * IC, 1), *dw = xcalloc(OC * IC, sizeof(float)), *db = xcalloc(OC, sizeof(float));
     llama_linear_backward(dx, dw, db, k.R, k.x, k.w, N, IC, OC); /* dx overwritten: garbage before */
-    s_check("linear input", k.x, dx, N * IC, L_linear, &k);
-    s_check("linear weight", k.w, dw, OC * IC, L_linear, &k);
-    s_check("linear bias", k.b, db, OC, L_linear, &k);
+    tu_grad_check("linear input", k.x, dx, N * IC, L_linear, &k);
+    tu_grad_check("linear weight", k.w, dw, OC * IC, L_linear, &k);
+    tu_grad_check("linear bias", k.b, db, OC, L_linear, &k);
     free(k.x), free(k.w), free(k.b), free(k.out), free(k.R), free(acc), free(keep), free(dx), free(dw), free(db);
 }
 
@@ -240,7 +212,7 @@ static float *s_att;
 static double L_attention(void *p) {
     ctx_t *k = p;
     llama_attention_forward(k->out, s_att, k->x, s_seg, AB, AT, NH, NKV, HD);
-    return s_dot(k->out, k->R, (size_t)AB * AT * NH * HD);
+    return tu_dot(k->out, k->R, (size_t)AB * AT * NH * HD);
 }
 
 /* GQA: 4 query heads on 2 kv heads. Finite differences w.r.t. every q, k, v entry; every
@@ -261,7 +233,7 @@ static void s_attention_case(const char *name, const int *seg) {
                 for (int u = 0; u < AT; u++) {
                     int vis = u <= t && (!seg || seg[b * AT + u] == 0 || seg[b * AT + u] == seg[b * AT + t]);
                     const float *kk = k.x + ((size_t)b * AT + u) * AD + (NH + kv) * HD;
-                    w[u] = vis ? s_dot(q, kk, HD) / sqrt(HD) : -INFINITY;
+                    w[u] = vis ? tu_dot(q, kk, HD) / sqrt(HD) : -INFINITY;
                     if (w[u] > mx) mx = w[u];
                     float a = s_att[(((size_t)b * NH + h) * AT + t) * AT + u];
                     assert_true(vis ? a > 0 : a == 0.0f);
@@ -275,7 +247,7 @@ static void s_attention_case(const char *name, const int *seg) {
             }
     float *dqkv = xcalloc((size_t)AB * AT * AD, sizeof(float)), *scratch = xmalloc(sizeof(float) * AT * AT);
     llama_attention_backward(dqkv, scratch, k.R, k.x, s_att, AB, AT, NH, NKV, HD);
-    s_check(name, k.x, dqkv, (size_t)AB * AT * AD, L_attention, &k);
+    tu_grad_check(name, k.x, dqkv, (size_t)AB * AT * AD, L_attention, &k);
     s_seg = NULL;
     free(k.x), free(k.out), free(k.R), free(s_att), free(dqkv), free(scratch);
 }
@@ -326,7 +298,7 @@ static void test_llama_ops_head_chunked(void **state) {
     for (int i = 0; i < NP; i++) {
         double z[HV], mx = -INFINITY, s = 0;
         for (int v = 0; v < HV; v++) {
-            z[v] = s_dot(k.x + s_rows[i] * HC, k.w + v * HC, HC);
+            z[v] = tu_dot(k.x + s_rows[i] * HC, k.w + v * HC, HC);
             if (z[v] > mx) mx = z[v];
         }
         for (int v = 0; v < HV; v++) s += exp(z[v] - mx);
@@ -340,8 +312,8 @@ static void test_llama_ops_head_chunked(void **state) {
     for (int i = 0; i < HN * HC; i++) assert_true(fabs(dh1[i] - dh5[i]) < 1e-5);
     for (int i = 0; i < HV * HC; i++) assert_true(fabs(dw1[i] - dw5[i]) < 1e-5);
     s_chunk = 5;
-    s_check("head hidden", k.x, dh5, HN * HC, L_head, &k);
-    s_check("head weight", k.w, dw5, HV * HC, L_head, &k);
+    tu_grad_check("head hidden", k.x, dh5, HN * HC, L_head, &k);
+    tu_grad_check("head weight", k.w, dw5, HV * HC, L_head, &k);
     free(k.x), free(k.w), free(scr), free(dh1), free(dw1), free(dh5), free(dw5);
 }
 

@@ -2,6 +2,7 @@
 #include "tests/testutil.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -197,4 +198,32 @@ int tu_check_records(const char *run, int iterations, int prompts, int synchrono
     free(seen);
     assert_int_equal(bad, 0);
     return n;
+}
+
+float *tu_randn(rng_t *r, size_t n, double scale) {
+    float *x = xmalloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(r));
+    return x;
+}
+
+double tu_dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+void tu_grad_check(const char *what, float *x, const float *grad, size_t n, tu_loss_fn L, void *ctx) {
+    double h = 1e-2, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + (float)h;
+        double lp = L(ctx);
+        x[i] = keep - (float)h;
+        double lm = L(ctx);
+        x[i] = keep;
+        double num = (lp - lm) / (2 * h), err = fabs(num - grad[i]) / (1e-2 + fabs(num));
+        if (err > worst) worst = err;
+        if (err > 2e-2) fail_msg("%s: d/dx[%zu] analytic %g, numeric %g", what, i, grad[i], num);
+    }
+    fprintf(stderr, "%-24s %5zu entries, worst relative error %.1e\n", what, n, worst);
 }

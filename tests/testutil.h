@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/rng.h"
+
 /* A new empty folder under /tmp; removed by tu_rmtree. Returns a static-lifetime string. */
 char *tu_tmpdir(void);
 void tu_rmtree(const char *path);
@@ -53,6 +55,15 @@ int tu_check_records(const char *run, int iterations, int prompts, int synchrono
 void tu_assert_no_sanitizer_report(const char *dir);
 /* The end of a test's folder: no sanitizer report in it, then removed and freed. */
 void tu_done(char *dir);
+
+/* n floats drawn N(0, scale^2) from r (at least one allocated), and a double-accumulated dot. */
+float *tu_randn(rng_t *r, size_t n, double scale);
+double tu_dot(const float *a, const float *b, size_t n);
+/* Finite differences: compares grad[i] with (L(x + h) - L(x - h)) / 2h, h = 1e-2, for every
+ * entry of x; fails the test (naming what and the entry) beyond 2e-2 relative error (with an
+ * absolute floor of 1e-2), and prints the worst error. */
+typedef double (*tu_loss_fn)(void *ctx);
+void tu_grad_check(const char *what, float *x, const float *grad, size_t n, tu_loss_fn L, void *ctx);
 
 /* A test that cannot run here (what it needs is missing) is skipped, never passed: tu_skip ends
  * the running cmocka test as SKIPPED (say why on stderr first), and main returns
