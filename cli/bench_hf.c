@@ -38,13 +38,13 @@ static const hf_shape_t s_shapes[] = {
 
 enum { TRAIN_B = 8, TRAIN_T = 256, SAMPLES = 16, NEW_TOKENS = 128, PROMPT_LEN = 8 };
 
-static long s_peak_rss_mb(void) {
+long bench_peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024;
 }
 
-static double s_gemm_rate(int M, int N, int K, int trans_b) {
+double bench_sgemm_gflops(int M, int N, int K, int trans_b) {
     float *a = xcalloc((size_t)M * K, sizeof(float)), *b = xcalloc((size_t)K * N, sizeof(float)),
           *c = xcalloc((size_t)M * N, sizeof(float));
     for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
@@ -68,14 +68,14 @@ static double s_peak(const llama_config_t *c) {
     int shapes[3][2] = {{d, d}, {f, d}, {d, f}};
     for (int i = 0; i < 3; i++)
         for (int t = 0; t < 2; t++)
-            if ((g = s_gemm_rate(M, shapes[i][0], shapes[i][1], t)) > p) p = g;
+            if ((g = bench_sgemm_gflops(M, shapes[i][0], shapes[i][1], t)) > p) p = g;
     return p;
 }
 
 /* The rate at M = 16 on the shape's decode products (NN: the best a decode kernel can use). */
 static double s_skinny(const llama_config_t *c) {
     int d = c->d_model, f = c->d_ff;
-    return (s_gemm_rate(SAMPLES, f, d, 0) + s_gemm_rate(SAMPLES, d, f, 0) + s_gemm_rate(SAMPLES, d, d, 0)) / 3;
+    return (bench_sgemm_gflops(SAMPLES, f, d, 0) + bench_sgemm_gflops(SAMPLES, d, f, 0) + bench_sgemm_gflops(SAMPLES, d, d, 0)) / 3;
 }
 
 /* Training FLOPs per token: 6 per parameter (the head counted once even when tied) plus the
@@ -145,7 +145,7 @@ static int s_figure(const hf_shape_t *s, const char *figure) {
         share = tps * 2.0 * ((double)llama_n_params(m) + head - (double)c->vocab * c->d_model) / (s_skinny(c) * 1e9);
         free(out), free(outlp);
     }
-    printf("%s %.1f %.4f %.1f %ld\n", figure, tps, share, llama_activation_bytes(m) / 1048576.0, s_peak_rss_mb());
+    printf("%s %.1f %.4f %.1f %ld\n", figure, tps, share, llama_activation_bytes(m) / 1048576.0, bench_peak_rss_mb());
     free(tok), free(p);
     llama_destroy(&m);
     return 0;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cli/args.h"
 #include "cli/bench_hf.h"
@@ -25,27 +24,6 @@
     "each beside the same figure\nfrom PyTorch (bench/torch_peer.py on Debian's python3-torch; --no-peer: " \
     "without it). --shape NAME:\nthat shape only.\n"
 
-static double s_sgemm_gflops(int M, int N, int K) {
-    float *a = xcalloc((size_t)M * K, sizeof(float)), *b = xcalloc((size_t)K * N, sizeof(float)),
-          *c = xcalloc((size_t)M * N, sizeof(float));
-    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N); /* warm */
-    int reps = 0;
-    double t0 = util_now_s(), t;
-    do {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
-        reps++;
-    } while ((t = util_now_s() - t0) < 0.5);
-    free(a), free(b), free(c);
-    return 2.0 * M * N * K * reps / t / 1e9;
-}
-
-static long s_peak_rss_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024;
-}
 
 typedef struct {
     const char *name;
@@ -185,7 +163,7 @@ static void s_print(const bench_cfg_t *bc, const gpt_t *m, double peak, const fi
     printf("  sampling (KV)   %8.0f tokens/s (16 sequences x 64 new tokens); recomputing the prefix %.0f tokens/s: "
            "%.1fx", f->kv_tps, f->re_tps, f->kv_tps / f->re_tps);
     s_vs(p, f->kv_tps, p ? p->kv_tps : 0);
-    printf("  peak memory     %8ld MiB (process so far)\n", s_peak_rss_mb());
+    printf("  peak memory     %8ld MiB (process so far)\n", bench_peak_rss_mb());
 }
 
 /* One config's figures; the optimiser lives throughout, as in training, so the peak memory
@@ -212,7 +190,7 @@ static double s_peak_gflops(void) {
     int shapes[4][3] = {{2048, 384, 128}, {2048, 512, 128}, {4096, 1152, 384}, {4096, 1536, 384}};
     double peak = 0;
     for (int i = 0; i < 4; i++) {
-        double g = s_sgemm_gflops(shapes[i][0], shapes[i][1], shapes[i][2]);
+        double g = bench_sgemm_gflops(shapes[i][0], shapes[i][1], shapes[i][2], 0);
         if (g > peak) peak = g;
     }
     return peak;
