@@ -5,7 +5,6 @@
  * log-prob tokens/s, and the process's peak memory after each config. */
 #include "cli/bench_model.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
