@@ -57,6 +57,11 @@ def head_dim(cfg):
     return int(hd) if hd else cfg["hidden_size"] // cfg["num_attention_heads"]
 
 
+def kv_heads(cfg):
+    """num_key_value_heads, defaulting to num_attention_heads (no GQA) as HF's configs do."""
+    return cfg.get("num_key_value_heads") or cfg["num_attention_heads"]
+
+
 def inv_freq(cfg):
     """theta^(-2i/d) for i < d/2, d = head_dim, with the llama3 rope_scaling when configured:
     wavelengths 2*pi/f longer than original_max/low_freq_factor are divided by factor, those
@@ -112,13 +117,15 @@ def causal_attention(q, k, v, past_len):
 class DecoderAttention(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        d, self.nh, self.nkv, self.hd = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg)
+        d, self.nh, self.nkv, self.hd = cfg["hidden_size"], cfg["num_attention_heads"], kv_heads(cfg), head_dim(cfg)
         arch = architecture(cfg)
-        qkv_bias = arch == "Qwen2ForCausalLM"
+        # Qwen2: q/k/v always biased, o never; Llama and Qwen3: all four when attention_bias
+        any_bias = arch in ("LlamaForCausalLM", "Qwen3ForCausalLM") and bool(cfg.get("attention_bias"))
+        qkv_bias = arch == "Qwen2ForCausalLM" or any_bias
         self.q_proj = nn.Linear(d, self.nh * self.hd, bias=qkv_bias)
         self.k_proj = nn.Linear(d, self.nkv * self.hd, bias=qkv_bias)
         self.v_proj = nn.Linear(d, self.nkv * self.hd, bias=qkv_bias)
-        self.o_proj = nn.Linear(self.nh * self.hd, d, bias=False)
+        self.o_proj = nn.Linear(self.nh * self.hd, d, bias=any_bias)
         if arch == "Qwen3ForCausalLM":
             self.q_norm = RMSNorm(self.hd, cfg["rms_norm_eps"])
             self.k_norm = RMSNorm(self.hd, cfg["rms_norm_eps"])
@@ -151,9 +158,10 @@ class SwiGLU(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         d, m = cfg["hidden_size"], cfg["intermediate_size"]
-        self.gate_proj = nn.Linear(d, m, bias=False)
-        self.up_proj = nn.Linear(d, m, bias=False)
-        self.down_proj = nn.Linear(m, d, bias=False)
+        b = architecture(cfg) == "LlamaForCausalLM" and bool(cfg.get("mlp_bias"))
+        self.gate_proj = nn.Linear(d, m, bias=b)
+        self.up_proj = nn.Linear(d, m, bias=b)
+        self.down_proj = nn.Linear(m, d, bias=b)
 
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))

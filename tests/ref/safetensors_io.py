@@ -28,7 +28,8 @@ def bf16_bits(a):
 
 def encode(a, dtype):
     """float array -> (bytes, the array of stored values as float64)."""
-    a = np.asarray(a, dtype=np.float32)
+    if dtype != "F64":
+        a = np.asarray(a, dtype=np.float32)
     if dtype == "F32":
         stored = a
         raw = a.astype("<f4").tobytes()
@@ -36,6 +37,9 @@ def encode(a, dtype):
         h = a.astype(np.float16)
         stored = h
         raw = h.astype("<f2").tobytes()
+    elif dtype == "F64":  # not a dtype spar reads: for refusal tests
+        stored = np.asarray(a, dtype=np.float64)
+        raw = stored.astype("<f8").tobytes()
     elif dtype == "BF16":
         bits = bf16_bits(a)
         stored = (bits.astype(np.uint32) << 16).view(np.float32)
