@@ -52,27 +52,73 @@ LLAMA, MISTRAL, QWEN2, QWEN3, GPT2 = ("LlamaForCausalLM", "MistralForCausalLM", 
 LLAMA3_ROPE = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                "original_max_position_embeddings": 64}
 
-# name, family (for the report), architecture, config overrides, dtype, shards, extras
+LLAMA3_ROPE_B = {"type": "llama3", "factor": 4.0, "low_freq_factor": 1.5, "high_freq_factor": 6.0,
+                 "original_max_position_embeddings": 96}
+
+
+def plain_gpt2(name):
+    """GPT-2's names as the original checkpoints have them (no 'transformer.' prefix)."""
+    return name[len("transformer."):] if name.startswith("transformer.") else name
+
+
+def gpt2_buffers(cfg):
+    """The causal-mask buffers old GPT-2 checkpoints carry (Hugging Face skips them)."""
+    n = cfg["n_positions"]
+    out = {}
+    for i in range(cfg["n_layer"]):
+        out[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n, n, dtype=torch.float64)).view(1, 1, n, n)
+        out[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4, dtype=torch.float64)
+    return out
+
+
+def inv_freq_buffers(cfg):
+    return {f"model.layers.{i}.self_attn.rotary_emb.inv_freq": hf_ref.inv_freq(cfg)
+            for i in range(cfg["num_hidden_layers"])}
+
+
+# Values at the edges of the dtypes, put in the embedding so `spar convert` must round them
+# exactly (bf16: to nearest, ties to even) and the reader must decode them (F16 subnormals).
+EDGE = {"F32": [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 1 + 2 ** -8 + 2 ** -20, 2 ** -130, -(2 ** -133), 0.0, -0.0],
+        "F16": [2 ** -24, 3 * 2 ** -24, -(2 ** -20), 65504.0, 1 + 2 ** -10, 0.0, -0.0, 6.1e-5]}
+
+# name, family (for the report), architecture, config overrides, dtype, shards, extras:
+#   text/sample: also check text scoring / sampling; edge: put EDGE values in; rename: names as
+#   written; buffers: extra tensors to write; drop: config keys left out; gen: generation_config;
+#   pairs: tokenizer merges as pairs
 CASES = [
-    ("llama_untied_f32", "llama", LLAMA, dict(num_hidden_layers=3), "F32", 1, {"text": True, "sample": True}),
+    ("llama_untied_f32", "llama", LLAMA, dict(num_hidden_layers=3), "F32", 1,
+     {"text": True, "sample": True, "edge": True}),
     ("llama3_rope_tied_bf16_sharded", "llama3", LLAMA,
-     dict(tie_word_embeddings=True, num_attention_heads=8, num_key_value_heads=2, head_dim=8, rope_theta=500000.0,
+     dict(tie_word_embeddings=True, num_attention_heads=8, num_key_value_heads=2, head_dim=8,
           rope_scaling=LLAMA3_ROPE, max_position_embeddings=128), "BF16", 2, {"sample": True}),
     ("llama3_rope_type_key_f32", "llama3", LLAMA,
-     dict(rope_theta=500000.0, max_position_embeddings=128,
-          rope_scaling={"type": "llama3", "factor": 4.0, "low_freq_factor": 2.0, "high_freq_factor": 8.0,
-                        "original_max_position_embeddings": 64}), "F32", 1, {}),
-    ("mistral_untied_f16", "mistral", MISTRAL, dict(num_hidden_layers=3), "F16", 1, {"sample": True}),
-    ("mistral_window_at_max_f32", "mistral", MISTRAL, dict(sliding_window=64), "F32", 1, {}),
+     dict(rope_theta=500000.0, max_position_embeddings=160, rope_scaling=LLAMA3_ROPE_B), "F32", 1, {}),
+    ("llama_attention_mlp_bias_f32", "llama", LLAMA, dict(attention_bias=True, mlp_bias=True), "F32", 1, {}),
+    ("llama_hf_defaults_f32", "llama", LLAMA, dict(num_attention_heads=4), "F32", 1,
+     {"drop": ("tie_word_embeddings", "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps"),
+      "buffers": inv_freq_buffers, "gen": {"eos_token_id": [tiny_tokenizer.eos_id(), 7], "bos_token_id": 0},
+      "pairs": True, "text": True}),
+    ("llama_head_dim8_rope_default_f32", "llama", LLAMA, dict(head_dim=8, rope_scaling={"rope_type": "default"}),
+     "F32", 1, {}),
+    ("llama_odd_shapes_f32", "llama", LLAMA,
+     dict(hidden_size=72, intermediate_size=97, num_attention_heads=6, num_key_value_heads=3, head_dim=12,
+          vocab_size=275, max_position_embeddings=130), "F32", 1, {}),
+    ("mistral_untied_f16", "mistral", MISTRAL, dict(num_hidden_layers=3), "F16", 1, {"sample": True, "edge": True}),
+    ("mistral_window_at_max_head_dim8_f32", "mistral", MISTRAL, dict(sliding_window=64, head_dim=8), "F32", 1, {}),
     ("qwen2_biases_tied_f32", "qwen2", QWEN2,
      dict(tie_word_embeddings=True, num_key_value_heads=1, rope_theta=1000000.0), "F32", 1, {"sample": True}),
     ("qwen2_biases_untied_bf16", "qwen2", QWEN2, dict(num_hidden_layers=3), "BF16", 1, {}),
     ("qwen3_qknorm_hd24_tied_bf16", "qwen3", QWEN3,
      dict(tie_word_embeddings=True, head_dim=24, rope_theta=1000000.0), "BF16", 1, {"sample": True}),
     ("qwen3_qknorm_hd32_untied_f32", "qwen3", QWEN3, dict(head_dim=32, num_hidden_layers=3), "F32", 1, {}),
-    ("gpt2_f32", "gpt2", GPT2, dict(), "F32", 1, {"text": True, "sample": True}),
-    ("gpt2_bf16_3layers", "gpt2", GPT2, dict(n_layer=3, n_positions=24, n_ctx=24), "BF16", 1, {}),
+    ("gpt2_f32", "gpt2", GPT2, dict(n_positions=64, n_ctx=64), "F32", 1, {"text": True, "sample": True}),
+    ("gpt2_plain_names_buffers_bf16", "gpt2", GPT2, dict(n_layer=3, n_positions=24, n_ctx=24), "BF16", 1,
+     {"rename": plain_gpt2, "buffers": gpt2_buffers}),
+    ("gpt2_odd_shapes_f16", "gpt2", GPT2, dict(n_embd=60, n_head=5, vocab_size=269, n_positions=40, n_ctx=40), "F16", 1, {}),
 ]
+
+TEXTS = [("the cat in the hat", " sat there"), ("Hi there, 42 times!", " in the inner ear."),
+         ("it's  the\n\nend 123", " naïve café — 3½ ünïcödé\t"), ("x", "")]
 
 
 class Report:
@@ -99,15 +145,14 @@ def spar(*args, stdin=None):
     return r.returncode, r.stdout, r.stderr
 
 
-def sequences(ctx, seed):
+def sequences(ctx, vocab, seed):
     """Id sequences for the logits check: one token, a few, and the whole context."""
     g = np.random.default_rng(seed)
-    return [[int(g.integers(hf_folder.VOCAB))], g.integers(0, hf_folder.VOCAB, 7).tolist(),
-            g.integers(0, hf_folder.VOCAB, ctx).tolist()]
+    return [[int(g.integers(vocab))], g.integers(0, vocab, 7).tolist(), g.integers(0, vocab, ctx).tolist()]
 
 
 def check_logits(name, family, folder, model, ctx, seed):
-    seqs = sequences(ctx, seed)
+    seqs = sequences(ctx, model.cfg["vocab_size"], seed)
     rc, out, errs = spar("logits", folder, stdin="".join(json.dumps({"ids": s}) + "\n" for s in seqs))
     if not R.check(rc == 0, f"{name}: spar logits exit {rc}: {errs.strip()}"):
         return
@@ -124,13 +169,13 @@ def check_logits(name, family, folder, model, ctx, seed):
 
 def check_score(name, family, folder, model, ctx, seed, text):
     g = np.random.default_rng(seed + 1)
-    ids = lambda n: g.integers(0, hf_folder.VOCAB, n).tolist()  # noqa: E731
+    ids = lambda n: g.integers(0, model.cfg["vocab_size"], n).tolist()  # noqa: E731
     pairs = [(ids(1), ids(1)), (ids(4), ids(10)), (ids(3), ids(ctx - 3)), (ids(5), [])]
     lines = [{"prompt_ids": p, "response_ids": r} for p, r in pairs]
     want = [(hf_ref.response_logprob(model, p, r), len(r)) for p, r in pairs]
     if text:
         eos = tiny_tokenizer.eos_id()
-        for p, r in [("the cat in the hat", " sat there"), ("Hi there, 42 times!", " in the inner ear.")]:
+        for p, r in TEXTS:
             pi, ri = tiny_tokenizer.encode(p), tiny_tokenizer.encode(r) + [eos]
             lines.append({"prompt": p, "response": r})
             want.append((hf_ref.response_logprob(model, pi, ri), len(ri)))
@@ -182,34 +227,46 @@ def check_sample(name, family, folder, model, ctx):
 
 
 def norm_names(cfg, names):
-    """GPT-2 names with the optional 'transformer.' prefix taken off, to compare layouts."""
-    if hf_ref.architecture(cfg) != GPT2:
-        return set(names)
-    return {n[len("transformer."):] if n.startswith("transformer.") else n for n in names}
+    """The names that make the model (ignored buffers out), GPT-2's optional 'transformer.' prefix
+    taken off, to compare layouts."""
+    names = {n for n in names if not hf_ref.ignored(n)}
+    return {plain_gpt2(n) for n in names} if hf_ref.architecture(cfg) == GPT2 else names
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def eos_set(folder):
+    """The EOS ids a folder declares: generation_config.json's, else config.json's."""
+    g = load_json(os.path.join(folder, "generation_config.json"))
+    e = g.get("eos_token_id", load_json(os.path.join(folder, "config.json")).get("eos_token_id"))
+    return set(e if isinstance(e, list) else [e])
 
 
 def check_convert(name, family, folder, cfg, model, ctx, seed, tmp):
-    src = safetensors_io.read_folder(folder)
+    src = {k: v for k, v in safetensors_io.read_folder(folder).items() if not hf_ref.ignored(k)}
     for dt in ("f32", "bf16"):
         out = os.path.join(tmp, f"{name}-convert-{dt}")
         rc, so, errs = spar("convert", folder, out, "--dtype", dt)
         if not R.check(rc == 0, f"{name}: spar convert --dtype {dt} exit {rc}: {errs.strip()}"):
             continue
-        for f in ("config.json", "generation_config.json", "tokenizer.json"):
-            R.check(os.path.exists(os.path.join(out, f)), f"{name}: convert {dt} wrote no {f}")
+        missing = [f for f in ("config.json", "generation_config.json", "tokenizer.json")
+                   if not os.path.exists(os.path.join(out, f))]
+        if not R.check(not missing, f"{name}: convert {dt} wrote no {missing}"):
+            continue
+        R.check(load_json(os.path.join(out, "tokenizer.json")) == load_json(os.path.join(folder, "tokenizer.json")),
+                f"{name}: convert {dt} changed tokenizer.json")
+        R.check(eos_set(out) == eos_set(folder), f"{name}: convert {dt} EOS ids {eos_set(out)}, source {eos_set(folder)}")
         try:
             ocfg, layout, omodel = hf_folder.read(out)
         except Exception as e:  # the reference reader refuses what spar wrote
             R.check(False, f"{name}: convert {dt}: the reference reader refuses it: {e}")
             continue
-        R.check(ocfg["architectures"] == cfg["architectures"], f"{name}: convert {dt} architectures {ocfg['architectures']}")
-        for k, v in cfg.items():
-            if k in ("torch_dtype", "transformers_version") or v is None:
-                continue
-            if k in ocfg or hf_ref.architecture(cfg) != GPT2 or k not in ("n_ctx", "resid_pdrop", "embd_pdrop", "attn_pdrop"):
-                R.check(ocfg.get(k) == v or (k == "tie_word_embeddings" and hf_ref.tied(ocfg) == v),
-                        f"{name}: convert {dt} config {k} = {ocfg.get(k)!r}, source {v!r}")
-        R.check(hf_ref.tied(ocfg) == hf_ref.tied(cfg), f"{name}: convert {dt} tied {hf_ref.tied(ocfg)}")
+        a, b = hf_ref.semantics(ocfg), hf_ref.semantics(cfg)
+        R.check(a == b, f"{name}: convert {dt} config differs: " +
+                ", ".join(f"{k} {a.get(k)!r} (source {b.get(k)!r})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)))
         R.check(norm_names(cfg, layout) == norm_names(cfg, src),
                 f"{name}: convert {dt} names differ: extra {sorted(norm_names(cfg, layout) - norm_names(cfg, src))}, "
                 f"missing {sorted(norm_names(cfg, src) - norm_names(cfg, layout))}")
@@ -219,13 +276,14 @@ def check_convert(name, family, folder, cfg, model, ctx, seed, tmp):
         R.check(not bad, f"{name}: convert {dt} tensors not {want_dt}: {bad[:4]}")
         osd = hf_ref.state(omodel)
         for k, (_, _, a) in src.items():
-            key = k if hf_ref.architecture(cfg) != GPT2 or k.startswith("transformer.") or k == "lm_head.weight" \
-                else "transformer." + k
+            key = "transformer." + plain_gpt2(k) if hf_ref.architecture(cfg) == GPT2 and k != "lm_head.weight" else k
             w = a.astype(np.float32)
             if dt == "bf16":
                 w = (safetensors_io.bf16_bits(w).astype(np.uint32) << 16).view(np.float32)
-            if not R.check(np.array_equal(osd[key].numpy(), w.astype(np.float64)),
-                           f"{name}: convert {dt} {k} values differ (max {np.abs(osd[key].numpy() - w).max():.3g})"):
+            got = osd[key].numpy()
+            if not R.check(np.array_equal(got, w.astype(np.float64)),
+                           f"{name}: convert {dt} {k} values differ at {np.argwhere(got != w)[:3].tolist()}: "
+                           f"{got[got != w][:3].tolist()} want {w[got != w][:3].tolist()}"):
                 break
         check_logits(f"{name}/convert-{dt}", family, out, omodel, ctx, seed + 5)
 
@@ -233,15 +291,44 @@ def check_convert(name, family, folder, cfg, model, ctx, seed, tmp):
 def run_case(case, tmp):
     name, family, arch, over, dtype, shards, extra = case
     cfg = hf_folder.config(arch, **over)
+    for k in extra.get("drop", ()):
+        cfg.pop(k)
     folder = os.path.join(tmp, name)
     seed = sum(map(ord, name))
-    model = hf_folder.write_model(folder, cfg, seed, dtype, shards)
+    model = hf_folder.random_model(cfg, seed)
+    tensors = hf_ref.state(model)
+    if extra.get("edge"):
+        emb = "model.embed_tokens.weight" if arch != GPT2 else "transformer.wte.weight"
+        vals = torch.tensor(EDGE[dtype], dtype=torch.float64)
+        tensors[emb][5, :len(vals)] = vals
+    if extra.get("rename"):
+        tensors = {extra["rename"](k): v for k, v in tensors.items()}
+    if extra.get("buffers"):
+        tensors.update(extra["buffers"](cfg))
+    stored = hf_folder.write(folder, cfg, tensors, dtype, shards, merges_as_pairs=extra.get("pairs", False),
+                             gen=extra.get("gen"))
+    hf_ref.load_state(model, {k: torch.from_numpy(v) for k, v in stored.items()})
     ctx = hf_ref.n_positions(cfg)
     check_logits(name, family, folder, model, ctx, seed)
     check_score(name, family, folder, model, ctx, seed, extra.get("text", False))
     if extra.get("sample"):
         check_sample(name, family, folder, model, ctx)
     check_convert(name, family, folder, cfg, model, ctx, seed, tmp)
+    check_too_long(name, folder, ctx)
+
+
+def check_too_long(name, folder, ctx):
+    """More ids than the context: refused with the context named, not read past the positions."""
+    rc, _, errs = spar("logits", folder, stdin=json.dumps({"ids": [1] * (ctx + 1)}) + "\n")
+    R.check(rc != 0 and str(ctx) in errs, f"{name}: logits of {ctx + 1} ids: exit {rc}, {errs.strip()!r}")
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        f.write(json.dumps({"prompt_ids": [1, 2], "response_ids": [3] * (ctx - 1)}) + "\n")
+    try:
+        rc, _, errs = spar("score", folder, f.name)
+    finally:
+        os.unlink(f.name)
+    R.check(rc != 0 and ":1:" in errs and str(ctx) in errs,
+            f"{name}: score of {ctx + 1} tokens: exit {rc}, {errs.strip()!r}")
 
 
 # ---- refusals ---------------------------------------------------------------------------------------
@@ -303,6 +390,10 @@ def run_refusals(tmp):
     expect_refusal("truncated safetensors", broken(tmp, "truncated", truncate=100), "model.safetensors")
     expect_refusal("tokenizer larger than vocab_size", _small_vocab_folder(tmp), "vocab")
     expect_refusal("hidden_act gelu", broken(tmp, "act", over={"hidden_act": "gelu"}), "hidden_act")
+    expect_refusal("GPT-2 scale_attn_by_inverse_layer_idx",
+                   broken(tmp, "gpt2-inv", GPT2, over={"scale_attn_by_inverse_layer_idx": True}),
+                   "scale_attn_by_inverse_layer_idx")
+    expect_refusal("GPT-2 n_inner", broken(tmp, "gpt2-inner", GPT2, over={"n_inner": 100}), "n_inner")
     expect_refusal("GPT-2 activation relu", broken(tmp, "gpt2-act", GPT2, over={"activation_function": "relu"}),
                    "activation_function")
 

@@ -57,6 +57,11 @@ def head_dim(cfg):
     return int(hd) if hd else cfg["hidden_size"] // cfg["num_attention_heads"]
 
 
+def eps(cfg):
+    """rms_norm_eps, 1e-6 when absent (the default of all four decoder configs)."""
+    return float(cfg.get("rms_norm_eps", 1e-6))
+
+
 def kv_heads(cfg):
     """num_key_value_heads, defaulting to num_attention_heads (no GQA) as HF's configs do."""
     return cfg.get("num_key_value_heads") or cfg["num_attention_heads"]
@@ -102,11 +107,11 @@ def rope(x, pos, freqs):
     return x * cos + rotate_half(x) * sin
 
 
-def causal_attention(q, k, v, past_len):
-    """softmax(q k^T / sqrt(d) + causal mask) v; q [B, H, T, d], k and v [B, H, S, d] with
-    S = past_len + T (query i sits at position past_len + i)."""
+def causal_attention(q, k, v, past_len, scale=None):
+    """softmax(q k^T * scale + causal mask) v, scale 1/sqrt(d) unless given; q [B, H, T, d], k and
+    v [B, H, S, d] with S = past_len + T (query i sits at position past_len + i)."""
     T, S = q.shape[2], k.shape[2]
-    att = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    att = torch.matmul(q, k.transpose(-1, -2)) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
     if T > 1:
         i = torch.arange(T)[:, None] + past_len
         j = torch.arange(S)[None, :]
@@ -127,8 +132,8 @@ class DecoderAttention(nn.Module):
         self.v_proj = nn.Linear(d, self.nkv * self.hd, bias=qkv_bias)
         self.o_proj = nn.Linear(self.nh * self.hd, d, bias=any_bias)
         if arch == "Qwen3ForCausalLM":
-            self.q_norm = RMSNorm(self.hd, cfg["rms_norm_eps"])
-            self.k_norm = RMSNorm(self.hd, cfg["rms_norm_eps"])
+            self.q_norm = RMSNorm(self.hd, eps(cfg))
+            self.k_norm = RMSNorm(self.hd, eps(cfg))
         else:
             self.q_norm = self.k_norm = None
 
@@ -170,9 +175,9 @@ class SwiGLU(nn.Module):
 class DecoderLayer(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        self.input_layernorm = RMSNorm(cfg["hidden_size"], cfg["rms_norm_eps"])
+        self.input_layernorm = RMSNorm(cfg["hidden_size"], eps(cfg))
         self.self_attn = DecoderAttention(cfg)
-        self.post_attention_layernorm = RMSNorm(cfg["hidden_size"], cfg["rms_norm_eps"])
+        self.post_attention_layernorm = RMSNorm(cfg["hidden_size"], eps(cfg))
         self.mlp = SwiGLU(cfg)
 
     def forward(self, h, pos, freqs, cache):
@@ -185,7 +190,7 @@ class DecoderBody(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg["vocab_size"], cfg["hidden_size"])
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg["num_hidden_layers"]))
-        self.norm = RMSNorm(cfg["hidden_size"], cfg["rms_norm_eps"])
+        self.norm = RMSNorm(cfg["hidden_size"], eps(cfg))
 
 
 class DecoderLM(nn.Module):
@@ -231,10 +236,14 @@ def gelu_new(x):
 
 
 class GPT2Attention(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, layer):
         super().__init__()
         c = cfg["n_embd"]
         self.nh = cfg["n_head"]
+        # scores times 1/sqrt(head dim) when scale_attn_weights (default), and 1/(layer + 1) more
+        # when scale_attn_by_inverse_layer_idx
+        self.scale = (1 / math.sqrt(c // self.nh) if cfg.get("scale_attn_weights", True) else 1.0) / \
+            (layer + 1 if cfg.get("scale_attn_by_inverse_layer_idx", False) else 1)
         self.c_attn = Conv1D(c, 3 * c)
         self.c_proj = Conv1D(c, c)
 
@@ -248,7 +257,7 @@ class GPT2Attention(nn.Module):
                 past_len = cache[0].shape[2]
                 k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
             cache[:] = [k, v]
-        y = causal_attention(q, k, v, past_len)
+        y = causal_attention(q, k, v, past_len, self.scale)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -265,11 +274,11 @@ class GPT2MLP(nn.Module):
 
 
 class GPT2Block(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, layer):
         super().__init__()
         c, eps = cfg["n_embd"], cfg.get("layer_norm_epsilon", 1e-5)
         self.ln_1 = nn.LayerNorm(c, eps=eps)
-        self.attn = GPT2Attention(cfg)
+        self.attn = GPT2Attention(cfg, layer)
         self.ln_2 = nn.LayerNorm(c, eps=eps)
         self.mlp = GPT2MLP(cfg)
 
@@ -284,7 +293,7 @@ class GPT2Body(nn.Module):
         c = cfg["n_embd"]
         self.wte = nn.Embedding(cfg["vocab_size"], c)
         self.wpe = nn.Embedding(cfg["n_positions"], c)
-        self.h = nn.ModuleList(GPT2Block(cfg) for _ in range(cfg["n_layer"]))
+        self.h = nn.ModuleList(GPT2Block(cfg, i) for i in range(cfg["n_layer"]))
         self.ln_f = nn.LayerNorm(c, eps=cfg.get("layer_norm_epsilon", 1e-5))
 
 
@@ -320,6 +329,33 @@ def build(cfg, dtype=torch.float64):
     else:
         raise ValueError(f"reference: unknown architecture {arch}")
     return m.to(dtype)
+
+
+def semantics(cfg):
+    """What of a config decides the computation, HF's defaults filled in: two configs with equal
+    semantics give the same model from the same tensors."""
+    arch = architecture(cfg)
+    if arch == GPT2:
+        keys = {"n_embd": None, "n_head": None, "n_layer": None, "n_positions": None, "vocab_size": None,
+                "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "scale_attn_weights": True,
+                "scale_attn_by_inverse_layer_idx": False}
+        out = {k: cfg.get(k, d) for k, d in keys.items()}
+        out["n_inner"] = cfg.get("n_inner") or 4 * cfg["n_embd"]
+    else:
+        keys = {"hidden_size": None, "intermediate_size": None, "num_hidden_layers": None, "num_attention_heads": None,
+                "max_position_embeddings": None, "vocab_size": None, "hidden_act": "silu"}
+        out = {k: cfg.get(k, d) for k, d in keys.items()}
+        out.update(num_key_value_heads=kv_heads(cfg), head_dim=head_dim(cfg), rms_norm_eps=eps(cfg),
+                   inv_freq=[round(float(f), 12) for f in inv_freq(cfg)])
+        if arch in ("LlamaForCausalLM", "Qwen3ForCausalLM"):
+            out["attention_bias"] = bool(cfg.get("attention_bias", False))
+        if arch == "LlamaForCausalLM":
+            out["mlp_bias"] = bool(cfg.get("mlp_bias", False))
+        sw = cfg.get("sliding_window")
+        active = sw is not None and (arch == "MistralForCausalLM" or cfg.get("use_sliding_window", False))
+        out["window"] = sw if active and sw < cfg["max_position_embeddings"] else None
+    out.update(architecture=arch, tied=tied(cfg))
+    return out
 
 
 def n_layers(cfg):
@@ -372,12 +408,24 @@ def state(model):
     return dict(sd)
 
 
+# buffers older checkpoints carry and Hugging Face skips on loading: GPT-2's causal mask and
+# masked_bias, Llama's rotary inv_freq
+IGNORED = ("attn.bias", "attn.masked_bias", "rotary_emb.inv_freq")
+
+
+def ignored(name):
+    return any(name == s or name.endswith("." + s) for s in IGNORED)
+
+
 def load_state(model, tensors):
     """Sets model's weights from a checkpoint's tensors (GPT-2 names with or without the
-    'transformer.' prefix). Raises KeyError on a missing or unexpected name, ValueError on a shape."""
+    'transformer.' prefix; the IGNORED buffers skipped). Raises KeyError on a missing or unexpected
+    name, ValueError on a shape."""
     want = checkpoint_names(model)
     got = {}
     for k, v in tensors.items():
+        if ignored(k) and k not in want:
+            continue
         if architecture(model.cfg) == GPT2 and not k.startswith("transformer.") and k != "lm_head.weight":
             k = "transformer." + k
         got[k] = v

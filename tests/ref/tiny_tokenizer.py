@@ -1,9 +1,10 @@
 """A tiny byte-level BPE tokenizer.json (the Hugging Face `tokenizers` serialisation): the 256
 byte tokens under GPT-2's byte-to-unicode map, in that map's order (so byte b's id is not b), a
 few merges, and one special token for EOS. Plus an encoder of it written from the BPE rules
-(GPT-2 pre-split, lowest-rank merge first), for ASCII text, to know what ids a text should get."""
+(GPT-2 pre-split, lowest-rank merge first), to know what ids a text should get."""
 import json
 import re
+import unicodedata
 
 
 def bytes_to_unicode():
@@ -68,8 +69,17 @@ def tokenizer_config_json():
                        "tokenizer_class": "GPT2Tokenizer", "add_bos_token": False})
 
 
-# GPT-2's pre-split pattern, restricted to ASCII (\p{L} -> letters, \p{N} -> digits)
-_SPLIT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""")
+def _split(text):
+    """GPT-2's pre-split ('s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+)
+    with Python's re, which has no \\p{..}: the classes are spelled out from the characters of
+    text by their Unicode category."""
+    chars = sorted(set(text))
+    letters = "".join(re.escape(c) for c in chars if unicodedata.category(c).startswith("L"))
+    digits = "".join(re.escape(c) for c in chars if unicodedata.category(c).startswith("N"))
+    L, N = f"[{letters}]" if letters else "(?!)", f"[{digits}]" if digits else "(?!)"
+    other = f"[^\\s{letters}{digits}]"
+    pat = rf"'s|'t|'re|'ve|'m|'ll|'d| ?{L}+| ?{N}+| ?{other}+|\s+(?!\S)|\s+"
+    return re.findall(pat, text)
 
 
 def _bpe(word):
@@ -94,10 +104,10 @@ def _bpe(word):
 
 
 def encode(text):
-    """The ids of ASCII text (no special tokens in it)."""
+    """The ids of text (no special tokens in it)."""
     m, _ = bytes_to_unicode()
     v = vocab()
     ids = []
-    for piece in _SPLIT.findall(text):
+    for piece in _split(text):
         ids += [v[t] for t in _bpe("".join(m[b] for b in piece.encode()))]
     return ids
