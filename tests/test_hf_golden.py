@@ -146,9 +146,11 @@ def spar(*args, stdin=None):
 
 
 def sequences(ctx, vocab, seed):
-    """Id sequences for the logits check: one token, a few, and the whole context."""
+    """Id sequences for the logits check: one token, a few (with the quiet token), the whole context."""
     g = np.random.default_rng(seed)
-    return [[int(g.integers(vocab))], g.integers(0, vocab, 7).tolist(), g.integers(0, vocab, ctx).tolist()]
+    q = hf_ref.QUIET
+    return [[int(g.integers(vocab))], [q] + g.integers(0, vocab, 3).tolist() + [q, q],
+            g.integers(0, vocab, ctx).tolist()]
 
 
 def check_logits(name, family, folder, model, ctx, seed):
