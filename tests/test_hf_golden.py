@@ -409,6 +409,35 @@ def _small_vocab_folder(tmp):
     return folder
 
 
+def check_reference_cache():
+    """The reference's KV-cache path (the bench peer's sampling) gives its full forward's logits."""
+    for arch, over in ((QWEN3, dict(head_dim=24)), (QWEN2, {}), (GPT2, {})):
+        cfg = hf_folder.config(arch, **over)
+        m = hf_folder.random_model(cfg, 5)
+        ids = torch.tensor([[3, 9, 27, 81, 243, 5, 15, 45], [1, 2, 3, 4, 5, 6, 7, 8]])
+        with torch.no_grad():
+            full = m(ids)
+            caches = [[] for _ in range(hf_ref.n_layers(cfg))]
+            parts = [m(ids[:, :3], caches)] + [m(ids[:, t:t + 1], caches) for t in range(3, ids.shape[1])]
+        diff = (torch.cat(parts, dim=1) - full).abs().max().item()
+        R.check(diff < 1e-9, f"reference {arch}: KV-cache logits differ from the full forward by {diff:.3g}")
+
+
+def check_peer():
+    """bench/torch_peer.py runs (its tiny shape) and prints the line `spar bench model` reads."""
+    peer = os.path.join(HERE, "..", "bench", "torch_peer.py")
+    for fig in ("train", "logprob", "sample"):
+        r = subprocess.run([sys.executable, peer, "--tiny", "--figure", fig, "--threads", "1"],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        try:
+            j = json.loads(line)
+        except ValueError:
+            j = {}
+        R.check(r.returncode == 0 and j.get("figure") == fig and j.get("tok_s", 0) > 0 and j.get("peak_mb", 0) > 0,
+                f"torch_peer --tiny --figure {fig}: exit {r.returncode}, {line!r} {r.stderr.strip()[-300:]}")
+
+
 def main():
     global SPAR
     args = sys.argv[1:]
@@ -429,6 +458,8 @@ def main():
             run_case(case, tmp)
             print(f"case {case[0]}: {time.time() - c0:.1f} s", flush=True)
         run_refusals(tmp)
+        check_reference_cache()
+        check_peer()
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
