@@ -30,7 +30,21 @@ import statistics
 import sys
 import time
 
-import torch
+
+def _threads_arg(argv):
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+# OpenBLAS (Debian's torch calls the system BLAS) and OpenMP read their thread counts when they
+# load: set them to --threads before torch does, so both pools are the size asked for
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = _threads_arg(sys.argv[1:])
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
 import hf_ref  # noqa: E402

@@ -25,6 +25,7 @@ usage: test_hf_golden.py SPAR_BIN [--keep DIR]
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -400,6 +401,43 @@ def run_refusals(tmp):
                    "activation_function")
 
 
+def _sharded(tmp, name):
+    folder = os.path.join(tmp, "broken-" + name)
+    hf_folder.write_model(folder, hf_folder.config(LLAMA), 6, "F32", shards=2)
+    return folder, os.path.join(folder, "model.safetensors.index.json")
+
+
+def run_file_refusals(tmp):
+    """Files that lie: a shard missing, an index that puts a tensor in the wrong shard, a header
+    length past the end, a tensor whose bytes do not match its shape."""
+    folder, index = _sharded(tmp, "shard-missing")
+    shard = "model-00002-of-00002.safetensors"
+    os.unlink(os.path.join(folder, shard))
+    expect_refusal("a shard missing", folder, shard)
+    folder, index = _sharded(tmp, "index-lies")
+    ix = load_json(index)
+    t = "model.embed_tokens.weight"
+    ix["weight_map"][t] = shard
+    with open(index, "w") as f:
+        json.dump(ix, f)
+    expect_refusal("the index puts a tensor in the wrong shard", folder, t)
+    folder = broken(tmp, "header-length")
+    path = os.path.join(folder, "model.safetensors")
+    with open(path, "r+b") as f:
+        f.write(struct.pack("<Q", 1 << 40))
+    expect_refusal("header length past the end", folder, "header")
+    folder = broken(tmp, "byte-size")
+    with open(path := os.path.join(folder, "model.safetensors"), "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    header[t]["data_offsets"][1] -= 4
+    js = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(js)) + js + data[8 + n:])
+    expect_refusal("a tensor's bytes do not match its shape", folder, t)
+
+
 def _small_vocab_folder(tmp):
     """vocab_size below the tokenizer's id count."""
     v = tiny_tokenizer.n_ids() - 8
@@ -458,6 +496,7 @@ def main():
             run_case(case, tmp)
             print(f"case {case[0]}: {time.time() - c0:.1f} s", flush=True)
         run_refusals(tmp)
+        run_file_refusals(tmp)
         check_reference_cache()
         check_peer()
     finally:
