@@ -119,6 +119,44 @@ def causal_attention(q, k, v, past_len, scale=None):
     return torch.matmul(torch.softmax(att, dim=-1), v)
 
 
+def grouped_attention(q, k, v, past_len):
+    """Attention with repeat_kv's semantics (query head h reads KV head h // (H / KV)) without
+    repeating K and V: the queries of a KV head's group are stacked as rows, [B, KV, rep*T, d]."""
+    B, H, T, d = q.shape
+    kv = k.shape[1]
+    rep = H // kv
+    if rep == 1:
+        return causal_attention(q, k, v, past_len)
+    qg = q.reshape(B, kv, rep * T, d)
+    att = torch.matmul(qg, k.transpose(-1, -2)) / math.sqrt(d)
+    if T > 1:
+        i = torch.arange(T).repeat(rep)[:, None] + past_len  # row r is query r % T
+        j = torch.arange(k.shape[2])[None, :]
+        att = att.masked_fill(j > i, float("-inf"))
+    return torch.matmul(torch.softmax(att, dim=-1), v).reshape(B, H, T, d)
+
+
+def cache_append(cache, k, v):
+    """k, v [B, KV, T, d] appended to a layer's cache ([] at first, then [K, V, length] in
+    buffers that grow by doubling, so a step copies only its own T positions). Returns the keys
+    and values of every position so far and how many came before. No cache: k, v, 0."""
+    if cache is None:
+        return k, v, 0
+    T = k.shape[2]
+    if not cache:
+        cap = max(256, T)
+        cache[:] = [k.new_empty(*k.shape[:2], cap, k.shape[3]), v.new_empty(*v.shape[:2], cap, v.shape[3]), 0]
+    kb, vb, n = cache
+    if n + T > kb.shape[2]:
+        cap = 2 * (n + T)
+        nk, nv = kb.new_empty(*kb.shape[:2], cap, kb.shape[3]), vb.new_empty(*vb.shape[:2], cap, vb.shape[3])
+        nk[:, :, :n], nv[:, :, :n] = kb[:, :, :n], vb[:, :, :n]
+        kb, vb = nk, nv
+    kb[:, :, n:n + T], vb[:, :, n:n + T] = k, v
+    cache[:] = [kb, vb, n + T]
+    return kb[:, :, :n + T], vb[:, :, :n + T], n
+
+
 class DecoderAttention(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -146,16 +184,8 @@ class DecoderAttention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q, k = rope(q, pos, freqs), rope(k, pos, freqs)
-        past_len = 0
-        if cache is not None:
-            if cache:
-                past_len = cache[0].shape[2]
-                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
-            cache[:] = [k, v]
-        rep = self.nh // self.nkv  # repeat_kv: query head h reads KV head h // rep
-        kk = k.repeat_interleave(rep, dim=1) if rep > 1 else k
-        vv = v.repeat_interleave(rep, dim=1) if rep > 1 else v
-        y = causal_attention(q, kk, vv, past_len)
+        k, v, past_len = cache_append(cache, k, v)
+        y = grouped_attention(q, k, v, past_len)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.nh * self.hd))
 
 
@@ -206,7 +236,7 @@ class DecoderLM(nn.Module):
     def hidden(self, ids, caches=None):
         """The final normed hidden states [B, T, d] of ids [B, T]; with caches (one list per
         layer, [] at first) the positions go on after what they hold, and they are extended."""
-        past = caches[0][0].shape[2] if caches and caches[0] else 0
+        past = caches[0][2] if caches and caches[0] else 0
         pos = torch.arange(past, past + ids.shape[1])
         h = self.model.embed_tokens(ids)
         for i, layer in enumerate(self.model.layers):
@@ -251,12 +281,7 @@ class GPT2Attention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.nh, C // self.nh).transpose(1, 2) for t in (q, k, v))
-        past_len = 0
-        if cache is not None:
-            if cache:
-                past_len = cache[0].shape[2]
-                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
-            cache[:] = [k, v]
+        k, v, past_len = cache_append(cache, k, v)
         y = causal_attention(q, k, v, past_len, self.scale)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
@@ -307,7 +332,7 @@ class GPT2LM(nn.Module):
             self.lm_head.weight = self.transformer.wte.weight
 
     def hidden(self, ids, caches=None):
-        past = caches[0][0].shape[2] if caches and caches[0] else 0
+        past = caches[0][2] if caches and caches[0] else 0
         pos = torch.arange(past, past + ids.shape[1])
         h = self.transformer.wte(ids) + self.transformer.wpe(pos)[None]
         for i, block in enumerate(self.transformer.h):
