@@ -143,6 +143,9 @@ R = Report()
 
 def spar(*args, stdin=None):
     r = subprocess.run([SPAR, *args], input=stdin, capture_output=True, text=True, timeout=TIMEOUT)
+    # under ASan/UBSan a report is a failure even where a refusal (non-zero exit) was expected
+    R.check("Sanitizer" not in r.stderr and "runtime error:" not in r.stderr,
+            f"spar {' '.join(args)}: sanitizer report: {r.stderr[:2000]}")
     return r.returncode, r.stdout, r.stderr
 
 
