@@ -9,10 +9,11 @@ Shapes (random weights, N(0, 0.02) as Hugging Face initialises, norms 1; the spe
                  rope_theta 1e6
   --tiny         2 layers, d 64, 4 / 2 heads, MLP 128, V 512, B 2 x T 32, 2 samples x 8 (a smoke test)
 Figures:
-  train    forward, the summed log-softmax of every next token, backward of -logp/B, gradient
-           clipping at 1 and an AdamW step; B 8 x T 256; tokens/s = B*T / step time, the median of
-           --steps steps after one warm-up step
-  logprob  the same forward and log-probs without grad; B 8 x T 256; the median of --steps
+  train    forward of B 8 x T 256, the summed log-softmax of every next token, backward of
+           -logp/B, gradient clipping at 1 and an AdamW step; tokens/s = B*T / step time, the
+           median of --steps steps after one warm-up step. The head's logits are made one sequence
+           at a time and their backward run at once (the [B*T, V] block would be 1.2 GB for Qwen)
+  logprob  the same forward and log-probs without grad; the median of --steps
   sample   16 sequences x 128 new tokens from a 16-token prompt with a KV cache, temperature 1
            multinomial (no EOS); tokens/s = new tokens / time, prefill included
 peak_mb is ru_maxrss (the process' peak resident set) in MiB. The model modules are the golden
@@ -81,11 +82,17 @@ def model_of(cfg, seed=0):
     return m
 
 
-def seq_logprob(model, ids):
-    """[B] sum over positions of log p(ids[t+1] | ids[..t])."""
-    z = model(ids[:, :-1])
-    lp = torch.log_softmax(z.float(), dim=-1)
-    return lp.gather(-1, ids[:, 1:, None]).squeeze(-1).sum(-1)
+def head_logprob(model, h, ids, backward_scale=None):
+    """sum over positions t < T-1 of log p(ids[t+1]) from the final hidden states h [B, T, d], one
+    sequence at a time so only one [T, V] block of logits lives at once (V is 152k for Qwen). With
+    backward_scale, each block's backward(-logp * scale) runs at once, into h.grad."""
+    total = 0.0
+    for b in range(h.shape[0]):
+        lp = torch.log_softmax(model.lm_head(h[b, :-1]), dim=-1).gather(-1, ids[b, 1:, None]).sum()
+        if backward_scale is not None:
+            (-lp * backward_scale).backward()
+        total += float(lp)
+    return total
 
 
 def timed(fn, steps):
@@ -104,8 +111,10 @@ def figure_train(model, cfg, sz, steps):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = -seq_logprob(model, ids).sum() / sz["B"]
-        loss.backward()
+        h = model.hidden(ids)
+        hd = h.detach().requires_grad_()
+        head_logprob(model, hd, ids, 1.0 / sz["B"])  # loss -sum(logp)/B, the head's part
+        h.backward(hd.grad)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
@@ -118,7 +127,7 @@ def figure_logprob(model, cfg, sz, steps):
 
     def run():
         with torch.no_grad():
-            seq_logprob(model, ids)
+            head_logprob(model, model.hidden(ids), ids)
 
     t = timed(run, steps)
     return sz["B"] * sz["T"] / t, {"step_s": round(t, 4)}

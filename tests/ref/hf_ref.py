@@ -111,11 +111,12 @@ def causal_attention(q, k, v, past_len, scale=None):
     """softmax(q k^T * scale + causal mask) v, scale 1/sqrt(d) unless given; q [B, H, T, d], k and
     v [B, H, S, d] with S = past_len + T (query i sits at position past_len + i)."""
     T, S = q.shape[2], k.shape[2]
-    att = torch.matmul(q, k.transpose(-1, -2)) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    # q scaled rather than the T x S scores, and the mask filled in place: no score-sized copies
+    att = torch.matmul(q * (1 / math.sqrt(q.shape[-1]) if scale is None else scale), k.transpose(-1, -2))
     if T > 1:
         i = torch.arange(T)[:, None] + past_len
         j = torch.arange(S)[None, :]
-        att = att.masked_fill(j > i, float("-inf"))
+        att.masked_fill_(j > i, float("-inf"))
     return torch.matmul(torch.softmax(att, dim=-1), v)
 
 
@@ -127,12 +128,12 @@ def grouped_attention(q, k, v, past_len):
     rep = H // kv
     if rep == 1:
         return causal_attention(q, k, v, past_len)
-    qg = q.reshape(B, kv, rep * T, d)
-    att = torch.matmul(qg, k.transpose(-1, -2)) / math.sqrt(d)
+    qg = (q * (1 / math.sqrt(d))).reshape(B, kv, rep * T, d)
+    att = torch.matmul(qg, k.transpose(-1, -2))
     if T > 1:
         i = torch.arange(T).repeat(rep)[:, None] + past_len  # row r is query r % T
         j = torch.arange(k.shape[2])[None, :]
-        att = att.masked_fill(j > i, float("-inf"))
+        att.masked_fill_(j > i, float("-inf"))
     return torch.matmul(torch.softmax(att, dim=-1), v).reshape(B, H, T, d)
 
 
