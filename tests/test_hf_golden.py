@@ -1,24 +1,33 @@
 #!/usr/bin/python3
 """spar's Hugging Face models against an independent PyTorch reference (tests/ref/).
 
-Tiny random models of each family spar reads (Llama, Llama with llama3 rope_scaling, Mistral,
-Qwen2 with q/k/v biases, Qwen3 with q/k norms and head_dim != hidden/heads, GPT-2) are written as
-Hugging Face folders (F32, BF16, F16; one sharded over two files; tied and untied heads) with a
-tiny byte-level BPE tokenizer. For each:
-  - `spar logits` must give the reference's logits: per sequence, max|spar - ref| / max|ref| <= 1e-4
-    (the reference computes in float64 from the values the file holds);
-  - `spar score` (prompt_ids/response_ids lines) must give sum log p(response | prompt) with the
-    prompt masked: |spar - ref| / max(|ref|, 1) <= 1e-4, and the response's token count; text lines
-    must be tokenized as the tokenizer says (response + EOS);
+Tiny random models of each family spar reads (Llama untied/tied, with attention and MLP biases,
+with HF's defaults for absent keys, with llama3 rope_scaling under both "rope_type" and "type";
+Mistral; Qwen2 with q/k/v biases, KV heads 1; Qwen3 with q/k norms and head_dim 24 and 32 !=
+hidden/heads; GPT-2 with and without the 'transformer.' prefix and old mask buffers; odd shapes)
+are written as Hugging Face folders (F32, BF16, F16; one sharded over two files) with a tiny
+byte-level BPE tokenizer. For each:
+  - `spar logits` must give the reference's logits. Relative error per sequence:
+    max|spar - ref| / max|ref| over the sequence's [T, V] logits, <= 1e-4 (the reference computes
+    in float64 from the values the file holds; sequences of 1 id, 6 with the quiet token, the
+    whole context);
+  - `spar score` (prompt_ids/response_ids) must give sum log p(response | prompt) with the prompt
+    masked, |spar - ref| / max(|ref|, 1) <= 1e-4, and the response's token count; text lines must
+    be tokenized as the tokenizer says (response + EOS), non-ASCII text included;
   - `spar sample` at temperature 1 must report each completion's log-prob under the reference (its
     KV-cache path against a full forward), and at temperature 0 the reference's greedy completion;
   - `spar convert` to f32 and bf16 must write a folder the reference reader loads unchanged (same
-    tensor names, shapes, all of the asked dtype, the tied head absent, the config's keys kept),
-    values exact (bf16: the round-to-nearest-even of the source), and spar must give the
-    reference's logits of what it wrote.
-Broken folders must be refused, exit non-zero, with a message that names the problem (the key or
-tensor). Prints each family's worst relative error. Exit 0 all passed, 1 a failure, 77 torch
-missing.
+    tensor names, shapes, all of the asked dtype, the tied head absent, a config of the same
+    meaning (hf_ref.semantics), the same tokenizer.json and EOS ids), values exact (bf16: the
+    round-to-nearest-even of the source, ties and subnormals included), and spar must give the
+    reference's logits of what it wrote;
+  - more ids than the context are refused.
+Broken folders (unknown architecture, rope_scaling other than llama3, a sliding window that binds,
+missing or misshapen tensors, F64, truncated or lying files, a tokenizer larger than the
+vocabulary, unsupported activations) must be refused, exit non-zero, with a message that names the
+problem (the key or the tensor). Any sanitizer report fails. Also: the reference's own KV cache
+against its full forward, and bench/torch_peer.py --tiny. Prints each family's worst relative
+error. Exit 0 all passed, 1 a failure, 77 torch missing.
 
 usage: test_hf_golden.py SPAR_BIN [--keep DIR]
 """
