@@ -47,7 +47,7 @@ except ImportError as e:
     print(f"skipped: {e} (Debian's python3-torch and python3-numpy are needed)")
     sys.exit(77)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, os.path.join(HERE, "ref"))
 import hf_folder  # noqa: E402
 import hf_ref  # noqa: E402
