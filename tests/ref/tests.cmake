@@ -1,0 +1,5 @@
+# spar's Hugging Face models against the independent PyTorch reference in tests/ref/ (hf_ref.py):
+# logits, sequence log-probs, sampling, convert and refusals on tiny random folders.
+# Exit 77 (skipped) only when Debian's python3-torch is not importable.
+add_test(NAME hf_golden COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_hf_golden.py $<TARGET_FILE:spar>)
+set_tests_properties(hf_golden PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
