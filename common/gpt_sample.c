@@ -14,7 +14,7 @@
 #include "common/util.h"
 
 static int s_is_eos(const gpt_sample_opts_t *o, int t) {
-    if (o->n_eos == 0) return t == GPT_EOT;
+    if (!o->eos) return t == GPT_EOT; /* the byte-level model's end-of-text */
     for (int i = 0; i < o->n_eos; i++)
         if (o->eos[i] == t) return 1;
     return 0;

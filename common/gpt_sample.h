@@ -14,7 +14,7 @@ typedef struct {
     int top_k;          /* 0: off */
     double top_p;       /* 1: off */
     int max_new;        /* tokens to generate at most (generation also stops at an EOS id or ctx) */
-    const int *eos;     /* the ids that end a sequence (n_eos 0: GPT_EOT, the byte-level model's) */
+    const int *eos;     /* the ids that end a sequence (NULL: GPT_EOT, the byte-level model's; n_eos 0: none) */
     int n_eos;
 } gpt_sample_opts_t;
 

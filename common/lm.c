@@ -170,12 +170,7 @@ static int s_tokenizer_from_files(lm_t *m, const char *origin, char *why, size_t
             snprintf(why, wl, "%s: eos_token_id %d is outside the vocabulary (%d)", origin, m->cfg.eos[i], lm_vocab(m));
             return -1;
         }
-    if (m->cfg.n_eos < 1) {
-        snprintf(why, wl, "%s: no eos_token_id (config.json or generation_config.json): a response could not end",
-                 origin);
-        return -1;
-    }
-    return 0;
+    return 0; /* no EOS at all (eos_token_id null, as transformers allows): responses end at max_new */
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */
@@ -327,6 +322,7 @@ int lm_encode_prompt(const lm_t *m, const char *text, int32_t **ids, char *why, 
 int lm_encode_response(const lm_t *m, const char *text, int32_t **ids, char *why, size_t wl) {
     int n = m->byte_level ? s_bytes(text, ids) : hf_tokenizer_encode(m->tok, text, strlen(text), 0, ids, why, wl);
     if (n < 0) return -1;
+    if (m->cfg.n_eos == 0) return n; /* a model without EOS: the response is its text alone */
     *ids = xrealloc(*ids, sizeof(int32_t) * (size_t)(n + 1));
     (*ids)[n] = lm_first_eos(m);
     return n + 1;
@@ -350,7 +346,7 @@ int lm_is_eos(const lm_t *m, int id) {
     return 0;
 }
 
-int lm_first_eos(const lm_t *m) { return m->cfg.eos[0]; }
+int lm_first_eos(const lm_t *m) { return m->cfg.n_eos > 0 ? m->cfg.eos[0] : -1; }
 
 /* ---- compute -------------------------------------------------------------------------------- */
 

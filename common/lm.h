@@ -57,12 +57,14 @@ size_t lm_activation_bytes(const lm_t *m);
 /* A prompt's ids, as the model reads it (the tokenizer's special tokens added, e.g. Llama 3's
  * BOS); *ids malloc'd. Returns the count, or -1 with why. */
 int lm_encode_prompt(const lm_t *m, const char *text, int32_t **ids, char *why, size_t whylen);
-/* A response's ids (no special tokens added) followed by the model's first EOS id. */
+/* A response's ids (no special tokens added) followed by the model's first EOS id (none when
+ * the model has no EOS: generation_config.json's eos_token_id null). */
 int lm_encode_response(const lm_t *m, const char *text, int32_t **ids, char *why, size_t whylen);
 /* Text of ids (malloc'd): special tokens and EOS left out. */
 char *lm_decode(const lm_t *m, const int32_t *ids, int n);
 /* Is id one of the model's EOS ids? */
 int lm_is_eos(const lm_t *m, int id);
+/* The first EOS id, or -1 for a model without one (its responses end at max_new). */
 int lm_first_eos(const lm_t *m);
 
 /* ---- compute --------------------------------------------------------------------------------- */

@@ -180,7 +180,7 @@ static void s_logprobs(policy_t *p, const policy_seq_t *seqs, int n, double *lp)
     g->batch_preds = xrealloc(g->batch_preds, sizeof(lm_pred_t) * max_preds);
     int *pred_row = xmalloc(sizeof(int) * max_preds);
     row_t *rows = NULL;
-    int B = s_pack(p, seqs, n, &rows, pred_row, lp), T = 1, pad = lm_first_eos(g->lm);
+    int B = s_pack(p, seqs, n, &rows, pred_row, lp), T = 1, pad = lm_first_eos(g->lm) >= 0 ? lm_first_eos(g->lm) : 0;
     for (int b = 0; b < B; b++) T = rows[b].n > T ? rows[b].n : T;
     g->batch_B = B;
     g->batch_T = T;

@@ -186,7 +186,7 @@ lm_t *sft_train(const spar_config_t *c, int *status) {
     util_install_stop_signals();
     for (long step = 0; step < steps && !util_stop_requested(); step++) {
         long n_resp = 0;
-        int T = s_draw_batch(&d, &r, (int)B, ctx, lm_first_eos(m), tokens, pl, len, &n_resp);
+        int T = s_draw_batch(&d, &r, (int)B, ctx, lm_first_eos(m) >= 0 ? lm_first_eos(m) : 0, tokens, pl, len, &n_resp);
         int np = s_preds(tokens, pl, len, (int)B, T, preds);
         lm_forward(m, tokens, NULL, NULL, (int)B, T);
         memset(lp, 0, sizeof(double) * B);

@@ -142,6 +142,28 @@ static void test_hf_run_folder_round_trip(void **state) {
     assert_int_equal(lm_encode_prompt(b, "12+ab", &ids, why, sizeof why), 3);
     free(ids);
     lm_free(&b);
+    /* generation_config.json's eos_token_id null means no EOS, as in transformers: the model
+     * loads, a response is its text alone, and sampling runs to max_new */
+    char *gc = xasprintf("%s/generation_config.json", model);
+    tu_write(gc, "{\"bos_token_id\": null, \"eos_token_id\": null}\n");
+    lm_t *no_eos = lm_load_dir(model, NULL, why, sizeof why);
+    if (!no_eos) fprintf(stderr, "%s\n", why);
+    assert_non_null(no_eos);
+    assert_int_equal(lm_first_eos(no_eos), -1);
+    assert_int_equal(lm_encode_response(no_eos, "ab", &ids, why, sizeof why), 1);
+    free(ids);
+    policy_t *np = policy_lm_new(no_eos);
+    rng_t nr;
+    rng_stream(&nr, 1, 0, 0, 0);
+    policy_seq_t np_prompt = {0, "12+", NULL, 0};
+    policy_sample_opts_t no = {1.0, 0, 1.0, 7};
+    policy_sample_t ns;
+    assert_int_equal(policy_generate(np, &np_prompt, 1, &nr, &no, &ns), 0);
+    assert_int_equal(ns.n_tokens, 7);
+    policy_sample_free(&ns);
+    policy_destroy(&np);
+    unlink(gc);
+    free(gc);
     /* a peer's blob whose config claims a model its bytes cannot hold is refused before any
      * allocation of that size (80 layers x d 65536 would be terabytes) */
     hf_config_t huge = s_tiny_llama();
