@@ -1,0 +1,30 @@
+// tokenizer_ref — tokenizers.js's encoding speed, the baseline bench/tokenizer.c prints beside
+// spar's: the same tokenizer (tests/tokenizer/reference.mjs loads it), the same corpus, the same
+// passes. Loading is not timed. Pass 1 starts with an empty BPE cache (tokenizers.js keeps one, as
+// spar does); the later passes find the corpus's words cached.
+//
+//   node bench/tokenizer_ref.mjs MODEL CORPUS PASSES
+//
+// prints one JSON line: {"model", "bytes", "cold_s", "warm_s"} (warm_s: the median of passes 2..).
+import { load, readCorpus } from "../tests/tokenizer/reference.mjs";
+
+const [model, corpus, passesArg] = process.argv.slice(2);
+if (!model || !corpus) {
+    process.stderr.write("usage: node bench/tokenizer_ref.mjs MODEL CORPUS [PASSES]\n");
+    process.exit(2);
+}
+const passes = Math.max(2, Number(passesArg ?? 3));
+const texts = readCorpus(corpus);
+const bytes = texts.reduce((n, t) => n + Buffer.byteLength(t, "utf8"), 0);
+const t = load(model);
+
+let sink = 0; // the ids are used, so no pass is optimised away
+const times = [];
+for (let p = 0; p < passes; p++) {
+    const start = process.hrtime.bigint();
+    for (const text of texts) sink += t.encode(text).ids.length;
+    times.push(Number(process.hrtime.bigint() - start) / 1e9);
+}
+const warm = times.slice(1).sort((a, b) => a - b);
+const median = warm.length % 2 ? warm[(warm.length - 1) / 2] : (warm[warm.length / 2 - 1] + warm[warm.length / 2]) / 2;
+process.stdout.write(JSON.stringify({ model, bytes, cold_s: times[0], warm_s: median, tokens: sink / passes }) + "\n");
