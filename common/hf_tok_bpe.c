@@ -4,7 +4,13 @@
  * leftmost among equals, each checked still to apply when it comes up. A word's characters not in
  * the vocabulary become <0xNN> byte tokens (byte_fallback) or the unknown token (fused when
  * fuse_unk). ignore_merges takes a word that is in the vocabulary whole. Words shorter than 256
- * bytes are cached (word → ids), behind a mutex so that one tokenizer serves many threads. */
+ * bytes are cached (word → ids), behind a mutex so that one tokenizer serves many threads.
+ *
+ * Speed: a word's characters find their ids in a table by code point (every byte-level character,
+ * most scripts) rather than by hashing; a candidate merge remembers the two ids it joins, so
+ * checking that it still applies when it comes up compares ids instead of looking the pair up
+ * again (the merge table is megabytes: each look-up is a cache miss); the word cache grows with
+ * the text's vocabulary up to CACHE_MAX_SLOTS before it starts over. */
 #include "common/hf_tok_internal.h"
 
 #include <stdlib.h>
@@ -116,35 +122,41 @@ typedef struct {
     int used;
 } cacheslot_t;
 
-#define CACHE_SLOTS (1u << 16)
-#define CACHE_MAX_WORD 256 /* tokenizers caches words shorter than this */
+#define CACHE_MIN_SLOTS (1u << 14)
+#define CACHE_MAX_SLOTS (1u << 19) /* 16 MB of slots: about 390,000 words */
+#define CACHE_MAX_WORD 256          /* tokenizers caches words shorter than this */
+#define CP_TABLE_MAX 0x30000        /* code points below this find their one-character token by table */
 
 struct hf_bpe {
     hf_strtab_t *vocab;
     mergeslot_t *merges;
     size_t mcap;
     int32_t unk, byte_id[256];
+    int32_t *cp_id; /* code point → id of its one-character token, -1: none; cp_n entries */
+    uint32_t cp_n;
     int byte_fallback, fuse_unk, ignore_merges;
     /* the cache */
     pthread_mutex_t mu;
     cacheslot_t *cache;
-    uint32_t cache_used;
+    uint32_t cache_used, cache_cap;
     hf_buf_t ckeys;
     hf_ids_t cids;
 };
+
+static uint64_t s_pair(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
+
+/* Where the look-up of a pair starts; prefetched, so that a word's look-ups wait on memory
+ * together rather than one after the other. */
+static size_t s_merge_home(const hf_bpe_t *m, uint64_t key) {
+    size_t i = s_mix(key) & (m->mcap - 1);
+    __builtin_prefetch(&m->merges[i]);
+    return i;
+}
 
 static mergeslot_t *s_merge_slot(const hf_bpe_t *m, uint64_t key) {
     size_t i = s_mix(key) & (m->mcap - 1);
     while (m->merges[i].rank != UINT32_MAX && m->merges[i].key != key) i = (i + 1) & (m->mcap - 1);
     return &m->merges[i];
-}
-
-static int s_merge_get(const hf_bpe_t *m, int32_t a, int32_t b, uint32_t *rank, int32_t *merged) {
-    const mergeslot_t *s = s_merge_slot(m, (uint64_t)(uint32_t)a << 32 | (uint32_t)b);
-    if (s->rank == UINT32_MAX) return 0;
-    *rank = s->rank;
-    *merged = s->merged;
-    return 1;
 }
 
 static hf_bpe_t *s_new(size_t nvocab, size_t nmerges) {
@@ -155,7 +167,8 @@ static hf_bpe_t *s_new(size_t nvocab, size_t nmerges) {
     for (size_t i = 0; i < m->mcap; i++) m->merges[i] = (mergeslot_t){0, UINT32_MAX, 0};
     m->unk = -1;
     pthread_mutex_init(&m->mu, NULL);
-    m->cache = xcalloc(CACHE_SLOTS, sizeof *m->cache);
+    m->cache_cap = CACHE_MIN_SLOTS;
+    m->cache = xcalloc(m->cache_cap, sizeof *m->cache);
     return m;
 }
 
@@ -165,6 +178,7 @@ void hf_bpe_free(hf_bpe_t *m) {
     free(m->merges);
     pthread_mutex_destroy(&m->mu);
     free(m->cache);
+    free(m->cp_id);
     hf_buf_free(&m->ckeys);
     free(m->cids.v);
     free(m);
@@ -211,11 +225,31 @@ static int s_load_vocab(hf_bpe_t *m, const json_t *vocab, const char *origin, ch
     return 0;
 }
 
+/* The <0xNN> byte tokens, and the code point table of the one-character tokens (its size: the
+ * largest such code point below CP_TABLE_MAX, plus one). */
 static void s_byte_tokens(hf_bpe_t *m) {
     for (int b = 0; b < 256; b++) {
         char tok[8];
         snprintf(tok, sizeof tok, "<0x%02X>", b);
         m->byte_id[b] = hf_strtab_get(m->vocab, tok, 6);
+    }
+    const hf_strtab_t *t = m->vocab;
+    uint32_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < t->cap; i++) {
+            const strslot_t *sl = &t->slots[i];
+            if (sl->id < 0 || !sl->len || sl->len > 4) continue;
+            size_t k = 0;
+            uint32_t cp = hf_utf8_next(t->keys.p + sl->off, &k);
+            if (k != sl->len || cp >= CP_TABLE_MAX) continue;
+            if (!pass && cp + 1 > n) n = cp + 1;
+            if (pass) m->cp_id[cp] = sl->id;
+        }
+        if (!pass) {
+            m->cp_n = n;
+            m->cp_id = xmalloc(((size_t)n + 1) * sizeof *m->cp_id);
+            for (uint32_t c = 0; c < n; c++) m->cp_id[c] = -1;
+        }
     }
 }
 
@@ -346,7 +380,7 @@ typedef struct {
 
 typedef struct {
     uint32_t rank, pos;
-    int32_t merged;
+    int32_t left, right, merged; /* the ids it joins, and the one it makes */
 } cand_t;
 
 static int s_before(const cand_t *a, const cand_t *b) { return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos); }
@@ -388,11 +422,22 @@ static void s_sym(hf_scratch_t *sc, size_t *n, int32_t id, uint32_t len) {
     (*n)++;
 }
 
-static void s_push_pair(const hf_bpe_t *m, hf_scratch_t *sc, size_t *nh, const sym_t *s, int32_t pos) {
-    uint32_t rank;
-    int32_t merged;
-    if (s[pos].next < 0 || !s_merge_get(m, s[pos].id, s[s[pos].next].id, &rank, &merged)) return;
-    s_heap_push((cand_t *)sc->heap, nh, (cand_t){rank, (uint32_t)pos, merged});
+/* Pushes the pair at pos if it merges; home: where its look-up starts (s_merge_home). */
+static void s_push_pair(const hf_bpe_t *m, hf_scratch_t *sc, size_t *nh, const sym_t *s, int32_t pos, size_t home) {
+    if (s[pos].next < 0) return;
+    uint64_t key = s_pair(s[pos].id, s[s[pos].next].id);
+    const mergeslot_t *sl;
+    for (size_t i = home;; i = (i + 1) & (m->mcap - 1)) {
+        sl = &m->merges[i];
+        if (sl->rank == UINT32_MAX) return;
+        if (sl->key == key) break;
+    }
+    s_heap_push((cand_t *)sc->heap, nh, (cand_t){sl->rank, (uint32_t)pos, s[pos].id, s[s[pos].next].id, sl->merged});
+}
+
+/* The look-up start of the pair at pos (its next must exist). */
+static size_t s_home_at(const hf_bpe_t *m, const sym_t *s, int32_t pos) {
+    return s_merge_home(m, s_pair(s[pos].id, s[s[pos].next].id));
 }
 
 static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
@@ -401,9 +446,9 @@ static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *o
     uint32_t unk_len = 0;
     for (size_t i = 0; i < n;) {
         size_t at = i;
-        hf_utf8_next(w, &i);
+        uint32_t cp = hf_utf8_next(w, &i);
         uint32_t len = (uint32_t)(i - at);
-        int32_t id = hf_strtab_get(m->vocab, w + at, len);
+        int32_t id = cp < m->cp_n ? m->cp_id[cp] : hf_strtab_get(m->vocab, w + at, len);
         if (id >= 0) {
             if (unk >= 0) s_sym(sc, &ns, unk, unk_len), unk = -1;
             s_sym(sc, &ns, id, len);
@@ -436,22 +481,30 @@ static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *o
         sc->heap = xmalloc(sc->heap_cap * sizeof(cand_t));
     }
     size_t nh = 0;
-    for (size_t p = 0; p + 1 < ns; p++) s_push_pair(m, sc, &nh, s, (int32_t)p);
+    /* the first pairs' look-ups: all their homes first (prefetching them), then the look-ups */
+    if (sc->home_cap < ns) {
+        sc->home_cap = ns + 16;
+        free(sc->home);
+        sc->home = xmalloc(sc->home_cap * sizeof(size_t));
+    }
+    size_t *home = sc->home;
+    for (size_t p = 0; p + 1 < ns; p++) home[p] = s_home_at(m, s, (int32_t)p);
+    for (size_t p = 0; p + 1 < ns; p++) s_push_pair(m, sc, &nh, s, (int32_t)p, home[p]);
     while (nh) {
         cand_t c = s_heap_pop((cand_t *)sc->heap, &nh);
         sym_t *a = &s[c.pos];
-        if (!a->len || a->next < 0) continue;
-        uint32_t rank;
-        int32_t merged;
-        if (!s_merge_get(m, a->id, s[a->next].id, &rank, &merged) || merged != c.merged) continue;
+        /* still the pair it was pushed for? (a symbol's id changes only as it grows, so the same
+         * ids at the same place are the same pair; tokenizers looks the pair up again instead) */
+        if (!a->len || a->next < 0 || a->id != c.left || s[a->next].id != c.right) continue;
         sym_t *b = &s[a->next];
-        a->id = merged;
+        a->id = c.merged;
         a->len += b->len;
         a->next = b->next;
         b->len = 0;
         if (a->next >= 0) s[a->next].prev = (int32_t)c.pos;
-        if (a->prev >= 0) s_push_pair(m, sc, &nh, s, a->prev);
-        s_push_pair(m, sc, &nh, s, (int32_t)c.pos);
+        size_t hp = a->prev >= 0 ? s_home_at(m, s, a->prev) : 0, ha = a->next >= 0 ? s_home_at(m, s, (int32_t)c.pos) : 0;
+        if (a->prev >= 0) s_push_pair(m, sc, &nh, s, a->prev, hp);
+        if (a->next >= 0) s_push_pair(m, sc, &nh, s, (int32_t)c.pos, ha);
     }
     for (int32_t p = 0; p >= 0; p = s[p].next) hf_ids_push(out, s[p].id);
 }
@@ -459,18 +512,43 @@ static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *o
 /* ---- the cache -------------------------------------------------------------------------------- */
 
 static cacheslot_t *s_cache_find(hf_bpe_t *m, const char *w, size_t n, uint64_t h) {
-    uint32_t i = (uint32_t)h & (CACHE_SLOTS - 1);
+    uint32_t mask = m->cache_cap - 1, i = (uint32_t)h & mask;
     for (;;) {
         cacheslot_t *c = &m->cache[i];
         if (!c->used || (c->h == h && c->klen == n && !memcmp(m->ckeys.p + c->koff, w, n))) return c;
-        i = (i + 1) & (CACHE_SLOTS - 1);
+        i = (i + 1) & mask;
     }
+}
+
+/* Room for one more word: the slots double up to CACHE_MAX_SLOTS (3/4 full at most), then the
+ * cache starts over, as it does past 64 MB of keys. */
+static void s_cache_room(hf_bpe_t *m) {
+    if (4 * (m->cache_used + 1) <= 3 * m->cache_cap && m->ckeys.n <= (64u << 20)) return;
+    if (m->cache_cap < CACHE_MAX_SLOTS && m->ckeys.n <= (64u << 20)) {
+        cacheslot_t *old = m->cache;
+        uint32_t oldcap = m->cache_cap;
+        m->cache_cap *= 2;
+        m->cache = xcalloc(m->cache_cap, sizeof *m->cache);
+        for (uint32_t i = 0; i < oldcap; i++) {
+            if (!old[i].used) continue;
+            uint32_t j = (uint32_t)old[i].h & (m->cache_cap - 1);
+            while (m->cache[j].used) j = (j + 1) & (m->cache_cap - 1);
+            m->cache[j] = old[i];
+        }
+        free(old);
+        return;
+    }
+    memset(m->cache, 0, m->cache_cap * sizeof *m->cache);
+    m->cache_used = 0;
+    m->ckeys.n = 0;
+    m->cids.n = 0;
 }
 
 void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
     if (!n) return;
+    uint64_t h = s_hash(w, n); /* the vocabulary's hash and the cache's */
     if (m->ignore_merges) {
-        int32_t id = hf_strtab_get(m->vocab, w, n);
+        int32_t id = s_find(m->vocab, w, n, h)->id;
         if (id >= 0) {
             hf_ids_push(out, id);
             return;
@@ -480,7 +558,6 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
         s_merge_word(m, w, n, out, sc);
         return;
     }
-    uint64_t h = s_hash(w, n);
     pthread_mutex_lock(&m->mu);
     cacheslot_t *c = s_cache_find(m, w, n, h);
     if (c->used) {
@@ -492,13 +569,7 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
     size_t start = out->n;
     s_merge_word(m, w, n, out, sc);
     pthread_mutex_lock(&m->mu);
-    /* full (3/4 of the slots, or 64 MB of keys): start over rather than grow */
-    if (4 * (m->cache_used + 1) > 3 * CACHE_SLOTS || m->ckeys.n > (64u << 20)) {
-        memset(m->cache, 0, CACHE_SLOTS * sizeof *m->cache);
-        m->cache_used = 0;
-        m->ckeys.n = 0;
-        m->cids.n = 0;
-    }
+    s_cache_room(m);
     c = s_cache_find(m, w, n, h);
     if (!c->used) {
         *c = (cacheslot_t){h, (uint32_t)m->ckeys.n, (uint32_t)n, (uint32_t)m->cids.n, (uint32_t)(out->n - start), 1};

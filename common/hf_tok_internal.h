@@ -85,9 +85,10 @@ typedef struct {
     hf_segs_t segs;
     hf_buf_t b1, b2, b3;
     hf_pieces_t p1, p2, p3, p4;
-    /* the BPE merge loop's word and heap */
+    /* the BPE merge loop's word, heap, and where its first look-ups start */
     void *sym, *heap;
-    size_t sym_cap, heap_cap;
+    size_t *home;
+    size_t sym_cap, heap_cap, home_cap;
 } hf_scratch_t;
 
 void hf_scratch_init(hf_scratch_t *s);

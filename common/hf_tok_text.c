@@ -223,6 +223,7 @@ void hf_scratch_free(hf_scratch_t *s) {
     hf_pieces_free(&s->p4);
     free(s->sym);
     free(s->heap);
+    free(s->home);
     memset(s, 0, sizeof *s);
 }
 
