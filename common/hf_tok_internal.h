@@ -89,10 +89,17 @@ typedef struct {
     void *sym, *heap;
     size_t *home;
     size_t sym_cap, heap_cap, home_cap;
+    /* hf_tokenizer's own: the text's parts, a normalized part, the post-processor's ids */
+    hf_segs_t raw, part;
+    hf_buf_t norm;
+    hf_ids_t tmp;
 } hf_scratch_t;
 
 void hf_scratch_init(hf_scratch_t *s);
 void hf_scratch_free(hf_scratch_t *s);
+/* About the bytes its buffers hold (a scratch kept for the next call is freed instead past a
+ * limit). */
+size_t hf_scratch_bytes(const hf_scratch_t *s);
 
 /* A literal string or a regex (Oniguruma syntax as tokenizer.json writes it, compiled by PCRE2
  * with UTF and Unicode properties, \s as White_Space and (?i:...) folding ASCII letters only, as
