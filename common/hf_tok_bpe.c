@@ -116,14 +116,16 @@ typedef struct {
     int32_t merged;
 } mergeslot_t;
 
+/* A cached word: its hash, and where its entry starts in the entries buffer (plus one; 0: an empty
+ * slot). An entry is the word's length and id count (two uint32), its bytes, then its ids, so a
+ * hit reads two places in memory: the slot and the entry. */
 typedef struct {
     uint64_t h;
-    uint32_t koff, klen, ioff, nids;
-    int used;
+    uint32_t at1, unused;
 } cacheslot_t;
 
 #define CACHE_MIN_SLOTS (1u << 14)
-#define CACHE_MAX_SLOTS (1u << 19) /* 16 MB of slots: about 390,000 words */
+#define CACHE_MAX_SLOTS (1u << 19) /* 8 MB of slots: about 390,000 words */
 #define CACHE_MAX_WORD 256          /* tokenizers caches words shorter than this */
 #define CP_TABLE_MAX 0x30000        /* code points below this find their one-character token by table */
 
@@ -139,8 +141,7 @@ struct hf_bpe {
     pthread_mutex_t mu;
     cacheslot_t *cache;
     uint32_t cache_used, cache_cap;
-    hf_buf_t ckeys;
-    hf_ids_t cids;
+    hf_buf_t centries;
 };
 
 static uint64_t s_pair(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
@@ -162,7 +163,8 @@ static mergeslot_t *s_merge_slot(const hf_bpe_t *m, uint64_t key) {
 static hf_bpe_t *s_new(size_t nvocab, size_t nmerges) {
     hf_bpe_t *m = xcalloc(1, sizeof *m);
     m->vocab = hf_strtab_new(nvocab);
-    for (m->mcap = 64; m->mcap < 2 * nmerges; m->mcap <<= 1) {}
+    /* load 3/8 to 3/4: a smaller table misses the CPU caches less than it probes more */
+    for (m->mcap = 64; 3 * m->mcap < 4 * nmerges; m->mcap <<= 1) {}
     m->merges = xmalloc(m->mcap * sizeof *m->merges);
     for (size_t i = 0; i < m->mcap; i++) m->merges[i] = (mergeslot_t){0, UINT32_MAX, 0};
     m->unk = -1;
@@ -179,8 +181,7 @@ void hf_bpe_free(hf_bpe_t *m) {
     pthread_mutex_destroy(&m->mu);
     free(m->cache);
     free(m->cp_id);
-    hf_buf_free(&m->ckeys);
-    free(m->cids.v);
+    hf_buf_free(&m->centries);
     free(m);
 }
 
@@ -511,28 +512,42 @@ static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *o
 
 /* ---- the cache -------------------------------------------------------------------------------- */
 
+#define CACHE_MAX_BYTES (64u << 20) /* of entries: past this the cache starts over */
+
+static const char *s_entry(const hf_bpe_t *m, const cacheslot_t *c, uint32_t *klen, uint32_t *nids) {
+    const char *e = m->centries.p + c->at1 - 1;
+    memcpy(klen, e, 4);
+    memcpy(nids, e + 4, 4);
+    return e + 8;
+}
+
 static cacheslot_t *s_cache_find(hf_bpe_t *m, const char *w, size_t n, uint64_t h) {
     uint32_t mask = m->cache_cap - 1, i = (uint32_t)h & mask;
     for (;;) {
         cacheslot_t *c = &m->cache[i];
-        if (!c->used || (c->h == h && c->klen == n && !memcmp(m->ckeys.p + c->koff, w, n))) return c;
+        if (!c->at1) return c;
+        if (c->h == h) {
+            uint32_t klen, nids;
+            const char *k = s_entry(m, c, &klen, &nids);
+            if (klen == n && !memcmp(k, w, n)) return c;
+        }
         i = (i + 1) & mask;
     }
 }
 
 /* Room for one more word: the slots double up to CACHE_MAX_SLOTS (3/4 full at most), then the
- * cache starts over, as it does past 64 MB of keys. */
+ * cache starts over, as it does past CACHE_MAX_BYTES of entries. */
 static void s_cache_room(hf_bpe_t *m) {
-    if (4 * (m->cache_used + 1) <= 3 * m->cache_cap && m->ckeys.n <= (64u << 20)) return;
-    if (m->cache_cap < CACHE_MAX_SLOTS && m->ckeys.n <= (64u << 20)) {
+    if (4 * (m->cache_used + 1) <= 3 * m->cache_cap && m->centries.n <= CACHE_MAX_BYTES) return;
+    if (m->cache_cap < CACHE_MAX_SLOTS && m->centries.n <= CACHE_MAX_BYTES) {
         cacheslot_t *old = m->cache;
         uint32_t oldcap = m->cache_cap;
         m->cache_cap *= 2;
         m->cache = xcalloc(m->cache_cap, sizeof *m->cache);
         for (uint32_t i = 0; i < oldcap; i++) {
-            if (!old[i].used) continue;
+            if (!old[i].at1) continue;
             uint32_t j = (uint32_t)old[i].h & (m->cache_cap - 1);
-            while (m->cache[j].used) j = (j + 1) & (m->cache_cap - 1);
+            while (m->cache[j].at1) j = (j + 1) & (m->cache_cap - 1);
             m->cache[j] = old[i];
         }
         free(old);
@@ -540,8 +555,7 @@ static void s_cache_room(hf_bpe_t *m) {
     }
     memset(m->cache, 0, m->cache_cap * sizeof *m->cache);
     m->cache_used = 0;
-    m->ckeys.n = 0;
-    m->cids.n = 0;
+    m->centries.n = 0;
 }
 
 void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
@@ -560,8 +574,10 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
     }
     pthread_mutex_lock(&m->mu);
     cacheslot_t *c = s_cache_find(m, w, n, h);
-    if (c->used) {
-        hf_ids_put(out, m->cids.v + c->ioff, c->nids);
+    if (c->at1) {
+        uint32_t klen, nids;
+        const char *k = s_entry(m, c, &klen, &nids);
+        hf_ids_put(out, (const int32_t *)(const void *)(k + ((klen + 3) & ~3u)), nids);
         pthread_mutex_unlock(&m->mu);
         return;
     }
@@ -571,10 +587,16 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
     pthread_mutex_lock(&m->mu);
     s_cache_room(m);
     c = s_cache_find(m, w, n, h);
-    if (!c->used) {
-        *c = (cacheslot_t){h, (uint32_t)m->ckeys.n, (uint32_t)n, (uint32_t)m->cids.n, (uint32_t)(out->n - start), 1};
-        hf_buf_put(&m->ckeys, w, n);
-        hf_ids_put(&m->cids, out->v + start, out->n - start);
+    if (!c->at1) {
+        uint32_t head[2] = {(uint32_t)n, (uint32_t)(out->n - start)};
+        hf_buf_t *e = &m->centries;
+        hf_buf_reserve(e, 8 + n + 3 + 4 * (size_t)head[1] + 3);
+        e->n = (e->n + 3) & ~(size_t)3; /* entries start 4-aligned, so their ids are aligned too */
+        *c = (cacheslot_t){h, (uint32_t)e->n + 1, 0};
+        hf_buf_put(e, head, 8);
+        hf_buf_put(e, w, n);
+        e->n = (e->n + 3) & ~(size_t)3;
+        hf_buf_put(e, out->v + start, 4 * (size_t)head[1]);
         m->cache_used++;
     }
     pthread_mutex_unlock(&m->mu);
