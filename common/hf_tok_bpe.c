@@ -558,9 +558,17 @@ static void s_cache_room(hf_bpe_t *m) {
     m->centries.n = 0;
 }
 
-void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
+uint64_t hf_bpe_hash(const char *w, size_t n) { return s_hash(w, n); }
+
+/* Starts the look-up of the word whose hash is h in the cache. Under the cache's mutex: the
+ * cache moves as it grows. */
+static void s_prefetch_locked(const hf_bpe_t *m, uint64_t h) { __builtin_prefetch(&m->cache[(uint32_t)h & (m->cache_cap - 1)]); }
+
+void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, uint64_t h, uint64_t next_h, hf_ids_t *out, hf_scratch_t *sc) {
     if (!n) return;
-    uint64_t h = s_hash(w, n); /* the vocabulary's hash and the cache's */
+    /* h: the vocabulary's hash and the cache's; the vocabulary does not change, so the next
+     * word's slot there needs no lock to be prefetched */
+    if (m->ignore_merges && next_h) __builtin_prefetch(&m->vocab->slots[next_h & (m->vocab->cap - 1)]);
     if (m->ignore_merges) {
         int32_t id = s_find(m->vocab, w, n, h)->id;
         if (id >= 0) {
@@ -573,6 +581,7 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
         return;
     }
     pthread_mutex_lock(&m->mu);
+    if (next_h) s_prefetch_locked(m, next_h);
     cacheslot_t *c = s_cache_find(m, w, n, h);
     if (c->at1) {
         uint32_t klen, nids;

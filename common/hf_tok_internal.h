@@ -185,8 +185,11 @@ int hf_bpe_load(const json_t *model, const char *origin, hf_bpe_t **out, char *w
 int hf_bpe_load_gpt2(const char *vocab_json, size_t vlen, const char *merges_txt, size_t mlen, hf_bpe_t **out,
                      char *why, size_t whylen);
 void hf_bpe_free(hf_bpe_t *m);
-/* Appends the ids of one pre-token (the model's input string). */
-void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc);
+/* The hash of a pre-token, as hf_bpe_word takes it. */
+uint64_t hf_bpe_hash(const char *w, size_t n);
+/* Appends the ids of one pre-token (the model's input string) w[0..n), whose hash is h;
+ * next_h: the hash of the pre-token that comes next (0: none), whose look-ups start early. */
+void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, uint64_t h, uint64_t next_h, hf_ids_t *out, hf_scratch_t *sc);
 const hf_strtab_t *hf_bpe_vocab(const hf_bpe_t *m);
 /* Every (token, id) of the vocabulary, for the id → token table. */
 void hf_bpe_each(const hf_bpe_t *m, void (*fn)(void *ctx, const char *tok, size_t n, int32_t id), void *ctx);

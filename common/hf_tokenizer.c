@@ -319,7 +319,13 @@ static void s_encode_part(const hf_tokenizer_t *t, const char *s, size_t n, int 
         hf_pieces_clear(cur);
         hf_pieces_add(cur, s + g->a, g->b - g->a, first && g->a == 0);
         if (t->pretok) hf_pretokenize(t->pretok, &cur, &spare, sc);
-        for (size_t i = 0; i < cur->n; i++) hf_bpe_word(t->bpe, hf_piece(cur, i), cur->v[i].len, ids, sc);
+        /* each word's hash a word ahead, so that its look-ups start while the one before runs */
+        uint64_t h = cur->n ? hf_bpe_hash(hf_piece(cur, 0), cur->v[0].len) : 0;
+        for (size_t i = 0; i < cur->n; i++) {
+            uint64_t next = i + 1 < cur->n ? hf_bpe_hash(hf_piece(cur, i + 1), cur->v[i + 1].len) : 0;
+            hf_bpe_word(t->bpe, hf_piece(cur, i), cur->v[i].len, h, next, ids, sc);
+            h = next;
+        }
     }
 }
 
