@@ -6,11 +6,14 @@
  * fuse_unk). ignore_merges takes a word that is in the vocabulary whole. Words shorter than 256
  * bytes are cached (word → ids), behind a mutex so that one tokenizer serves many threads.
  *
- * Speed: a word's characters find their ids in a table by code point (every byte-level character,
- * most scripts) rather than by hashing; a candidate merge remembers the two ids it joins, so
- * checking that it still applies when it comes up compares ids instead of looking the pair up
- * again (the merge table is megabytes: each look-up is a cache miss); the word cache grows with
- * the text's vocabulary up to CACHE_MAX_SLOTS before it starts over. */
+ * Speed (the merge table and the vocabulary are megabytes, so a look-up is mostly a wait on
+ * memory): a word's characters find their ids in a table by code point (every byte-level
+ * character, most scripts) rather than by hashing; pairs of two ids below 256 (a byte-level
+ * vocabulary's bytes) are merged from a dense 256 x 256 table; a word's first pair look-ups are
+ * prefetched together, and the next word's cache slot while this word runs; a candidate merge
+ * remembers the two ids it joins, so checking that it still applies when it comes up compares ids
+ * instead of looking the pair up again; the word cache grows with the text's vocabulary up to
+ * CACHE_MAX_SLOTS before it starts over. */
 #include "common/hf_tok_internal.h"
 
 #include <stdlib.h>
@@ -128,6 +131,7 @@ typedef struct {
 #define CACHE_MAX_SLOTS (1u << 19) /* 8 MB of slots: about 390,000 words */
 #define CACHE_MAX_WORD 256          /* tokenizers caches words shorter than this */
 #define CP_TABLE_MAX 0x30000        /* code points below this find their one-character token by table */
+#define SMALL 256
 
 struct hf_bpe {
     hf_strtab_t *vocab;
@@ -135,6 +139,9 @@ struct hf_bpe {
     size_t mcap;
     int32_t unk, byte_id[256];
     int32_t *cp_id; /* code point → id of its one-character token, -1: none; cp_n entries */
+    /* the merges of two ids below SMALL, by a * SMALL + b (rank UINT32_MAX: none): a word's first
+     * pairs in a byte-level vocabulary, whose 256 byte tokens come first, without a hash miss */
+    mergeslot_t *small;
     uint32_t cp_n;
     int byte_fallback, fuse_unk, ignore_merges;
     /* the cache */
@@ -169,6 +176,8 @@ static hf_bpe_t *s_new(size_t nvocab, size_t nmerges) {
     for (size_t i = 0; i < m->mcap; i++) m->merges[i] = (mergeslot_t){0, UINT32_MAX, 0};
     m->unk = -1;
     pthread_mutex_init(&m->mu, NULL);
+    m->small = xmalloc(SMALL * SMALL * sizeof *m->small);
+    for (size_t i = 0; i < SMALL * SMALL; i++) m->small[i] = (mergeslot_t){0, UINT32_MAX, 0};
     m->cache_cap = CACHE_MIN_SLOTS;
     m->cache = xcalloc(m->cache_cap, sizeof *m->cache);
     return m;
@@ -181,6 +190,7 @@ void hf_bpe_free(hf_bpe_t *m) {
     pthread_mutex_destroy(&m->mu);
     free(m->cache);
     free(m->cp_id);
+    free(m->small);
     hf_buf_free(&m->centries);
     free(m);
 }
@@ -212,6 +222,7 @@ static int s_add_merge(hf_bpe_t *m, const char *a, size_t an, const char *b, siz
     mergeslot_t *s = s_merge_slot(m, (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib);
     /* a pair listed twice keeps its last rank, as tokenizers' HashMap collect does */
     *s = (mergeslot_t){(uint64_t)(uint32_t)ia << 32 | (uint32_t)ib, rank, iab};
+    if (ia < SMALL && ib < SMALL) m->small[ia * SMALL + ib] = *s;
     return 0;
 }
 
@@ -426,19 +437,26 @@ static void s_sym(hf_scratch_t *sc, size_t *n, int32_t id, uint32_t len) {
 /* Pushes the pair at pos if it merges; home: where its look-up starts (s_merge_home). */
 static void s_push_pair(const hf_bpe_t *m, hf_scratch_t *sc, size_t *nh, const sym_t *s, int32_t pos, size_t home) {
     if (s[pos].next < 0) return;
-    uint64_t key = s_pair(s[pos].id, s[s[pos].next].id);
+    int32_t a = s[pos].id, b = s[s[pos].next].id;
     const mergeslot_t *sl;
-    for (size_t i = home;; i = (i + 1) & (m->mcap - 1)) {
-        sl = &m->merges[i];
+    if (a < SMALL && b < SMALL) {
+        sl = &m->small[a * SMALL + b];
         if (sl->rank == UINT32_MAX) return;
-        if (sl->key == key) break;
+    } else {
+        uint64_t key = s_pair(a, b);
+        for (size_t i = home;; i = (i + 1) & (m->mcap - 1)) {
+            sl = &m->merges[i];
+            if (sl->rank == UINT32_MAX) return;
+            if (sl->key == key) break;
+        }
     }
     s_heap_push((cand_t *)sc->heap, nh, (cand_t){sl->rank, (uint32_t)pos, s[pos].id, s[s[pos].next].id, sl->merged});
 }
 
-/* The look-up start of the pair at pos (its next must exist). */
+/* The look-up start of the pair at pos (its next must exist); none for a pair of small ids. */
 static size_t s_home_at(const hf_bpe_t *m, const sym_t *s, int32_t pos) {
-    return s_merge_home(m, s_pair(s[pos].id, s[s[pos].next].id));
+    int32_t a = s[pos].id, b = s[s[pos].next].id;
+    return a < SMALL && b < SMALL ? 0 : s_merge_home(m, s_pair(a, b));
 }
 
 static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
