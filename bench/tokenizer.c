@@ -2,9 +2,11 @@
  * line by line) for Llama 3, Qwen3, Llama 2 and GPT-2, beside tokenizers.js's on the same
  * tokenizer and text in the same run (bench/tokenizer_ref.mjs), as MB of UTF-8 text a second.
  * The text is tests/tokenizer/corpus.py's, grown to --mb MB of fresh lines. Pass 1 starts with an
- * empty BPE cache on both sides; "warm" is the fastest of the passes after it (the machine is
- * shared: other work only ever slows a pass, so the fastest is the closest to the code's own
- * speed; both sides are measured alike). Wall-clock time; loading is not timed. Needs python3, and node with tests/tokenizer's npm packages (scripts/npm_deps.sh);
+ * empty BPE cache on both sides; "warm" is the fastest of the passes after it. Time is the
+ * process's CPU time (user + system) on both sides, so other work on a shared machine does not
+ * count against either (for tokenizers.js it includes node's own helper threads, the garbage
+ * collector's: work its encoding costs); the wall-clock time of spar's passes is printed beside
+ * it. Loading is not timed. Needs python3, and node with tests/tokenizer's npm packages (scripts/npm_deps.sh);
  * without node the tokenizers.js column says so.
  *
  *   bench_tokenizer [--mb 4] [--passes 3] [--models llama3,qwen3,llama2,gpt2] [--no-ref]
@@ -31,11 +33,13 @@ typedef struct {
     size_t n, bytes;
 } corpus_t;
 
-static double s_now(void) {
+static double s_clock(clockid_t c) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(c, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+static double s_cpu(void) { return s_clock(CLOCK_PROCESS_CPUTIME_ID); }
+static double s_wall(void) { return s_clock(CLOCK_MONOTONIC); }
 
 /* Runs a shell command; its stdout (malloc'd) or NULL when it failed. */
 static char *s_run(const char *cmd) {
@@ -85,7 +89,8 @@ static int s_read_corpus(const char *path, corpus_t *c) {
 }
 
 /* Encodes the corpus passes times; cold: pass 1's seconds, warm: the fastest of the others. */
-static int s_time_spar(const char *dir, const corpus_t *c, int passes, double *cold, double *warm, long *tokens) {
+static int s_time_spar(const char *dir, const corpus_t *c, int passes, double *cold, double *warm, long *tokens,
+                       double *wall, double *cpu) {
     char why[512];
     hf_tokenizer_t *t = hf_tokenizer_load(dir, why, sizeof why);
     if (!t) {
@@ -94,8 +99,9 @@ static int s_time_spar(const char *dir, const corpus_t *c, int passes, double *c
     }
     double *times = xcalloc((size_t)passes, sizeof *times);
     *tokens = 0;
+    double w0 = s_wall(), c0 = s_cpu();
     for (int p = 0; p < passes; p++) {
-        double t0 = s_now();
+        double t0 = s_cpu();
         for (size_t i = 0; i < c->n; i++) {
             int32_t *ids;
             int k = hf_tokenizer_encode(t, c->text[i], c->len[i], 1, &ids, why, sizeof why);
@@ -108,8 +114,10 @@ static int s_time_spar(const char *dir, const corpus_t *c, int passes, double *c
             if (p == 0) *tokens += k;
             free(ids);
         }
-        times[p] = s_now() - t0;
+        times[p] = s_cpu() - t0;
     }
+    *wall = s_wall() - w0;
+    *cpu = s_cpu() - c0;
     *cold = times[0];
     *warm = times[1];
     for (int p = 2; p < passes; p++)
@@ -150,7 +158,7 @@ int main(int argc, char **argv) {
         }
         free(check);
     }
-    printf("tokenizer encode, one thread, MB/s of %.2f MB of text (%zu lines), %d passes; load average %.2f\n",
+    printf("tokenizer encode, one thread, MB per CPU second, %.2f MB of text (%zu lines), %d passes; load average %.2f\n",
            (double)c.bytes / 1e6, c.n, passes, bench_loadavg());
     printf("%-7s %8s %11s %11s %12s %12s %7s %7s\n", "model", "tokens", "spar cold", "spar warm", "tok.js cold",
            "tok.js warm", "x cold", "x warm");
@@ -164,9 +172,9 @@ int main(int argc, char **argv) {
             rc = 1;
         }
         free(files);
-        double cold = 0, warm = 0, rcold = 0, rwarm = 0;
+        double cold = 0, warm = 0, rcold = 0, rwarm = 0, wall = 0, cpu = 0;
         long tokens = 0;
-        if (!rc && s_time_spar(dir, &c, passes, &cold, &warm, &tokens)) rc = 1;
+        if (!rc && s_time_spar(dir, &c, passes, &cold, &warm, &tokens, &wall, &cpu)) rc = 1;
         if (!rc && ref) {
             char *rcmd = xasprintf("node '%s/bench/tokenizer_ref.mjs' '%s' '%s' %d", src, m, corpus, passes);
             char *out = s_run(rcmd);
@@ -191,7 +199,8 @@ int main(int argc, char **argv) {
         snprintf(rw, sizeof rw, rwarm > 0 ? "%.2f" : "-", MB / rwarm);
         snprintf(xc, sizeof xc, rcold > 0 ? "%.1f" : "-", rcold / cold);
         snprintf(ratio, sizeof ratio, rwarm > 0 ? "%.1f" : "-", rwarm / warm);
-        printf("%-7s %8ld %11s %11s %12s %12s %7s %7s\n", m, tokens, sc, sw, rc_, rw, xc, ratio);
+        printf("%-7s %8ld %11s %11s %12s %12s %7s %7s   (spar: %.2f s wall for %.2f s CPU)\n", m, tokens, sc, sw,
+               rc_, rw, xc, ratio, wall, cpu);
         fflush(stdout);
         char what[64];
         snprintf(what, sizeof what, "%s warm MB/s", m);
