@@ -2,8 +2,8 @@
 """The tokenizer corpus: varied lines that spar's tokenizer and the reference (reference.mjs) both
 encode, written as JSON lines (one JSON string per line, so a text may hold newlines and tabs).
 
-Deterministic: the same seed gives the same corpus on every machine (random.Random is stable
-across Python 3 versions for these calls). Every text is valid UTF-8 (no lone surrogates: they have
+Deterministic: the same seed gives the same corpus with the same Python (the checks write it once
+and give spar and the reference that one file, so another Python's corpus is as good). Every text is valid UTF-8 (no lone surrogates: they have
 no UTF-8 form). The kinds of text are the ones where tokenizers differ: the regexes' letter, number
 and white-space classes, contractions in any case, NFC (composed and decomposed accents), byte
 fallback (CJK, emoji, rare scripts), long words (past the BPE cache), and added tokens embedded in
