@@ -4,7 +4,16 @@
  * leftmost among equals, each checked still to apply when it comes up. A word's characters not in
  * the vocabulary become <0xNN> byte tokens (byte_fallback) or the unknown token (fused when
  * fuse_unk). ignore_merges takes a word that is in the vocabulary whole. Words shorter than 256
- * bytes are cached (word → ids), behind a mutex so that one tokenizer serves many threads. */
+ * bytes are cached (word → ids), behind a mutex so that one tokenizer serves many threads.
+ *
+ * Speed (the merge table and the vocabulary are megabytes, so a look-up is mostly a wait on
+ * memory): a word's characters find their ids in a table by code point (every byte-level
+ * character, most scripts) rather than by hashing; pairs of two ids below 256 (a byte-level
+ * vocabulary's bytes) are merged from a dense 256 x 256 table; a word's first pair look-ups are
+ * prefetched together, and the next word's cache slot while this word runs; a candidate merge
+ * remembers the two ids it joins, so checking that it still applies when it comes up compares ids
+ * instead of looking the pair up again; the word cache grows with the text's vocabulary up to
+ * CACHE_MAX_SLOTS before it starts over. */
 #include "common/hf_tok_internal.h"
 
 #include <stdlib.h>
@@ -110,28 +119,47 @@ typedef struct {
     int32_t merged;
 } mergeslot_t;
 
+/* A cached word: its hash, and where its entry starts in the entries buffer (plus one; 0: an empty
+ * slot). An entry is the word's length and id count (two uint32), its bytes, then its ids, so a
+ * hit reads two places in memory: the slot and the entry. */
 typedef struct {
     uint64_t h;
-    uint32_t koff, klen, ioff, nids;
-    int used;
+    uint32_t at1, unused;
 } cacheslot_t;
 
-#define CACHE_SLOTS (1u << 16)
-#define CACHE_MAX_WORD 256 /* tokenizers caches words shorter than this */
+#define CACHE_MIN_SLOTS (1u << 14)
+#define CACHE_MAX_SLOTS (1u << 19) /* 8 MB of slots: about 390,000 words */
+#define CACHE_MAX_WORD 256          /* tokenizers caches words shorter than this */
+#define CP_TABLE_MAX 0x30000        /* code points below this find their one-character token by table */
+#define SMALL 256
 
 struct hf_bpe {
     hf_strtab_t *vocab;
     mergeslot_t *merges;
     size_t mcap;
     int32_t unk, byte_id[256];
+    int32_t *cp_id; /* code point → id of its one-character token, -1: none; cp_n entries */
+    /* the merges of two ids below SMALL, by a * SMALL + b (rank UINT32_MAX: none): a word's first
+     * pairs in a byte-level vocabulary, whose 256 byte tokens come first, without a hash miss */
+    mergeslot_t *small;
+    uint32_t cp_n;
     int byte_fallback, fuse_unk, ignore_merges;
     /* the cache */
     pthread_mutex_t mu;
     cacheslot_t *cache;
-    uint32_t cache_used;
-    hf_buf_t ckeys;
-    hf_ids_t cids;
+    uint32_t cache_used, cache_cap;
+    hf_buf_t centries;
 };
+
+static uint64_t s_pair(int32_t a, int32_t b) { return (uint64_t)(uint32_t)a << 32 | (uint32_t)b; }
+
+/* Where the look-up of a pair starts; prefetched, so that a word's look-ups wait on memory
+ * together rather than one after the other. */
+static size_t s_merge_home(const hf_bpe_t *m, uint64_t key) {
+    size_t i = s_mix(key) & (m->mcap - 1);
+    __builtin_prefetch(&m->merges[i]);
+    return i;
+}
 
 static mergeslot_t *s_merge_slot(const hf_bpe_t *m, uint64_t key) {
     size_t i = s_mix(key) & (m->mcap - 1);
@@ -139,23 +167,19 @@ static mergeslot_t *s_merge_slot(const hf_bpe_t *m, uint64_t key) {
     return &m->merges[i];
 }
 
-static int s_merge_get(const hf_bpe_t *m, int32_t a, int32_t b, uint32_t *rank, int32_t *merged) {
-    const mergeslot_t *s = s_merge_slot(m, (uint64_t)(uint32_t)a << 32 | (uint32_t)b);
-    if (s->rank == UINT32_MAX) return 0;
-    *rank = s->rank;
-    *merged = s->merged;
-    return 1;
-}
-
 static hf_bpe_t *s_new(size_t nvocab, size_t nmerges) {
     hf_bpe_t *m = xcalloc(1, sizeof *m);
     m->vocab = hf_strtab_new(nvocab);
-    for (m->mcap = 64; m->mcap < 2 * nmerges; m->mcap <<= 1) {}
+    /* load 3/8 to 3/4: a smaller table misses the CPU caches less than it probes more */
+    for (m->mcap = 64; 3 * m->mcap < 4 * nmerges; m->mcap <<= 1) {}
     m->merges = xmalloc(m->mcap * sizeof *m->merges);
     for (size_t i = 0; i < m->mcap; i++) m->merges[i] = (mergeslot_t){0, UINT32_MAX, 0};
     m->unk = -1;
     pthread_mutex_init(&m->mu, NULL);
-    m->cache = xcalloc(CACHE_SLOTS, sizeof *m->cache);
+    m->small = xmalloc(SMALL * SMALL * sizeof *m->small);
+    for (size_t i = 0; i < SMALL * SMALL; i++) m->small[i] = (mergeslot_t){0, UINT32_MAX, 0};
+    m->cache_cap = CACHE_MIN_SLOTS;
+    m->cache = xcalloc(m->cache_cap, sizeof *m->cache);
     return m;
 }
 
@@ -165,8 +189,9 @@ void hf_bpe_free(hf_bpe_t *m) {
     free(m->merges);
     pthread_mutex_destroy(&m->mu);
     free(m->cache);
-    hf_buf_free(&m->ckeys);
-    free(m->cids.v);
+    free(m->cp_id);
+    free(m->small);
+    hf_buf_free(&m->centries);
     free(m);
 }
 
@@ -197,6 +222,7 @@ static int s_add_merge(hf_bpe_t *m, const char *a, size_t an, const char *b, siz
     mergeslot_t *s = s_merge_slot(m, (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib);
     /* a pair listed twice keeps its last rank, as tokenizers' HashMap collect does */
     *s = (mergeslot_t){(uint64_t)(uint32_t)ia << 32 | (uint32_t)ib, rank, iab};
+    if (ia < SMALL && ib < SMALL) m->small[ia * SMALL + ib] = *s;
     return 0;
 }
 
@@ -211,11 +237,31 @@ static int s_load_vocab(hf_bpe_t *m, const json_t *vocab, const char *origin, ch
     return 0;
 }
 
+/* The <0xNN> byte tokens, and the code point table of the one-character tokens (its size: the
+ * largest such code point below CP_TABLE_MAX, plus one). */
 static void s_byte_tokens(hf_bpe_t *m) {
     for (int b = 0; b < 256; b++) {
         char tok[8];
         snprintf(tok, sizeof tok, "<0x%02X>", b);
         m->byte_id[b] = hf_strtab_get(m->vocab, tok, 6);
+    }
+    const hf_strtab_t *t = m->vocab;
+    uint32_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < t->cap; i++) {
+            const strslot_t *sl = &t->slots[i];
+            if (sl->id < 0 || !sl->len || sl->len > 4) continue;
+            size_t k = 0;
+            uint32_t cp = hf_utf8_next(t->keys.p + sl->off, &k);
+            if (k != sl->len || cp >= CP_TABLE_MAX) continue;
+            if (!pass && cp + 1 > n) n = cp + 1;
+            if (pass) m->cp_id[cp] = sl->id;
+        }
+        if (!pass) {
+            m->cp_n = n;
+            m->cp_id = xmalloc(((size_t)n + 1) * sizeof *m->cp_id);
+            for (uint32_t c = 0; c < n; c++) m->cp_id[c] = -1;
+        }
     }
 }
 
@@ -346,7 +392,7 @@ typedef struct {
 
 typedef struct {
     uint32_t rank, pos;
-    int32_t merged;
+    int32_t left, right, merged; /* the ids it joins, and the one it makes */
 } cand_t;
 
 static int s_before(const cand_t *a, const cand_t *b) { return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos); }
@@ -388,11 +434,29 @@ static void s_sym(hf_scratch_t *sc, size_t *n, int32_t id, uint32_t len) {
     (*n)++;
 }
 
-static void s_push_pair(const hf_bpe_t *m, hf_scratch_t *sc, size_t *nh, const sym_t *s, int32_t pos) {
-    uint32_t rank;
-    int32_t merged;
-    if (s[pos].next < 0 || !s_merge_get(m, s[pos].id, s[s[pos].next].id, &rank, &merged)) return;
-    s_heap_push((cand_t *)sc->heap, nh, (cand_t){rank, (uint32_t)pos, merged});
+/* Pushes the pair at pos if it merges; home: where its look-up starts (s_merge_home). */
+static void s_push_pair(const hf_bpe_t *m, hf_scratch_t *sc, size_t *nh, const sym_t *s, int32_t pos, size_t home) {
+    if (s[pos].next < 0) return;
+    int32_t a = s[pos].id, b = s[s[pos].next].id;
+    const mergeslot_t *sl;
+    if (a < SMALL && b < SMALL) {
+        sl = &m->small[a * SMALL + b];
+        if (sl->rank == UINT32_MAX) return;
+    } else {
+        uint64_t key = s_pair(a, b);
+        for (size_t i = home;; i = (i + 1) & (m->mcap - 1)) {
+            sl = &m->merges[i];
+            if (sl->rank == UINT32_MAX) return;
+            if (sl->key == key) break;
+        }
+    }
+    s_heap_push((cand_t *)sc->heap, nh, (cand_t){sl->rank, (uint32_t)pos, s[pos].id, s[s[pos].next].id, sl->merged});
+}
+
+/* The look-up start of the pair at pos (its next must exist); none for a pair of small ids. */
+static size_t s_home_at(const hf_bpe_t *m, const sym_t *s, int32_t pos) {
+    int32_t a = s[pos].id, b = s[s[pos].next].id;
+    return a < SMALL && b < SMALL ? 0 : s_merge_home(m, s_pair(a, b));
 }
 
 static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
@@ -401,9 +465,9 @@ static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *o
     uint32_t unk_len = 0;
     for (size_t i = 0; i < n;) {
         size_t at = i;
-        hf_utf8_next(w, &i);
+        uint32_t cp = hf_utf8_next(w, &i);
         uint32_t len = (uint32_t)(i - at);
-        int32_t id = hf_strtab_get(m->vocab, w + at, len);
+        int32_t id = cp < m->cp_n ? m->cp_id[cp] : hf_strtab_get(m->vocab, w + at, len);
         if (id >= 0) {
             if (unk >= 0) s_sym(sc, &ns, unk, unk_len), unk = -1;
             s_sym(sc, &ns, id, len);
@@ -436,41 +500,95 @@ static void s_merge_word(const hf_bpe_t *m, const char *w, size_t n, hf_ids_t *o
         sc->heap = xmalloc(sc->heap_cap * sizeof(cand_t));
     }
     size_t nh = 0;
-    for (size_t p = 0; p + 1 < ns; p++) s_push_pair(m, sc, &nh, s, (int32_t)p);
+    /* the first pairs' look-ups: all their homes first (prefetching them), then the look-ups */
+    if (sc->home_cap < ns) {
+        sc->home_cap = ns + 16;
+        free(sc->home);
+        sc->home = xmalloc(sc->home_cap * sizeof(size_t));
+    }
+    size_t *home = sc->home;
+    for (size_t p = 0; p + 1 < ns; p++) home[p] = s_home_at(m, s, (int32_t)p);
+    for (size_t p = 0; p + 1 < ns; p++) s_push_pair(m, sc, &nh, s, (int32_t)p, home[p]);
     while (nh) {
         cand_t c = s_heap_pop((cand_t *)sc->heap, &nh);
         sym_t *a = &s[c.pos];
-        if (!a->len || a->next < 0) continue;
-        uint32_t rank;
-        int32_t merged;
-        if (!s_merge_get(m, a->id, s[a->next].id, &rank, &merged) || merged != c.merged) continue;
+        /* still the pair it was pushed for? (a symbol's id changes only as it grows, so the same
+         * ids at the same place are the same pair; tokenizers looks the pair up again instead) */
+        if (!a->len || a->next < 0 || a->id != c.left || s[a->next].id != c.right) continue;
         sym_t *b = &s[a->next];
-        a->id = merged;
+        a->id = c.merged;
         a->len += b->len;
         a->next = b->next;
         b->len = 0;
         if (a->next >= 0) s[a->next].prev = (int32_t)c.pos;
-        if (a->prev >= 0) s_push_pair(m, sc, &nh, s, a->prev);
-        s_push_pair(m, sc, &nh, s, (int32_t)c.pos);
+        size_t hp = a->prev >= 0 ? s_home_at(m, s, a->prev) : 0, ha = a->next >= 0 ? s_home_at(m, s, (int32_t)c.pos) : 0;
+        if (a->prev >= 0) s_push_pair(m, sc, &nh, s, a->prev, hp);
+        if (a->next >= 0) s_push_pair(m, sc, &nh, s, (int32_t)c.pos, ha);
     }
     for (int32_t p = 0; p >= 0; p = s[p].next) hf_ids_push(out, s[p].id);
 }
 
 /* ---- the cache -------------------------------------------------------------------------------- */
 
+#define CACHE_MAX_BYTES (64u << 20) /* of entries: past this the cache starts over */
+
+static const char *s_entry(const hf_bpe_t *m, const cacheslot_t *c, uint32_t *klen, uint32_t *nids) {
+    const char *e = m->centries.p + c->at1 - 1;
+    memcpy(klen, e, 4);
+    memcpy(nids, e + 4, 4);
+    return e + 8;
+}
+
 static cacheslot_t *s_cache_find(hf_bpe_t *m, const char *w, size_t n, uint64_t h) {
-    uint32_t i = (uint32_t)h & (CACHE_SLOTS - 1);
+    uint32_t mask = m->cache_cap - 1, i = (uint32_t)h & mask;
     for (;;) {
         cacheslot_t *c = &m->cache[i];
-        if (!c->used || (c->h == h && c->klen == n && !memcmp(m->ckeys.p + c->koff, w, n))) return c;
-        i = (i + 1) & (CACHE_SLOTS - 1);
+        if (!c->at1) return c;
+        if (c->h == h) {
+            uint32_t klen, nids;
+            const char *k = s_entry(m, c, &klen, &nids);
+            if (klen == n && !memcmp(k, w, n)) return c;
+        }
+        i = (i + 1) & mask;
     }
 }
 
-void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc) {
+/* Room for one more word: the slots double up to CACHE_MAX_SLOTS (3/4 full at most), then the
+ * cache starts over, as it does past CACHE_MAX_BYTES of entries. */
+static void s_cache_room(hf_bpe_t *m) {
+    if (4 * (m->cache_used + 1) <= 3 * m->cache_cap && m->centries.n <= CACHE_MAX_BYTES) return;
+    if (m->cache_cap < CACHE_MAX_SLOTS && m->centries.n <= CACHE_MAX_BYTES) {
+        cacheslot_t *old = m->cache;
+        uint32_t oldcap = m->cache_cap;
+        m->cache_cap *= 2;
+        m->cache = xcalloc(m->cache_cap, sizeof *m->cache);
+        for (uint32_t i = 0; i < oldcap; i++) {
+            if (!old[i].at1) continue;
+            uint32_t j = (uint32_t)old[i].h & (m->cache_cap - 1);
+            while (m->cache[j].at1) j = (j + 1) & (m->cache_cap - 1);
+            m->cache[j] = old[i];
+        }
+        free(old);
+        return;
+    }
+    memset(m->cache, 0, m->cache_cap * sizeof *m->cache);
+    m->cache_used = 0;
+    m->centries.n = 0;
+}
+
+uint64_t hf_bpe_hash(const char *w, size_t n) { return s_hash(w, n); }
+
+/* Starts the look-up of the word whose hash is h in the cache. Under the cache's mutex: the
+ * cache moves as it grows. */
+static void s_prefetch_locked(const hf_bpe_t *m, uint64_t h) { __builtin_prefetch(&m->cache[(uint32_t)h & (m->cache_cap - 1)]); }
+
+void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, uint64_t h, uint64_t next_h, hf_ids_t *out, hf_scratch_t *sc) {
     if (!n) return;
+    /* h: the vocabulary's hash and the cache's; the vocabulary does not change, so the next
+     * word's slot there needs no lock to be prefetched */
+    if (m->ignore_merges && next_h) __builtin_prefetch(&m->vocab->slots[next_h & (m->vocab->cap - 1)]);
     if (m->ignore_merges) {
-        int32_t id = hf_strtab_get(m->vocab, w, n);
+        int32_t id = s_find(m->vocab, w, n, h)->id;
         if (id >= 0) {
             hf_ids_push(out, id);
             return;
@@ -480,11 +598,13 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
         s_merge_word(m, w, n, out, sc);
         return;
     }
-    uint64_t h = s_hash(w, n);
     pthread_mutex_lock(&m->mu);
+    if (next_h) s_prefetch_locked(m, next_h);
     cacheslot_t *c = s_cache_find(m, w, n, h);
-    if (c->used) {
-        hf_ids_put(out, m->cids.v + c->ioff, c->nids);
+    if (c->at1) {
+        uint32_t klen, nids;
+        const char *k = s_entry(m, c, &klen, &nids);
+        hf_ids_put(out, (const int32_t *)(const void *)(k + ((klen + 3) & ~3u)), nids);
         pthread_mutex_unlock(&m->mu);
         return;
     }
@@ -492,18 +612,18 @@ void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch
     size_t start = out->n;
     s_merge_word(m, w, n, out, sc);
     pthread_mutex_lock(&m->mu);
-    /* full (3/4 of the slots, or 64 MB of keys): start over rather than grow */
-    if (4 * (m->cache_used + 1) > 3 * CACHE_SLOTS || m->ckeys.n > (64u << 20)) {
-        memset(m->cache, 0, CACHE_SLOTS * sizeof *m->cache);
-        m->cache_used = 0;
-        m->ckeys.n = 0;
-        m->cids.n = 0;
-    }
+    s_cache_room(m);
     c = s_cache_find(m, w, n, h);
-    if (!c->used) {
-        *c = (cacheslot_t){h, (uint32_t)m->ckeys.n, (uint32_t)n, (uint32_t)m->cids.n, (uint32_t)(out->n - start), 1};
-        hf_buf_put(&m->ckeys, w, n);
-        hf_ids_put(&m->cids, out->v + start, out->n - start);
+    if (!c->at1) {
+        uint32_t head[2] = {(uint32_t)n, (uint32_t)(out->n - start)};
+        hf_buf_t *e = &m->centries;
+        hf_buf_reserve(e, 8 + n + 3 + 4 * (size_t)head[1] + 3);
+        e->n = (e->n + 3) & ~(size_t)3; /* entries start 4-aligned, so their ids are aligned too */
+        *c = (cacheslot_t){h, (uint32_t)e->n + 1, 0};
+        hf_buf_put(e, head, 8);
+        hf_buf_put(e, w, n);
+        e->n = (e->n + 3) & ~(size_t)3;
+        hf_buf_put(e, out->v + start, 4 * (size_t)head[1]);
         m->cache_used++;
     }
     pthread_mutex_unlock(&m->mu);

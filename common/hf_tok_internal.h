@@ -85,13 +85,21 @@ typedef struct {
     hf_segs_t segs;
     hf_buf_t b1, b2, b3;
     hf_pieces_t p1, p2, p3, p4;
-    /* the BPE merge loop's word and heap */
+    /* the BPE merge loop's word, heap, and where its first look-ups start */
     void *sym, *heap;
-    size_t sym_cap, heap_cap;
+    size_t *home;
+    size_t sym_cap, heap_cap, home_cap;
+    /* hf_tokenizer's own: the text's parts, a normalized part, the post-processor's ids */
+    hf_segs_t raw, part;
+    hf_buf_t norm;
+    hf_ids_t tmp;
 } hf_scratch_t;
 
 void hf_scratch_init(hf_scratch_t *s);
 void hf_scratch_free(hf_scratch_t *s);
+/* About the bytes its buffers hold (a scratch kept for the next call is freed instead past a
+ * limit). */
+size_t hf_scratch_bytes(const hf_scratch_t *s);
 
 /* A literal string or a regex (Oniguruma syntax as tokenizer.json writes it, compiled by PCRE2
  * with UTF and Unicode properties, \s as White_Space and (?i:...) folding ASCII letters only, as
@@ -177,8 +185,11 @@ int hf_bpe_load(const json_t *model, const char *origin, hf_bpe_t **out, char *w
 int hf_bpe_load_gpt2(const char *vocab_json, size_t vlen, const char *merges_txt, size_t mlen, hf_bpe_t **out,
                      char *why, size_t whylen);
 void hf_bpe_free(hf_bpe_t *m);
-/* Appends the ids of one pre-token (the model's input string). */
-void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, hf_ids_t *out, hf_scratch_t *sc);
+/* The hash of a pre-token, as hf_bpe_word takes it. */
+uint64_t hf_bpe_hash(const char *w, size_t n);
+/* Appends the ids of one pre-token (the model's input string) w[0..n), whose hash is h;
+ * next_h: the hash of the pre-token that comes next (0: none), whose look-ups start early. */
+void hf_bpe_word(hf_bpe_t *m, const char *w, size_t n, uint64_t h, uint64_t next_h, hf_ids_t *out, hf_scratch_t *sc);
 const hf_strtab_t *hf_bpe_vocab(const hf_bpe_t *m);
 /* Every (token, id) of the vocabulary, for the id → token table. */
 void hf_bpe_each(const hf_bpe_t *m, void (*fn)(void *ctx, const char *tok, size_t n, int32_t id), void *ctx);

@@ -3,6 +3,7 @@
  * tokens) into its normalized form; anything else is refused on load. */
 #include "common/hf_tok_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -82,12 +83,58 @@ void hf_normalizer_free(hf_normalizer_t *nz) {
     free(nz);
 }
 
-/* NFC of s (appended to out). Text whose code points are all below U+0300 is its own NFC (no
- * combining mark, nothing to compose), which covers ASCII without calling utf8proc. */
-static void s_nfc(const char *s, size_t n, hf_buf_t *out) {
+/* Code points that NFC may change or that may change what comes before them: a combining class
+ * that is not 0, a canonical decomposition (but Hangul syllables, which NFC keeps), or the second
+ * of a pair that composes (the last code point of a canonical decomposition of two or more, and
+ * Hangul's vowel and trailing jamo). Text without them is its own NFC; the bitmap covers the
+ * planes where such pairs exist (below U+30000), from utf8proc's own data. */
+#define NFC_TABLE 0x30000
+static uint8_t s_unstable[NFC_TABLE / 8];
+static pthread_once_t s_unstable_once = PTHREAD_ONCE_INIT;
+
+static void s_mark(uint32_t cp) {
+    if (cp < NFC_TABLE) s_unstable[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+}
+
+/* Does NFC change cp itself (a combining class, or a canonical decomposition)? The second
+ * composing code point of a decomposition of two or more is marked on the way. */
+static int s_changes(uint32_t cp, int mark_second) {
+    if (utf8proc_get_property((utf8proc_int32_t)cp)->combining_class) return 1;
+    utf8proc_int32_t d[8];
+    int last = 0;
+    utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)cp, d, 8, UTF8PROC_DECOMPOSE, &last);
+    if (k == 1 && (uint32_t)d[0] == cp) return 0;
+    if (mark_second && k >= 2 && k <= 8) s_mark((uint32_t)d[k - 1]);
+    return !(cp >= 0xAC00 && cp <= 0xD7A3);
+}
+
+static void s_unstable_init(void) {
+    for (uint32_t cp = 0x300; cp < NFC_TABLE; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        if (s_changes(cp, 1)) s_mark(cp);
+    }
+    for (uint32_t cp = 0x1161; cp <= 0x1175; cp++) s_mark(cp);
+    for (uint32_t cp = 0x11A8; cp <= 0x11C2; cp++) s_mark(cp);
+}
+
+static int s_is_nfc(const char *s, size_t n) {
     size_t i = 0;
-    while (i < n && (unsigned char)s[i] < 0xCC) i++;
-    if (i == n) {
+    while (i < n) {
+        if ((unsigned char)s[i] < 0xCC) { /* below U+0300: nothing to compose or reorder */
+            i++;
+            continue;
+        }
+        uint32_t cp = hf_utf8_next(s, &i);
+        if (cp < NFC_TABLE ? (s_unstable[cp >> 3] >> (cp & 7)) & 1 : s_changes(cp, 0)) return 0;
+    }
+    return 1;
+}
+
+/* NFC of s (appended to out): s itself when it has no code point NFC could touch (s_is_nfc),
+ * which covers most text without calling utf8proc. */
+static void s_nfc(const char *s, size_t n, hf_buf_t *out) {
+    pthread_once(&s_unstable_once, s_unstable_init);
+    if (s_is_nfc(s, n)) {
         hf_buf_put(out, s, n);
         return;
     }

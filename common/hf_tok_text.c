@@ -223,7 +223,19 @@ void hf_scratch_free(hf_scratch_t *s) {
     hf_pieces_free(&s->p4);
     free(s->sym);
     free(s->heap);
+    free(s->home);
+    free(s->raw.v);
+    free(s->part.v);
+    hf_buf_free(&s->norm);
+    free(s->tmp.v);
     memset(s, 0, sizeof *s);
+}
+
+size_t hf_scratch_bytes(const hf_scratch_t *s) {
+    return s->segs.cap * sizeof(hf_seg_t) + s->b1.cap + s->b2.cap + s->b3.cap + s->p1.text.cap + s->p2.text.cap +
+           s->p3.text.cap + s->p4.text.cap + (s->p1.cap + s->p2.cap + s->p3.cap + s->p4.cap) * sizeof(hf_span_t) +
+           s->sym_cap * 16 + s->heap_cap * 20 + s->home_cap * sizeof(size_t) +
+           (s->raw.cap + s->part.cap) * sizeof(hf_seg_t) + s->norm.cap + s->tmp.cap * sizeof(int32_t);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------- */

