@@ -129,11 +129,21 @@ mount --bind /dev/pts "$ROOT/dev/pts"
 mount -t tmpfs -o mode=1777 shm "$ROOT/dev/shm"
 mount -t tmpfs -o mode=755 run "$ROOT/run"
 
+# The network's own TLS trust: where this machine reaches the npm registry through a proxy that
+# signs with a local CA (certificates the machine added under /usr/local/share/ca-certificates),
+# a machine of that network trusts it too, so the root gets the same extra CAs for node (npm).
+# Debian's own CAs are not copied: the root installs them itself.
+EXTRA_CA=""
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    cat /usr/local/share/ca-certificates/*.crt >"$ROOT/etc/ssl-network-ca.crt"
+    EXTRA_CA="NODE_EXTRA_CA_CERTS=/etc/ssl-network-ca.crt"
+fi
+
 # 4. The two commands, as root, with a clean environment (no engine for the docker system test)
 s_run() {
     log="$LOGS/$1.log"
     t0=$(date +%s)
-    if env -i HOME=/root TERM=dumb LANG=C.UTF-8 SPAR_SKIP_ENGINE=1 \
+    if env -i HOME=/root TERM=dumb LANG=C.UTF-8 SPAR_SKIP_ENGINE=1 $EXTRA_CA \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         chroot "$ROOT" /bin/sh -c "cd /root/spar && ./spar.sh $1" >"$log" 2>&1; then
         rc=0
