@@ -1,0 +1,30 @@
+/* decode_gemm — the matrix products of a decode step: a few rows of activations (one token per
+ * sequence) times every weight matrix, once per new token. At so few rows a BLAS GEMM spends
+ * most of its time packing the weight into its panel layout on every call (OpenBLAS's
+ * sgemm_incopy), so it reads each weight twice and writes it once per step. These kernels read
+ * each weight element once per call, straight from its stored layout, and hold several rows of x
+ * against several of w in registers so that the FMAs, not the loads, bound them.
+ *
+ * Threads: as many as OpenBLAS is set to use (gpt_set_threads / openblas_set_num_threads), the
+ * caller plus a small pool of workers that spin briefly after a product and then sleep, so they
+ * take no CPU while OpenBLAS runs the large products between decode steps. A second thread
+ * calling while the pool is busy runs its product on its own thread; a forked child starts with
+ * no workers and makes its own when it first needs them. */
+#ifndef SPAR_DECODE_GEMM_H
+#define SPAR_DECODE_GEMM_H
+
+/* Up to this many rows the decode kernels beat cblas_sgemm on the model shapes (measured with 1
+ * and 2 threads on SmolLM2-135M's and GPT-2's products; above, the GEMM's packing is amortised
+ * and its cache blocking wins). */
+enum { DECODE_GEMM_MAX_ROWS = 32 };
+
+/* y (M, out) = x (M, in) w^T (+ bias (out), may be NULL), w in nn.Linear's (out, in) layout. */
+void decode_gemm(float *y, const float *x, const float *w, const float *bias, int M, int in, int out);
+
+/* y (M, out) = x (M, in) w (+ bias), w stored (in, out) (GPT-2's Conv1D layout). */
+void decode_gemm_nn(float *y, const float *x, const float *w, const float *bias, int M, int in, int out);
+
+/* The thread count the products use: openblas_get_num_threads(), the pool's limit. */
+int decode_gemm_threads(void);
+
+#endif
