@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-/* MB rows of x against RB rows of w (NT) or CB columns of w (NN). Floats per vector register:
- * VL; with 32 registers a 4 x 4 tile of accumulators leaves room for the operands, with 16 a
- * 3 x 4 one does. */
+/* MB rows of x against RB rows of w (NT) or CB columns of w (NN; NMB rows of x). VL: floats per
+ * vector register. With 32 registers a 4 x 4 tile of accumulators leaves room for the operands
+ * (4 x 5, 5 x 4 measured no faster, 4 x 6, 6 x 4, 8 x 3 slower), with 16 a 3 x 4 one does. */
 #if defined(__AVX512F__)
 #define VL 16
 #define MB 4
@@ -26,13 +26,12 @@
 #define VL 4
 #define MB 3
 #endif
-enum { RB = 4, CB = 4 * VL, KC = 64 };
-#ifndef PF_LEVEL
-#define PF_LEVEL 2
-#endif
-#ifndef PF_BLOCKS
-#define PF_BLOCKS 2
-#endif
+#define RB 4
+#define NMB MB
+/* KC: the rows of a (in, out) weight's column block kept in L1 for all rows of x. PF_BLOCKS: how
+ * many blocks of RB rows ahead of the tile the (out, in) weight is prefetched (1..4 measured
+ * alike; none costs a third), into L2 (prefetcht1: into L1 it evicts the tile's operands). */
+enum { CB = 4 * VL, KC = 64, PF_BLOCKS = 2, PF_LEVEL = 2 };
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -45,13 +44,13 @@ static ALWAYS_INLINE void s_nt_tile(float *restrict y, int ldy, const float *res
     float s[MB][RB] = {{0}};
     for (int k = 0; k < in; k++) {
         float xv[MB], wv[RB];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int i = 0; i < mb; i++) xv[i] = x[(size_t)i * in + k];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < rb; r++) wv[r] = w[(size_t)r * in + k];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int i = 0; i < mb; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int r = 0; r < rb; r++) s[i][r] += xv[i] * wv[r];
     }
     for (int i = 0; i < mb; i++)
@@ -63,16 +62,31 @@ static void s_prefetch(const char *p, const char *end) {
     for (; p < end; p += 64) __builtin_prefetch(p, 0, PF_LEVEL);
 }
 
-/* The tile with run-time sizes dispatched to constant ones, so each is its own unrolled loop. */
+/* The tile with run-time sizes dispatched to constant ones, so each is its own unrolled loop:
+ * rb RB or 1 (the rows of w past the last whole tile, one at a time), mb up to MB. */
 static void s_nt_any(float *y, int ldy, const float *x, const float *w, const float *bias, int in, int mb, int rb) {
-#define NT_CASE(m, r)                                                                                                 \
-    case (m) * 8 + (r): s_nt_tile(y, ldy, x, w, bias, in, m, r); break;
-    switch (mb * 8 + rb) {
-        NT_CASE(1, 1) NT_CASE(1, 2) NT_CASE(1, 3) NT_CASE(1, 4)
-        NT_CASE(2, 1) NT_CASE(2, 2) NT_CASE(2, 3) NT_CASE(2, 4)
-        NT_CASE(3, 1) NT_CASE(3, 2) NT_CASE(3, 3) NT_CASE(3, 4)
+#define NT_CASE(m)                                                                                                    \
+    case m:                                                                                                           \
+        if (rb == RB) s_nt_tile(y, ldy, x, w, bias, in, m, RB);                                                       \
+        else                                                                                                          \
+            for (int r = 0; r < rb; r++) s_nt_tile(y + r, ldy, x, w + (size_t)r * in, bias ? bias + r : NULL, in, m, 1); \
+        break;
+    switch (mb) {
+        NT_CASE(1) NT_CASE(2) NT_CASE(3)
 #if MB > 3
-        NT_CASE(4, 1) NT_CASE(4, 2) NT_CASE(4, 3) NT_CASE(4, 4)
+        NT_CASE(4)
+#endif
+#if MB > 4
+        NT_CASE(5)
+#endif
+#if MB > 5
+        NT_CASE(6)
+#endif
+#if MB > 6
+        NT_CASE(7)
+#endif
+#if MB > 7
+        NT_CASE(8)
 #endif
     default: break;
     }
@@ -106,19 +120,19 @@ static void s_nt_range(float *y, const float *x, const float *w, const float *bi
 static ALWAYS_INLINE void s_nn_tile(float *restrict y, int ldy, const float *restrict x, int ldx,
                                     const float *restrict w, int ldw, const float *restrict bias, int kc, int first,
                                     const int mb, const int cw) {
-    float s[MB][CB];
-#pragma GCC unroll 4
+    float s[NMB][CB];
+#pragma GCC unroll 8
     for (int i = 0; i < mb; i++)
         for (int o = 0; o < cw; o++) s[i][o] = !first ? y[(size_t)i * ldy + o] : bias ? bias[o] : 0.0f;
     for (int k = 0; k < kc; k++) {
         const float *wk = w + (size_t)k * ldw;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int i = 0; i < mb; i++) {
             float xi = x[(size_t)i * ldx + k];
             for (int o = 0; o < cw; o++) s[i][o] += xi * wk[o];
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < mb; i++)
         for (int o = 0; o < cw; o++) y[(size_t)i * ldy + o] = s[i][o];
 }
@@ -130,28 +144,36 @@ static void s_nn_any(float *y, int ldy, const float *x, int ldx, const float *w,
     case 1: s_nn_tile(y, ldy, x, ldx, w, ldw, bias, kc, first, 1, cw); break;
     case 2: s_nn_tile(y, ldy, x, ldx, w, ldw, bias, kc, first, 2, cw); break;
     case 3: s_nn_tile(y, ldy, x, ldx, w, ldw, bias, kc, first, 3, cw); break;
-#if MB > 3
+#if NMB > 3
     case 4: s_nn_tile(y, ldy, x, ldx, w, ldw, bias, kc, first, 4, cw); break;
 #endif
     default: break;
     }
 }
 
-/* Columns [lo, hi) of all M rows: a KC x CB block of w stays in L1 while every block of x rows
- * uses it. */
+/* Columns [lo, hi) of all M rows, KC rows of w at a time: along those rows block by block, a
+ * KC x CB block staying in L1 while every block of x rows uses it; the next block (the same rows'
+ * next columns, or the next rows' first) is prefetched a share before each block of x rows. */
 static void s_nn_range(float *y, const float *x, const float *w, const float *bias, int M, int in, int out, int lo,
                        int hi) {
-    for (int o = lo; o < hi; o += CB) {
-        int cw = hi - o < CB ? hi - o : CB;
-        const float *bo = bias ? bias + o : NULL;
-        for (int k = 0; k < in; k += KC) {
-            int kc = in - k < KC ? in - k : KC;
-            const float *wk = w + (size_t)k * out + o;
-            for (int i = 0; i < M; i += MB) {
-                int mb = M - i < MB ? M - i : MB;
+    int passes = (M + NMB - 1) / NMB;
+    for (int k = 0; k < in; k += KC) {
+        int kc = in - k < KC ? in - k : KC;
+        for (int o = lo; o < hi; o += CB) {
+            int cw = hi - o < CB ? hi - o : CB;
+            const float *bo = bias ? bias + o : NULL, *wk = w + (size_t)k * out + o;
+            int no = o + CB < hi ? o + CB : lo, nk = o + CB < hi ? k : k + KC;
+            int ncw = nk < in ? (hi - no < CB ? hi - no : CB) : 0, nkc = in - nk < KC ? in - nk : KC;
+            int share = (nkc + passes - 1) / passes, at = 0;
+            for (int i = 0; i < M; i += NMB, at += share) {
+                for (int r = at; ncw && r < at + share && r < nkc; r++) {
+                    const char *p = (const char *)(w + (size_t)(nk + r) * out + no);
+                    s_prefetch(p, p + sizeof(float) * ncw);
+                }
+                int mb = M - i < NMB ? M - i : NMB;
                 float *yi = y + (size_t)i * out + o;
                 const float *xi = x + (size_t)i * in + k;
-                if (mb == MB && cw == CB) s_nn_tile(yi, out, xi, in, wk, out, bo, kc, k == 0, MB, CB);
+                if (mb == NMB && cw == CB) s_nn_tile(yi, out, xi, in, wk, out, bo, kc, k == 0, NMB, CB);
                 else s_nn_any(yi, out, xi, in, wk, out, bo, kc, k == 0, mb, cw);
             }
         }

@@ -13,10 +13,11 @@
 #ifndef SPAR_DECODE_GEMM_H
 #define SPAR_DECODE_GEMM_H
 
-/* Up to this many rows the decode kernels beat cblas_sgemm on the model shapes (measured with 1
- * and 2 threads on SmolLM2-135M's and GPT-2's products; above, the GEMM's packing is amortised
- * and its cache blocking wins). */
-enum { DECODE_GEMM_MAX_ROWS = 32 };
+/* Up to these many rows the decode kernels beat cblas_sgemm on the model shapes, with 1 and 2
+ * threads (measured over a whole step's products of SmolLM2-135M, (out, in), and of GPT-2, (in,
+ * out): at 16 rows 1.6x and 1.2x; above, the GEMM's packing is amortised and its cache blocking
+ * wins, at 96..128 rows on one thread, 64..128 on two for (out, in); 32..64 for (in, out)). */
+enum { DECODE_GEMM_MAX_ROWS = 64, DECODE_GEMM_NN_MAX_ROWS = 32 };
 
 /* y (M, out) = x (M, in) w^T (+ bias (out), may be NULL), w in nn.Linear's (out, in) layout. */
 void decode_gemm(float *y, const float *x, const float *w, const float *bias, int M, int in, int out);

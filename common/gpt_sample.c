@@ -33,7 +33,7 @@ static float *s_kv(const kv_cache_t *c, float *base, int l, int b, int h, int po
 /* out (B, OC) = inp (B, C) w (C, OC) + bias: matmul_forward, for a step's few rows streaming w
  * once (decode_gemm_nn) rather than packing it for a GEMM. */
 static void s_matmul(float *out, const float *inp, const float *w, const float *bias, int B, int C, int OC) {
-    if (B <= DECODE_GEMM_MAX_ROWS) decode_gemm_nn(out, inp, w, bias, B, C, OC);
+    if (B <= DECODE_GEMM_NN_MAX_ROWS) decode_gemm_nn(out, inp, w, bias, B, C, OC);
     else matmul_forward(out, inp, w, bias, B, C, OC);
 }
 
