@@ -10,7 +10,6 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <time.h>
 
 /* MB rows of x against RB rows of w (NT) or CB columns of w (NN; NMB rows of x). VL: floats per
@@ -76,18 +75,6 @@ static void s_nt_any(float *y, int ldy, const float *x, const float *w, const fl
 #if MB > 3
         NT_CASE(4)
 #endif
-#if MB > 4
-        NT_CASE(5)
-#endif
-#if MB > 5
-        NT_CASE(6)
-#endif
-#if MB > 6
-        NT_CASE(7)
-#endif
-#if MB > 7
-        NT_CASE(8)
-#endif
     default: break;
     }
 #undef NT_CASE
@@ -106,7 +93,8 @@ static void s_nt_range(float *y, const float *x, const float *w, const float *bi
         const char *pf = pf_bytes ? (const char *)(wo + (size_t)PF_BLOCKS * RB * in) : (const char *)wo;
         size_t share = (pf_bytes / ((M + MB - 1) / MB) + 63) & ~(size_t)63, at = 0;
         for (int i = 0; i < M; i += MB, at += share) {
-            s_prefetch(pf + at, pf + (at + share < pf_bytes ? at + share : pf_bytes));
+            size_t a = at < pf_bytes ? at : pf_bytes, b = at + share < pf_bytes ? at + share : pf_bytes;
+            s_prefetch(pf + a, pf + b);
             int mb = M - i < MB ? M - i : MB;
             if (mb == MB && rb == RB) s_nt_tile(y + (size_t)i * out + o, out, x + (size_t)i * in, wo, bo, in, MB, RB);
             else s_nt_any(y + (size_t)i * out + o, out, x + (size_t)i * in, wo, bo, in, mb, rb);

@@ -6,10 +6,14 @@
  * against several of w in registers so that the FMAs, not the loads, bound them.
  *
  * Threads: as many as OpenBLAS is set to use (gpt_set_threads / openblas_set_num_threads), the
- * caller plus a small pool of workers that spin briefly after a product and then sleep, so they
- * take no CPU while OpenBLAS runs the large products between decode steps. A second thread
- * calling while the pool is busy runs its product on its own thread; a forked child starts with
- * no workers and makes its own when it first needs them. */
+ * caller plus a small pool of workers that spin a millisecond after a product and then sleep, so
+ * they take no CPU while OpenBLAS runs the large products of a prefill (and the workers beyond
+ * the current count sleep throughout). A product is split in chunks claimed one at a time, so a
+ * thread descheduled on a shared machine delays only its chunk. A pthread pool rather than
+ * OpenMP: Debian's OpenBLAS is its pthread build, libgomp would add a second pool spinning on
+ * its own schedule beside OpenBLAS's, and libgomp does not survive fork(); here a second thread
+ * calling while the pool is busy runs its product alone, and a forked child starts with no
+ * workers and makes its own when it first needs them. */
 #ifndef SPAR_DECODE_GEMM_H
 #define SPAR_DECODE_GEMM_H
 
