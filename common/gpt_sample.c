@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/decode_gemm.h"
 #include "common/gpt_ops.h"
 #include "common/token_choice.h"
 #include "common/util.h"
@@ -29,6 +30,13 @@ static float *s_kv(const kv_cache_t *c, float *base, int l, int b, int h, int po
     return base + ((((size_t)l * c->B + b) * c->NH + h) * c->ctx + pos) * c->hs;
 }
 
+/* out (B, OC) = inp (B, C) w (C, OC) + bias: matmul_forward, for a step's few rows streaming w
+ * once (decode_gemm_nn) rather than packing it for a GEMM. */
+static void s_matmul(float *out, const float *inp, const float *w, const float *bias, int B, int C, int OC) {
+    if (B <= DECODE_GEMM_NN_MAX_ROWS) decode_gemm_nn(out, inp, w, bias, B, C, OC);
+    else matmul_forward(out, inp, w, bias, B, C, OC);
+}
+
 /* One step: tok[b] at position pos[b] for every sequence; writes (B, V) logits. */
 static void s_step(gpt_t *m, kv_cache_t *kv, const int *tok, const int *pos, int B, float *logits, float *buf) {
     const gpt_config_t *c = gpt_config(m);
@@ -42,7 +50,7 @@ static void s_step(gpt_t *m, kv_cache_t *kv, const int *tok, const int *pos, int
     float scale = 1.0f / sqrtf((float)hs);
     for (int l = 0; l < c->n_layer; l++) {
         layernorm_forward(ln, mean, rstd, x, p->ln1w + l * C, p->ln1b + l * C, B, C);
-        matmul_forward(qkv, ln, p->qkvw + (size_t)l * C * 3 * C, p->qkvb + l * 3 * C, B, C, 3 * C);
+        s_matmul(qkv, ln, p->qkvw + (size_t)l * C * 3 * C, p->qkvb + l * 3 * C, B, C, 3 * C);
         for (int b = 0; b < B; b++)
             for (int h = 0; h < NH; h++) {
                 memcpy(s_kv(kv, kv->k, l, b, h, pos[b]), qkv + (size_t)b * 3 * C + C + h * hs, sizeof(float) * hs);
@@ -65,16 +73,17 @@ static void s_step(gpt_t *m, kv_cache_t *kv, const int *tok, const int *pos, int
                     for (int i = 0; i < hs; i++) o[i] += w * v[i];
                 }
             }
-        matmul_forward(proj, y, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, B, C, C);
+        s_matmul(proj, y, p->attprojw + (size_t)l * C * C, p->attprojb + l * C, B, C, C);
         residual_forward(x, x, proj, B * C);
         layernorm_forward(ln, mean, rstd, x, p->ln2w + l * C, p->ln2b + l * C, B, C);
-        matmul_forward(fc, ln, p->fcw + (size_t)l * C * 4 * C, p->fcb + l * 4 * C, B, C, 4 * C);
+        s_matmul(fc, ln, p->fcw + (size_t)l * C * 4 * C, p->fcb + l * 4 * C, B, C, 4 * C);
         gelu_forward(fcg, fc, B * 4 * C);
-        matmul_forward(proj, fcg, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C, B, 4 * C, C);
+        s_matmul(proj, fcg, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C, B, 4 * C, C);
         residual_forward(x, x, proj, B * C);
     }
     layernorm_forward(ln, mean, rstd, x, p->lnfw, p->lnfb, B, C);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, C, 1.0f, ln, C, p->wte, C, 0.0f, logits, V);
+    if (B <= DECODE_GEMM_MAX_ROWS) decode_gemm(logits, ln, p->wte, NULL, B, C, V);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, V, C, 1.0f, ln, C, p->wte, C, 0.0f, logits, V);
 }
 
 int gpt_generate(gpt_t *m, const int *const *prompts, const int *plen, int B, const gpt_sample_opts_t *o, rng_t *rngs,

@@ -7,10 +7,11 @@
  * sequences, in chunks), and decoding is one step of the live sequences per new token. Only the
  * rows whose next token is drawn reach the output head, so the logits are at most (B, V).
  *
- * The weights are used in place, in their Hugging Face (out, in) layout (a transposed-B GEMM):
- * at 16 rows the big products are bound by memory bandwidth, where the transposed copy gains
- * nothing and would double the memory (measured in the report of this change; OpenBLAS as Debian
- * builds it has no cblas_sbgemm, and bf16 weights would not reproduce the float model anyway).
+ * The weights are used in place, in their Hugging Face (out, in) layout: a prefill batch's
+ * products are transposed-B GEMMs, a decode step's (a row per live sequence) go through
+ * decode_gemm, which reads each weight once per step where OpenBLAS would pack it first (a
+ * transposed copy would double the memory; OpenBLAS as Debian builds it has no cblas_sbgemm, and
+ * bf16 weights would not reproduce the float model anyway).
  * The cache holds only what this call needs: (L, B, n_kv_head, longest prompt + max_new, head_dim). */
 #include "common/llama.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/decode_gemm.h"
 #include "common/token_choice.h"
 #include "common/util.h"
 
@@ -150,8 +152,13 @@ static int s_run_init(s_run_t *r, llama_t *m, int B, int max_len, size_t rows) {
     return 0;
 }
 
-/* y (n, out) = x (n, in) W^T (+ bias), W in nn.Linear's (out, in) layout. */
+/* y (n, out) = x (n, in) W^T (+ bias), W in nn.Linear's (out, in) layout: a decode step's few
+ * rows stream W once (decode_gemm), a prefill batch's many go through the GEMM. */
 static void s_linear(float *y, const float *x, const float *w, const float *bias, int n, int in, int out) {
+    if (n <= DECODE_GEMM_MAX_ROWS) {
+        decode_gemm(y, x, w, bias, n, in, out);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
     if (bias)
         for (int i = 0; i < n; i++)
@@ -250,9 +257,7 @@ static int s_step(s_run_t *r, const int *tok, const int *seq, const int *pos, co
     int nw = 0; /* the final norm and the head only for the rows whose next token is drawn */
     for (int i = 0; i < n; i++)
         if (want[i]) s_rmsnorm(r->xn + (size_t)nw++ * d, r->x + (size_t)i * d, r->norm, 1, d, c->rms_eps);
-    if (nw)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nw, c->vocab, d, 1.0f, r->xn, d, r->head, d, 0.0f, logits,
-                    c->vocab);
+    if (nw) s_linear(logits, r->xn, r->head, NULL, nw, d, c->vocab);
     return nw;
 }
 
