@@ -78,24 +78,30 @@ void hf_ids_put(hf_ids_t *a, const int32_t *ids, size_t n) {
 
 /* ---- UTF-8 ------------------------------------------------------------------------------------ */
 
-/* The length of the well-formed sequence at s[0..n), or 0 when it is not one. The second byte's
- * range depends on the first (no overlongs, no surrogates, nothing past U+10FFFF). */
+/* The sequence a lead byte c starts: its length (0: c starts none) and the range of the second
+ * byte, which depends on the first (no overlongs, no surrogates, nothing past U+10FFFF). */
+static size_t s_lead(unsigned c, unsigned *lo, unsigned *hi) {
+    *lo = 0x80, *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
+/* The length of the well-formed sequence at s[0..n), or 0 when it is not one. */
 static size_t s_seq_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 0;
-    if (n < 2 || s[1] < lo || s[1] > hi) return 0;
+    if (s[0] < 0x80) return 1;
+    unsigned lo, hi;
+    size_t len = s_lead(s[0], &lo, &hi);
+    if (len == 0 || n < 2 || s[1] < lo || s[1] > hi) return 0;
     for (size_t k = 2; k < len; k++)
         if (k >= n || (s[k] & 0xC0) != 0x80) return 0;
     return len;
@@ -104,20 +110,9 @@ static size_t s_seq_len(const unsigned char *s, size_t n) {
 /* How many bytes of s[0..n) are the start of a well-formed sequence that is cut short or broken
  * (at least 1): the "maximal subpart" that one U+FFFD replaces. */
 static size_t s_bad_len(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else return 1;
-    if (n < 2 || s[1] < lo || s[1] > hi) return 1;
+    unsigned lo, hi;
+    size_t len = s_lead(s[0], &lo, &hi);
+    if (len == 0 || n < 2 || s[1] < lo || s[1] > hi) return 1;
     size_t k = 2;
     while (k < len && k < n && (s[k] & 0xC0) == 0x80) k++;
     return k;
