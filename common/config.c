@@ -24,7 +24,7 @@ typedef struct {
     const char *help;
 } option_t;
 
-const char *const CFG_NAMES_TASK[] = {"game", "arith", "styles", NULL};
+const char *const CFG_NAMES_TASK[] = {"game", "arith", "styles", "prompts", NULL};
 const char *const CFG_NAMES_FAMILY[] = {"bt", "cyclic", "random", "file", NULL};
 const char *const CFG_NAMES_POLICY[] = {"auto", "tabular", "gpt", NULL};
 const char *const CFG_NAMES_INIT[] = {"uniform", "random", "sft", "checkpoint", NULL};
@@ -36,7 +36,7 @@ const char *const CFG_NAMES_REFERENCE[] = {"ref", "previous", NULL};
 const char *const CFG_NAMES_DNO[] = {"prct", "soft", NULL};
 const char *const CFG_NAMES_APO_BASE[] = {"sppo", "dpo", NULL};
 const char *const CFG_NAMES_OPTIMIZER[] = {"adam", "sgd", NULL};
-const char *const CFG_NAMES_JUDGE[] = {"auto", "matrix", "rule", "remote", "reward", "preference", NULL};
+const char *const CFG_NAMES_JUDGE[] = {"auto", "matrix", "rule", "remote", "reward", "preference", "generative", NULL};
 const char *const CFG_NAMES_JUDGE_TRAIN[] = {"reward", "preference", NULL};
 
 const char *config_name(const char *const *names, int value) {
@@ -54,9 +54,12 @@ static const option_t s_options[] = {
     {"run.seed", T_INT, OFF(run.seed), 0, BIG, "1", NULL, "seed of sampling and initialisation"},
     {"run.iterations", T_INT, OFF(run.iterations), 1, 1e7, "30", NULL, "self-play iterations"},
     {"task.prompts", T_INT, OFF(task.prompts), 1, 1e7, "16", NULL, "prompts per iteration (matrix games: one game each)"},
-    {"task.kind", T_ENUM, OFF(task.kind), 0, 0, "game", CFG_NAMES_TASK, "game: matrix games (tabular); arith, styles: text (gpt)"},
+    {"task.kind", T_ENUM, OFF(task.kind), 0, 0, "game", CFG_NAMES_TASK, "game: matrix games (tabular); arith, styles: text (gpt); prompts: a JSONL file of prompts (task.file)"},
     {"task.digits", T_INT, OFF(task.digits), 1, 9, "2", NULL, "arith, styles: digits of each operand"},
-    {"task.eval_prompts", T_INT, OFF(task.eval_prompts), 0, 1e6, "200", NULL, "arith, styles: held-out problems for accuracy"},
+    {"task.eval_prompts", T_INT, OFF(task.eval_prompts), 0, 1e6, "200", NULL, "arith, styles: held-out problems for accuracy; prompts: held-out prompts evaluated each iteration (at most)"},
+    {"task.file", T_STRING, OFF(task.file), 0, 0, "", NULL, "prompts: JSONL, one {\"prompt\": TEXT} or {\"messages\": [{\"role\", \"content\"}, ...]} per line, optional \"id\""},
+    {"task.template", T_STRING, OFF(task.template), 0, 0, "auto", NULL, "prompts: how a conversation becomes the model's text: auto (the model's chat_template), none (the prompt's raw text) or a Jinja template file"},
+    {"task.heldout", T_FLOAT, OFF(task.heldout), 0, 0.9, "0.05", NULL, "prompts: share of the file held out for evaluation (never trained on)"},
     {"game.family", T_ENUM, OFF(game.family), 0, 0, "cyclic", CFG_NAMES_FAMILY, "matrix-game family"},
     {"game.n", T_INT, OFF(game.n), 2, 4096, "3", NULL, "responses per prompt (actions of the game)"},
     {"game.margin", T_FLOAT, OFF(game.margin), 0, 1, "0.8", NULL, "cyclic: |2P-1| of a win"},
@@ -68,6 +71,9 @@ static const option_t s_options[] = {
     {"policy.init", T_ENUM, OFF(policy.init), 0, 0, "random", CFG_NAMES_INIT, "tabular: uniform|random logits; gpt: random, sft (trained first) or checkpoint"},
     {"policy.checkpoint", T_STRING, OFF(policy.checkpoint), 0, 0, "", NULL, "text tasks: the model to start from, a Hugging Face folder (Llama, Mistral, Qwen2, Qwen3, GPT-2, with its tokenizer) or a spar checkpoint; set, it implies policy.init checkpoint (with init sft: SFT starts from it)"},
     {"policy.init_scale", T_FLOAT, OFF(policy.init_scale), 0, 100, "0.5", NULL, "std-dev of random initial logits"},
+    {"policy.lora.rank", T_INT, OFF(policy.lora.rank), 0, 4096, "0", NULL, "hf policy: LoRA adapter rank (0: off, every weight trains)"},
+    {"policy.lora.alpha", T_FLOAT, OFF(policy.lora.alpha), 1e-9, 1e9, "16", NULL, "LoRA: the adapters' output is scaled by alpha / rank"},
+    {"policy.lora.targets", T_STRING, OFF(policy.lora.targets), 0, 0, "q_proj,k_proj,v_proj,o_proj", NULL, "LoRA: the linear modules adapted, comma-separated (q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)"},
     {"algorithm.name", T_ENUM, OFF(algorithm.name), 0, 0, "sppo", CFG_NAMES_ALG, "learning algorithm"},
     {"algorithm.eta", T_FLOAT, OFF(algorithm.eta), 1e-9, 1e9, "1", NULL, "mirror-descent step size (bigger moves more): SPPO, INPO, DNO soft"},
     {"algorithm.eta_decay", T_FLOAT, OFF(algorithm.eta_decay), 0, 1e9, "0", NULL, "eta_t = eta / (1 + eta_decay (t - 1))"},
@@ -87,6 +93,7 @@ static const option_t s_options[] = {
     {"rollout.temperature", T_FLOAT, OFF(rollout.temperature), 0, 100, "1", NULL, "gpt: sampling temperature (1: the policy itself)"},
     {"rollout.top_k", T_INT, OFF(rollout.top_k), 0, 1e6, "0", NULL, "gpt: sample among the k likeliest tokens (0: off)"},
     {"rollout.top_p", T_FLOAT, OFF(rollout.top_p), 1e-6, 1, "1", NULL, "gpt: nucleus sampling mass (1: off)"},
+    {"rollout.stop", T_STRING, OFF(rollout.stop), 0, 0, "", NULL, "a response also ends where this text appears (kept); several: a JSON list [\"a\", \"b\"]; empty: only EOS and max_new"},
     {"learner.epochs", T_INT, OFF(learner.epochs), 0, 1e7, "0", NULL, "optimiser passes per step; 0: automatic (EGPO, online IPO 1; gpt 2; others 50)"},
     {"learner.lr", T_FLOAT, OFF(learner.lr), 0, 1e6, "0", NULL, "learning rate of the mean loss over prompts; 0: automatic (README)"},
     {"learner.optimizer", T_ENUM, OFF(learner.optimizer), 0, 0, "sgd", CFG_NAMES_OPTIMIZER, "tabular optimiser (gpt: always AdamW)"},
@@ -104,11 +111,13 @@ static const option_t s_options[] = {
     {"learner.max_staleness", T_INT, OFF(learner.max_staleness), 0, 1000, "0", NULL, "admit groups sampled at most this many versions back"},
     {"learner.http", T_STRING, OFF(learner.http), 0, 0, "", NULL, "serve Prometheus metrics (/metrics) and the live status (/status) over HTTP at HOST:PORT; empty: off"},
     {"learner.shutdown_grace_ms", T_INT, OFF(learner.shutdown_grace_ms), 0, 1e7, "1000", NULL, "how long a finished learner stays to tell actors (also ones joining late) the run ended"},
-    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", CFG_NAMES_JUDGE, "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward, preference: a model from spar judge-train in judge.checkpoint)"},
-    {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder"},
+    {"judge.kind", T_ENUM, OFF(judge.kind), 0, 0, "auto", CFG_NAMES_JUDGE, "judge backend (auto: matrix for game, rule for text tasks; remote: forward to judge.remote; reward: a spar judge-train reward model or a Hugging Face *ForSequenceClassification folder in judge.checkpoint; preference: a spar judge-train preference model; generative: an LLM judge from a causal model folder in judge.checkpoint)"},
+    {"judge.checkpoint", T_STRING, OFF(judge.checkpoint), 0, 0, "", NULL, "judge.kind reward|preference: the spar judge-train folder, or (reward) a Hugging Face *ForSequenceClassification folder; generative: a causal model folder"},
     {"judge.cache_entries", T_INT, OFF(judge.cache_entries), 0, 1e8, "65536", NULL, "cache size: learned judges' (prompt, response) embeddings, remote judges' verdicts (0: none)"},
     {"judge.remote", T_STRING, OFF(judge.remote), 0, 0, "", NULL, "judge.kind remote: endpoint of a process speaking the judge protocol"},
-    {"judge.both_orders", T_INT, OFF(judge.both_orders), 0, 1, "1", NULL, "judge.kind remote: ask in both orders and average (position-bias control)"},
+    {"judge.both_orders", T_INT, OFF(judge.both_orders), 0, 1, "1", NULL, "judge.kind remote, generative: ask in both orders and average (position-bias control)"},
+    {"judge.template", T_STRING, OFF(judge.template), 0, 0, "", NULL, "judge.kind generative: file of the comparison prompt ({prompt}, {a}, {b}); empty: the built-in one"},
+    {"judge.labels", T_STRING, OFF(judge.labels), 0, 0, "A,B", NULL, "judge.kind generative: the labels of the first and second answer, whose next-token probabilities give P(first better)"},
     {"judge.count", T_INT, OFF(judge.count), 1, 64, "1", NULL, "judges the launcher starts"},
     {"judge.bind", T_STRING, OFF(judge.bind), 0, 0, "tcp://*:5557", NULL, "judge endpoint to bind (ROUTER)"},
     {"judge.endpoints", T_STRING, OFF(judge.endpoints), 0, 0, "tcp://127.0.0.1:5557", NULL, "judges an actor uses, comma-separated (plus those the learner's judge pool names)"},

@@ -10,7 +10,7 @@
 
 /* Every choice-valued option is a C enum, parsed once here; its names (as written in YAML and
  * --set) are one table each, indexed by the enum: config_name(CFG_NAMES_X, value). */
-typedef enum { TASK_GAME, TASK_ARITH, TASK_STYLES } task_kind_t;
+typedef enum { TASK_GAME, TASK_ARITH, TASK_STYLES, TASK_PROMPTS } task_kind_t;
 typedef enum { FAMILY_BT, FAMILY_CYCLIC, FAMILY_RANDOM, FAMILY_FILE } game_family_t;
 typedef enum { POLICY_AUTO, POLICY_TABULAR, POLICY_GPT } policy_kind_t;
 typedef enum { INIT_UNIFORM, INIT_RANDOM, INIT_SFT, INIT_CHECKPOINT } policy_init_t;
@@ -25,7 +25,7 @@ typedef enum { DNO_PRCT, DNO_SOFT } dno_form_t;
 typedef enum { APO_BASE_SPPO, APO_BASE_DPO } apo_base_t;
 typedef enum { OPTIMIZER_ADAM, OPTIMIZER_SGD } optimizer_t;
 typedef enum {
-    JUDGE_AUTO, JUDGE_MATRIX, JUDGE_RULE, JUDGE_REMOTE, JUDGE_REWARD, JUDGE_PREFERENCE
+    JUDGE_AUTO, JUDGE_MATRIX, JUDGE_RULE, JUDGE_REMOTE, JUDGE_REWARD, JUDGE_PREFERENCE, JUDGE_GENERATIVE
 } judge_kind_t;
 typedef enum { JUDGE_TRAIN_REWARD, JUDGE_TRAIN_PREFERENCE } judge_train_kind_t;
 
@@ -49,6 +49,9 @@ typedef struct {
         task_kind_t kind;
         long digits;
         long eval_prompts;
+        char file[CFG_STR];     /* prompts: JSONL of {"prompt"} or {"messages"}, optional "id" */
+        char template[CFG_STR]; /* prompts: auto (the model's chat_template), none (raw text) or a .jinja file */
+        double heldout;         /* prompts: share of the file held out for evaluation */
     } task;
     struct {
         game_family_t family;
@@ -64,6 +67,11 @@ typedef struct {
         policy_init_t init;
         char checkpoint[CFG_STR];
         double init_scale;
+        struct {
+            long rank;          /* 0: off (full fine-tuning) */
+            double alpha;       /* scale alpha / rank */
+            char targets[CFG_STR]; /* comma-separated module names: q_proj,v_proj,... */
+        } lora;
     } policy;
     struct {
         alg_name_t name;
@@ -91,6 +99,7 @@ typedef struct {
         double temperature;
         long top_k;
         double top_p;
+        char stop[CFG_STR]; /* a stop string, or a JSON list of them; empty: none */
     } rollout;
     struct {
         long epochs;
@@ -120,6 +129,8 @@ typedef struct {
         char advertise[CFG_STR]; /* judge: the endpoint it registers with the learner */
         char endpoints[4 * CFG_STR]; /* comma-separated */
         long timeout_ms;
+        char template[CFG_STR]; /* generative: the comparison prompt file; empty: the built-in one */
+        char labels[CFG_STR];   /* generative: the two answer labels, comma-separated */
     } judge;
     struct {
         long count;

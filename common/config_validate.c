@@ -70,12 +70,15 @@ static int s_check_policy_kind(const spar_config_t *cfg, char *err, size_t errle
 }
 
 static int s_check_judge(const spar_config_t *cfg, char *err, size_t errlen) {
-    int learned = cfg->judge.kind == JUDGE_REWARD || cfg->judge.kind == JUDGE_PREFERENCE;
+    int learned = cfg->judge.kind == JUDGE_REWARD || cfg->judge.kind == JUDGE_PREFERENCE ||
+                  cfg->judge.kind == JUDGE_GENERATIVE;
     if (learned && !cfg->judge.checkpoint[0])
         return util_refuse(err, errlen, "judge.checkpoint: required when judge.kind is %s",
                         config_name(CFG_NAMES_JUDGE, cfg->judge.kind));
     if (cfg->judge.kind == JUDGE_REMOTE && !cfg->judge.remote[0])
         return util_refuse(err, errlen, "judge.remote: required when judge.kind is remote");
+    if (cfg->task.kind == TASK_PROMPTS && cfg->judge.kind == JUDGE_RULE)
+        return util_refuse(err, errlen, "judge.kind: task prompts has no rule to judge by; use reward, generative, preference or remote");
     if (s_is_text_task(cfg) && cfg->judge.kind == JUDGE_MATRIX)
         return util_refuse(err, errlen, "judge.kind: matrix judges matrix games; task %s needs rule, remote, reward or preference",
                         config_name(CFG_NAMES_TASK, cfg->task.kind));
@@ -91,6 +94,25 @@ static int s_check_policy_init(const spar_config_t *cfg, char *err, size_t errle
                         config_name(CFG_NAMES_INIT, cfg->policy.init));
     if (cfg->policy.init == INIT_CHECKPOINT && !cfg->policy.checkpoint[0])
         return util_refuse(err, errlen, "policy.checkpoint: required when policy.init is checkpoint");
+    return 0;
+}
+
+static int s_check_prompts(const spar_config_t *cfg, char *err, size_t errlen) {
+    if (cfg->task.kind == TASK_PROMPTS && !cfg->task.file[0])
+        return util_refuse(err, errlen, "task.file: required when task.kind is prompts (JSONL of {\"prompt\"} or {\"messages\"})");
+    if (cfg->task.kind != TASK_PROMPTS && cfg->task.file[0])
+        return util_refuse(err, errlen, "task.file: set, but task.kind is %s (use kind: prompts)",
+                           config_name(CFG_NAMES_TASK, cfg->task.kind));
+    if (cfg->task.kind == TASK_PROMPTS && !cfg->policy.checkpoint[0])
+        return util_refuse(err, errlen, "policy.checkpoint: task prompts needs a Hugging Face model folder to start from");
+    return 0;
+}
+
+static int s_check_lora(const spar_config_t *cfg, char *err, size_t errlen) {
+    if (cfg->policy.lora.rank > 0 && !cfg->policy.checkpoint[0])
+        return util_refuse(err, errlen, "policy.lora.rank: LoRA adapts a Hugging Face model; set policy.checkpoint");
+    if (cfg->policy.lora.rank > 0 && !cfg->policy.lora.targets[0])
+        return util_refuse(err, errlen, "policy.lora.targets: name at least one module (e.g. q_proj,v_proj)");
     return 0;
 }
 
@@ -113,7 +135,7 @@ static int s_check_learner(const spar_config_t *cfg, char *err, size_t errlen) {
 int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
     static int (*const checks[])(const spar_config_t *, char *, size_t) = {
         s_check_game, s_check_algorithm, s_check_judged_k, s_check_model_shapes,
-        s_check_policy_kind, s_check_judge, s_check_policy_init, s_check_learner,
+        s_check_policy_kind, s_check_judge, s_check_policy_init, s_check_prompts, s_check_lora, s_check_learner,
     };
     s_resolve_auto(cfg);
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)

@@ -41,6 +41,9 @@ int judge_backend_from_config(const spar_config_t *cfg, void *zctx, curve_t *cur
     case JUDGE_PREFERENCE: return s_learned(cfg, cfg->judge.kind == JUDGE_REWARD, out);
     case JUDGE_REMOTE: return (*out = judge_backend_remote(cfg, zctx, curve, wire)) ? 0 : 1;
     case JUDGE_RULE: *out = judge_backend_rule(task_of(cfg)); return 0;
+    case JUDGE_GENERATIVE:
+        log_error("judge.kind generative: not built yet");
+        return 2;
     case JUDGE_AUTO: /* resolved by config_validate */
     case JUDGE_MATRIX: break;
     }
