@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/rng.h"
+#include "common/stop.h"
 #include "common/util.h"
 
 /* What a lease may ask of this process (a learner is a peer too): samples of one lease, tokens
@@ -22,6 +23,11 @@ int lease_out_of_range(const Spar__WorkGrant *g, uint32_t run_prompts, char *why
             snprintf(why, wl, "work grant names prompt %u of a run of %u prompts", g->prompt_ids[i], run_prompts);
             return 1;
         }
+    if (g->n_stop > STOP_MAX || !stop_valid((const char *const *)g->stop, (int)g->n_stop)) {
+        snprintf(why, wl, "work grant of %zu stop strings: at most %d, of 1 to %d bytes", g->n_stop, STOP_MAX,
+                 STOP_MAX_BYTES);
+        return 1;
+    }
     int mix = g->opponent_mix > 0 && g->opponent_mix <= 1;
     uint64_t per = (uint64_t)g->samples_per_prompt * (mix ? 2 : 1), samples = per * g->n_prompt_ids;
     uint64_t max_new = g->max_new ? g->max_new : 1;
@@ -35,6 +41,7 @@ int lease_out_of_range(const Spar__WorkGrant *g, uint32_t run_prompts, char *why
 }
 
 void lease_free(lease_t *l) {
+    stop_free(l->stop, l->n_stop);
     for (int i = 0; l->texts && i < l->n; i++) free(l->texts[i]);
     free(l->texts);
     free(l->prompts);
@@ -48,8 +55,13 @@ void lease_take(lease_t *l, const Spar__WorkGrant *g) {
     l->texts = xcalloc(g->n_prompt_ids, sizeof(char *));
     for (size_t i = 0; i < g->n_prompt_ids; i++) /* matrix games carry no text: name them */
         l->texts[i] = g->n_prompts ? xstrdup(g->prompts[i]) : xasprintf("game-%u", g->prompt_ids[i]);
-    l->opts = (policy_sample_opts_t){g->temperature, (int)g->top_k, g->top_p > 0 ? g->top_p : 1.0,
-                                     g->max_new ? (int)g->max_new : 1};
+    l->opts = (policy_sample_opts_t){.temperature = g->temperature, .top_k = (int)g->top_k,
+                                     .top_p = g->top_p > 0 ? g->top_p : 1.0, .max_new = g->max_new ? (int)g->max_new : 1};
+    l->n_stop = (int)g->n_stop;
+    l->stop = xcalloc((size_t)(l->n_stop ? l->n_stop : 1), sizeof *l->stop);
+    for (int i = 0; i < l->n_stop; i++) l->stop[i] = xstrdup(g->stop[i]);
+    l->opts.stop = (const char *const *)l->stop;
+    l->opts.n_stop = l->n_stop;
     l->n = (int)g->n_prompt_ids;
     l->id = g->lease_id;
     l->iteration = g->iteration;
@@ -95,6 +107,7 @@ int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t see
         }
     }
     /* samples 0..K-1 from the policy; with a mixture, K opponents K..2K-1 from pi^(1-mix) pi_ref^mix */
+    double t0 = util_now_s();
     int rc = policy_generate(policy, q, nk, rngs, &l->opts, out);
     if (rc == 0 && per > K) rc = policy_generate_mixture(policy, ref, l->mix, q + nk, nk, rngs + nk, &l->opts, out + nk);
     if (rc != 0) {
@@ -103,8 +116,11 @@ int lease_sample(const lease_t *l, policy_t *policy, policy_t *ref, uint64_t see
         for (int i = 0; i < n; i++) policy_sample_free(&out[i]);
         for (int j = 0; j < l->n; j++) rollout_free(rollouts[j]), rollouts[j] = NULL;
     } else {
-        for (int j = 0; j < l->n; j++)
+        double share_ms = 1e3 * (util_now_s() - t0) / l->n;
+        for (int j = 0; j < l->n; j++) {
             for (int i = 0; i < per; i++) rollouts[j]->samples[i] = out[s_slot(l, j, i)];
+            rollouts[j]->sample_ms = share_ms;
+        }
     }
     free(q), free(rngs), free(out);
     return rc != 0 ? -1 : 0;

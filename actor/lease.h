@@ -19,7 +19,9 @@ typedef struct {
     uint32_t *prompts;
     char **texts; /* the prompts' texts */
     int n, k;
-    policy_sample_opts_t opts;
+    policy_sample_opts_t opts; /* its stop strings are the lease's */
+    char **stop;
+    int n_stop;
     double mix; /* > 0: also sample opponents from pi^(1-mix) pi_ref^mix */
 } lease_t;
 

@@ -37,6 +37,7 @@ typedef struct {
     int k; /* responses: the K samples, then n_opp opponents */
     int n_opp;
     policy_sample_t *samples;
+    double sample_ms; /* its share of the lease's sampling time */
     rollout_judging_t judging;
 } rollout_t;
 

@@ -47,6 +47,7 @@ void send_rollout_group(wire_t *w, void *learner, const rollout_t *t, Spar__Resp
     g.judge_attempts = (uint32_t)q->attempts;
     g.judge_latency_ms = q->latency_ms;
     g.judge_failures = (uint32_t)q->failures;
+    g.sample_ms = t->sample_ms;
     g.n_opponents = (uint32_t)t->n_opp;
     (void)msg_send_rollout_group(w, learner, NULL, &g);
 }

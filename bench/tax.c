@@ -88,14 +88,14 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
     long P = cfg->task.prompts, K = cfg->rollout.samples_per_prompt;
     uint64_t seed = (uint64_t)cfg->run.seed;
     core_tabular_initial(&core);
-    core_setup(&core);
+    if (core_setup(&core) != 0) return -1;
     /* timed from here: the distributed side counts the set-up as start-up, not iterations */
     double t0 = util_now_s(), cpu0 = bench_self_cpu();
     policy_seq_t *q = xcalloc((size_t)(P * K), sizeof *q);
     rng_t *rngs = xcalloc((size_t)(P * K), sizeof *rngs);
     policy_sample_t *out = xcalloc((size_t)(P * K), sizeof *out);
-    policy_sample_opts_t so = {cfg->rollout.temperature, (int)cfg->rollout.top_k, cfg->rollout.top_p,
-                               (int)cfg->rollout.max_new};
+    policy_sample_opts_t so = {.temperature = cfg->rollout.temperature, .top_k = (int)cfg->rollout.top_k,
+                               .top_p = cfg->rollout.top_p, .max_new = (int)cfg->rollout.max_new};
     groups_t G;
     s_groups_init(&G, P, K);
     for (long t = 1; t <= cfg->run.iterations; t++) {
@@ -124,7 +124,7 @@ static int s_local(const spar_config_t *cfg, local_result_t *r) {
         }
         double tt = util_now_s();
         r->collect_s += tt - ts;
-        train_result_t tr;
+        train_result_t tr = {0};
         core_train_synchronous(&core, G.gp, (int)P, &tr); /* the learner's update, as it runs there */
         r->train_s += util_now_s() - tt;
         for (long s = 0; s < P * K; s++) policy_sample_free(&out[s]);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/stop.h"
 #include "common/util.h"
 #include "common/wire.h"
 
@@ -108,6 +109,15 @@ static int s_check_prompts(const spar_config_t *cfg, char *err, size_t errlen) {
     return 0;
 }
 
+static int s_check_stop(const spar_config_t *cfg, char *err, size_t errlen) {
+    char **stops, why[200];
+    int n;
+    if (stop_parse(cfg->rollout.stop, &stops, &n, why, sizeof why) != 0)
+        return util_refuse(err, errlen, "rollout.stop: %s", why);
+    stop_free(stops, n);
+    return 0;
+}
+
 static int s_check_lora(const spar_config_t *cfg, char *err, size_t errlen) {
     if (cfg->policy.lora.rank > 0 && !cfg->policy.checkpoint[0])
         return util_refuse(err, errlen, "policy.lora.rank: LoRA adapts a Hugging Face model; set policy.checkpoint");
@@ -135,7 +145,8 @@ static int s_check_learner(const spar_config_t *cfg, char *err, size_t errlen) {
 int config_validate(spar_config_t *cfg, char *err, size_t errlen) {
     static int (*const checks[])(const spar_config_t *, char *, size_t) = {
         s_check_game, s_check_algorithm, s_check_judged_k, s_check_model_shapes,
-        s_check_policy_kind, s_check_judge, s_check_policy_init, s_check_prompts, s_check_lora, s_check_learner,
+        s_check_policy_kind, s_check_judge, s_check_policy_init, s_check_prompts, s_check_stop, s_check_lora,
+        s_check_learner,
     };
     s_resolve_auto(cfg);
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)

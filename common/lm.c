@@ -14,6 +14,7 @@
 
 #include "common/gpt_io.h"
 #include "common/gpt_sample.h"
+#include "common/lm_prompt.h"
 #include "common/safetensors.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
@@ -40,6 +41,7 @@ struct lm {
     lm_tensor_t *tensors; /* Hugging Face models: views into the parameters */
     int n_tensors;
     char describe[160];
+    lm_prompt_t *prompt; /* how prompts are read (common/lm_prompt.h); NULL: as text */
 };
 
 /* The three pred types are one layout: predictions pass between them as they are. */
@@ -140,6 +142,7 @@ void lm_free(lm_t **mp) {
     hf_tokenizer_free(&m->tok);
     hf_files_free(m->files, m->n_files);
     free(m->tensors);
+    lm_prompt_free(&m->prompt);
     free(m);
     *mp = NULL;
 }
@@ -284,6 +287,7 @@ lm_t *lm_clone(const lm_t *src) {
         s_tokenizer_from_files(m, "clone", why, sizeof why);
     }
     memcpy(lm_params(m), lm_params((lm_t *)src), lm_n_params(src) * sizeof(float));
+    if (src->prompt) m->prompt = lm_prompt_copy(src->prompt, m->files, m->n_files);
     return m;
 }
 
@@ -314,9 +318,29 @@ static int s_bytes(const char *text, int32_t **ids) {
     return (int)n;
 }
 
+int lm_set_prompt_format(lm_t *m, const char *format, const char *source, char *why, size_t wl) {
+    if (m->byte_level && strcmp(format, "text") != 0) {
+        snprintf(why, wl, "the byte-level model reads prompts as text only (a conversation needs a Hugging Face model)");
+        return -1;
+    }
+    lm_prompt_t *p = lm_prompt_new(format, source, m->files, m->n_files, why, wl);
+    if (!p) return -1;
+    lm_prompt_free(&m->prompt);
+    m->prompt = p;
+    return 0;
+}
+
+const char *lm_prompt_format(const lm_t *m) { return m->prompt ? lm_prompt_name(m->prompt) : "text"; }
+
 int lm_encode_prompt(const lm_t *m, const char *text, int32_t **ids, char *why, size_t wl) {
     if (m->byte_level) return s_bytes(text, ids);
-    return hf_tokenizer_encode(m->tok, text, strlen(text), 1, ids, why, wl);
+    if (!m->prompt) return hf_tokenizer_encode(m->tok, text, strlen(text), 1, ids, why, wl);
+    char *rendered;
+    int add_special;
+    if (lm_prompt_text(m->prompt, text, &rendered, &add_special, why, wl) != 0) return -1;
+    int n = hf_tokenizer_encode(m->tok, rendered, strlen(rendered), add_special, ids, why, wl);
+    free(rendered);
+    return n;
 }
 
 int lm_encode_response(const lm_t *m, const char *text, int32_t **ids, char *why, size_t wl) {
@@ -399,13 +423,18 @@ void *lm_serialize(const lm_t *m, uint64_t version, size_t *len_out) {
     }
     char ver[32], *config = hf_config_json(&m->cfg, "float32");
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
-    const char *keys[4 + MAX_TOK_FILES], *vals[4 + MAX_TOK_FILES];
+    const char *keys[6 + MAX_TOK_FILES], *vals[6 + MAX_TOK_FILES];
     char *names[MAX_TOK_FILES] = {0};
     int n = 0;
     keys[n] = "format", vals[n++] = "pt";
     keys[n] = "policy", vals[n++] = "hf";
     keys[n] = "version", vals[n++] = ver;
     keys[n] = "hf_config", vals[n++] = config;
+    if (m->prompt) {
+        int k;
+        lm_prompt_meta(m->prompt, keys + n, vals + n, &k);
+        n += k;
+    }
     for (int i = 0; i < m->n_files && i < MAX_TOK_FILES; i++) {
         names[i] = xasprintf(FILE_META_PREFIX "%s", m->files[i].name);
         keys[n] = names[i], vals[n++] = m->files[i].data;
@@ -458,6 +487,10 @@ lm_t *lm_deserialize(const void *blob, size_t len, uint64_t *version_out, char *
         const char *fnames[1] = {"blob"};
         int rc = s_tokenizer_from_files(m, "blob", why, wl);
         if (rc == 0) rc = hf_match_weights(files, fnames, 1, c.arch, w, m->n_tensors, why, wl);
+        const char *format = st_meta(&f, "prompt_format");
+        if (rc == 0 && format &&
+            !(m->prompt = lm_prompt_from_meta(format, st_meta(&f, "chat_template"), m->files, m->n_files, why, wl)))
+            rc = -1;
         free(w);
         if (rc != 0) lm_free(&m);
         if (m && version_out) {

@@ -54,8 +54,16 @@ size_t lm_activation_bytes(const lm_t *m);
 
 /* ---- text ---------------------------------------------------------------------------------- */
 
-/* A prompt's ids, as the model reads it (the tokenizer's special tokens added, e.g. Llama 3's
- * BOS); *ids malloc'd. Returns the count, or -1 with why. */
+/* How prompts are read (common/lm_prompt.h): format "text" (the default: encoded with the
+ * tokenizer's special tokens), "auto" (a conversation, rendered with the model's chat_template),
+ * "none" (a conversation of one user turn, its text read as text) or "jinja" (rendered with the
+ * template source). Carried in the blob. Returns 0 or -1 with why. */
+int lm_set_prompt_format(lm_t *m, const char *format, const char *source, char *why, size_t whylen);
+/* "text", "chat", "none" or "jinja". */
+const char *lm_prompt_format(const lm_t *m);
+/* A prompt's ids, as the model reads it: a text prompt with the tokenizer's special tokens added
+ * (e.g. Llama 3's BOS), a conversation as its chat template renders it; *ids malloc'd. Returns
+ * the count, or -1 with why. */
 int lm_encode_prompt(const lm_t *m, const char *text, int32_t **ids, char *why, size_t whylen);
 /* A response's ids (no special tokens added) followed by the model's first EOS id (none when
  * the model has no EOS: generation_config.json's eos_token_id null). */

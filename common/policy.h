@@ -44,6 +44,9 @@ typedef struct {
     int top_k;          /* 0: off */
     double top_p;       /* 1: off */
     int max_new;        /* response tokens at most */
+    const char *const *stop; /* gpt: a response also ends with the token that completes one of
+                                these texts (common/stop.h); NULL: none */
+    int n_stop;
 } policy_sample_opts_t;
 
 /* The parameters as one flat array and their gradients in the same layout (owned by the

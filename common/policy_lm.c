@@ -11,6 +11,7 @@
 
 #include "common/lm.h"
 #include "common/policy_backend.h"
+#include "common/stop.h"
 #include "common/util.h"
 
 typedef struct {
@@ -220,6 +221,26 @@ static void s_backward(policy_t *p, const policy_seq_t *seqs, int n, const doubl
     free(d);
 }
 
+/* How many of the n tokens a response keeps under the stop strings: up to and including the
+ * first token whose text completes one (the texts of longer prefixes extend the shorter ones',
+ * so the shortest such prefix is found by bisection), else all n. */
+static int s_stop_length(const lm_t *m, const int *toks, int n, const policy_sample_opts_t *o) {
+    if (o->n_stop <= 0 || n == 0) return n;
+    char *text = lm_decode(m, toks, n);
+    long hit = stop_find(text, o->stop, o->n_stop);
+    free(text);
+    if (hit < 0) return n;
+    int lo = 1, hi = n; /* the prefix of hi tokens holds a stop string */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        char *t = lm_decode(m, toks, mid);
+        if (stop_find(t, o->stop, o->n_stop) >= 0) hi = mid;
+        else lo = mid + 1;
+        free(t);
+    }
+    return hi;
+}
+
 static int s_generate(policy_t *p, const policy_t *ref, double mix, const policy_seq_t *prompts, int n, rng_t *rngs,
                       const policy_sample_opts_t *o, policy_sample_t *out) {
     int max_new = o->max_new > 0 ? o->max_new : 1, rc = 0;
@@ -234,7 +255,7 @@ static int s_generate(policy_t *p, const policy_t *ref, double mix, const policy
                          toks, lps, len);
     for (int b = 0; b < n && rc == 0; b++) {
         policy_sample_t *s = &out[b];
-        int m = len[b] > 0 ? len[b] : 0;
+        int m = s_stop_length(s_gp(p)->lm, toks + (size_t)b * max_new, len[b] > 0 ? len[b] : 0, o);
         s->n_tokens = m;
         s->tokens = xmalloc(sizeof(uint32_t) * (size_t)(m ? m : 1));
         s->token_logprobs = xmalloc(sizeof(float) * (size_t)(m ? m : 1));

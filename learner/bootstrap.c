@@ -157,11 +157,12 @@ static int s_gpt_initial(learner_service_t *L) {
 }
 
 /* Everything the updates need around an initial policy in L->core.theta: pi_t and pi_ref, the
- * optimiser, the algorithm, the buffers. No sockets, no files: replay uses it as it is. */
+ * optimiser, the algorithm, the buffers. No sockets, no files: replay uses it as it is.
+ * Returns 0 or 2 (a task.template the policy cannot use). */
 int learner_core_setup(learner_service_t *L) {
     const spar_config_t *cfg = L->cfg;
     L->prompt_text = xcalloc((size_t)cfg->task.prompts, sizeof *L->prompt_text);
-    core_setup(&L->core);
+    if (core_setup(&L->core) != 0) return 2;
     L->buffer = xcalloc((size_t)cfg->task.prompts, sizeof *L->buffer);
     online_init(&L->online, cfg, L->core.theta);
     iter_stats_init(&L->stats, (int)cfg->task.prompts, (int)L->online.max_staleness + 1);

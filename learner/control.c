@@ -92,6 +92,8 @@ static void s_send_grant(learner_service_t *L, const wire_peer_t *to, const leas
     g.temperature = L->cfg->rollout.temperature;
     g.top_k = (uint32_t)L->cfg->rollout.top_k;
     g.top_p = L->cfg->rollout.top_p;
+    g.stop = L->core.stop;
+    g.n_stop = (size_t)L->core.n_stop;
     char *texts[4096];
     if (ls) {
         for (int i = 0; i < ls->n; i++) {

@@ -1,12 +1,14 @@
 /* core — see core.h. */
 #include "learner/core.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/gpt.h"
 #include "common/log.h"
+#include "common/stop.h"
 #include "common/util.h"
 
 /* learner.lr 0 means automatic. The batch loss is the mean over prompts, so with the tabular
@@ -49,7 +51,40 @@ int core_init(learner_core_t *c, const spar_config_t *cfg) {
         log_error("%s", why);
         return -1;
     }
+    if (stop_parse(cfg->rollout.stop, &c->stop, &c->n_stop, why, sizeof why) != 0) {
+        log_error("rollout.stop: %s", why);
+        return -1;
+    }
+    if (cfg->task.kind == TASK_PROMPTS) {
+        if (!(c->prompts = prompt_set_load(cfg->task.file, cfg->task.heldout, (uint64_t)cfg->run.seed, why, sizeof why))) {
+            log_error("task.file %s", why);
+            return -1;
+        }
+        log_info("task.file %s: %d prompts to train on, %d held out", cfg->task.file,
+                 prompt_set_train_count(c->prompts), prompt_set_eval_count(c->prompts));
+    }
     return 0;
+}
+
+/* task.kind prompts: the policy reads conversations, by task.template (the clones of theta read
+ * them the same way, and its blobs tell the actors). Returns 0 or -1 (logged). */
+static int s_prompt_format(learner_core_t *c) {
+    const spar_config_t *cfg = c->cfg;
+    if (cfg->task.kind != TASK_PROMPTS) return 0;
+    const char *t = cfg->task.template, *format = t;
+    char *source = NULL, why[512];
+    if (strcmp(t, "auto") != 0 && strcmp(t, "none") != 0) { /* a template file */
+        size_t len;
+        if (!(source = util_read_file(t, &len))) {
+            log_error("task.template %s: cannot read: %s", t, strerror(errno));
+            return -1;
+        }
+        format = "jinja";
+    }
+    int rc = lm_set_prompt_format(policy_lm(c->theta), format, source, why, sizeof why);
+    if (rc != 0) log_error("task.template %s: %s", t, why);
+    free(source);
+    return rc;
 }
 
 void core_tabular_initial(learner_core_t *c) {
@@ -58,8 +93,9 @@ void core_tabular_initial(learner_core_t *c) {
     policy_init(c->theta, cfg->policy.init, cfg->policy.init_scale, (uint64_t)cfg->run.seed);
 }
 
-void core_setup(learner_core_t *c) {
+int core_setup(learner_core_t *c) {
     const spar_config_t *cfg = c->cfg;
+    if (s_prompt_format(c) != 0) return -1;
     c->prev = policy_clone(c->theta);
     c->ref = policy_clone(c->theta);
     if (!c->gpt) {
@@ -80,6 +116,7 @@ void core_setup(learner_core_t *c) {
         log_warn("the regularised equilibrium (tau %g) did not converge: exploitability_tau is not reported", c->tau);
         c->tau = 0;
     }
+    return 0;
 }
 
 void core_teardown(learner_core_t *c) {
@@ -92,7 +129,12 @@ void core_teardown(learner_core_t *c) {
     free(c->nash_tau);
     c->nash_tau = NULL;
     text_eval_free(&c->eval);
+    chat_eval_free(&c->chat_eval);
     game_set_free(&c->games);
+    prompt_set_free(&c->prompts);
+    stop_free(c->stop, c->n_stop);
+    c->stop = NULL;
+    c->n_stop = 0;
 }
 
 void core_begin_iteration(learner_core_t *c, uint64_t iteration) {
@@ -102,8 +144,8 @@ void core_begin_iteration(learner_core_t *c, uint64_t iteration) {
 
 void core_train_synchronous(learner_core_t *c, Spar__RolloutGroup *const *groups, int n, train_result_t *tr) {
     policy_copy(c->prev, c->theta); /* pi_t = the version that sampled; train theta from it */
-    policy_t **prevs = xmalloc(sizeof *prevs * (size_t)n);
-    for (int p = 0; p < n; p++) prevs[p] = c->prev;
+    policy_t **prevs = xmalloc(sizeof *prevs * (size_t)(n ? n : 1));
+    for (int p = 0; p < n; p++) prevs[p] = NULL; /* pi_t is theta before training: train reads it once */
     train_iteration(c->theta, prevs, c->ref, groups, n, &c->train, c->optim, tr);
     free(prevs);
 }

@@ -12,7 +12,9 @@
 #include "common/game.h"
 #include "common/metrics.h"
 #include "common/policy.h"
+#include "common/prompt_set.h"
 #include "learner/optim.h"
+#include "learner/chat_eval.h"
 #include "learner/text_metrics.h"
 #include "learner/train.h"
 
@@ -21,6 +23,10 @@ typedef struct {
     int gpt;                      /* policy.kind gpt: text prompts, sampled metrics */
     game_set_t games;             /* tabular: the task's games, for the exact metrics */
     text_eval_t *eval;            /* gpt: held-out evaluation state (the service's) */
+    chat_eval_t *chat_eval;       /* task.kind prompts: the held-out prompts' (instead of eval) */
+    prompt_set_t *prompts;        /* task.kind prompts: the prompt file */
+    char **stop;                  /* rollout.stop, parsed (n_stop of them) */
+    int n_stop;
     policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
     policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
     double tau;                   /* the regularised game's tau, 0 when none */
@@ -36,13 +42,15 @@ double learner_auto_lr(const spar_config_t *cfg);
 /* learner.epochs 0: the automatic passes over an iteration's groups. */
 long learner_auto_epochs(const spar_config_t *cfg);
 
-/* The kind of policy and (tabular) the task's games. Returns 0 or -1 (logged). */
+/* The kind of policy, (tabular) the task's games and (task.kind prompts) the prompt file.
+ * Returns 0 or -1 (logged). */
 int core_init(learner_core_t *c, const spar_config_t *cfg);
 /* A fresh tabular policy in c->theta, by policy.init. */
 void core_tabular_initial(learner_core_t *c);
-/* Everything the updates need around the initial policy in c->theta: pi_t, pi_ref, the
- * average, the optimiser, the algorithm, APO's solution, the regularised equilibrium. */
-void core_setup(learner_core_t *c);
+/* Everything the updates need around the initial policy in c->theta: how it reads prompts
+ * (task.template), pi_t, pi_ref, the average, the optimiser, the algorithm, APO's solution, the
+ * regularised equilibrium. Returns 0, or -1 (logged) for a template the policy cannot use. */
+int core_setup(learner_core_t *c);
 void core_teardown(learner_core_t *c);
 /* Iteration t's step size eta_t = eta / (1 + eta_decay (t - 1)). */
 void core_begin_iteration(learner_core_t *c, uint64_t iteration);

@@ -34,6 +34,19 @@ void iter_stats_admit(iter_stats_t *s, const Spar__RolloutGroup *g, uint64_t lag
     s->judge_retries += g->judge_attempts > 1 ? g->judge_attempts - 1 : 0;
     s->judge_failures += g->judge_failures;
     if (s->n_latency < s->max_groups) s->latency[s->n_latency++] = g->judge_latency_ms;
+    if (isfinite(g->sample_ms) && g->sample_ms > 0) s->sample_ms += g->sample_ms;
+    /* ties: pairs the judge could not tell apart (P = 1/2, or equal rewards) */
+    size_t k = g->n_responses - g->n_opponents, all = g->n_responses;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = i + 1; j < k; j++) {
+            double d = g->n_preference == all * all ? g->preference[i * all + j] - 0.5
+                       : g->n_rewards == all        ? g->rewards[i] - g->rewards[j]
+                                                    : NAN;
+            if (isnan(d)) continue;
+            s->pairs++;
+            s->ties += fabs(d) < 1e-9;
+        }
+    if (isfinite(g->judge_latency_ms) && g->judge_latency_ms > 0) s->judge_ms += g->judge_latency_ms;
     s->samples += g->n_responses;
     s->judge_queries += g->judge_attempts ? g->judge_attempts : 1;
 }

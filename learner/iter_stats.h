@@ -16,6 +16,8 @@ typedef struct {
     double step_loss, step_loss_initial;    /* online: sums over the iteration's steps */
     int n_steps;
     double delivery_ms; /* of the version that sampled the iteration (NAN: not delivered) */
+    double sample_ms, judge_ms; /* the accepted groups' sampling (actors' shares) and judging time */
+    uint64_t pairs, ties;       /* the accepted groups' sample pairs i < j, and those judged even */
     int n_latency;
     double *latency;   /* per accepted group, ms: max_groups at most */
     uint64_t *lag;     /* accepted groups by version lag 0..n_lag-1 */

@@ -94,6 +94,13 @@ void learner_admit(learner_service_t *L, Spar__RolloutGroup *own, int record) {
         own->learner_version = L->core.version;
         if (own->prompt != protobuf_c_empty_string) free(own->prompt); /* training reads the learner's own text */
         own->prompt = xstrdup(L->prompt_text[own->prompt_id]);
+        const char *key = NULL;
+        if (L->core.prompts)
+            prompt_set_train(L->core.prompts, L->iteration, (int)L->cfg->task.prompts, (int)own->prompt_id, &key);
+        if (key) {
+            if (own->prompt_key != protobuf_c_empty_string) free(own->prompt_key);
+            own->prompt_key = xstrdup(key);
+        }
     }
     iter_stats_admit(&L->stats, own, L->core.version - own->policy_version);
     L->buffer[own->prompt_id] = own;
@@ -189,12 +196,17 @@ void learner_free_buffer(learner_service_t *L) {
     }
 }
 
-/* This iteration's prompt texts (fresh problems each iteration for the text tasks). */
+/* This iteration's prompt texts: fresh problems each iteration for the generated text tasks,
+ * the next prompts of the file for task.kind prompts. */
 static void s_set_prompts(learner_service_t *L) {
     for (long p = 0; p < L->cfg->task.prompts; p++) {
         char text[256];
-        task_prompt(L->cfg, L->iteration, (int)p, text, sizeof text);
         free(L->prompt_text[p]);
+        if (L->core.prompts) {
+            L->prompt_text[p] = xstrdup(prompt_set_train(L->core.prompts, L->iteration, (int)L->cfg->task.prompts, (int)p, NULL));
+            continue;
+        }
+        task_prompt(L->cfg, L->iteration, (int)p, text, sizeof text);
         L->prompt_text[p] = xstrdup(text);
     }
 }
@@ -258,7 +270,7 @@ int learner_iteration(learner_service_t *L) {
     if (s_collect(L) != 0) return -1;
     double collect_s = util_now_s() - t0;
     int lost;
-    train_result_t tr;
+    train_result_t tr = {0};
     L->stats.delivery_ms = L->peers.delivered ? L->peers.delivery_ms : NAN;
     if (iterlog_finish(&L->iterlog, 1) != 0) return -1; /* the previous checkpoint and metrics read what training writes */
     L->status.state = "training";

@@ -27,6 +27,7 @@ struct iterlog_job {
     json_t *head, *tail; /* the counters, taken on the learner's thread */
     json_t *metrics;     /* the worker's */
     int ckpt_rc;
+    double ckpt_s, eval_s; /* the worker's times */
     int threaded;
     pthread_t thread;
     atomic_int done;
@@ -49,7 +50,19 @@ static json_t *s_latency(const iter_stats_t *s) {
 /* The exact metrics of the current policy (the worker's part besides the checkpoint). */
 static json_t *s_metrics(const learner_core_t *c, uint64_t iteration) {
     json_t *o = json_object();
-    if (c->gpt) {
+    if (c->chat_eval) {
+        chat_metrics_t m;
+        chat_metrics(c->chat_eval, c->theta, c->ref, iteration, &m);
+        json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
+        json_object_set_new(o, "position_bias", s_num(m.position_bias));
+        json_t *len = json_object();
+        json_object_set_new(len, "mean", m.n ? s_num(m.length_mean) : json_null());
+        json_object_set_new(len, "p50", m.n ? s_num(m.length_p50) : json_null());
+        json_object_set_new(len, "p90", m.n ? s_num(m.length_p90) : json_null());
+        json_object_set_new(o, "length", len);
+        json_object_set_new(o, "truncated", m.n ? s_num(m.truncated) : json_null());
+        json_object_set_new(o, "kl_to_ref", m.n ? s_num(m.kl_to_ref) : json_null());
+    } else if (c->gpt) {
         text_metrics_t m;
         text_metrics(c->eval, c->theta, c->ref, iteration, &m);
         json_object_set_new(o, "accuracy", s_num(m.accuracy));
@@ -96,8 +109,12 @@ static int s_write_checkpoint(const struct iterlog_job *j) {
 
 static void *s_work(void *arg) {
     struct iterlog_job *j = arg;
+    double t0 = util_now_s();
     j->ckpt_rc = s_write_checkpoint(j);
+    double t1 = util_now_s();
     j->metrics = j->ckpt_rc == 0 ? s_metrics(j->core, j->iteration) : NULL;
+    j->ckpt_s = t1 - t0;
+    j->eval_s = util_now_s() - t1;
     atomic_store(&j->done, 1);
     return NULL;
 }
@@ -125,6 +142,7 @@ static void s_counters(const iterlog_input_t *in, json_t *h, json_t *t) {
     json_object_set_new(t, "judge_latency_ms", s_latency(s));
     json_object_set_new(t, "judge_retries", json_integer((json_int_t)s->judge_retries));
     json_object_set_new(t, "judge_failures", json_integer((json_int_t)s->judge_failures));
+    json_object_set_new(t, "judge_tie_rate", s->pairs ? s_num((double)s->ties / (double)s->pairs) : json_null());
     json_object_set_new(t, "stale_dropped", json_integer((json_int_t)s->stale_dropped));
     json_object_set_new(t, "leases_reissued", json_integer(in->leases_reissued));
     json_t *lag = json_array();
@@ -135,6 +153,15 @@ static void s_counters(const iterlog_input_t *in, json_t *h, json_t *t) {
     json_object_set_new(t, "actors", json_integer(in->actors));
     json_object_set_new(t, "delivery_ms", it ? s_num(s->delivery_ms) : json_null());
     json_object_set_new(t, "wall_s", s_num(in->wall_s));
+    /* where the iteration's time went: actors' sampling and judges' answers summed over the
+     * groups (they overlap across actors), the learner's own parts as measured */
+    json_t *time = json_object();
+    json_object_set_new(time, "collect", s_num(in->collect_s));
+    json_object_set_new(time, "sampling", s_num(s->sample_ms / 1e3));
+    json_object_set_new(time, "judging", s_num(s->judge_ms / 1e3));
+    json_object_set_new(time, "frozen_logprobs", tr ? s_num(tr->frozen_s) : json_null());
+    json_object_set_new(time, "training", tr ? s_num(tr->fit_s) : json_null());
+    json_object_set_new(t, "time_s", time);
 }
 
 void iterlog_start(iterlog_t *log, const iterlog_input_t *in) {
@@ -162,7 +189,9 @@ int iterlog_finish(iterlog_t *log, int wait) {
     log->job = NULL;
     int rc = j->ckpt_rc;
     if (rc == 0) {
-        json_t *o = j->head;
+        json_t *o = j->head, *time = json_object_get(j->tail, "time_s");
+        json_object_set_new(time, "checkpoint", s_num(j->ckpt_s));
+        json_object_set_new(time, "evaluation", s_num(j->eval_s));
         json_object_update(o, j->metrics);
         json_object_update(o, j->tail);
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));

@@ -59,7 +59,7 @@ static int s_fresh(learner_service_t *L) {
     if (learner_open_run_dir(L) != 0) return 1;
     int st = learner_initial_policy(L);
     if (st != 0) return st;
-    return learner_core_setup(L) == 0 ? 0 : 1;
+    return learner_core_setup(L);
 }
 
 /* Sockets, status and evaluation up; a fresh run's initial line written. 0 or 1. */
@@ -67,14 +67,19 @@ static int s_start(learner_service_t *L, int resume) {
     if (learner_bind(L) != 0) return 1;
     L->status.state = "starting";
     if (status_start(&L->status, L) != 0) return 1;
-    if (L->core.gpt) L->core.eval = text_eval_new(L->cfg);
+    learner_core_t *c = &L->core;
+    if (c->prompts) c->chat_eval = chat_eval_new(L->cfg, c->prompts, (const char *const *)c->stop, c->n_stop);
+    else if (c->gpt) c->eval = text_eval_new(L->cfg);
     if (!resume) {
         learner_iterlog_start(L, NULL, 0, 0, 0);
         return iterlog_finish(&L->iterlog, 1) == 0 ? 0 : 1;
     }
-    if (L->core.gpt) { /* the evaluation's reference samples come from pi_0 */
+    if (c->chat_eval) { /* the evaluation's reference responses come from pi_0 */
+        chat_metrics_t m;
+        chat_metrics(c->chat_eval, c->ref, c->ref, 0, &m);
+    } else if (c->gpt) {
         text_metrics_t m;
-        text_metrics(L->core.eval, L->core.ref, L->core.ref, 0, &m);
+        text_metrics(c->eval, c->ref, c->ref, 0, &m);
     }
     log_info("resumed run %s at iteration %llu (version %llu) from %s", L->net.wire.run_id,
              (unsigned long long)L->iteration, (unsigned long long)L->core.version, L->files.dir);

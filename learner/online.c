@@ -52,7 +52,7 @@ int online_step(online_t *o, learner_core_t *c, Spar__RolloutGroup *const *group
         batch[i] = groups[o->batch[i]];
         prevs[i] = online_version(o, batch[i]->policy_version);
     }
-    train_result_t tr;
+    train_result_t tr = {0};
     core_train_step(c, prevs, batch, o->n_batch, &tr);
     iter_stats_step(s, tr.loss, tr.loss_initial);
     o->n_batch = 0;

@@ -58,8 +58,7 @@ static int s_setup(learner_service_t *L, const spar_config_t *cfg, const char *r
         fprintf(stderr, "spar replay: %s\n", why);
         return 2;
     }
-    learner_core_setup(L);
-    return 0;
+    return learner_core_setup(L);
 }
 
 /* Admits the recorded groups of iteration t, from *next on (the first record past them is left
@@ -101,7 +100,7 @@ static int s_replay(learner_service_t *L, FILE *f, const char *rec, long *replay
                    L->leases.done, L->cfg->task.prompts);
             break;
         }
-        train_result_t tr;
+        train_result_t tr = {0};
         int lost;
         if (learner_end_iteration(L, &tr, &lost) != 0) {
             status = 1;

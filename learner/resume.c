@@ -153,7 +153,10 @@ int resume_prepare(learner_service_t *L) {
         policy_destroy(&cur);
         return 1;
     }
-    learner_core_setup(L); /* pi_ref and the average start from iteration 0's policy */
+    if (learner_core_setup(L) != 0) { /* pi_ref and the average start from iteration 0's policy */
+        policy_destroy(&cur);
+        return 2;
+    }
     policy_copy(L->core.theta, cur);
     policy_destroy(&cur);
     if ((!L->core.gpt && s_rebuild_average(L, t) != 0)) return 1;

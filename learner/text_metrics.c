@@ -65,7 +65,8 @@ static void s_win_rates(text_eval_t *e, char (*prompts)[64], char **now, text_me
 }
 
 policy_sample_opts_t text_sample_opts(const spar_config_t *c) {
-    return (policy_sample_opts_t){c->rollout.temperature, (int)c->rollout.top_k, c->rollout.top_p, (int)c->rollout.max_new};
+    return (policy_sample_opts_t){.temperature = c->rollout.temperature, .top_k = (int)c->rollout.top_k,
+                                  .top_p = c->rollout.top_p, .max_new = (int)c->rollout.max_new};
 }
 
 /* Draws one response per problem; returns the share correct and leaves the samples in out. */

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/util.h"
 
@@ -61,18 +62,22 @@ static int s_chunk_end(const batch_t *b, int g0, policy_t *const *pols, const tr
     return g1;
 }
 
-/* lp[seq] under pols[g] for every group's samples, batched by chunks. */
+/* lp[seq] under pols[g] for every group's samples, batched by chunks; a group whose policy is
+ * NULL is skipped. */
 static void s_logprobs(batch_t *b, policy_t *const *pols, const train_opts_t *opts, double *lp) {
     for (int g0 = 0; g0 < b->n_groups;) {
         int g1 = s_chunk_end(b, g0, pols, opts), off = b->pg[g0].off;
-        policy_logprobs(pols[g0], b->seqs + off, b->pg[g1 - 1].off + b->pg[g1 - 1].k - off, lp + off);
+        if (pols[g0]) policy_logprobs(pols[g0], b->seqs + off, b->pg[g1 - 1].off + b->pg[g1 - 1].k - off, lp + off);
         g0 = g1;
     }
 }
 
-/* `epochs` passes of the optimiser over the prepared groups. */
-static void s_fit(policy_t *theta, batch_t *b, const train_opts_t *opts, optim_t *optim, train_result_t *out) {
-    int n = b->n_groups;
+/* `epochs` passes of the optimiser over the prepared groups. Groups whose pi_t log-probs are
+ * pending (prev_pending[g]) take them from theta's first pass, made before any step: theta is
+ * pi_t then, and the pass is the one pi_t's would be, to the bit. */
+static void s_fit(policy_t *theta, batch_t *b, const train_opts_t *opts, optim_t *optim, const char *prev_pending,
+                  train_result_t *out) {
+    int n = b->n_groups, stepped = 0;
     policy_t **same = xmalloc(sizeof *same * (size_t)(n ? n : 1));
     for (int g = 0; g < n; g++) same[g] = theta;
     optim_reset(optim);
@@ -83,6 +88,8 @@ static void s_fit(policy_t *theta, batch_t *b, const train_opts_t *opts, optim_t
             int g1 = s_chunk_end(b, g0, same, opts), off = b->pg[g0].off;
             int cnt = b->pg[g1 - 1].off + b->pg[g1 - 1].k - off, scale = opts->step_per_chunk ? g1 - g0 : n;
             policy_logprobs(theta, b->seqs + off, cnt, b->lp_theta + off);
+            for (int g = g0; prev_pending && !stepped && g < g1; g++)
+                if (prev_pending[g]) memcpy(b->lp_prev + b->pg[g].off, b->lp_theta + b->pg[g].off, sizeof(double) * (size_t)b->pg[g].k);
             for (int g = g0; g < g1; g++) {
                 prepared_t *p = &b->pg[g];
                 loss_group_t lg = {p->k, b->lp_theta + p->off, b->lp_prev + p->off, b->lp_ref + p->off, p->P, p->opp};
@@ -93,14 +100,32 @@ static void s_fit(policy_t *theta, batch_t *b, const train_opts_t *opts, optim_t
             if (opts->step_per_chunk) {
                 optim_step_policy(optim, theta);
                 policy_zero_grad(theta);
+                stepped = 1;
             }
             g0 = g1;
         }
         if (epoch == 0) out->loss_initial = total / n;
         out->loss = total / n;
         if (!opts->step_per_chunk) optim_step_policy(optim, theta);
+        stepped = 1;
     }
     free(same);
+}
+
+/* Which groups' pi_t log-probs theta's first pass gives (prevs[g] NULL: pi_t is theta as it
+ * is now): all of them when an epoch takes one step, else those of the first chunk, which is
+ * computed before the first step. The others are computed from theta before training. */
+static char *s_prev_pending(const batch_t *b, policy_t *const *prevs, const train_opts_t *opts) {
+    int n = b->n_groups, first_end = 0;
+    char *pending = xcalloc((size_t)(n ? n : 1), 1);
+    if (n > 0 && opts->step_per_chunk) {
+        policy_t **same = xcalloc((size_t)n, sizeof *same); /* one policy: the chunks theta's passes make */
+        for (int g = 0; g < n; g++) same[g] = (policy_t *)b; /* any one non-NULL pointer */
+        first_end = s_chunk_end(b, 0, same, opts);
+        free(same);
+    }
+    for (int g = 0; g < n; g++) pending[g] = !prevs[g] && opts->epochs > 0 && (!opts->step_per_chunk || g < first_end);
+    return pending;
 }
 
 /* Group g's frozen quantities: its preference matrix and, for the losses that need one, the
@@ -150,13 +175,22 @@ void train_iteration(policy_t *theta, policy_t *const *prevs, policy_t *ref, Spa
         s_prepare_group(&b.pg[g], G);
         refs[g] = ref;
     }
-    s_logprobs(&b, prevs, opts, b.lp_prev); /* frozen: pi_t and pi_ref, computed once */
+    /* frozen: pi_t and pi_ref, computed once (pi_t of the pending groups by the first pass) */
+    double t0 = util_now_s();
+    char *pending = s_prev_pending(&b, prevs, opts);
+    policy_t **before = xmalloc(sizeof *before * (size_t)(n ? n : 1));
+    for (int g = 0; g < n; g++) before[g] = pending[g] ? NULL : prevs[g] ? prevs[g] : theta;
+    s_logprobs(&b, before, opts, b.lp_prev);
+    free(before);
     s_logprobs(&b, refs, opts, b.lp_ref);
     out->groups = n;
     out->loss = out->loss_initial = NAN;
+    out->frozen_s = util_now_s() - t0;
     const algorithm_t *a = &opts->alg;
     policy_t *start = a->kind == ALG_EGPO ? policy_clone(theta) : NULL;
-    s_fit(theta, &b, opts, optim, out);
+    t0 = util_now_s();
+    s_fit(theta, &b, opts, optim, pending, out);
+    free(pending);
     if (a->kind == ALG_EGPO && n > 0) {
         /* Extragradient: the half step theta_{t+1/2} is done; re-estimate the opponent's win
          * rates against it, then take the full step from theta_t. */
@@ -171,9 +205,10 @@ void train_iteration(policy_t *theta, policy_t *const *prevs, policy_t *ref, Spa
         }
         policy_copy(theta, start);
         train_result_t half = *out;
-        s_fit(theta, &b, opts, optim, out);
+        s_fit(theta, &b, opts, optim, NULL, out);
         out->loss_initial = half.loss_initial;
     }
+    out->fit_s = util_now_s() - t0;
     policy_destroy(&start);
     for (int g = 0; g < n; g++) {
         free(b.pg[g].opp);

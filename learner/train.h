@@ -24,10 +24,14 @@ typedef struct {
     double loss_initial; /* batch loss before the first step */
     double loss;         /* batch loss before the last step */
     int groups;
+    double frozen_s;     /* seconds computing the frozen log-probs (pi_t's, pi_ref's) */
+    double fit_s;        /* seconds of the optimiser's passes */
 } train_result_t;
 
 /* prevs[g] is the policy that sampled group g (pi_t: the same for every group of a
- * synchronous iteration; the group's own version in the online mode). */
+ * synchronous iteration; the group's own version in the online mode), or NULL when that is theta
+ * as it is at the call: its log-probs then come from theta's own first pass where that pass
+ * precedes every step, and are not computed twice. */
 void train_iteration(policy_t *theta, policy_t *const *prevs, policy_t *ref,
                      Spar__RolloutGroup *const *groups, int n_groups, const train_opts_t *opts,
                      optim_t *optim, train_result_t *out);

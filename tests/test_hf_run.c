@@ -156,7 +156,7 @@ static void test_hf_run_folder_round_trip(void **state) {
     rng_t nr;
     rng_stream(&nr, 1, 0, 0, 0);
     policy_seq_t np_prompt = {0, "12+", NULL, 0};
-    policy_sample_opts_t no = {1.0, 0, 1.0, 7};
+    policy_sample_opts_t no = {.temperature = 1.0, .top_p = 1.0, .max_new = 7};
     policy_sample_t ns;
     assert_int_equal(policy_generate(np, &np_prompt, 1, &nr, &no, &ns), 0);
     assert_int_equal(ns.n_tokens, 7);
@@ -253,7 +253,7 @@ static void s_policy_family(const char *family) {
     rng_t rngs[2];
     rng_stream(&rngs[0], 1, 0, 0, 0), rng_stream(&rngs[1], 1, 0, 0, 1);
     policy_seq_t prompts[2] = {{0, "12+", NULL, 0}, {1, "4+5=", NULL, 0}};
-    policy_sample_opts_t o = {1.0, 0, 1.0, 6};
+    policy_sample_opts_t o = {.temperature = 1.0, .top_p = 1.0, .max_new = 6};
     policy_sample_t out[2];
     assert_int_equal(policy_generate(p, prompts, 2, rngs, &o, out), 0);
     for (int i = 0; i < 2; i++) {

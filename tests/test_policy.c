@@ -171,7 +171,7 @@ static void s_check_generate(const backend_t *be, policy_t *other) {
     rng_t rngs[K];
     for (int i = 0; i < K; i++) rng_stream(&rngs[i], 11, 1, (uint64_t)i, 0);
     policy_sample_t out[K];
-    policy_sample_opts_t o = {1.0, 0, 1.0, 6};
+    policy_sample_opts_t o = {.temperature = 1.0, .top_p = 1.0, .max_new = 6};
     assert_int_equal(policy_generate(p, be->seqs, K, rngs, &o, out), 0);
     for (int i = 0; i < K; i++) {
         policy_seq_t s = be->seqs[i];
