@@ -17,6 +17,11 @@ static const itertable_col_t c_acc_smp = {"acc_smp", "accuracy_sampled", 8, "%.3
 static const itertable_col_t c_win_v0 = {"win_v0", "win_rate_vs_init", 8, "%.4f"};
 static const itertable_col_t c_judge_win = {"judge_win", "judge_win_rate", 9, "%.3f"};
 static const itertable_col_t c_rule_win = {"rule_win", "rule_win_rate", 9, "%.3f"};
+static const itertable_col_t c_pos_bias = {"pos_bias", "position_bias", 8, "%+.3f"};
+static const itertable_col_t c_len = {"len", "length_mean", 6, "%.1f"};
+static const itertable_col_t c_len_p90 = {"len_p90", "length_p90", 7, "%.0f"};
+static const itertable_col_t c_trunc = {"trunc", "truncated", 6, "%.3f"};
+static const itertable_col_t c_ties = {"ties", "judge_tie_rate", 6, "%.3f"};
 static const itertable_col_t c_lost = {"lost", "lost", 5, NULL};
 static const itertable_col_t c_stale = {"stale", "stale_dropped", 5, NULL};
 static const itertable_col_t c_bad = {"bad", "bad_messages", 4, NULL};
@@ -33,9 +38,15 @@ const itertable_col_t *const itertable_run_text[ITERTABLE_RUN_COLUMNS] = {
 const itertable_col_t *const itertable_run_judged[ITERTABLE_RUN_COLUMNS] = {
     &c_iter, &c_ver, &c_loss, &c_kl, &c_acc, &c_acc_smp, &c_judge_win, &c_rule_win, &c_lost, &c_bad, &c_rate, &c_wall};
 
+/* Prompt files with a real judge: what over-optimisation shows in (win rate, length, truncation,
+ * the judge's ties and position bias). */
+const itertable_col_t *const itertable_run_chat[ITERTABLE_RUN_COLUMNS] = {
+    &c_iter, &c_ver, &c_loss, &c_kl, &c_win_v0, &c_len, &c_len_p90, &c_trunc, &c_ties, &c_pos_bias, &c_rate, &c_wall};
+
 const itertable_col_t *const itertable_lead[ITERTABLE_LEAD] = {&c_iter, &c_ver, &c_loss};
 const itertable_col_t *const itertable_metrics[ITERTABLE_METRICS] = {
-    &c_exploit, &c_expl_avg, &c_gap_tau, &c_style_ex, &c_acc, &c_acc_smp, &c_win_v0, &c_judge_win, &c_rule_win};
+    &c_exploit, &c_expl_avg, &c_gap_tau, &c_style_ex, &c_acc, &c_acc_smp, &c_win_v0, &c_judge_win, &c_rule_win,
+    &c_len, &c_len_p90, &c_trunc, &c_ties, &c_pos_bias};
 const itertable_col_t *const itertable_trail[ITERTABLE_TRAIL] = {&c_lost, &c_rate, &c_wall};
 
 const char *itertable_value(char *buf, size_t len, json_t *v, const char *fmt) {

@@ -21,10 +21,11 @@ typedef struct {
 extern const itertable_col_t *const itertable_run_game[ITERTABLE_RUN_COLUMNS];   /* matrix games */
 extern const itertable_col_t *const itertable_run_text[ITERTABLE_RUN_COLUMNS];   /* text tasks */
 extern const itertable_col_t *const itertable_run_judged[ITERTABLE_RUN_COLUMNS]; /* with a learned judge */
+extern const itertable_col_t *const itertable_run_chat[ITERTABLE_RUN_COLUMNS];   /* prompt files */
 
 /* spar monitor: the lead, then each main metric some shown line has, then the trail. */
 #define ITERTABLE_LEAD 3
-#define ITERTABLE_METRICS 9
+#define ITERTABLE_METRICS 14
 #define ITERTABLE_TRAIL 3
 extern const itertable_col_t *const itertable_lead[ITERTABLE_LEAD];
 extern const itertable_col_t *const itertable_metrics[ITERTABLE_METRICS];

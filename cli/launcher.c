@@ -181,9 +181,10 @@ static void s_describe_exit(int status, char *out, size_t len) {
 
 static void s_print_row(launcher_t *R, json_t *o) {
     int learned = R->cfg.judge.kind == JUDGE_REWARD || R->cfg.judge.kind == JUDGE_PREFERENCE;
-    const itertable_col_t *const *cols = R->cfg.task.kind == TASK_GAME ? itertable_run_game
-                                         : learned                    ? itertable_run_judged
-                                                                      : itertable_run_text;
+    const itertable_col_t *const *cols = R->cfg.task.kind == TASK_GAME      ? itertable_run_game
+                                         : R->cfg.task.kind == TASK_PROMPTS ? itertable_run_chat
+                                         : learned                          ? itertable_run_judged
+                                                                            : itertable_run_text;
     if (!R->table_header_done) {
         itertable_header(stdout, cols, ITERTABLE_RUN_COLUMNS);
         R->table_header_done = 1;

@@ -34,6 +34,8 @@ static const panel_t s_panels[] = {
     {"exploitability", "gap to the equilibrium (0 there)",
      {"exploitability", "exploitability_avg", "exploitability_tau", "style_exploitability", NULL}},
     {"held-out accuracy", "share correct", {"accuracy", "accuracy_sampled", NULL}},
+    {"response length (held-out)", "tokens", {"length_mean", "length_p50", "length_p90", NULL}},
+    {"judge ties, truncation, position bias", "share / bias", {"truncated", "judge_tie_rate", "position_bias", NULL}},
     {"loss", "mean group loss", {"loss", NULL}},
     {"KL to the reference", "KL(pi_t || pi_ref)", {"kl_to_ref", NULL}},
     {"throughput", "samples/s", {"samples_per_s", NULL}},
@@ -47,8 +49,9 @@ static void s_help(void) {
            "Draws the run's curves from RUN_DIR/iterations.jsonl with gnuplot, one panel per kind of\n"
            "metric the run has: win rate (win_rate_vs_init, judge_win_rate, rule_win_rate),\n"
            "exploitability (exploitability, exploitability_avg, exploitability_tau,\n"
-           "style_exploitability), accuracy (accuracy, accuracy_sampled), loss, kl_to_ref and\n"
-           "samples_per_s. Null values are left out. Works on a finished run or one in progress.\n\n"
+           "style_exploitability), accuracy (accuracy, accuracy_sampled), response length\n"
+           "(length_mean, length_p50, length_p90), the judge's signs (truncated, judge_tie_rate,\n"
+           "position_bias), loss, kl_to_ref and samples_per_s. Null values are left out. Works on a finished run or one in progress.\n\n"
            "  --out FILE   where to write (default RUN_DIR/plot.png); .png or .svg picks the format\n\n"
            "Exit status: 0 written; 1 gnuplot failed; 2 bad arguments, a missing run folder or\n"
            "iterations.jsonl, a malformed line (named FILE:LINE), or gnuplot not installed\n"

@@ -55,11 +55,9 @@ static json_t *s_metrics(const learner_core_t *c, uint64_t iteration) {
         chat_metrics(c->chat_eval, c->theta, c->ref, iteration, &m);
         json_object_set_new(o, "win_rate_vs_init", s_num(m.win_rate_vs_init));
         json_object_set_new(o, "position_bias", s_num(m.position_bias));
-        json_t *len = json_object();
-        json_object_set_new(len, "mean", m.n ? s_num(m.length_mean) : json_null());
-        json_object_set_new(len, "p50", m.n ? s_num(m.length_p50) : json_null());
-        json_object_set_new(len, "p90", m.n ? s_num(m.length_p90) : json_null());
-        json_object_set_new(o, "length", len);
+        json_object_set_new(o, "length_mean", m.n ? s_num(m.length_mean) : json_null());
+        json_object_set_new(o, "length_p50", m.n ? s_num(m.length_p50) : json_null());
+        json_object_set_new(o, "length_p90", m.n ? s_num(m.length_p90) : json_null());
         json_object_set_new(o, "truncated", m.n ? s_num(m.truncated) : json_null());
         json_object_set_new(o, "kl_to_ref", m.n ? s_num(m.kl_to_ref) : json_null());
     } else if (c->gpt) {
