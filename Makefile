@@ -9,7 +9,7 @@ else
   CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo chat-demo test bench clean
 setup:
 	@./scripts/setup.sh
 
@@ -29,3 +29,7 @@ bench: build
 
 clean:
 	rm -rf build build-sanitize
+
+chat-demo: build
+	$(BUILD)/spar tiny-models models/tiny
+	$(BUILD)/spar run configs/chat-sppo.yaml

@@ -1,4 +1,4 @@
-/* tiny_models_cmd — `spar tiny-models DIR [--seed N]`: writes the small random models of
+/* tiny_models_cmd — `spar tiny-models DIR [--shape S] [--seed N]`: writes the small random models of
  * common/tiny_models.h (DIR/policy, DIR/judge, DIR/reward, DIR/tokenizer), which the chat configs
  * (configs/chat-*.yaml) read from models/tiny. Exit 0, 1 when a folder cannot be written, 2 on bad
  * usage. */

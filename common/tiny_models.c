@@ -43,7 +43,31 @@ static int s_dump(json_t *o, const char *dir, const char *name, char *why, size_
     return rc ? -1 : 0;
 }
 
-int tiny_tokenizer_write(const char *dir, char *why, size_t wl) {
+/* Merges past the byte symbols and specials until the vocabulary has vocab ids: "x y" for
+ * printable x, y, then "xy z". */
+static json_t *s_merges(json_t *vocab, int vocab_size) {
+    json_t *merges = json_array();
+    int id = TINY_VOCAB;
+    char pair[8], m[32], key[16];
+    for (int x = '!'; x <= '~' && id < vocab_size; x++)
+        for (int y = '!'; y <= '~' && id < vocab_size; y++) {
+            snprintf(pair, sizeof pair, "%c%c", x, y);
+            snprintf(m, sizeof m, "%c %c", x, y);
+            json_object_set_new(vocab, pair, json_integer(id++));
+            json_array_append_new(merges, json_string(m));
+        }
+    for (int x = '!'; x <= '~' && id < vocab_size; x++)
+        for (int y = '!'; y <= '~' && id < vocab_size; y++)
+            for (int z = '!'; z <= '~' && id < vocab_size; z++) {
+                snprintf(key, sizeof key, "%c%c%c", x, y, z);
+                snprintf(m, sizeof m, "%c%c %c", x, y, z);
+                json_object_set_new(vocab, key, json_integer(id++));
+                json_array_append_new(merges, json_string(m));
+            }
+    return merges;
+}
+
+int tiny_tokenizer_write(const char *dir, int vocab_size, char *why, size_t wl) {
     if (util_mkdirs(dir) != 0) {
         snprintf(why, wl, "%s: cannot create", dir);
         return -1;
@@ -58,12 +82,14 @@ int tiny_tokenizer_write(const char *dir, char *why, size_t wl) {
                               s_added(TINY_IM_END, "<|im_end|>"));
     json_t *tok = json_pack(
         "{s:s, s:n, s:n, s:o, s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
-        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[]}}",
+        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:O, s:[]}}",
         "version", "1.0", "truncation", "padding", "added_tokens", added, "normalizer", "pre_tokenizer", "type",
         "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type",
         "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "dropout",
         "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
         "ignore_merges", 0, "vocab", vocab, "merges");
+    json_object_set_new(json_object_get(tok, "model"), "merges", s_merges(vocab, vocab_size));
+    json_decref(vocab); /* tok holds it */
     json_t *cfg = json_pack("{s:b, s:n, s:s, s:s, s:s, s:i, s:s}", "add_prefix_space", 0, "bos_token", "eos_token",
                             "<|im_end|>", "pad_token", "<|endoftext|>", "chat_template", s_chatml, "model_max_length",
                             512, "tokenizer_class", "PreTrainedTokenizerFast");
@@ -74,17 +100,32 @@ int tiny_tokenizer_write(const char *dir, char *why, size_t wl) {
     return s_dump(cfg, dir, "tokenizer_config.json", why, wl);
 }
 
-hf_config_t tiny_llama_config(void) {
-    hf_config_t c = {.arch = HF_LLAMA, .bos_id = -1, .eos = {TINY_IM_END, TINY_ENDOFTEXT}, .n_eos = 2};
-    snprintf(c.architecture, sizeof c.architecture, "LlamaForCausalLM");
-    c.llama = (llama_config_t){.n_layer = 2, .d_model = 64, .n_head = 4, .n_kv_head = 2, .head_dim = 16, .d_ff = 128,
-                               .vocab = TINY_VOCAB, .ctx = 512, .rms_eps = 1e-5, .rope_theta = 10000, .tied = 1};
-    return c;
+const char tiny_shape_names[] = "tiny, smollm2-135m, qwen2.5-0.5b";
+
+int tiny_shape(const char *name, hf_config_t *c) {
+    *c = (hf_config_t){.arch = HF_LLAMA, .bos_id = -1, .eos = {TINY_IM_END, TINY_ENDOFTEXT}, .n_eos = 2};
+    llama_config_t *l = &c->llama;
+    if (!strcmp(name, "tiny")) {
+        *l = (llama_config_t){.n_layer = 2, .d_model = 64, .n_head = 4, .n_kv_head = 2, .head_dim = 16, .d_ff = 128,
+                              .vocab = TINY_VOCAB, .ctx = 512, .rms_eps = 1e-5, .rope_theta = 10000, .tied = 1};
+    } else if (!strcmp(name, "smollm2-135m")) {
+        *l = (llama_config_t){.n_layer = 30, .d_model = 576, .n_head = 9, .n_kv_head = 3, .head_dim = 64, .d_ff = 1536,
+                              .vocab = 49152, .ctx = 2048, .rms_eps = 1e-5, .rope_theta = 100000, .tied = 1};
+    } else if (!strcmp(name, "qwen2.5-0.5b")) {
+        c->arch = HF_QWEN2;
+        *l = (llama_config_t){.n_layer = 24, .d_model = 896, .n_head = 14, .n_kv_head = 2, .head_dim = 64, .d_ff = 4864,
+                              .vocab = 151936, .ctx = 2048, .rms_eps = 1e-6, .rope_theta = 1000000, .qkv_bias = 1,
+                              .tied = 1};
+    } else {
+        return -1;
+    }
+    snprintf(c->architecture, sizeof c->architecture, "%s", hf_arch_name(c->arch));
+    return 0;
 }
 
-static int s_causal(const char *dir, const char *name, const char *tokdir, uint64_t seed, char *why, size_t wl) {
-    hf_config_t c = tiny_llama_config();
-    lm_t *m = lm_new_random(&c, tokdir, seed, why, wl);
+static int s_causal(const hf_config_t *c, const char *dir, const char *name, const char *tokdir, uint64_t seed,
+                    char *why, size_t wl) {
+    lm_t *m = lm_new_random(c, tokdir, seed, why, wl);
     if (!m) return -1;
     char *path = xasprintf("%s/%s", dir, name);
     int rc = lm_save_dir(m, path, 0, 0, why, wl);
@@ -93,11 +134,16 @@ static int s_causal(const char *dir, const char *name, const char *tokdir, uint6
     return rc;
 }
 
-int tiny_models_write(const char *dir, uint64_t seed, char *why, size_t wl) {
+int tiny_models_write(const char *dir, const char *shape, uint64_t seed, char *why, size_t wl) {
+    hf_config_t c;
+    if (tiny_shape(shape, &c) != 0) {
+        snprintf(why, wl, "unknown shape '%s' (%s)", shape, tiny_shape_names);
+        return -1;
+    }
     char *tokdir = xasprintf("%s/tokenizer", dir);
-    int rc = tiny_tokenizer_write(tokdir, why, wl);
-    if (rc == 0) rc = s_causal(dir, "policy", tokdir, seed, why, wl);
-    if (rc == 0) rc = s_causal(dir, "judge", tokdir, seed + 1, why, wl);
+    int rc = tiny_tokenizer_write(tokdir, c.llama.vocab, why, wl);
+    if (rc == 0) rc = s_causal(&c, dir, "policy", tokdir, seed, why, wl);
+    if (rc == 0) rc = s_causal(&c, dir, "judge", tokdir, seed + 1, why, wl);
     free(tokdir);
     return rc;
 }

@@ -19,13 +19,19 @@
 #define TINY_VOCAB 259
 
 /* Writes tokenizer.json and tokenizer_config.json (the ChatML template; EOS <|im_end|>) into dir
- * (created). Returns 0 or -1 with why. */
-int tiny_tokenizer_write(const char *dir, char *why, size_t whylen);
-/* The tiny causal Llama configuration: 2 layers, d_model 64, 4 query and 2 key/value heads,
- * context 512, EOS <|im_end|> and <|endoftext|>. */
-hf_config_t tiny_llama_config(void);
-/* Writes dir/policy, dir/judge and dir/reward (and dir/tokenizer), from seed. Returns 0 or -1 with
- * why. */
-int tiny_models_write(const char *dir, uint64_t seed, char *why, size_t whylen);
+ * (created), with vocab ids: past TINY_VOCAB, merges of printable characters (pairs, then a pair
+ * and a character), so a random model of a real vocabulary size decodes every id it draws.
+ * Returns 0 or -1 with why. */
+int tiny_tokenizer_write(const char *dir, int vocab, char *why, size_t whylen);
+/* The causal configurations by name: "tiny" (2 layers, d_model 64, 4 query and 2 key/value
+ * heads, vocabulary TINY_VOCAB, context 512), and the shapes of "smollm2-135m"
+ * (HuggingFaceTB/SmolLM2-135M) and "qwen2.5-0.5b" (Qwen/Qwen2.5-0.5B) with context 2048; EOS
+ * <|im_end|> and <|endoftext|>. 0, or -1 for an unknown name. */
+int tiny_shape(const char *name, hf_config_t *out);
+/* The names tiny_shape knows, for messages: "tiny, smollm2-135m, qwen2.5-0.5b". */
+extern const char tiny_shape_names[];
+/* Writes dir/tokenizer, dir/policy, dir/judge and dir/reward of the shape, from seed. Returns 0 or
+ * -1 with why. */
+int tiny_models_write(const char *dir, const char *shape, uint64_t seed, char *why, size_t whylen);
 
 #endif
