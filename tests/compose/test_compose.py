@@ -4,7 +4,8 @@ runs the README's attached `up` (it must return when the run ends), then a run t
 3 actors, is scaled to 5, gets a second judge, loses an actor and the first judge to
 `docker kill` (the judge stays dead: the actors name it by its service name, which then stops
 resolving, and the second judge serves alone), and is scaled down to 3 running actors.
-Checked from the run folder (copied out of the volume): iterations 0..N each once with lost 0, every (iteration, prompt) recorded once, every actor container contributed groups
+Then chat self-play (docker/chat.yml: a prompt file, chat templates, a generative judge) runs
+attached to its end. Checked from the run folder (copied out of the volume): iterations 0..N each once with lost 0, every (iteration, prompt) recorded once, every actor container contributed groups
 (and every survivor after the kills), the second judge judged, and every checkpoint equals, byte
 for byte, a one-machine `spar run` of the same config and seed (in the same image).
 
@@ -138,6 +139,34 @@ def readme_up(eng, workdir):
               "the README's run ended unfinished: %s" % st)
         log("README command: `up --build --exit-code-from learner --scale actor=2` returned 0 after %.1f s, "
             "run finished (%d iterations)" % (TIMES["readme_up_s"], st["iterations"]))
+    finally:
+        p.down()
+
+
+def chat_up(eng, workdir):
+    """Chat self-play in the cluster (docker/chat.yml): a prompt file, the policy's chat template,
+    a generative judge, 2 actors; attached, it ends with the run, and its lines hold the held-out
+    metrics."""
+    p = Project(eng, "sparchat%d" % os.getpid(), workdir, [os.path.join(SRC, "docker", "chat.yml")])
+    p.up_once = True
+    try:
+        t = time.time()
+        rc = p.run("up", "--exit-code-from", "learner", "--scale", "actor=2", timeout=300, logname="chat-up",
+                   check_rc=False)
+        TIMES["chat_up_s"] = time.time() - t
+        check(rc == 0, "the chat run exited %d:\n%s" % (rc, tail(os.path.join(workdir, "chat-up.log"))))
+        (lid, _), = p.containers("learner").items()
+        out = os.path.join(workdir, "chat-run")
+        eng.docker("cp", lid + ":/runs/cluster", out)
+        lines = [json.loads(l) for l in open(os.path.join(out, "iterations.jsonl"))]
+        check([l["iteration"] for l in lines] == [0, 1, 2], "chat run iterations %s" % [l["iteration"] for l in lines])
+        for l in lines[1:]:
+            check(l["samples"] == 16 * 4 and l["lost"] == 0, "chat iteration %d: %s" % (l["iteration"], l))
+            for key in ("win_rate_vs_init", "length_mean", "truncated", "position_bias", "judge_tie_rate"):
+                check(isinstance(l.get(key), (int, float)), "chat iteration %d: %s is %r" % (l["iteration"], key, l.get(key)))
+        log("chat run: `-f docker/chat.yml up --exit-code-from learner --scale actor=2` returned 0 after %.1f s; "
+            "win rate vs the initial policy %.3f, mean length %.1f tokens" %
+            (TIMES["chat_up_s"], lines[-1]["win_rate_vs_init"], lines[-1]["length_mean"]))
     finally:
         p.down()
 
@@ -326,6 +355,7 @@ def main():
             if iid and iid != eng.image_id(tag):
                 eng.docker("rmi", iid, check=False)
         readme_up(eng, workdir)
+        chat_up(eng, workdir)
         scale_run(eng, workdir)
         rc = 0
     except (Failed, RuntimeError) as e:
