@@ -107,6 +107,14 @@ char *policy_response_text(const policy_t *p, const uint32_t *tokens, int n_toke
  * not a valid policy. */
 void *policy_serialize(const policy_t *p, uint64_t version, size_t *len_out);
 policy_t *policy_load(const void *blob, size_t len, uint64_t *version_out, char *why, size_t whylen);
+/* A blob onto a base model already loaded (an hf policy; its adapters, if any, unused): a LoRA
+ * blob (kind "lora": adapters and their base's identity) becomes base's weights, shared and not
+ * copied, with those adapters, refused with why when they were made for another base; any other
+ * blob loads as policy_load does. */
+policy_t *policy_load_onto(policy_t *base, const void *blob, size_t len, uint64_t *version_out, char *why,
+                           size_t whylen);
+/* hf: the policy's adapters off (the base model's output, e.g. pi_ref) or on again. */
+void policy_lora_enable(policy_t *p, int on);
 
 /* tabular: init "uniform" or "random" (logits ~ N(0, scale^2), seeded). */
 void policy_init(policy_t *p, policy_init_t init, double scale, uint64_t seed);

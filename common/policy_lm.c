@@ -6,6 +6,7 @@
  * one packed forward pass (below: responses to the same prompt share its computation). Not
  * here: the models' maths, sampling and files (common/lm.h and below it). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +281,22 @@ static policy_t *s_load(const void *blob, size_t len, const st_file_t *f, uint64
     (void)f; /* lm checks the whole blob itself */
     lm_t *m = lm_deserialize(blob, len, version_out, why, wl);
     return m ? policy_lm_new(m) : NULL;
+}
+
+policy_t *policy_load_onto(policy_t *base, const void *blob, size_t len, uint64_t *version_out, char *why,
+                           size_t wl) {
+    if (!lm_is_lora_blob(blob, len)) return policy_load(blob, len, version_out, why, wl);
+    if (!base || base->ops != &policy_hf_ops) {
+        snprintf(why, wl, "a LoRA blob needs a Hugging Face base model to load onto (policy.checkpoint)");
+        return NULL;
+    }
+    lm_t *m = lm_lora_deserialize(s_gp(base)->lm, blob, len, version_out, why, wl);
+    return m ? policy_lm_new(m) : NULL;
+}
+
+void policy_lora_enable(policy_t *p, int on) {
+    lora_t *l = lm_lora(s_gp(p)->lm);
+    if (l) lora_set_enabled(l, on);
 }
 
 #define LM_OPS                                                                                                     \
