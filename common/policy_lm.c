@@ -294,6 +294,28 @@ policy_t *policy_load_onto(policy_t *base, const void *blob, size_t len, uint64_
     return m ? policy_lm_new(m) : NULL;
 }
 
+policy_t *policy_lora_base(const char *dir, char *why, size_t wl) {
+    lm_t *m = lm_load_dir(dir, NULL, why, wl);
+    if (!m) return NULL;
+    if (!lm_llama(m)) {
+        snprintf(why, wl, "%s: LoRA adapts a Llama-family model, not this one", dir);
+        lm_free(&m);
+        return NULL;
+    }
+    lm_t *frozen = lm_share_base(m); /* the weights without the loaded model's gradient buffer */
+    lm_free(&m);
+    return policy_lm_new(frozen);
+}
+
+int policy_lora_attach(policy_t *p, int rank, double alpha, const char *targets, uint64_t seed, char *why,
+                       size_t wl) {
+    if (p->ops != &policy_hf_ops) {
+        snprintf(why, wl, "LoRA adapts a Hugging Face model (policy kind %s)", p->ops->kind);
+        return -1;
+    }
+    return lm_lora_attach(s_gp(p)->lm, rank, alpha, targets, seed, why, wl);
+}
+
 void policy_lora_enable(policy_t *p, int on) {
     lora_t *l = lm_lora(s_gp(p)->lm);
     if (l) lora_set_enabled(l, on);
