@@ -326,6 +326,7 @@ int lm_logits_main(int argc, char **argv) {
 /* ---- convert ---------------------------------------------------------------------------------- */
 
 int lm_convert_main(int argc, char **argv) {
+    s_take_adapter(&argc, argv); /* with --adapter, OUT is the adapters again, as spar writes PEFT's folder */
     const char *in = NULL, *out = NULL;
     int bf16 = 0;
     for (int i = 0; i < argc; i++) {

@@ -6,7 +6,7 @@
  *   spar convert MODEL OUT [--dtype f32|bf16]   MODEL loaded and written again by spar's writer
  *   spar merge --base MODEL --adapter DIR --out OUT [--dtype f32|bf16]   LoRA adapters merged in
  * MODEL is a Hugging Face folder (its own tokenizer) or spar's byte-level checkpoint; sample,
- * score and logits take --adapter DIR (a PEFT LoRA folder) to run MODEL with those adapters. */
+ * score, logits and convert (which then writes the adapters) take --adapter DIR (a PEFT LoRA folder) to run MODEL with those adapters. */
 #ifndef SPAR_LM_CMDS_H
 #define SPAR_LM_CMDS_H
 
