@@ -14,6 +14,9 @@
  * tensor by tensor (common/hf_folder.h) and an optimiser is one loop over the buffer; gradients
  * share the layout.
  *
+ * LoRA adapters (common/lora.h, llama_set_lora) add low-rank terms to the linears and freeze the
+ * weights, which several models may then share (llama_share).
+ *
  * The vocabulary never sets the memory: no (B, T, V) logits exist. A forward pass keeps the
  * trunk's activations; log-probs, their backward pass and sampling compute the output head and
  * its log-softmax over a bounded chunk of positions at a time, so beyond the weights the memory

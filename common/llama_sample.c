@@ -12,7 +12,9 @@
  * decode_gemm, which reads each weight once per step where OpenBLAS would pack it first (a
  * transposed copy would double the memory; OpenBLAS as Debian builds it has no cblas_sbgemm, and
  * bf16 weights would not reproduce the float model anyway).
- * The cache holds only what this call needs: (L, B, n_kv_head, longest prompt + max_new, head_dim). */
+ * The cache holds only what this call needs: (L, B, n_kv_head, longest prompt + max_new, head_dim).
+ * A model with LoRA adapters (common/lora.h) adds (alpha / r) B (A x) to each adapted product, so
+ * the actors draw from the adapted model. */
 #include "common/llama.h"
 
 #include <cblas.h>
