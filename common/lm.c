@@ -232,8 +232,14 @@ static uint64_t s_folder_version(const char *dir) {
     return v;
 }
 
+static lm_t *s_load_peft_dir(const char *dir, uint64_t *version_out, char *why, size_t wl);
+
 lm_t *lm_load_dir(const char *dir, uint64_t *version_out, char *why, size_t wl) {
     if (version_out) *version_out = 0;
+    char *cfg = xasprintf("%s/config.json", dir), *adapter = xasprintf("%s/adapter_config.json", dir);
+    int peft = !util_file_exists(cfg) && util_file_exists(adapter);
+    free(cfg), free(adapter);
+    if (peft) return s_load_peft_dir(dir, version_out, why, wl);
     if (s_is_byte_level_path(dir)) {
         gpt_t *g = gpt_load(dir, version_out, why, wl);
         return g ? lm_from_gpt(g) : NULL;
@@ -789,6 +795,24 @@ static int s_save_adapter_dir(const lm_t *m, const char *dir, uint64_t version, 
     free(cpath);
     free(wpath);
     return rc;
+}
+
+/* A PEFT folder alone: its base_model_name_or_path (a folder) loaded, the adapters on it. */
+static lm_t *s_load_peft_dir(const char *dir, uint64_t *version_out, char *why, size_t wl) {
+    char *cpath = xasprintf("%s/adapter_config.json", dir);
+    json_error_t e;
+    json_t *j = json_load_file(cpath, 0, &e);
+    const char *b = j ? json_string_value(json_object_get(j, "base_model_name_or_path")) : NULL;
+    lm_t *m = NULL, *base = NULL;
+    char inner[600];
+    if (!b || !b[0]) snprintf(why, wl, "%s: no base_model_name_or_path to load the adapters onto", cpath);
+    else if (!(base = lm_load_dir(b, NULL, inner, sizeof inner)))
+        snprintf(why, wl, "%s: base_model_name_or_path %s: %s", cpath, b, inner);
+    else m = lm_load_adapter_dir(base, dir, version_out, why, wl);
+    lm_free(&base); /* the adapted model holds the weights */
+    json_decref(j);
+    free(cpath);
+    return m;
 }
 
 lm_t *lm_load_adapter_dir(lm_t *base, const char *dir, uint64_t *version_out, char *why, size_t wl) {

@@ -23,7 +23,8 @@ typedef struct lm lm_t;
 
 /* The byte-level GPT-2 (spar's own, tokens are bytes and GPT_EOT), owning m. */
 lm_t *lm_from_gpt(gpt_t *m);
-/* A model folder (config.json, weights, tokenizer) or spar's byte-level .safetensors file;
+/* A model folder (config.json, weights, tokenizer), a PEFT LoRA folder (adapter_config.json: its
+ * base_model_name_or_path loaded, the adapters on it) or spar's byte-level .safetensors file;
  * *version_out (may be NULL) the version spar recorded in it, 0 for a folder from elsewhere.
  * NULL with the reason in why. */
 lm_t *lm_load_dir(const char *dir, uint64_t *version_out, char *why, size_t whylen);

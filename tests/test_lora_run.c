@@ -237,6 +237,14 @@ static void test_lora_run_resume_replay_merge(void **state) {
     assert_true(fabs(a - b) <= 1e-5 * fabs(a));
     assert_true(fabs(a - z) > 1e-4);
 
+    /* a PEFT folder alone names its base: spar sample runs it */
+    char *slog = xasprintf("%s/sample.log", dir);
+    st = tu_wait(tu_spawn(dir, slog, SPAR_BIN, "sample", dn, "--prompt", "1+2=", "-n", "2", "--max-new", "4", NULL), 30000);
+    if (tu_exit_code(st) != 0) tu_dump(slog);
+    assert_int_equal(tu_exit_code(st), 0);
+    assert_true(tu_file_contains(slog, "\"completion\""));
+    free(slog);
+
     /* another base on the actor's machine: the versions are refused with the reason */
     char *other = s_make_model(dir, "other", 8);
     lm_t *ob = lm_load_dir(other, NULL, why, sizeof why);
