@@ -33,8 +33,8 @@ void weights_start(actor_t *A) {
     const spar_config_t *cfg = A->cfg;
     char why[600];
     if (cfg->policy.lora.rank > 0 && !(A->weights.base = policy_lora_base(cfg->policy.checkpoint, why, sizeof why)))
-        log_error("policy.checkpoint %s (the base of the LoRA adapters): %s; no version can load", cfg->policy.checkpoint,
-                  why);
+        log_error("policy.checkpoint %s (the base of the LoRA adapters): %s; no version can load",
+                  cfg->policy.checkpoint, why);
     transfer_fetch_init(&A->weights.fetch, s_ask, A);
     A->weights.fetch_timer = loop_add_timer(A->loop, ACTOR_PARKED, s_fetch_timer, A);
 }

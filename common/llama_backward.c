@@ -86,7 +86,8 @@ static void s_backward_trunk(llama_t *m) {
     const llama_config_t *c = &m->cfg;
     size_t N = (size_t)m->B * m->T, C = (size_t)c->d_model;
     memset(m->d_res, 0, sizeof(float) * N * C);
-    llama_rmsnorm_backward(m->d_res, m->grads ? m->grads + m->norm : NULL, m->d_hidden, m->x_last, m->params + m->norm, m->rstd_f,
+    llama_rmsnorm_backward(m->d_res, m->grads ? m->grads + m->norm : NULL, m->d_hidden, m->x_last, m->params + m->norm,
+                           m->rstd_f,
                            (int)N, 1, (int)C, (int)C);
     for (int l = c->n_layer - 1; l >= 0; l--) s_layer_backward(m, l);
     if (!m->grads) return; /* frozen: no embedding gradient */
@@ -110,7 +111,8 @@ void llama_backward(llama_t *m, const llama_pred_t *p, int n, const double *dlp)
             target[i] = p[i].target;
             g[i] = (float)dlp[p[i].seq];
         }
-        llama_head_backward(m->d_hidden, m->grads ? m->grads + m->head : NULL, m->hidden, rows, target, g, n, m->params + m->head,
+        llama_head_backward(m->d_hidden, m->grads ? m->grads + m->head : NULL, m->hidden, rows, target, g, n,
+                            m->params + m->head,
                             c->d_model, c->vocab, m->head_chunk, llama_head_scratch(m));
         free(rows);
         free(target);

@@ -42,8 +42,8 @@ void llama_swiglu_backward(float *dgu, const float *dout, const float *gu, int N
  * accumulate: add into out instead of overwriting it (a residual connection for free). */
 void llama_linear_forward(float *out, const float *x, const float *w, const float *bias, int N, int IC, int OC,
                           int accumulate);
-/* dw += dout^T x (dw NULL: frozen, none), db += colsum(dout) (db NULL: no bias), then dx = dout w (overwritten; dx NULL:
- * skipped). dx may be x itself: the weight gradient is taken before dx is written. */
+/* dw += dout^T x (dw NULL: frozen, none), db += colsum(dout) (db NULL: no bias), then dx =
+ * dout w (overwritten; dx NULL: skipped). dx may be x itself: the weight gradient is taken before dx is written. */
 void llama_linear_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w, int N,
                            int IC, int OC);
 

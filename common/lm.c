@@ -313,8 +313,12 @@ llama_t *lm_llama(lm_t *m) { return m->llama; }
 size_t lm_n_params(const lm_t *m) {
     return m->gpt ? gpt_n_params(m->gpt) : lm_lora(m) ? lora_n_params(lm_lora(m)) : llama_n_params(m->llama);
 }
-float *lm_params(lm_t *m) { return m->gpt ? gpt_params(m->gpt) : lm_lora(m) ? lora_params(lm_lora(m)) : llama_params(m->llama); }
-float *lm_grads(lm_t *m) { return m->gpt ? gpt_grads(m->gpt) : lm_lora(m) ? lora_grads(lm_lora(m)) : llama_grads(m->llama); }
+float *lm_params(lm_t *m) {
+    return m->gpt ? gpt_params(m->gpt) : lm_lora(m) ? lora_params(lm_lora(m)) : llama_params(m->llama);
+}
+float *lm_grads(lm_t *m) {
+    return m->gpt ? gpt_grads(m->gpt) : lm_lora(m) ? lora_grads(lm_lora(m)) : llama_grads(m->llama);
+}
 void lm_zero_grad(lm_t *m) { m->gpt ? gpt_zero_grad(m->gpt) : llama_zero_grad(m->llama); }
 uint8_t *lm_decay_mask(const lm_t *m) {
     return m->gpt ? gpt_decay_mask(m->gpt) : lm_lora(m) ? lora_decay_mask(lm_lora(m)) : llama_decay_mask(m->llama);
@@ -537,7 +541,8 @@ const char *lm_origin(const lm_t *m) { return m->origin; }
 
 int lm_lora_attach(lm_t *m, int rank, double alpha, const char *targets, uint64_t seed, char *why, size_t wl) {
     if (!m->llama) {
-        snprintf(why, wl, "LoRA adapts a Llama-family model (Llama, Mistral, Qwen2, Qwen3), not %s", hf_arch_name(m->cfg.arch));
+        snprintf(why, wl, "LoRA adapts a Llama-family model (Llama, Mistral, Qwen2, Qwen3), not %s",
+                 hf_arch_name(m->cfg.arch));
         return -1;
     }
     if (lm_lora(m)) {

@@ -61,7 +61,8 @@ const char *lora_targets_csv(unsigned targets) {
     static _Thread_local char buf[128];
     buf[0] = '\0';
     for (int t = 0; t < LORA_N_TARGETS; t++)
-        if (targets & (1u << t)) snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "," : "", NAMES[t]);
+        if (targets & (1u << t))
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", buf[0] ? "," : "", NAMES[t]);
     return buf;
 }
 

@@ -1,8 +1,8 @@
 /* checkpoint — the learner's checkpoints in RUN_DIR/checkpoints: after every iteration t the
  * policy (iter-TTTT.safetensors, or the folder iter-TTTT/ in the Hugging Face layout for a gpt
- * policy, in PEFT's adapter layout for a LoRA one) and beside it iter-TTTT.state.safetensors: APO's last un-extrapolated solution, the
- * version and step counters and the optimiser's moments — what an exact resume needs besides
- * the weights (the moments are saved as they stand, though today every training call starts
+ * policy, PEFT's adapter layout for a LoRA one) and beside it iter-TTTT.state.safetensors: APO's
+ * last un-extrapolated solution, the version and step counters and the optimiser's moments —
+ * what an exact resume needs besides the weights (the moments are saved as they stand, though today every training call starts
  * them afresh, so a resume would be exact without them). Each file is written atomically (temporary file, fsync, rename) and
  * carries the digest of its data, checked whenever it is read (common/safetensors.h). The state
  * is written first, so a policy file on disk means the iteration's checkpoint is whole. */

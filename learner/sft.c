@@ -137,7 +137,8 @@ static int s_draw_batch(const dataset_t *d, rng_t *r, int B, int ctx, int pad, i
 }
 
 /* The model SFT starts from: policy.checkpoint (any supported folder; with policy.lora, fresh
- * adapters on it), else a random byte-level GPT of the gpt.* shape. NULL (said on stderr) when the checkpoint cannot be loaded. */
+ * adapters on it), else a random byte-level GPT of the gpt.* shape. NULL (said on stderr) when
+ * the checkpoint cannot be loaded. */
 static lm_t *s_initial(const spar_config_t *c) {
     if (c->policy.checkpoint[0]) {
         char why[600];

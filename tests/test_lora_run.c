@@ -142,9 +142,9 @@ static void test_lora_run_resume_replay_merge(void **state) {
      * adapters on it have something to steer, as on a pretrained model */
     char *model = xasprintf("%s/model", dir), *blog = xasprintf("%s/base.log", dir);
     char *bck = xasprintf("policy.checkpoint=%s", random), *bout = xasprintf("sft.out=%s", model);
-    int bst = tu_wait(tu_spawn(dir, blog, SPAR_BIN, "sft", "--set", "task.kind=styles", "--set", "task.digits=1", "--set",
-                               bck, "--set", "sft.steps=80", "--set", "sft.batch=16", "--set", "sft.examples=800",
-                               "--set", "sft.warmup=5", "--set", bout, NULL),
+    int bst = tu_wait(tu_spawn(dir, blog, SPAR_BIN, "sft", "--set", "task.kind=styles", "--set", "task.digits=1",
+                               "--set", bck, "--set", "sft.steps=80", "--set", "sft.batch=16", "--set",
+                               "sft.examples=800", "--set", "sft.warmup=5", "--set", bout, NULL),
                       60000);
     if (tu_exit_code(bst) != 0) tu_dump(blog);
     assert_int_equal(tu_exit_code(bst), 0);
@@ -153,7 +153,8 @@ static void test_lora_run_resume_replay_merge(void **state) {
     tu_write(cfg, yaml);
     /* the uninterrupted run */
     assert_int_equal(s_run(dir, log, cfg, "--set", "run.dir=runs/whole"), 0);
-    char *whole = xasprintf("%s/runs/whole", dir), *final_rel = xasprintf("checkpoints/iter-%04d/adapter_model.safetensors", ITERS);
+    char *whole = xasprintf("%s/runs/whole", dir);
+    char *final_rel = xasprintf("checkpoints/iter-%04d/adapter_model.safetensors", ITERS);
     size_t la, lb;
     char *want = s_read(whole, final_rel, &la);
     assert_non_null(want);
@@ -176,7 +177,8 @@ static void test_lora_run_resume_replay_merge(void **state) {
     assert_non_null(base);
     char *d0 = xasprintf("%s/checkpoints/iter-0000", whole), *dn = xasprintf("%s/checkpoints/iter-%04d", whole, ITERS);
     uint64_t v0 = 9, vn = 9;
-    lm_t *m0 = lm_load_adapter_dir(base, d0, &v0, why, sizeof why), *mn = lm_load_adapter_dir(base, dn, &vn, why, sizeof why);
+    lm_t *m0 = lm_load_adapter_dir(base, d0, &v0, why, sizeof why);
+    lm_t *mn = lm_load_adapter_dir(base, dn, &vn, why, sizeof why);
     assert_non_null(m0);
     assert_non_null(mn);
     assert_int_equal(v0, 0);
@@ -219,7 +221,8 @@ static void test_lora_run_resume_replay_merge(void **state) {
     assert_true(tu_file_contains(clog, "resumed run"));
 
     /* the records reproduce every checkpoint */
-    char *rlog = xasprintf("%s/replay.log", dir), *done = xasprintf("%d of %d checkpoints reproduced bit for bit", ITERS, ITERS);
+    char *rlog = xasprintf("%s/replay.log", dir);
+    char *done = xasprintf("%d of %d checkpoints reproduced bit for bit", ITERS, ITERS);
     int st = tu_wait(tu_spawn(dir, rlog, SPAR_BIN, "replay", run, NULL), 60000);
     if (tu_exit_code(st) != 0) tu_dump(rlog);
     assert_int_equal(tu_exit_code(st), 0);
@@ -227,7 +230,8 @@ static void test_lora_run_resume_replay_merge(void **state) {
 
     /* spar merge: a full folder that scores as base + adapters */
     char *merged = xasprintf("%s/merged", dir), *mlog = xasprintf("%s/merge.log", dir);
-    st = tu_wait(tu_spawn(dir, mlog, SPAR_BIN, "merge", "--base", model, "--adapter", dn, "--out", merged, NULL), 30000);
+    st = tu_wait(tu_spawn(dir, mlog, SPAR_BIN, "merge", "--base", model, "--adapter", dn, "--out", merged, NULL),
+                 30000);
     if (tu_exit_code(st) != 0) tu_dump(mlog);
     assert_int_equal(tu_exit_code(st), 0);
     lm_t *mm = lm_load_dir(merged, NULL, why, sizeof why);
@@ -239,7 +243,8 @@ static void test_lora_run_resume_replay_merge(void **state) {
 
     /* a PEFT folder alone names its base: spar sample runs it */
     char *slog = xasprintf("%s/sample.log", dir);
-    st = tu_wait(tu_spawn(dir, slog, SPAR_BIN, "sample", dn, "--prompt", "1+2=", "-n", "2", "--max-new", "4", NULL), 30000);
+    st = tu_wait(tu_spawn(dir, slog, SPAR_BIN, "sample", dn, "--prompt", "1+2=", "-n", "2", "--max-new", "4", NULL),
+                 30000);
     if (tu_exit_code(st) != 0) tu_dump(slog);
     assert_int_equal(tu_exit_code(st), 0);
     assert_true(tu_file_contains(slog, "\"completion\""));
