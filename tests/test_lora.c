@@ -18,6 +18,7 @@
 #include "common/llama.h"
 #include "common/lm.h"
 #include "common/lora.h"
+#include "common/policy.h"
 #include "common/safetensors.h"
 #include "common/util.h"
 
@@ -362,8 +363,28 @@ static void test_lora_lm_view_clone_blob(void **state) {
     assert_null(lm_lora_deserialize(other, blob, len, NULL, why, sizeof why));
     fprintf(stderr, "refused: %s\n", why);
     assert_non_null(strstr(why, "another base"));
+    /* the policy module: a LoRA blob loads only onto a base (policy_load_onto), as the actors do */
+    policy_t *pbase = policy_lm_new(lm_share_base(c)), *pother = policy_lm_new(other);
+    assert_null(policy_load(blob, len, NULL, why, sizeof why));
+    policy_t *p = policy_load_onto(pbase, blob, len, &v, why, sizeof why);
+    assert_non_null(p);
+    assert_int_equal(v, 7);
+    policy_view_t pv = policy_view(p);
+    assert_int_equal(pv.n, expect);
+    assert_memory_equal(pv.f32, lm_params(c), sizeof(float) * expect);
+    policy_t *ref = policy_clone(p); /* pi_ref: the same base, its own adapters */
+    assert_true(llama_params(lm_llama(policy_lm(ref))) == llama_params(lm_llama(policy_lm(pbase))));
+    assert_null(policy_load_onto(pother, blob, len, NULL, why, sizeof why));
+    assert_non_null(strstr(why, "another base"));
+    /* adapters off: the base's log-probs exactly */
+    policy_lora_enable(ref, 0);
+    double off[2], plain[2];
+    s_lm_logprobs(policy_lm(ref), off);
+    s_lm_logprobs(policy_lm(pbase), plain);
+    assert_true(off[0] == plain[0] && off[1] == plain[1] && off[0] != a[0]);
+    policy_destroy(&ref), policy_destroy(&p), policy_destroy(&pbase), policy_destroy(&pother);
     free(blob);
-    lm_free(&other), lm_free(&d), lm_free(&base), lm_free(&c);
+    lm_free(&d), lm_free(&base), lm_free(&c);
     tu_done(dir);
 }
 
