@@ -30,6 +30,11 @@ static int64_t s_fetch_timer(loop_t *loop, uint64_t id, int64_t now, void *arg) 
 }
 
 void weights_start(actor_t *A) {
+    const spar_config_t *cfg = A->cfg;
+    char why[600];
+    if (cfg->policy.lora.rank > 0 && !(A->weights.base = policy_lora_base(cfg->policy.checkpoint, why, sizeof why)))
+        log_error("policy.checkpoint %s (the base of the LoRA adapters): %s; no version can load",
+                  cfg->policy.checkpoint, why);
     transfer_fetch_init(&A->weights.fetch, s_ask, A);
     A->weights.fetch_timer = loop_add_timer(A->loop, ACTOR_PARKED, s_fetch_timer, A);
 }
@@ -38,6 +43,7 @@ void weights_free(actor_t *A) {
     transfer_fetch_free(&A->weights.fetch);
     policy_destroy(&A->weights.policy);
     policy_destroy(&A->weights.ref);
+    policy_destroy(&A->weights.base);
 }
 
 void weights_resume(actor_t *A) { loop_set_timer(A->loop, A->weights.fetch_timer, loop_now(A->loop)); }
@@ -70,7 +76,8 @@ static void s_load(actor_t *A, uint64_t version, const uint8_t *blob, size_t len
     weights_t *W = &A->weights;
     char why[256];
     uint64_t v = 0, lease_v;
-    policy_t *p = policy_load(blob, len, &v, why, sizeof why);
+    /* a LoRA version is adapters only: they go onto the base this machine loaded */
+    policy_t *p = policy_load_onto(W->base, blob, len, &v, why, sizeof why);
     if (!p || v != version) {
         log_warn("weights v%llu unusable: %s", (unsigned long long)version, p ? "version mismatch" : why);
         policy_destroy(&p);

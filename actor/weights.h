@@ -18,6 +18,7 @@ typedef struct {
     uint64_t version; /* of policy */
     int has_policy;
     policy_t *ref;
+    policy_t *base;         /* a LoRA run's frozen base (policy.checkpoint), shared by policy and ref */
     transfer_fetch_t fetch; /* at most one transfer */
     uint64_t fetch_timer;
 } weights_t;

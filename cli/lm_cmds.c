@@ -23,12 +23,33 @@ static char *s_printable(const int *tokens, int n) {
     return out;
 }
 
-static lm_t *s_load(const char *cmd, const char *path) {
+/* A PEFT adapter folder given with --adapter DIR (taken out of argv), applied by s_load. */
+static const char *s_adapter;
+
+static void s_take_adapter(int *argc, char **argv) {
+    for (int i = 0; i + 1 < *argc; i++)
+        if (!strcmp(argv[i], "--adapter")) {
+            s_adapter = argv[i + 1];
+            memmove(argv + i, argv + i + 2, sizeof *argv * (size_t)(*argc - i - 2));
+            *argc -= 2;
+            return;
+        }
+}
+
+/* The model at path, with the adapters of `adapter` (a PEFT folder; NULL: none) on it. */
+static lm_t *s_load_with(const char *cmd, const char *path, const char *adapter) {
     char why[600];
     lm_t *m = lm_load_dir(path, NULL, why, sizeof why);
+    if (m && adapter) {
+        lm_t *base = m; /* the adapted model shares its weights */
+        m = lm_load_adapter_dir(base, adapter, NULL, why, sizeof why);
+        lm_free(&base);
+    }
     if (!m) fprintf(stderr, "spar %s: %s\n", cmd, why);
     return m;
 }
+
+static lm_t *s_load(const char *cmd, const char *path) { return s_load_with(cmd, path, s_adapter); }
 
 typedef struct {
     const char *ckpt, *prompt;
@@ -123,6 +144,7 @@ static int s_sample(lm_t *m, const sample_args_t *sa, const int *ptok, int plen)
 }
 
 int lm_sample_main(int argc, char **argv) {
+    s_take_adapter(&argc, argv);
     sample_args_t sa;
     int rc = s_parse_sample(argc, argv, &sa);
     if (rc >= 0) return rc;
@@ -232,6 +254,7 @@ static int s_score_file(lm_t *m, FILE *f, const char *path) {
 }
 
 int lm_score_main(int argc, char **argv) {
+    s_take_adapter(&argc, argv);
     if (argc >= 1 && !strcmp(argv[0], "--help")) {
         printf("usage: spar score MODEL FILE.jsonl\n\nFor each line {\"prompt\": ..., \"response\": ...} prints {\"line\": N, "
                "\"logprob\": log p(response + EOS | prompt),\n\"tokens\": T}; a line {\"prompt_ids\": [...], "
@@ -257,6 +280,7 @@ int lm_score_main(int argc, char **argv) {
 /* ---- logits ----------------------------------------------------------------------------------- */
 
 int lm_logits_main(int argc, char **argv) {
+    s_take_adapter(&argc, argv);
     if (argc != 1 || !strcmp(argv[0], "--help")) {
         FILE *o = argc == 1 ? stdout : stderr;
         fprintf(o, "usage: spar logits MODEL < IDS.jsonl\n\nFor each stdin line {\"ids\": [...]} prints {\"logits\": [[V "
@@ -302,6 +326,7 @@ int lm_logits_main(int argc, char **argv) {
 /* ---- convert ---------------------------------------------------------------------------------- */
 
 int lm_convert_main(int argc, char **argv) {
+    s_take_adapter(&argc, argv); /* with --adapter, OUT is the adapters again, as spar writes PEFT's folder */
     const char *in = NULL, *out = NULL;
     int bf16 = 0;
     for (int i = 0; i < argc; i++) {
@@ -329,6 +354,44 @@ int lm_convert_main(int argc, char **argv) {
     int rc = lm_save_dir(m, out, 0, bf16, why, sizeof why);
     if (rc != 0) fprintf(stderr, "spar convert: %s\n", why);
     else printf("spar convert: %s -> %s (%s): %s\n", in, out, bf16 ? "bf16" : "f32", lm_describe(m));
+    lm_free(&m);
+    return rc == 0 ? 0 : 1;
+}
+
+/* ---- merge ------------------------------------------------------------------------------------ */
+
+int lm_merge_main(int argc, char **argv) {
+    const char *base = NULL, *adapter = NULL, *out = NULL;
+    int bf16 = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) {
+            printf("usage: spar merge --base MODEL --adapter ADAPTER_DIR --out OUT [--dtype f32|bf16]\n\nWrites OUT, a "
+                   "Hugging Face folder of MODEL with the LoRA adapters of ADAPTER_DIR (PEFT's\nadapter_config.json "
+                   "and adapter_model.safetensors) merged: W + (lora_alpha / r) B A.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--base") && i + 1 < argc) base = argv[++i];
+        else if (!strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc &&
+                 (!strcmp(argv[i + 1], "f32") || !strcmp(argv[i + 1], "bf16")))
+            bf16 = !strcmp(argv[++i], "bf16");
+        else {
+            fprintf(stderr, "spar merge: unexpected argument '%s' (spar merge --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!base || !adapter || !out) {
+        fprintf(stderr, "usage: spar merge --base MODEL --adapter ADAPTER_DIR --out OUT [--dtype f32|bf16]\n");
+        return 2;
+    }
+    lm_t *m = s_load_with("merge", base, adapter);
+    if (!m) return 2;
+    lm_t *merged = lm_lora_merge(m);
+    char why[600];
+    int rc = lm_save_dir(merged, out, 0, bf16, why, sizeof why);
+    if (rc != 0) fprintf(stderr, "spar merge: %s\n", why);
+    else printf("spar merge: %s + %s -> %s (%s): %s\n", base, adapter, out, bf16 ? "bf16" : "f32", lm_describe(m));
+    lm_free(&merged);
     lm_free(&m);
     return rc == 0 ? 0 : 1;
 }

@@ -117,6 +117,7 @@ static int s_sample(int argc, char **argv) { return lm_sample_main(argc - 1, arg
 static int s_score(int argc, char **argv) { return lm_score_main(argc - 1, argv + 1); }
 static int s_logits(int argc, char **argv) { return lm_logits_main(argc - 1, argv + 1); }
 static int s_convert(int argc, char **argv) { return lm_convert_main(argc - 1, argv + 1); }
+static int s_merge(int argc, char **argv) { return lm_merge_main(argc - 1, argv + 1); }
 static int s_judge_train(int argc, char **argv) { return judge_train_main(argc - 1, argv + 1); }
 static int s_ping(int argc, char **argv) { return ping_main(argc - 1, argv + 1); }
 static int s_keygen(int argc, char **argv) { return keygen_main(argc - 1, argv + 1); }
@@ -156,6 +157,7 @@ static const command_t s_commands[] = {
     {"score", s_score, "score MODEL F", "the log-prob of each {\"prompt\", \"response\"} line of F under a model"},
     {"logits", s_logits, "logits MODEL", "the logits of each {\"ids\": [...]} stdin line (checking a model)"},
     {"convert", s_convert, "convert MODEL OUT", "load a model folder and write it again (--dtype f32|bf16)"},
+    {"merge", s_merge, "merge --base MODEL --adapter DIR --out OUT", "a full folder with LoRA adapters merged in"},
     {"judge-train", s_judge_train, "judge-train --kind reward|preference DATA.jsonl --out DIR",
      "train a learned judge on {\"prompt\", \"chosen\", \"rejected\"} lines"},
     {"tokenize", s_tokenize, "tokenize MODEL_DIR",

@@ -4,6 +4,7 @@
 #include "common/llama.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,12 +136,45 @@ llama_t *llama_new(const llama_config_t *cfg, uint64_t seed) {
     return m;
 }
 
+llama_t *llama_share(const llama_t *src) {
+    llama_t *m = xcalloc(1, sizeof *m);
+    m->cfg = src->cfg;
+    s_build_table(m);
+    llama_t *s = (llama_t *)src; /* the count is the shared buffer's, not src's state */
+    if (!s->params_refs) {
+        s->params_refs = xmalloc(sizeof *s->params_refs);
+        atomic_init(s->params_refs, 1);
+    }
+    atomic_fetch_add(s->params_refs, 1);
+    m->params_refs = s->params_refs;
+    m->params = s->params;
+    m->inv_freq = xmalloc(sizeof(float) * (size_t)(m->cfg.head_dim / 2));
+    memcpy(m->inv_freq, src->inv_freq, sizeof(float) * (size_t)(m->cfg.head_dim / 2));
+    m->head_chunk = src->head_chunk;
+    return m;
+}
+
+void llama_set_lora(llama_t *m, lora_t *lora) {
+    lora_free(&m->lora);
+    m->lora = lora;
+    if (lora) {
+        free(m->grads);
+        m->grads = NULL;
+    }
+}
+
+lora_t *llama_lora(const llama_t *m) { return m->lora; }
+
 void llama_destroy(llama_t **mp) {
     if (!mp || !*mp) return;
     llama_t *m = *mp;
     free(m->tensors);
     free(m->off);
-    free(m->params);
+    if (!m->params_refs || atomic_fetch_sub(m->params_refs, 1) == 1) {
+        free(m->params);
+        free((void *)m->params_refs);
+    }
+    lora_free(&m->lora);
     free(m->grads);
     free(m->inv_freq);
     free(m->act_mem);
@@ -155,7 +189,10 @@ const llama_config_t *llama_config(const llama_t *m) { return &m->cfg; }
 size_t llama_n_params(const llama_t *m) { return m->n_params; }
 float *llama_params(llama_t *m) { return m->params; }
 float *llama_grads(llama_t *m) { return m->grads; }
-void llama_zero_grad(llama_t *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
+void llama_zero_grad(llama_t *m) {
+    if (m->grads) memset(m->grads, 0, sizeof(float) * m->n_params);
+    if (m->lora) lora_zero_grad(m->lora);
+}
 int llama_n_tensors(const llama_t *m) { return m->n_tensors; }
 const llama_tensor_t *llama_tensor(const llama_t *m, int i) {
     return i >= 0 && i < m->n_tensors ? &m->tensors[i] : NULL;

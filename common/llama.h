@@ -14,6 +14,9 @@
  * tensor by tensor (common/hf_folder.h) and an optimiser is one loop over the buffer; gradients
  * share the layout.
  *
+ * LoRA adapters (common/lora.h, llama_set_lora) add low-rank terms to the linears and freeze the
+ * weights, which several models may then share (llama_share).
+ *
  * The vocabulary never sets the memory: no (B, T, V) logits exist. A forward pass keeps the
  * trunk's activations; log-probs, their backward pass and sampling compute the output head and
  * its log-softmax over a bounded chunk of positions at a time, so beyond the weights the memory
@@ -81,6 +84,21 @@ const llama_tensor_t *llama_tensor(const llama_t *m, int i);
 const llama_tensor_t *llama_tensor_by_name(const llama_t *m, const char *name);
 /* Per parameter, 1 when weight decay applies (malloc'd). */
 uint8_t *llama_decay_mask(const llama_t *m);
+
+/* ---- adapters and a shared base (common/lora.h) ------------------------------------------- */
+
+typedef struct lora lora_t;
+
+/* Attaches adapters of m's configuration (taken over; the previous ones freed; NULL detaches).
+ * With adapters the model's own weights are frozen: their gradient buffer is freed (llama_grads
+ * NULL), the backward pass adds into the adapters' gradients only, and llama_forward and
+ * llama_generate compute W x + (alpha / r) B A x on every adapted linear. */
+void llama_set_lora(llama_t *m, lora_t *lora);
+lora_t *llama_lora(const llama_t *m);
+/* A model reading m's weights in place (refcounted: each of them frees only its reference),
+ * without gradients or adapters: the LoRA policies of a run share one base this way. The
+ * weights are read-only from then on. */
+llama_t *llama_share(const llama_t *m);
 
 /* Forward pass over a packed batch: B rows of T tokens, with explicit positions pos (< ctx;
  * NULL: position t) and segments seg (NULL: one segment per row). A position sees the earlier

@@ -86,6 +86,17 @@ void llama_ensure_acts(llama_t *m, int B, int T) {
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
+/* y (N rows of stride ldy) += layer l's adapter of target t on x (N, in), when it has one. */
+static void s_lora(llama_t *m, int l, int t, float *y, int ldy, const float *x, int N) {
+    lora_t *L = m->lora;
+    const float *A = L && lora_enabled(L) ? lora_A_const(L, l, t) : NULL;
+    if (!A) return;
+    int in, out;
+    lora_dims(&m->cfg, t, &in, &out);
+    lora_forward(y, ldy, lora_acts(L, l, t), x, in, A, lora_B_const(L, l, t), N, in, out, lora_spec(L)->rank,
+                 lora_scale(L));
+}
+
 static void s_layer_forward(llama_t *m, int l, const int *seg, float *out) {
     const llama_config_t *c = &m->cfg;
     const llama_layer_off_t *o = &m->off[l];
@@ -97,6 +108,9 @@ static void s_layer_forward(llama_t *m, int l, const int *seg, float *out) {
 #define OPT(off) ((off) == LLAMA_NONE ? NULL : P + (off))
     llama_rmsnorm_forward(a->xn1, a->rstd1, a->x, P + o->ln1, N, 1, C, C, eps);
     llama_linear_forward(a->qkv, a->xn1, P + o->wqkv, OPT(o->bqkv), N, C, D, 0);
+    s_lora(m, l, LORA_Q, a->qkv, D, a->xn1, N);
+    s_lora(m, l, LORA_K, a->qkv + QD, D, a->xn1, N);
+    s_lora(m, l, LORA_V, a->qkv + QD + NKV * HD, D, a->xn1, N);
     if (c->qk_norm) {
         llama_rmsnorm_forward(a->qkr, a->qk_rstd, a->qkv, P + o->qnorm, N, NH, HD, D, eps);
         llama_rmsnorm_forward(a->qkr + QD, a->qk_rstd + (size_t)N * NH, a->qkv + QD, P + o->knorm, N, NKV, HD, D, eps);
@@ -108,11 +122,15 @@ static void s_layer_forward(llama_t *m, int l, const int *seg, float *out) {
     llama_attention_forward(a->ao, a->att, a->qkr, seg, B, T, NH, NKV, HD);
     memcpy(a->h, a->x, sizeof(float) * (size_t)N * C);
     llama_linear_forward(a->h, a->ao, P + o->wo, OPT(o->bo), N, QD, C, 1);
+    s_lora(m, l, LORA_O, a->h, C, a->ao, N);
     llama_rmsnorm_forward(a->xn2, a->rstd2, a->h, P + o->ln2, N, 1, C, C, eps);
     llama_linear_forward(a->gu, a->xn2, P + o->wgu, OPT(o->bgu), N, C, 2 * F, 0);
+    s_lora(m, l, LORA_GATE, a->gu, 2 * F, a->xn2, N);
+    s_lora(m, l, LORA_UP, a->gu + F, 2 * F, a->xn2, N);
     llama_swiglu_forward(m->ff, a->gu, N, F);
     memcpy(out, a->h, sizeof(float) * (size_t)N * C);
     llama_linear_forward(out, m->ff, P + o->wdown, OPT(o->bdown), N, F, C, 1);
+    s_lora(m, l, LORA_DOWN, out, C, m->ff, N);
 #undef OPT
 }
 
@@ -124,6 +142,7 @@ int llama_forward(llama_t *m, const int *tokens, const int *pos, const int *seg,
         if (tokens[i] < 0 || tokens[i] >= c->vocab || (pos && (pos[i] < 0 || pos[i] >= c->ctx))) return -1;
     llama_ensure_acts(m, B, T);
     memcpy(m->tokens, tokens, sizeof(int) * N);
+    if (m->lora) lora_ensure_acts(m->lora, (int)N);
     if (pos)
         llama_rope_table(m->rope_cos, m->rope_sin, m->inv_freq, pos, (int)N, c->head_dim);
     else

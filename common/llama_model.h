@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/llama.h"
+#include "common/lora.h"
 
 #define LLAMA_NONE ((size_t)-1) /* offset of a tensor the configuration does not have */
 
@@ -37,7 +38,9 @@ struct llama {
     int n_tensors;
     llama_tensor_t *tensors;
     size_t n_params;
-    float *params, *grads;
+    float *params, *grads; /* grads NULL: the weights are frozen (adapters attached, or shared) */
+    _Atomic int *params_refs; /* the models reading params (llama_share); the last frees it */
+    lora_t *lora;             /* adapters on the linears, or NULL */
     llama_layer_off_t *off; /* per layer */
     size_t embed, norm, head; /* head: lm_head, or embed when tied */
     float *inv_freq;          /* (HD/2) */

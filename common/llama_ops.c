@@ -39,8 +39,9 @@ void llama_rmsnorm_backward(float *dx, float *dw, const float *dout, const float
             float k = dot * r * r * r / (float)C;
             for (int i = 0; i < C; i++) {
                 dxi[i] += r * w[i] * d[i] - k * xi[i];
-                dw[i] += d[i] * xi[i] * r;
             }
+            if (dw)
+                for (int i = 0; i < C; i++) dw[i] += d[i] * xi[i] * r;
         }
 }
 
@@ -143,7 +144,7 @@ void llama_linear_forward(float *out, const float *x, const float *w, const floa
 
 void llama_linear_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w, int N,
                            int IC, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, x, IC, 1.0f, dw, IC);
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, x, IC, 1.0f, dw, IC);
     if (db)
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * OC;
@@ -262,7 +263,7 @@ void llama_head_backward(float *dhidden, float *dw, const float *hidden, const i
             for (int v = 0; v < V; v++) z[v] = -gi * expf(z[v] - lse);
             z[target[i]] += gi;
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, nc, 1.0f, logits, V, hc, C, 1.0f, dw, C);
+        if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, nc, 1.0f, logits, V, hc, C, 1.0f, dw, C);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, C, V, 1.0f, logits, V, w, C, 0.0f, dhc, C);
         for (int i = i0, j = 0; i < i1; i++) {
             if (g[i] == 0.0f) continue;

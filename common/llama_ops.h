@@ -17,7 +17,7 @@
  * block RMSNorm is H = 1, stride = C; Qwen3's q/k norm is H heads of HD inside a row. */
 void llama_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int H, int C, int stride,
                            float eps);
-/* dx += d/dx, dw += d/dw of sum(dout * out) */
+/* dx += d/dx, dw += d/dw of sum(dout * out) (dw NULL: a frozen weight, none) */
 void llama_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                             const float *rstd, int N, int H, int C, int stride);
 
@@ -42,8 +42,8 @@ void llama_swiglu_backward(float *dgu, const float *dout, const float *gu, int N
  * accumulate: add into out instead of overwriting it (a residual connection for free). */
 void llama_linear_forward(float *out, const float *x, const float *w, const float *bias, int N, int IC, int OC,
                           int accumulate);
-/* dw += dout^T x, db += colsum(dout) (db NULL: no bias), then dx = dout w (overwritten; dx NULL:
- * skipped). dx may be x itself: the weight gradient is taken before dx is written. */
+/* dw += dout^T x (dw NULL: frozen, none), db += colsum(dout) (db NULL: no bias), then dx =
+ * dout w (overwritten; dx NULL: skipped). dx may be x itself: the weight gradient is taken before dx is written. */
 void llama_linear_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w, int N,
                            int IC, int OC);
 
@@ -65,7 +65,8 @@ void llama_attention_backward(float *dqkv, float *scratch, const float *dout, co
 size_t llama_head_scratch_floats(int chunk, int C, int V);
 void llama_head_logprob(double *lp, const float *hidden, const int *rows, const int *target, int n, const float *w,
                         int C, int V, int chunk, float *scratch);
-/* backward of sum_i g[i] lp[i]: dhidden[rows[i]] += ..., dw += ... (rows with g = 0 are skipped). */
+/* backward of sum_i g[i] lp[i]: dhidden[rows[i]] += ..., dw += ... (dw NULL: frozen; rows with
+ * g = 0 are skipped). */
 void llama_head_backward(float *dhidden, float *dw, const float *hidden, const int *rows, const int *target,
                          const float *g, int n, const float *w, int C, int V, int chunk, float *scratch);
 

@@ -12,7 +12,9 @@
  * decode_gemm, which reads each weight once per step where OpenBLAS would pack it first (a
  * transposed copy would double the memory; OpenBLAS as Debian builds it has no cblas_sbgemm, and
  * bf16 weights would not reproduce the float model anyway).
- * The cache holds only what this call needs: (L, B, n_kv_head, longest prompt + max_new, head_dim). */
+ * The cache holds only what this call needs: (L, B, n_kv_head, longest prompt + max_new, head_dim).
+ * A model with LoRA adapters (common/lora.h) adds (alpha / r) B (A x) to each adapted product, so
+ * the actors draw from the adapted model. */
 #include "common/llama.h"
 
 #include <cblas.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "common/decode_gemm.h"
+#include "common/lora.h"
 #include "common/token_choice.h"
 #include "common/util.h"
 
@@ -39,6 +42,8 @@ typedef struct {
     const llama_config_t *c;
     const float *embed, *norm, *head;
     s_layer_t *layer;
+    const lora_t *lora; /* adapters (enabled), or NULL */
+    float *lora_u;      /* (rows, rank) */
     int B, max_len;
     float *kc, *vc;       /* (L, B, n_kv_head, max_len, head_dim) */
     float *cos, *sin;     /* (max_len, head_dim / 2) */
@@ -60,7 +65,7 @@ static const float *s_weight(llama_t *m, int *ok, int64_t d0, int64_t d1, const 
 
 static void s_run_free(s_run_t *r) {
     free(r->layer), free(r->kc), free(r->vc), free(r->cos), free(r->sin), free(r->x), free(r->xn), free(r->q);
-    free(r->k), free(r->v), free(r->att), free(r->out), free(r->gate), free(r->up), free(r->scores);
+    free(r->k), free(r->v), free(r->att), free(r->out), free(r->gate), free(r->up), free(r->scores), free(r->lora_u);
     memset(r, 0, sizeof *r);
 }
 
@@ -149,6 +154,11 @@ static int s_run_init(s_run_t *r, llama_t *m, int B, int max_len, size_t rows) {
     r->gate = xmalloc(sizeof(float) * rows * f);
     r->up = xmalloc(sizeof(float) * rows * f);
     r->scores = xmalloc(sizeof(float) * (size_t)(c->n_head / c->n_kv_head) * max_len);
+    const lora_t *L = llama_lora(m);
+    if (L && lora_enabled(L)) {
+        r->lora = L;
+        r->lora_u = xmalloc(sizeof(float) * rows * (size_t)lora_spec(L)->rank);
+    }
     return 0;
 }
 
@@ -163,6 +173,16 @@ static void s_linear(float *y, const float *x, const float *w, const float *bias
     if (bias)
         for (int i = 0; i < n; i++)
             for (int j = 0; j < out; j++) y[(size_t)i * out + j] += bias[j];
+}
+
+/* y (n, out) += layer l's adapter of target t on x (n, in), when it has one. */
+static void s_lora(const s_run_t *r, int l, int t, float *y, const float *x, int n) {
+    const float *A = r->lora ? lora_A_const(r->lora, l, t) : NULL;
+    if (!A) return;
+    int in, out;
+    lora_dims(r->c, t, &in, &out);
+    lora_forward(y, out, r->lora_u, x, in, A, lora_B_const(r->lora, l, t), n, in, out, lora_spec(r->lora)->rank,
+                 lora_scale(r->lora));
 }
 
 /* y = w * x / sqrt(mean(x^2) + eps) over rows of width d (Hugging Face's RMSNorm). */
@@ -210,6 +230,9 @@ static int s_step(s_run_t *r, const int *tok, const int *seq, const int *pos, co
         s_linear(r->q, r->xn, w->q, w->qb, n, d, qd);
         s_linear(r->k, r->xn, w->k, w->kb, n, d, kvd);
         s_linear(r->v, r->xn, w->v, w->vb, n, d, kvd);
+        s_lora(r, l, LORA_Q, r->q, r->xn, n);
+        s_lora(r, l, LORA_K, r->k, r->xn, n);
+        s_lora(r, l, LORA_V, r->v, r->xn, n);
         if (c->qk_norm) {
             s_rmsnorm(r->q, r->q, w->q_norm, n * nh, hd, c->rms_eps);
             s_rmsnorm(r->k, r->k, w->k_norm, n * nkv, hd, c->rms_eps);
@@ -243,15 +266,19 @@ static int s_step(s_run_t *r, const int *tok, const int *seq, const int *pos, co
             }
         }
         s_linear(r->out, r->att, w->o, w->ob, n, qd, d);
+        s_lora(r, l, LORA_O, r->out, r->att, n);
         for (size_t i = 0; i < (size_t)n * d; i++) r->x[i] += r->out[i];
         s_rmsnorm(r->xn, r->x, w->post_norm, n, d, c->rms_eps);
         s_linear(r->gate, r->xn, w->gate, w->gate_b, n, d, f);
         s_linear(r->up, r->xn, w->up, w->up_b, n, d, f);
+        s_lora(r, l, LORA_GATE, r->gate, r->xn, n);
+        s_lora(r, l, LORA_UP, r->up, r->xn, n);
         for (size_t i = 0; i < (size_t)n * f; i++) {
             float g = r->gate[i];
             r->gate[i] = g / (1.0f + expf(-g)) * r->up[i];
         }
         s_linear(r->out, r->gate, w->down, w->down_b, n, f, d);
+        s_lora(r, l, LORA_DOWN, r->out, r->gate, n);
         for (size_t i = 0; i < (size_t)n * d; i++) r->x[i] += r->out[i];
     }
     int nw = 0; /* the final norm and the head only for the rows whose next token is drawn */

@@ -5,6 +5,7 @@
  * a blob has the same tokenizer as the learner that sent it. */
 #include "common/lm.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/digest.h"
 #include "common/gpt_io.h"
 #include "common/gpt_sample.h"
 #include "common/lm_prompt.h"
@@ -41,7 +43,9 @@ struct lm {
     lm_tensor_t *tensors; /* Hugging Face models: views into the parameters */
     int n_tensors;
     char describe[160];
-    lm_prompt_t *prompt; /* how prompts are read (common/lm_prompt.h); NULL: as text */
+    lm_prompt_t *prompt;   /* how prompts are read (common/lm_prompt.h); NULL: as text */
+    char origin[512];      /* the folder it was loaded from, "" when unknown */
+    char base_digest[65];  /* lm_base_digest, "" until computed */
 };
 
 /* The three pred types are one layout: predictions pass between them as they are. */
@@ -231,8 +235,14 @@ static uint64_t s_folder_version(const char *dir) {
     return v;
 }
 
+static lm_t *s_load_peft_dir(const char *dir, uint64_t *version_out, char *why, size_t wl);
+
 lm_t *lm_load_dir(const char *dir, uint64_t *version_out, char *why, size_t wl) {
     if (version_out) *version_out = 0;
+    char *cfg = xasprintf("%s/config.json", dir), *adapter = xasprintf("%s/adapter_config.json", dir);
+    int peft = !util_file_exists(cfg) && util_file_exists(adapter);
+    free(cfg), free(adapter);
+    if (peft) return s_load_peft_dir(dir, version_out, why, wl);
     if (s_is_byte_level_path(dir)) {
         gpt_t *g = gpt_load(dir, version_out, why, wl);
         return g ? lm_from_gpt(g) : NULL;
@@ -252,6 +262,7 @@ lm_t *lm_load_dir(const char *dir, uint64_t *version_out, char *why, size_t wl) 
     free(origin);
     if (rc != 0) lm_free(&m);
     else if (version_out) *version_out = s_folder_version(dir);
+    if (m) snprintf(m->origin, sizeof m->origin, "%s", dir);
     return m;
 }
 
@@ -270,21 +281,23 @@ lm_t *lm_new_random(const hf_config_t *c, const char *tokenizer_dir, uint64_t se
     return m;
 }
 
+static void s_copy_tokenizer(lm_t *m, const lm_t *src);
+static void s_describe_lora(lm_t *m);
+
 lm_t *lm_clone(const lm_t *src) {
     lm_t *m;
+    if (lm_lora(src)) { /* the base shared, the adapters copied */
+        m = lm_share_base(src);
+        llama_set_lora(m->llama, lora_clone(lm_lora(src)));
+        s_describe_lora(m);
+        return m;
+    }
     if (src->byte_level) {
         m = lm_from_gpt(gpt_new(gpt_config(src->gpt), 0));
     } else {
         char why[300];
         m = s_new(&src->cfg, 0, why, sizeof why); /* src's config is valid */
-        m->files = xcalloc((size_t)(src->n_files ? src->n_files : 1), sizeof *m->files);
-        for (int i = 0; i < src->n_files; i++) {
-            const hf_file_t *f = &src->files[i];
-            m->files[i] = (hf_file_t){xstrdup(f->name), xmalloc(f->len + 1), f->len};
-            memcpy(m->files[i].data, f->data, f->len + 1);
-        }
-        m->n_files = src->n_files;
-        s_tokenizer_from_files(m, "clone", why, sizeof why);
+        s_copy_tokenizer(m, src);
     }
     memcpy(lm_params(m), lm_params((lm_t *)src), lm_n_params(src) * sizeof(float));
     if (src->prompt) m->prompt = lm_prompt_copy(src->prompt, m->files, m->n_files);
@@ -300,11 +313,20 @@ int lm_ctx(const lm_t *m) { return m->gpt ? gpt_config(m->gpt)->ctx : llama_conf
 const char *lm_describe(const lm_t *m) { return m->describe; }
 gpt_t *lm_gpt(lm_t *m) { return m->gpt; }
 llama_t *lm_llama(lm_t *m) { return m->llama; }
-size_t lm_n_params(const lm_t *m) { return m->gpt ? gpt_n_params(m->gpt) : llama_n_params(m->llama); }
-float *lm_params(lm_t *m) { return m->gpt ? gpt_params(m->gpt) : llama_params(m->llama); }
-float *lm_grads(lm_t *m) { return m->gpt ? gpt_grads(m->gpt) : llama_grads(m->llama); }
+/* With adapters, the trainable parameters are theirs alone. */
+size_t lm_n_params(const lm_t *m) {
+    return m->gpt ? gpt_n_params(m->gpt) : lm_lora(m) ? lora_n_params(lm_lora(m)) : llama_n_params(m->llama);
+}
+float *lm_params(lm_t *m) {
+    return m->gpt ? gpt_params(m->gpt) : lm_lora(m) ? lora_params(lm_lora(m)) : llama_params(m->llama);
+}
+float *lm_grads(lm_t *m) {
+    return m->gpt ? gpt_grads(m->gpt) : lm_lora(m) ? lora_grads(lm_lora(m)) : llama_grads(m->llama);
+}
 void lm_zero_grad(lm_t *m) { m->gpt ? gpt_zero_grad(m->gpt) : llama_zero_grad(m->llama); }
-uint8_t *lm_decay_mask(const lm_t *m) { return m->gpt ? gpt_decay_mask(m->gpt) : llama_decay_mask(m->llama); }
+uint8_t *lm_decay_mask(const lm_t *m) {
+    return m->gpt ? gpt_decay_mask(m->gpt) : lm_lora(m) ? lora_decay_mask(lm_lora(m)) : llama_decay_mask(m->llama);
+}
 size_t lm_activation_bytes(const lm_t *m) {
     return m->gpt ? gpt_activation_bytes(m->gpt) : llama_activation_bytes(m->llama);
 }
@@ -408,8 +430,12 @@ int lm_generate(lm_t *m, lm_t *ref, double mix, const int *const *prompts, const
 
 /* ---- files ---------------------------------------------------------------------------------- */
 
+static void *s_lora_serialize(const lm_t *m, uint64_t version, size_t *len_out);
+static int s_save_adapter_dir(const lm_t *m, const char *dir, uint64_t version, char *why, size_t wl);
+
 void *lm_serialize(const lm_t *m, uint64_t version, size_t *len_out) {
     if (m->byte_level) return gpt_serialize(m->gpt, version, len_out);
+    if (lm_lora(m)) return s_lora_serialize(m, version, len_out);
     st_tensor_t *ts = xcalloc((size_t)m->n_tensors, sizeof *ts);
     for (int i = 0; i < m->n_tensors; i++) {
         const lm_tensor_t *t = &m->tensors[i];
@@ -469,7 +495,9 @@ lm_t *lm_deserialize(const void *blob, size_t len, uint64_t *version_out, char *
         return g ? lm_from_gpt(g) : NULL;
     }
     hf_config_t c;
-    if (!kind || strcmp(kind, "hf") != 0 || !config) {
+    if (kind && !strcmp(kind, "lora")) {
+        snprintf(why, wl, "a LoRA adapter blob: it loads only onto its base model (policy.checkpoint)");
+    } else if (!kind || strcmp(kind, "hf") != 0 || !config) {
         snprintf(why, wl, "not a language-model blob (metadata policy = %s)", kind ? kind : "missing");
     } else if (hf_config_parse(config, strlen(config), "blob hf_config", &c, why, wl) != 0) {
         /* why says it */
@@ -508,6 +536,7 @@ int lm_save_dir(const lm_t *m, const char *dir, uint64_t version, int bf16, char
         if (rc != 0) snprintf(why, wl, "%s: %s", dir, strerror(-rc));
         return rc;
     }
+    if (lm_lora(m)) return s_save_adapter_dir(m, dir, version, why, wl);
     hf_want_t *w = s_wants(m);
     char ver[32];
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
@@ -515,4 +544,372 @@ int lm_save_dir(const lm_t *m, const char *dir, uint64_t version, int bf16, char
     int rc = hf_write_folder(dir, &m->cfg, w, m->n_tensors, bf16, keys, vals, 1, m->files, m->n_files, why, wl);
     free(w);
     return rc;
+}
+
+/* ---- LoRA ------------------------------------------------------------------------------------ */
+
+static void s_copy_tokenizer(lm_t *m, const lm_t *src) {
+    char why[300];
+    m->files = xcalloc((size_t)(src->n_files ? src->n_files : 1), sizeof *m->files);
+    for (int i = 0; i < src->n_files; i++) {
+        const hf_file_t *f = &src->files[i];
+        m->files[i] = (hf_file_t){xstrdup(f->name), xmalloc(f->len + 1), f->len};
+        memcpy(m->files[i].data, f->data, f->len + 1);
+    }
+    m->n_files = src->n_files;
+    s_tokenizer_from_files(m, "clone", why, sizeof why);
+    snprintf(m->origin, sizeof m->origin, "%s", src->origin);
+}
+
+lora_t *lm_lora(const lm_t *m) { return m->llama ? llama_lora(m->llama) : NULL; }
+
+static void s_describe_lora(lm_t *m) {
+    const lora_t *l = lm_lora(m);
+    s_describe(m);
+    snprintf(m->describe + strlen(m->describe), sizeof m->describe - strlen(m->describe),
+             ", LoRA r %d on %s: %.3f M trainable", lora_spec(l)->rank, lora_targets_csv(lora_spec(l)->targets),
+             lora_n_params(l) / 1e6);
+}
+const char *lm_origin(const lm_t *m) { return m->origin; }
+
+int lm_lora_attach(lm_t *m, int rank, double alpha, const char *targets, uint64_t seed, char *why, size_t wl) {
+    if (!m->llama) {
+        snprintf(why, wl, "LoRA adapts a Llama-family model (Llama, Mistral, Qwen2, Qwen3), not %s",
+                 hf_arch_name(m->cfg.arch));
+        return -1;
+    }
+    if (lm_lora(m)) {
+        snprintf(why, wl, "the model has adapters already");
+        return -1;
+    }
+    lora_spec_t s = {rank, alpha, 0};
+    if (lora_parse_targets(targets, &s.targets, why, wl) != 0) return -1;
+    lora_t *l = lora_new(llama_config(m->llama), &s, seed);
+    if (!l) {
+        snprintf(why, wl, "LoRA rank %d and alpha %g: the rank must be >= 1 and alpha > 0", rank, alpha);
+        return -1;
+    }
+    lm_base_digest(m); /* while the weights are known to be the base's */
+    llama_set_lora(m->llama, l);
+    s_describe_lora(m);
+    return 0;
+}
+
+lm_t *lm_share_base(const lm_t *src) {
+    lm_t *m = xcalloc(1, sizeof *m);
+    m->cfg = src->cfg;
+    m->llama = llama_share(src->llama);
+    s_build_tensors(m);
+    s_copy_tokenizer(m, src);
+    lm_base_digest((lm_t *)src);
+    memcpy(m->base_digest, src->base_digest, sizeof m->base_digest);
+    if (src->prompt) m->prompt = lm_prompt_copy(src->prompt, m->files, m->n_files);
+    s_describe(m);
+    return m;
+}
+
+const char *lm_base_digest(lm_t *m) {
+    if (!m->base_digest[0] && m->llama) {
+        char *config = hf_config_json(&m->cfg, "float32");
+        digest_state_t s;
+        uint8_t d[DIGEST_BYTES];
+        digest_begin(&s);
+        digest_update(&s, config, strlen(config));
+        digest_update(&s, llama_params(m->llama), sizeof(float) * llama_n_params(m->llama));
+        digest_end(&s, d);
+        digest_hex(d, m->base_digest);
+        free(config);
+    }
+    return m->base_digest;
+}
+
+/* W of layer l's target t (out, in) in m's weights. */
+static float *s_target_weight(lm_t *m, int l, int t) {
+    char name[96];
+    snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", l, lora_target_module(t), lora_target_name(t));
+    return llama_params(m->llama) + llama_tensor_by_name(m->llama, name)->offset;
+}
+
+lm_t *lm_lora_merge(const lm_t *src) {
+    char why[300];
+    lm_t *m = s_new(&src->cfg, 0, why, sizeof why);
+    s_copy_tokenizer(m, src);
+    memcpy(llama_params(m->llama), llama_params(src->llama), sizeof(float) * llama_n_params(m->llama));
+    const lora_t *L = lm_lora(src);
+    if (!L) return m;
+    int r = lora_spec(L)->rank;
+    for (int l = 0; l < src->cfg.llama.n_layer; l++)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            const float *A = lora_A_const(L, l, t), *B = lora_B_const(L, l, t);
+            if (!A) continue;
+            int in, out;
+            lora_dims(&src->cfg.llama, t, &in, &out);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, in, r, lora_scale(L), B, r, A, in, 1.0f,
+                        s_target_weight(m, l, t), in);
+        }
+    return m;
+}
+
+/* The adapters' tensors under PEFT's names (views into the buffer; caller frees the array). */
+static st_tensor_t *s_lora_tensors(const lm_t *m, int *n_out) {
+    const lora_t *L = lm_lora(m);
+    const llama_config_t *c = &m->cfg.llama;
+    int r = lora_spec(L)->rank, n = 0;
+    st_tensor_t *ts = xcalloc((size_t)c->n_layer * LORA_N_TARGETS * 2, sizeof *ts);
+    for (int l = 0; l < c->n_layer; l++)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            if (!lora_A_const(L, l, t)) continue;
+            int in, out;
+            lora_dims(c, t, &in, &out);
+            for (int which = 0; which < 2; which++) {
+                st_tensor_t *x = &ts[n++];
+                lora_tensor_name(x->name, sizeof x->name, l, t, which);
+                snprintf(x->dtype, sizeof x->dtype, "F32");
+                x->ndim = 2;
+                x->shape[0] = which ? out : r;
+                x->shape[1] = which ? r : in;
+                x->data = which ? lora_B_const(L, l, t) : lora_A_const(L, l, t);
+                x->nbytes = sizeof(float) * (size_t)x->shape[0] * (size_t)x->shape[1];
+            }
+        }
+    *n_out = n;
+    return ts;
+}
+
+/* The metadata of an adapter file: spar's keys beside PEFT's "format". */
+static void *s_lora_file(const lm_t *m, uint64_t version, const char *kind, size_t *len_out) {
+    const lora_t *L = lm_lora(m);
+    int n;
+    st_tensor_t *ts = s_lora_tensors(m, &n);
+    char ver[32], rank[16], alpha[40], *config = hf_config_json(&m->cfg, "float32");
+    snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
+    snprintf(rank, sizeof rank, "%d", lora_spec(L)->rank);
+    snprintf(alpha, sizeof alpha, "%.17g", lora_spec(L)->alpha);
+    /* a PEFT file (kind NULL) has the first four: PEFT's "format", the version, the base's identity */
+    const char *keys[10] = {"format", "version", "base_config", "base_digest", "policy", "lora_rank", "lora_alpha",
+                            "lora_targets"};
+    const char *vals[10] = {"pt", ver, config, lm_base_digest((lm_t *)m), kind, rank, alpha,
+                            lora_targets_csv(lora_spec(L)->targets)};
+    int n_meta = kind ? 8 : 4, k = 0;
+    if (kind && m->prompt) lm_prompt_meta(m->prompt, keys + n_meta, vals + n_meta, &k); /* how it reads prompts */
+    void *blob = st_serialize(ts, n, keys, vals, n_meta + k, len_out);
+    free(config);
+    free(ts);
+    return blob;
+}
+
+static void *s_lora_serialize(const lm_t *m, uint64_t version, size_t *len_out) {
+    return s_lora_file(m, version, "lora", len_out);
+}
+
+int lm_is_lora_blob(const void *blob, size_t len) {
+    st_file_t f;
+    char why[200];
+    if (st_parse(blob, len, &f, why, sizeof why) != 0) return 0;
+    const char *k = st_meta(&f, "policy");
+    int is = k && !strcmp(k, "lora");
+    st_free(&f);
+    return is;
+}
+
+/* A model on base's weights with adapters of spec s whose tensors come from f (PEFT's names,
+ * F32); the base identity in f's metadata, when there, must be base's. NULL with why. */
+static lm_t *s_attach_from(lm_t *base, const lora_spec_t *s, const st_file_t *f, const char *origin, char *why,
+                           size_t wl) {
+    if (!base->llama) { /* base's own adapters, if any, are not used: only its weights */
+        snprintf(why, wl, "%s: adapters load onto a Llama-family base model", origin);
+        return NULL;
+    }
+    const char *bc = st_meta(f, "base_config"), *bd = st_meta(f, "base_digest");
+    char *config = hf_config_json(&base->cfg, "float32");
+    int same_config = !bc || !strcmp(bc, config);
+    free(config);
+    if (!same_config) {
+        snprintf(why, wl, "%s: the adapters were made for a base of another configuration than this one (%s)", origin,
+                 base->describe);
+        return NULL;
+    }
+    if (bd && strcmp(bd, lm_base_digest(base)) != 0) {
+        snprintf(why, wl,
+                 "%s: the adapters were made for another base (weights digest %.16s..., the loaded base %s has "
+                 "%.16s...)",
+                 origin, bd, base->origin[0] ? base->origin : "model", lm_base_digest(base));
+        return NULL;
+    }
+    lora_t *L = lora_new(&base->cfg.llama, s, 0);
+    if (!L) {
+        snprintf(why, wl, "%s: invalid LoRA rank %d / alpha %g / targets", origin, s->rank, s->alpha);
+        return NULL;
+    }
+    const llama_config_t *c = &base->cfg.llama;
+    int expected = 0;
+    for (int l = 0; l < c->n_layer; l++)
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            if (!lora_A(L, l, t)) continue;
+            int in, out;
+            lora_dims(c, t, &in, &out);
+            for (int which = 0; which < 2; which++) {
+                char name[128];
+                lora_tensor_name(name, sizeof name, l, t, which);
+                const st_tensor_t *x = st_find(f, name);
+                int64_t d0 = which ? out : s->rank, d1 = which ? s->rank : in;
+                if (!x || x->ndim != 2 || x->shape[0] != d0 || x->shape[1] != d1 || strcmp(x->dtype, "F32") != 0) {
+                    snprintf(why, wl, "%s: tensor %s missing, not F32 or not of shape (%lld, %lld)", origin, name,
+                             (long long)d0, (long long)d1);
+                    lora_free(&L);
+                    return NULL;
+                }
+                memcpy(which ? lora_B(L, l, t) : lora_A(L, l, t), x->data, x->nbytes);
+                expected++;
+            }
+        }
+    if (f->n != expected) {
+        snprintf(why, wl, "%s: %d tensors where the adapters of r %d on %s have %d", origin, f->n, s->rank,
+                 lora_targets_csv(s->targets), expected);
+        lora_free(&L);
+        return NULL;
+    }
+    lm_t *m = lm_share_base(base);
+    llama_set_lora(m->llama, L);
+    s_describe_lora(m);
+    return m;
+}
+
+lm_t *lm_lora_deserialize(lm_t *base, const void *blob, size_t len, uint64_t *version_out, char *why, size_t wl) {
+    st_file_t f;
+    if (st_parse(blob, len, &f, why, wl) != 0) return NULL;
+    const char *kind = st_meta(&f, "policy"), *r = st_meta(&f, "lora_rank"), *a = st_meta(&f, "lora_alpha"),
+               *t = st_meta(&f, "lora_targets"), *v = st_meta(&f, "version");
+    lm_t *m = NULL;
+    lora_spec_t s = {0};
+    if (!kind || strcmp(kind, "lora") != 0 || !r || !a || !t) {
+        snprintf(why, wl, "not a LoRA blob (metadata policy = %s, or its rank, alpha or targets missing)",
+                 kind ? kind : "missing");
+    } else if (s.rank = atoi(r), s.alpha = strtod(a, NULL), lora_parse_targets(t, &s.targets, why, wl) == 0) {
+        m = s_attach_from(base, &s, &f, "blob", why, wl);
+    }
+    const char *format = st_meta(&f, "prompt_format");
+    if (m && format) {
+        lm_prompt_free(&m->prompt);
+        if (!(m->prompt = lm_prompt_from_meta(format, st_meta(&f, "chat_template"), m->files, m->n_files, why, wl)))
+            lm_free(&m);
+    }
+    if (m && version_out) *version_out = v ? strtoull(v, NULL, 10) : 0;
+    st_free(&f);
+    return m;
+}
+
+/* ---- PEFT's folder ---------------------------------------------------------------------------- */
+
+static int s_save_adapter_dir(const lm_t *m, const char *dir, uint64_t version, char *why, size_t wl) {
+    const lora_spec_t *s = lora_spec(lm_lora(m));
+    int rc = util_mkdirs(dir);
+    if (rc != 0) {
+        snprintf(why, wl, "%s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    json_t *j = json_object(), *targets = json_array();
+    for (int t = 0; t < LORA_N_TARGETS; t++)
+        if (s->targets & (1u << t)) json_array_append_new(targets, json_string(lora_target_name(t)));
+    json_object_set_new(j, "peft_type", json_string("LORA"));
+    json_object_set_new(j, "task_type", json_string("CAUSAL_LM"));
+    json_object_set_new(j, "base_model_name_or_path", json_string(m->origin));
+    json_object_set_new(j, "r", json_integer(s->rank));
+    json_object_set_new(j, "lora_alpha", json_real(s->alpha));
+    json_object_set_new(j, "lora_dropout", json_real(0.0));
+    json_object_set_new(j, "target_modules", targets);
+    json_object_set_new(j, "bias", json_string("none"));
+    json_object_set_new(j, "fan_in_fan_out", json_false());
+    json_object_set_new(j, "inference_mode", json_true());
+    json_object_set_new(j, "use_rslora", json_false());
+    json_object_set_new(j, "use_dora", json_false());
+    json_object_set_new(j, "init_lora_weights", json_true());
+    json_object_set_new(j, "modules_to_save", json_null());
+    json_object_set_new(j, "layers_to_transform", json_null());
+    json_object_set_new(j, "rank_pattern", json_object());
+    json_object_set_new(j, "alpha_pattern", json_object());
+    json_object_set_new(j, "revision", json_null());
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    char *cpath = xasprintf("%s/adapter_config.json", dir), *wpath = xasprintf("%s/adapter_model.safetensors", dir);
+    size_t len;
+    void *blob = s_lora_file(m, version, NULL, &len);
+    /* the weights first: a folder whose config is there has its weights */
+    if ((rc = util_write_atomic(wpath, blob, len)) != 0 || (rc = util_write_atomic(cpath, text, strlen(text))) != 0)
+        snprintf(why, wl, "%s: %s", dir, strerror(-rc));
+    free(blob);
+    free(text);
+    free(cpath);
+    free(wpath);
+    return rc;
+}
+
+/* A PEFT folder alone: its base_model_name_or_path (a folder) loaded, the adapters on it. */
+static lm_t *s_load_peft_dir(const char *dir, uint64_t *version_out, char *why, size_t wl) {
+    char *cpath = xasprintf("%s/adapter_config.json", dir);
+    json_error_t e;
+    json_t *j = json_load_file(cpath, 0, &e);
+    const char *b = j ? json_string_value(json_object_get(j, "base_model_name_or_path")) : NULL;
+    lm_t *m = NULL, *base = NULL;
+    char inner[600];
+    if (!b || !b[0]) snprintf(why, wl, "%s: no base_model_name_or_path to load the adapters onto", cpath);
+    else if (!(base = lm_load_dir(b, NULL, inner, sizeof inner)))
+        snprintf(why, wl, "%s: base_model_name_or_path %s: %s", cpath, b, inner);
+    else m = lm_load_adapter_dir(base, dir, version_out, why, wl);
+    lm_free(&base); /* the adapted model holds the weights */
+    json_decref(j);
+    free(cpath);
+    return m;
+}
+
+lm_t *lm_load_adapter_dir(lm_t *base, const char *dir, uint64_t *version_out, char *why, size_t wl) {
+    char *cpath = xasprintf("%s/adapter_config.json", dir), *wpath = xasprintf("%s/adapter_model.safetensors", dir);
+    json_error_t e;
+    json_t *j = json_load_file(cpath, 0, &e);
+    lm_t *m = NULL;
+    size_t len = 0;
+    char *data = NULL;
+    lora_spec_t s = {0};
+    json_t *tm = j ? json_object_get(j, "target_modules") : NULL;
+    const char *type = j ? json_string_value(json_object_get(j, "peft_type")) : NULL;
+    if (!j) {
+        snprintf(why, wl, "%s: %s", cpath, e.text);
+    } else if (!type || strcmp(type, "LORA") != 0) {
+        snprintf(why, wl, "%s: peft_type is not LORA", cpath);
+    } else if (json_is_true(json_object_get(j, "use_rslora")) || json_is_true(json_object_get(j, "use_dora")) ||
+               json_is_true(json_object_get(j, "fan_in_fan_out"))) {
+        snprintf(why, wl, "%s: rsLoRA, DoRA and fan_in_fan_out adapters are not supported", cpath);
+    } else if (!json_is_integer(json_object_get(j, "r")) || !json_is_number(json_object_get(j, "lora_alpha"))) {
+        snprintf(why, wl, "%s: r or lora_alpha missing", cpath);
+    } else {
+        s.rank = (int)json_integer_value(json_object_get(j, "r"));
+        s.alpha = json_number_value(json_object_get(j, "lora_alpha"));
+        char csv[256] = "";
+        int ok = 1;
+        if (json_is_string(tm)) snprintf(csv, sizeof csv, "%s", json_string_value(tm));
+        else if (json_is_array(tm))
+            for (size_t i = 0; i < json_array_size(tm); i++) {
+                const char *t = json_string_value(json_array_get(tm, i));
+                if (!t) ok = 0;
+                else snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%s%s", i ? "," : "", t);
+            }
+        else ok = 0;
+        st_file_t f;
+        if (!ok || lora_parse_targets(csv, &s.targets, why, wl) != 0) {
+            if (ok) snprintf(why + strlen(why), wl - strlen(why), " (%s)", cpath);
+            else snprintf(why, wl, "%s: target_modules must be a list of names", cpath);
+        } else if (!(data = util_read_file(wpath, &len))) {
+            snprintf(why, wl, "%s: %s", wpath, strerror(errno));
+        } else if (st_parse(data, len, &f, why, wl) == 0) {
+            m = s_attach_from(base, &s, &f, dir, why, wl);
+            const char *v = st_meta(&f, "version");
+            if (m && version_out) *version_out = v ? strtoull(v, NULL, 10) : 0;
+            st_free(&f);
+        }
+    }
+    json_decref(j);
+    free(data);
+    free(cpath);
+    free(wpath);
+    return m;
 }

@@ -16,13 +16,15 @@
 #include "common/hf_folder.h"
 #include "common/hf_tokenizer.h"
 #include "common/llama.h"
+#include "common/lora.h"
 #include "common/rng.h"
 
 typedef struct lm lm_t;
 
 /* The byte-level GPT-2 (spar's own, tokens are bytes and GPT_EOT), owning m. */
 lm_t *lm_from_gpt(gpt_t *m);
-/* A model folder (config.json, weights, tokenizer) or spar's byte-level .safetensors file;
+/* A model folder (config.json, weights, tokenizer), a PEFT LoRA folder (adapter_config.json: its
+ * base_model_name_or_path loaded, the adapters on it) or spar's byte-level .safetensors file;
  * *version_out (may be NULL) the version spar recorded in it, 0 for a folder from elsewhere.
  * NULL with the reason in why. */
 lm_t *lm_load_dir(const char *dir, uint64_t *version_out, char *why, size_t whylen);
@@ -114,5 +116,36 @@ lm_t *lm_deserialize(const void *blob, size_t len, uint64_t *version_out, char *
 /* Writes a Hugging Face folder (weights F32, or BF16 when bf16), with the tokenizer files.
  * Returns 0 or -errno with why. */
 int lm_save_dir(const lm_t *m, const char *dir, uint64_t version, int bf16, char *why, size_t whylen);
+
+/* ---- LoRA adapters (common/lora.h) ----------------------------------------------------------
+ * A Llama-family model with adapters: its own weights frozen and shareable, lm_params /
+ * lm_grads / lm_n_params / lm_decay_mask the adapters' alone (what the optimiser and the policy
+ * view see), lm_clone sharing the base and copying the adapters. Its blob (lm_serialize, kind
+ * "lora") is the adapters with the identity of their base (config and weight digest); its folder
+ * (lm_save_dir) is PEFT's: adapter_config.json and adapter_model.safetensors. */
+
+/* Attaches fresh adapters (A from seed as PEFT initialises it, B = 0) to the linears named in
+ * targets (comma-separated q_proj ... down_proj). 0, or -1 with why (not of the Llama family, a
+ * bad spec, adapters already there). */
+int lm_lora_attach(lm_t *m, int rank, double alpha, const char *targets, uint64_t seed, char *why, size_t whylen);
+/* The adapters, or NULL. */
+lora_t *lm_lora(const lm_t *m);
+/* A model reading m's weights in place (llama_share) with m's tokenizer, without adapters. */
+lm_t *lm_share_base(const lm_t *m);
+/* The base weights' identity: BLAKE2b-256 (hex) of the config.json text and the weights, computed
+ * once per model and kept by its clones and shares. */
+const char *lm_base_digest(lm_t *m);
+/* Where the base came from (the folder lm_load_dir read; "" when unknown): PEFT's
+ * base_model_name_or_path. */
+const char *lm_origin(const lm_t *m);
+/* A model of its own (full weights copied) with the adapters merged: W + (alpha / r) B A. */
+lm_t *lm_lora_merge(const lm_t *m);
+/* Is this a LoRA blob (metadata policy "lora")? */
+int lm_is_lora_blob(const void *blob, size_t len);
+/* base's weights (shared; base's own adapters, if any, unused) with the adapters of a LoRA blob,
+ * or of a PEFT folder; refused with why when they were made for another base (its config, or
+ * its weights' digest, differs). */
+lm_t *lm_lora_deserialize(lm_t *base, const void *blob, size_t len, uint64_t *version_out, char *why, size_t whylen);
+lm_t *lm_load_adapter_dir(lm_t *base, const char *dir, uint64_t *version_out, char *why, size_t whylen);
 
 #endif

@@ -110,6 +110,22 @@ char *policy_response_text(const policy_t *p, const uint32_t *tokens, int n_toke
  * not a valid policy. */
 void *policy_serialize(const policy_t *p, uint64_t version, size_t *len_out);
 policy_t *policy_load(const void *blob, size_t len, uint64_t *version_out, char *why, size_t whylen);
+/* A blob onto a base model already loaded (an hf policy; its adapters, if any, unused): a LoRA
+ * blob (kind "lora": adapters and their base's identity) becomes base's weights, shared and not
+ * copied, with those adapters, refused with why when they were made for another base; any other
+ * blob loads as policy_load does. */
+policy_t *policy_load_onto(policy_t *base, const void *blob, size_t len, uint64_t *version_out, char *why,
+                           size_t whylen);
+/* hf: the base model of a LoRA run, from its folder (policy.checkpoint): the weights frozen
+ * (no gradient buffer) and without adapters, onto which policy_load_onto puts a version's
+ * adapters and every policy loaded so shares its weights. NULL with why. */
+policy_t *policy_lora_base(const char *dir, char *why, size_t whylen);
+/* hf: attaches fresh adapters (rank, alpha, comma-separated targets; PEFT's initialisation
+ * from seed) to p's model, whose trainable view is then the adapters alone. 0 or -1 with why. */
+int policy_lora_attach(policy_t *p, int rank, double alpha, const char *targets, uint64_t seed, char *why,
+                       size_t whylen);
+/* hf: the policy's adapters off (the base model's output, e.g. pi_ref) or on again. */
+void policy_lora_enable(policy_t *p, int on);
 
 /* tabular: init "uniform" or "random" (logits ~ N(0, scale^2), seeded). */
 void policy_init(policy_t *p, policy_init_t init, double scale, uint64_t seed);

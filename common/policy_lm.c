@@ -6,6 +6,7 @@
  * one packed forward pass (below: responses to the same prompt share its computation). Not
  * here: the models' maths, sampling and files (common/lm.h and below it). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,6 +302,44 @@ static policy_t *s_load(const void *blob, size_t len, const st_file_t *f, uint64
     (void)f; /* lm checks the whole blob itself */
     lm_t *m = lm_deserialize(blob, len, version_out, why, wl);
     return m ? policy_lm_new(m) : NULL;
+}
+
+policy_t *policy_load_onto(policy_t *base, const void *blob, size_t len, uint64_t *version_out, char *why,
+                           size_t wl) {
+    if (!lm_is_lora_blob(blob, len)) return policy_load(blob, len, version_out, why, wl);
+    if (!base || base->ops != &policy_hf_ops) {
+        snprintf(why, wl, "a LoRA blob needs a Hugging Face base model to load onto (policy.checkpoint)");
+        return NULL;
+    }
+    lm_t *m = lm_lora_deserialize(s_gp(base)->lm, blob, len, version_out, why, wl);
+    return m ? policy_lm_new(m) : NULL;
+}
+
+policy_t *policy_lora_base(const char *dir, char *why, size_t wl) {
+    lm_t *m = lm_load_dir(dir, NULL, why, wl);
+    if (!m) return NULL;
+    if (!lm_llama(m)) {
+        snprintf(why, wl, "%s: LoRA adapts a Llama-family model, not this one", dir);
+        lm_free(&m);
+        return NULL;
+    }
+    lm_t *frozen = lm_share_base(m); /* the weights without the loaded model's gradient buffer */
+    lm_free(&m);
+    return policy_lm_new(frozen);
+}
+
+int policy_lora_attach(policy_t *p, int rank, double alpha, const char *targets, uint64_t seed, char *why,
+                       size_t wl) {
+    if (p->ops != &policy_hf_ops) {
+        snprintf(why, wl, "LoRA adapts a Hugging Face model (policy kind %s)", p->ops->kind);
+        return -1;
+    }
+    return lm_lora_attach(s_gp(p)->lm, rank, alpha, targets, seed, why, wl);
+}
+
+void policy_lora_enable(policy_t *p, int on) {
+    lora_t *l = lm_lora(s_gp(p)->lm);
+    if (l) lora_set_enabled(l, on);
 }
 
 #define LM_OPS                                                                                                     \

@@ -127,13 +127,14 @@ void learner_teardown(learner_service_t *L) {
 }
 
 /* The gpt policy's starting point, by policy.init: GPT-2's random initialisation, a checkpoint,
- * or SFT on the task's data (saved to RUN_DIR/sft in the Hugging Face layout). Returns 0 or an
- * exit status. */
+ * or SFT on the task's data (saved to RUN_DIR/sft in the Hugging Face layout). With policy.lora
+ * the checkpoint is the frozen base and fresh adapters (or SFT's) are what trains. Returns 0 or
+ * an exit status. */
 static int s_gpt_initial(learner_service_t *L) {
     const spar_config_t *cfg = L->cfg;
     lm_t *m = NULL;
     char why[512];
-    if (cfg->policy.init == INIT_CHECKPOINT) {
+    if (cfg->policy.init == INIT_CHECKPOINT || (cfg->policy.lora.rank > 0 && cfg->policy.init != INIT_SFT)) {
         if (!(m = lm_load_dir(cfg->policy.checkpoint, NULL, why, sizeof why))) {
             log_error("policy.checkpoint %s: %s", cfg->policy.checkpoint, why);
             return 2;
@@ -151,8 +152,14 @@ static int s_gpt_initial(learner_service_t *L) {
         gpt_config_t gc = {(int)cfg->gpt.n_layer, (int)cfg->gpt.n_head, (int)cfg->gpt.d_model, (int)cfg->gpt.ctx, GPT_VOCAB};
         m = lm_from_gpt(gpt_new(&gc, (unsigned long long)cfg->run.seed));
     }
-    log_info("policy: %s", lm_describe(m));
     L->core.theta = policy_lm_new(m);
+    if (cfg->policy.lora.rank > 0 && !lm_lora(m) && /* SFT trains the adapters itself */
+        policy_lora_attach(L->core.theta, (int)cfg->policy.lora.rank, cfg->policy.lora.alpha, cfg->policy.lora.targets,
+                           (uint64_t)cfg->run.seed, why, sizeof why) != 0) {
+        log_error("policy.lora: %s", why);
+        return 2;
+    }
+    log_info("policy: %s", lm_describe(m));
     return 0;
 }
 

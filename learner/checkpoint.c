@@ -13,7 +13,12 @@
 #include "common/util.h"
 
 char *ckpt_policy_path(const char *run_dir, int gpt, uint64_t t) {
-    if (gpt) return xasprintf("%s/checkpoints/iter-%04" PRIu64 "/model.safetensors", run_dir, t);
+    if (gpt) {
+        char *lora = xasprintf("%s/checkpoints/iter-%04" PRIu64 "/adapter_model.safetensors", run_dir, t);
+        if (util_file_exists(lora)) return lora;
+        free(lora);
+        return xasprintf("%s/checkpoints/iter-%04" PRIu64 "/model.safetensors", run_dir, t);
+    }
     return xasprintf("%s/checkpoints/iter-%04" PRIu64 ".safetensors", run_dir, t);
 }
 
@@ -88,10 +93,12 @@ int ckpt_write(const learner_core_t *core, const char *run_dir, const uint8_t *p
     return rc;
 }
 
-policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, uint64_t *version, char *why, size_t wl) {
-    if (gpt) { /* the folder, whatever the family */
+policy_t *ckpt_load_policy(const char *run_dir, int gpt, uint64_t t, policy_t *onto, uint64_t *version, char *why,
+                           size_t wl) {
+    if (gpt) { /* the folder, whatever the family; a LoRA run's adapters onto its base */
         char *dir = xasprintf("%s/checkpoints/iter-%04" PRIu64, run_dir, t), inner[400];
-        lm_t *m = lm_load_dir(dir, version, inner, sizeof inner);
+        lm_t *m = onto ? lm_load_adapter_dir(policy_lm(onto), dir, version, inner, sizeof inner)
+                       : lm_load_dir(dir, version, inner, sizeof inner);
         if (!m) snprintf(why, wl, "%s: %s", dir, inner);
         free(dir);
         return m ? policy_lm_new(m) : NULL;

@@ -54,7 +54,14 @@ static int s_setup(learner_service_t *L, const spar_config_t *cfg, const char *r
     if (core_init(&L->core, cfg) != 0) return 2;
     char why[600];
     uint64_t v0;
-    if (!(L->core.theta = ckpt_load_policy(run_dir, L->core.gpt, 0, &v0, why, sizeof why))) {
+    policy_t *base = NULL; /* a LoRA run's checkpoints are adapters onto policy.checkpoint */
+    if (cfg->policy.lora.rank > 0 && !(base = policy_lora_base(cfg->policy.checkpoint, why, sizeof why))) {
+        fprintf(stderr, "spar replay: policy.checkpoint %s: %s\n", cfg->policy.checkpoint, why);
+        return 2;
+    }
+    L->core.theta = ckpt_load_policy(run_dir, L->core.gpt, 0, base, &v0, why, sizeof why);
+    policy_destroy(&base);
+    if (!L->core.theta) {
         fprintf(stderr, "spar replay: %s\n", why);
         return 2;
     }

@@ -84,10 +84,10 @@ static int s_records(learner_service_t *L, uint64_t keep_to, Spar__RolloutGroup 
 
 /* The highest t below `lines` whose policy and state files load with their digests intact;
  * its policy (caller destroys) and version. NULL when there is none. */
-static policy_t *s_last_checkpoint(learner_service_t *L, long lines, long *t_out, uint64_t *version) {
+static policy_t *s_last_checkpoint(learner_service_t *L, long lines, policy_t *base, long *t_out, uint64_t *version) {
     for (long t = lines - 1; t >= 0; t--) {
         char why[600];
-        policy_t *p = ckpt_load_policy(L->files.dir, L->core.gpt, (uint64_t)t, version, why, sizeof why);
+        policy_t *p = ckpt_load_policy(L->files.dir, L->core.gpt, (uint64_t)t, base, version, why, sizeof why);
         if (p && ckpt_state_readable(L->files.dir, (uint64_t)t, why, sizeof why) == 0) {
             *t_out = t;
             return p;
@@ -103,7 +103,7 @@ static int s_rebuild_average(learner_service_t *L, long t) {
     for (long i = 1; i <= t; i++) {
         char why[600];
         uint64_t v;
-        policy_t *p = ckpt_load_policy(L->files.dir, 0, (uint64_t)i, &v, why, sizeof why);
+        policy_t *p = ckpt_load_policy(L->files.dir, 0, (uint64_t)i, NULL, &v, why, sizeof why);
         if (!p) {
             log_error("resume: %s", why);
             return -1;
@@ -129,7 +129,15 @@ int resume_prepare(learner_service_t *L) {
     char *text = util_read_file(jsonl, &len);
     long lines = text ? s_jsonl_prefix(text, len, &ends) : 0, t = -1;
     uint64_t version = 0;
-    policy_t *cur = lines > 0 ? s_last_checkpoint(L, lines, &t, &version) : NULL;
+    char why[600];
+    /* a LoRA run's checkpoints are adapters: they load onto the one base all its policies share */
+    policy_t *base = NULL;
+    if (L->cfg->policy.lora.rank > 0 && !(base = policy_lora_base(L->cfg->policy.checkpoint, why, sizeof why))) {
+        log_error("resume: policy.checkpoint %s: %s", L->cfg->policy.checkpoint, why);
+        free(text), free(ends), free(jsonl);
+        return 2;
+    }
+    policy_t *cur = lines > 0 ? s_last_checkpoint(L, lines, base, &t, &version) : NULL;
     int rc = 0;
     if (cur && ends[t] < len) { /* iterations.jsonl back to the line of iteration t */
         log_warn("%s: %zu bytes after iteration %ld dropped", jsonl, len - ends[t], t);
@@ -139,16 +147,17 @@ int resume_prepare(learner_service_t *L) {
     free(ends);
     if (!cur) log_error("%s: nothing to resume from (no iterations.jsonl line with a whole checkpoint)", L->files.dir);
     free(jsonl);
-    if (!cur) return 2;
-    if (rc != 0) {
+    if (!cur || rc != 0) {
         policy_destroy(&cur);
-        return 1;
+        policy_destroy(&base);
+        return !cur ? 2 : 1;
     }
     s_read_run_id(L);
 
-    char why[600];
     uint64_t v0;
-    if (!(L->core.theta = ckpt_load_policy(L->files.dir, L->core.gpt, 0, &v0, why, sizeof why))) {
+    L->core.theta = ckpt_load_policy(L->files.dir, L->core.gpt, 0, base, &v0, why, sizeof why);
+    policy_destroy(&base); /* the loaded policies hold the weights */
+    if (!L->core.theta) {
         log_error("resume: %s", why);
         policy_destroy(&cur);
         return 1;

@@ -136,13 +136,20 @@ static int s_draw_batch(const dataset_t *d, rng_t *r, int B, int ctx, int pad, i
     return T;
 }
 
-/* The model SFT starts from: policy.checkpoint (any supported folder), else a random byte-level
- * GPT of the gpt.* shape. NULL (said on stderr) when the checkpoint cannot be loaded. */
+/* The model SFT starts from: policy.checkpoint (any supported folder; with policy.lora, fresh
+ * adapters on it), else a random byte-level GPT of the gpt.* shape. NULL (said on stderr) when
+ * the checkpoint cannot be loaded. */
 static lm_t *s_initial(const spar_config_t *c) {
     if (c->policy.checkpoint[0]) {
         char why[600];
         lm_t *m = lm_load_dir(c->policy.checkpoint, NULL, why, sizeof why);
         if (!m) fprintf(stderr, "spar sft: policy.checkpoint %s: %s\n", c->policy.checkpoint, why);
+        if (m && c->policy.lora.rank > 0 && /* only the adapters train, from PEFT's start */
+            lm_lora_attach(m, (int)c->policy.lora.rank, c->policy.lora.alpha, c->policy.lora.targets,
+                           (uint64_t)c->run.seed, why, sizeof why) != 0) {
+            fprintf(stderr, "spar sft: policy.lora: %s\n", why);
+            lm_free(&m);
+        }
         return m;
     }
     gpt_config_t gc = {(int)c->gpt.n_layer, (int)c->gpt.n_head, (int)c->gpt.d_model, (int)c->gpt.ctx, GPT_VOCAB};
