@@ -49,7 +49,7 @@ void prefix_pack(const int32_t *const *ids, const int *len, const int *group, in
     out->plen = xcalloc(nn, sizeof(int));
     for (int a = 0; a < n;) {
         int b = a + 1;
-        while (b < n && group && group[b] == group[a]) b++;
+        while (b < n && (!group || group[b] == group[a])) b++;
         int p = share ? s_common_prefix(ids, len, a, b) : 0;
         for (int i = a; i < b; i++) out->plen[i] = p;
         a = b;

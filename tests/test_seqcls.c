@@ -90,6 +90,9 @@ static void test_seqcls_families(void **state) {
             assert_true(fabs(got[i] - want) <= 1e-5 * (1 + fabs(want)));
         }
         assert_true(fabs(got[0] - got[1]) > 1e-3); /* the responses are told apart */
+        double one_group[3]; /* group NULL: all one group, sharing their common prefix */
+        assert_int_equal(seqcls_score_ids(m, ids, len, NULL, 3, one_group, why, sizeof why), 0);
+        for (int i = 0; i < 3; i++) assert_true(fabs(one_group[i] - got[i]) <= 1e-5 * (1 + fabs(got[i])));
         /* trailing pads do not move the score: b is q's score */
         int32_t b_short[] = {TK_IM_START, 'u', 's', 'e', 'r', 10, 'h', 'i', TK_IM_END, 10, 'q'};
         const int32_t *one[] = {b_short};
@@ -270,7 +273,8 @@ static void test_seqcls_backend(void **state) {
     tu_done(dir);
 }
 
-/* --golden DIR: the scores of DIR/golden.json's sequences, one JSON array on stdout. */
+/* --golden DIR: the scores of DIR/golden.json's sequences (grouped as its "groups" says, when
+ * it says), one JSON array on stdout. */
 static int s_golden(const char *dir) {
     char why[512], *path = xasprintf("%s/golden.json", dir);
     json_t *j = json_load_file(path, 0, NULL), *seqs = json_object_get(j, "sequences");
@@ -280,7 +284,12 @@ static int s_golden(const char *dir) {
         fprintf(stderr, "golden: %s\n", m ? "no sequences" : why);
         return 1;
     }
-    int n = (int)json_array_size(seqs), *len = xcalloc((size_t)n + 1, sizeof *len);
+    int n = (int)json_array_size(seqs), *len = xcalloc((size_t)n + 1, sizeof *len), *group = NULL;
+    json_t *groups = json_object_get(j, "groups");
+    if (json_array_size(groups) == (size_t)n) {
+        group = xcalloc((size_t)n + 1, sizeof *group);
+        for (int i = 0; i < n; i++) group[i] = (int)json_integer_value(json_array_get(groups, (size_t)i));
+    }
     int32_t **ids = xcalloc((size_t)n + 1, sizeof *ids);
     for (int i = 0; i < n; i++) {
         json_t *s = json_array_get(seqs, (size_t)i);
@@ -289,12 +298,12 @@ static int s_golden(const char *dir) {
         for (int t = 0; t < len[i]; t++) ids[i][t] = (int32_t)json_integer_value(json_array_get(s, (size_t)t));
     }
     double *out = xcalloc((size_t)n + 1, sizeof *out);
-    int rc = seqcls_score_ids(m, (const int32_t *const *)ids, len, NULL, n, out, why, sizeof why);
+    int rc = seqcls_score_ids(m, (const int32_t *const *)ids, len, group, n, out, why, sizeof why);
     if (rc != 0) fprintf(stderr, "golden: %s\n", why);
     for (int i = 0; i < n && rc == 0; i++) printf("%s%.17g", i ? ", " : "[", out[i]);
     if (rc == 0) printf("]\n");
     for (int i = 0; i < n; i++) free(ids[i]);
-    free(ids), free(len), free(out);
+    free(ids), free(len), free(out), free(group);
     seqcls_free(&m);
     json_decref(j);
     return rc != 0;
