@@ -19,6 +19,9 @@
 
 /* Rows of the packed batch hold at most this many tokens (attention is quadratic in a row). */
 #define GEN_ROW_MAX 2048
+/* One forward pass holds at most prefix_pack_pass_tokens positions and this much attention
+ * (rows x heads x T x T floats, which the models keep). */
+#define GEN_PASS_ATT_BYTES ((size_t)512 << 20)
 /* Logit rows (of V floats) computed at once. */
 #define GEN_LOGIT_CHUNK 16
 
@@ -185,7 +188,7 @@ int gen_judge_comparison_ids(const gen_judge_t *g, const chat_t *c, const char *
     return n;
 }
 
-int gen_judge_p_first(gen_judge_t *g, const int32_t *const *ids, const int *len, int n, int share, double *p, char *why,
+int gen_judge_p_first(gen_judge_t *g, const int32_t *const *ids, const int *len, int n, double *p, char *why,
                       size_t wl) {
     int ctx = lm_ctx(g->lm), V = lm_vocab(g->lm);
     for (int i = 0; i < n; i++)
@@ -193,18 +196,33 @@ int gen_judge_p_first(gen_judge_t *g, const int32_t *const *ids, const int *len,
             return util_refuse(why, wl, "a comparison has %d tokens, the judge model's context is %d", len[i], ctx);
     if (n == 0) return 0;
     prefix_pack_t pk;
+    const hf_config_t *c = lm_config(g->lm);
+    int gpt = c->arch == HF_GPT2, heads = gpt ? c->gpt.n_head : c->llama.n_head, rc = 0, i = 0;
+    int pass = gpt ? prefix_pack_pass_tokens(c->gpt.n_layer, c->gpt.d_model, 4 * c->gpt.d_model)
+                   : prefix_pack_pass_tokens(c->llama.n_layer, c->llama.d_model, c->llama.d_ff);
     int row_max = 2 * (ctx < GEN_ROW_MAX / 2 ? ctx : GEN_ROW_MAX / 2);
-    prefix_pack(ids, len, NULL, n, share, row_max, lm_first_eos(g->lm) >= 0 ? lm_first_eos(g->lm) : 0, &pk);
-    int rc = lm_forward(g->lm, pk.tokens, pk.pos, pk.seg, pk.B, pk.T);
-    if (rc != 0) rc = util_refuse(why, wl, "a token is outside the judge model's vocabulary %d", V);
-    float *z = rc == 0 ? xmalloc(sizeof(float) * GEN_LOGIT_CHUNK * (size_t)V) : NULL;
-    for (int a = 0; a < n && rc == 0; a += GEN_LOGIT_CHUNK) {
-        int m = n - a < GEN_LOGIT_CHUNK ? n - a : GEN_LOGIT_CHUNK, at[GEN_LOGIT_CHUNK];
-        for (int i = 0; i < m; i++) at[i] = prefix_pack_at(&pk, a + i, len[a + i] - 1);
-        lm_logits_at(g->lm, at, m, z);
-        for (int i = 0; i < m; i++) {
-            const float *zi = z + (size_t)i * V;
-            p[a + i] = 1.0 / (1.0 + exp((double)zi[g->label_id[1]] - (double)zi[g->label_id[0]]));
+    row_max = row_max < pass ? row_max : pass;
+    prefix_pack(ids, len, NULL, n, 1, row_max, lm_first_eos(g->lm) >= 0 ? lm_first_eos(g->lm) : 0, &pk);
+    /* many comparisons are several passes of whole rows, each within the activation budget */
+    int per = prefix_pack_rows_per_pass(&pk, heads, (size_t)pass, GEN_PASS_ATT_BYTES);
+    float *z = xmalloc(sizeof(float) * GEN_LOGIT_CHUNK * (size_t)V);
+    for (int r0 = 0; r0 < pk.B && rc == 0; r0 += per) {
+        int B = pk.B - r0 < per ? pk.B - r0 : per;
+        size_t off = (size_t)r0 * pk.T;
+        if (lm_forward(g->lm, pk.tokens + off, pk.pos + off, pk.seg + off, B, pk.T) != 0) {
+            rc = util_refuse(why, wl, "a token is outside the judge model's vocabulary %d", V);
+            break;
+        }
+        while (i < n && pk.row[i] < r0 + B) { /* the last positions of this pass's comparisons */
+            int m = 0, at[GEN_LOGIT_CHUNK];
+            for (; m < GEN_LOGIT_CHUNK && i + m < n && pk.row[i + m] < r0 + B; m++)
+                at[m] = prefix_pack_at(&pk, i + m, len[i + m] - 1) - (int)off;
+            lm_logits_at(g->lm, at, m, z);
+            for (int q = 0; q < m; q++) {
+                const float *zq = z + (size_t)q * V;
+                p[i + q] = 1.0 / (1.0 + exp((double)zq[g->label_id[1]] - (double)zq[g->label_id[0]]));
+            }
+            i += m;
         }
     }
     free(z);
@@ -224,7 +242,7 @@ int gen_judge_matrix(gen_judge_t *g, const chat_t *c, const char *const *respons
                 if ((len[q] = gen_judge_comparison_ids(g, c, a, b, &ids[q], why, wl)) < 0) rc = -1, len[q] = 0;
             }
     double *p = xmalloc(sizeof(double) * (n ? (size_t)n : 1));
-    if (rc == 0) rc = gen_judge_p_first(g, (const int32_t *const *)ids, len, n, 1, p, why, wl);
+    if (rc == 0) rc = gen_judge_p_first(g, (const int32_t *const *)ids, len, n, p, why, wl);
     q = 0;
     for (int i = 0; i < k && rc == 0; i++) {
         P[i * k + i] = 0.5;

@@ -47,10 +47,10 @@ char *gen_judge_fill(const gen_judge_t *g, const chat_t *c, const char *a, const
 /* The comparison's ids as the model reads them (*ids malloc'd). Returns the count or -1 with why. */
 int gen_judge_comparison_ids(const gen_judge_t *g, const chat_t *c, const char *a, const char *b, int32_t **ids,
                              char *why, size_t whylen);
-/* p_first of n comparisons given as ids (len[i] >= 1, at most the context) into p, in one
- * packed forward pass; share 0: no prefix shared (the same numbers, computed the long way).
- * Returns 0 or -1 with why. */
-int gen_judge_p_first(gen_judge_t *g, const int32_t *const *ids, const int *len, int n, int share, double *p, char *why,
+/* p_first of n comparisons given as ids (len[i] >= 1, at most the context) into p: packed rows
+ * sharing their longest common prefix, as few forward passes as the activation budget allows
+ * (prefix_pack_pass_tokens; usually one). Returns 0 or -1 with why. */
+int gen_judge_p_first(gen_judge_t *g, const int32_t *const *ids, const int *len, int n, double *p, char *why,
                       size_t whylen);
 /* The K x K preference matrix of the k responses to c: P[i][j] = P(i better than j), diagonal
  * 1/2, P + P^T = 1. both_orders: each pair i < j is asked with i first and with j first and

@@ -85,6 +85,18 @@ int prefix_pack_at(const prefix_pack_t *p, int i, int t) {
     return p->row[i] * p->T + in_row;
 }
 
+int prefix_pack_pass_tokens(int n_layer, int d_model, int d_ff) {
+    double per = 4.0 * n_layer * (8.0 * d_model + 4.0 * d_ff), n = (double)(1u << 30) / (per > 1 ? per : 1);
+    return n < 256 ? 256 : n > 4096 ? 4096 : (int)n;
+}
+
+int prefix_pack_rows_per_pass(const prefix_pack_t *p, int n_head, size_t max_tokens, size_t max_att_bytes) {
+    size_t T = (size_t)p->T, by_tokens = max_tokens / T, by_att = max_att_bytes / (sizeof(float) * (size_t)n_head * T * T);
+    size_t rows = by_tokens < by_att ? by_tokens : by_att;
+    if (rows > (size_t)p->B) rows = (size_t)p->B;
+    return rows > 0 ? (int)rows : 1;
+}
+
 void prefix_pack_free(prefix_pack_t *p) {
     free(p->tokens), free(p->pos), free(p->seg);
     free(p->row), free(p->start), free(p->plen);

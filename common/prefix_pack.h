@@ -9,6 +9,7 @@
 #ifndef SPAR_PREFIX_PACK_H
 #define SPAR_PREFIX_PACK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -27,6 +28,14 @@ void prefix_pack(const int32_t *const *ids, const int *len, const int *group, in
                  prefix_pack_t *out);
 /* The flat position (row * T + t) of token t (< len[i]) of sequence i. */
 int prefix_pack_at(const prefix_pack_t *p, int i, int t);
+/* The positions one forward pass of a model of these sizes may hold: the models keep every
+ * layer's activations (about 4 n_layer (8 d_model + 4 d_ff) bytes a position), bounded to about
+ * 1 GB, and to 256..4096 positions. Also the bound of a row (a row holds one sequence at least). */
+int prefix_pack_pass_tokens(int n_layer, int d_model, int d_ff);
+/* Rows per forward pass, so that a pass holds at most max_tokens positions and its attention
+ * scores (rows x n_head x T x T floats, which the models keep) at most max_att_bytes; at least 1.
+ * The rows of a pass starting at row r0 are tokens + r0 * T (and pos, seg) with B rows. */
+int prefix_pack_rows_per_pass(const prefix_pack_t *p, int n_head, size_t max_tokens, size_t max_att_bytes);
 void prefix_pack_free(prefix_pack_t *p);
 
 #endif

@@ -14,6 +14,9 @@
 
 /* Rows of a packed batch hold at most this many tokens (attention is quadratic in a row). */
 #define SEQCLS_ROW_MAX 2048
+/* One forward pass holds at most prefix_pack_pass_tokens positions and this much attention (its
+ * scores are rows x heads x T x T floats). */
+#define SEQCLS_PASS_ATT_BYTES ((size_t)512 << 20)
 
 struct seqcls {
     hf_config_t cfg;
@@ -160,16 +163,27 @@ int seqcls_score_ids(seqcls_t *m, const int32_t *const *ids, const int *len, con
     }
     if (n == 0) return 0;
     prefix_pack_t p;
+    int pass = prefix_pack_pass_tokens(l->n_layer, l->d_model, l->d_ff);
     int row_max = 2 * (l->ctx < SEQCLS_ROW_MAX / 2 ? l->ctx : SEQCLS_ROW_MAX / 2);
+    row_max = row_max < pass ? row_max : pass;
     prefix_pack(ids, len, group, n, 1, row_max, m->cfg.pad_id >= 0 ? m->cfg.pad_id : 0, &p);
-    int rc = llama_forward(m->llama, p.tokens, p.pos, p.seg, p.B, p.T);
-    if (rc != 0) rc = util_refuse(why, wl, "a token is outside the reward model's vocabulary %d", l->vocab);
-    const float *h = rc == 0 ? llama_hidden(m->llama) : NULL;
-    for (int i = 0; i < n && rc == 0; i++) {
-        const float *x = h + (size_t)prefix_pack_at(&p, i, s_score_index(ids[i], len[i], m->cfg.pad_id)) * l->d_model;
-        double s = 0;
-        for (int d = 0; d < l->d_model; d++) s += (double)m->score[d] * x[d];
-        out[i] = s;
+    /* a large batch is several passes of whole rows, each within the activation budget */
+    int per = prefix_pack_rows_per_pass(&p, l->n_head, (size_t)pass, SEQCLS_PASS_ATT_BYTES), rc = 0, i = 0;
+    for (int r0 = 0; r0 < p.B && rc == 0; r0 += per) {
+        int B = p.B - r0 < per ? p.B - r0 : per;
+        size_t off = (size_t)r0 * p.T;
+        if (llama_forward(m->llama, p.tokens + off, p.pos + off, p.seg + off, B, p.T) != 0) {
+            rc = util_refuse(why, wl, "a token is outside the reward model's vocabulary %d", l->vocab);
+            break;
+        }
+        const float *h = llama_hidden(m->llama);
+        for (; i < n && p.row[i] < r0 + B; i++) {
+            size_t at = (size_t)prefix_pack_at(&p, i, s_score_index(ids[i], len[i], m->cfg.pad_id)) - off;
+            const float *x = h + at * l->d_model;
+            double s = 0;
+            for (int d = 0; d < l->d_model; d++) s += (double)m->score[d] * x[d];
+            out[i] = s;
+        }
     }
     prefix_pack_free(&p);
     return rc;

@@ -11,15 +11,17 @@
 
 #include "common/chat_text.h"
 #include "common/config.h"
+#include "common/folder_template.h"
 #include "common/gen_judge.h"
 #include "common/lm.h"
+#include "common/prefix_pack.h"
 
 static hf_config_t s_tiny(const char *family) {
     hf_config_t c = {.arch = HF_LLAMA, .bos_id = -1, .eos = {TK_IM_END}, .n_eos = 1};
     c.llama = (llama_config_t){.n_layer = 2, .d_model = 32, .n_head = 4, .n_kv_head = 2, .head_dim = 8, .d_ff = 48,
-                               .vocab = TK_VOCAB + 3, .ctx = 512, .rms_eps = 1e-5, .rope_theta = 10000};
+                               .vocab = TK_VOCAB + 3, .ctx = 384, .rms_eps = 1e-5, .rope_theta = 10000};
     if (!strcmp(family, "gpt2"))
-        c.arch = HF_GPT2, c.gpt = (gpt_config_t){.n_layer = 2, .n_head = 4, .d_model = 32, .ctx = 512, .vocab = TK_VOCAB};
+        c.arch = HF_GPT2, c.gpt = (gpt_config_t){.n_layer = 2, .n_head = 4, .d_model = 32, .ctx = 384, .vocab = TK_VOCAB};
     snprintf(c.architecture, sizeof c.architecture, "%s", hf_arch_name(c.arch));
     return c;
 }
@@ -34,7 +36,7 @@ static char *s_make(const char *dir, const char *family, int chat, const char *n
     if (!m) fprintf(stderr, "lm_new_random: %s\n", why);
     assert_non_null(m);
     float *p = lm_params(m);
-    for (size_t i = 0; i < lm_n_params(m); i++) p[i] *= 12.0f;
+    for (size_t i = 0; i < lm_n_params(m); i++) p[i] *= 4.0f;
     assert_int_equal(lm_save_dir(m, out, 0, 0, why, sizeof why), 0);
     lm_free(&m);
     free(tok);
@@ -47,7 +49,7 @@ static void s_check_matrix(const double *P, int k) {
     for (int i = 0; i < k; i++) {
         assert_true(P[i * k + i] == 0.5);
         for (int j = 0; j < k; j++) {
-            assert_true(P[i * k + j] > 0 && P[i * k + j] < 1);
+            assert_true(P[i * k + j] >= 0 && P[i * k + j] <= 1);
             assert_true(fabs(P[i * k + j] + P[j * k + i] - 1) <= 1e-12);
         }
     }
@@ -98,16 +100,14 @@ static void test_judge_generative_matrix(void **state) {
         while (shared < len[0] && ids[0][shared] == ids[n - 1][shared]) shared++;
         assert_true(shared > 20);
         if (f == 0) assert_int_equal(ids[0][0], TK_IM_START); /* the chat template rendered it */
-        double packed[12], unshared[12];
-        assert_int_equal(gen_judge_p_first(g, (const int32_t *const *)ids, len, n, 1, packed, why, sizeof why), 0);
-        assert_int_equal(gen_judge_p_first(g, (const int32_t *const *)ids, len, n, 0, unshared, why, sizeof why), 0);
+        double packed[12];
+        assert_int_equal(gen_judge_p_first(g, (const int32_t *const *)ids, len, n, packed, why, sizeof why), 0);
         q = 0;
         double spread = 0;
         for (int i = 0; i < k; i++)
             for (int j = 0; j < k; j++) {
                 if (i == j) continue;
                 assert_true(fabs(packed[q] - alone[i][j]) <= 1e-5);
-                assert_true(fabs(unshared[q] - alone[i][j]) <= 1e-5);
                 spread = fmax(spread, fabs(alone[i][j] - 0.5));
                 q++;
             }
@@ -136,6 +136,47 @@ static void test_judge_generative_matrix(void **state) {
         gen_judge_free(&g);
         free(path);
     }
+    tu_done(dir);
+}
+
+/* Many comparisons (K 7, both orders: 42 of ~250 tokens, laid out in more rows than one forward
+ * pass takes): the matrix is still what each comparison alone says. */
+static void test_judge_generative_many(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), why[512], *path = s_make(dir, "llama", 1, "m");
+    gen_judge_t *g = gen_judge_load(path, NULL, "A,B", why, sizeof why);
+    assert_non_null(g);
+    enum { K = 7 };
+    char *texts[K];
+    for (int i = 0; i < K; i++)
+        texts[i] = xasprintf("Response %d: the capital is %s, surely.", i,
+                             i % 2 ? "Paris" : "Lyon");
+    chat_t c;
+    chat_single_user(&c, "What is the capital of France, and why?");
+    double P[K * K], bias = 0;
+    uint64_t pairs = 0;
+    assert_int_equal(gen_judge_matrix(g, &c, (const char *const *)texts, K, 1, P, &bias, &pairs, why, sizeof why), 0);
+    s_check_matrix(P, K);
+    int32_t *ids[K * (K - 1)];
+    int len[K * (K - 1)], q = 0;
+    for (int i = 0; i < K; i++)
+        for (int j = i + 1; j < K; j++, q += 2) {
+            len[q] = gen_judge_comparison_ids(g, &c, texts[i], texts[j], &ids[q], why, sizeof why);
+            len[q + 1] = gen_judge_comparison_ids(g, &c, texts[j], texts[i], &ids[q + 1], why, sizeof why);
+            double want = (s_alone(g, ids[q], len[q]) + 1 - s_alone(g, ids[q + 1], len[q + 1])) / 2;
+            assert_true(fabs(P[i * K + j] - want) <= 1e-5);
+        }
+    /* the layout gen_judge_p_first uses (rows of min(2 ctx, pass) tokens) needs two passes */
+    prefix_pack_t pk;
+    int pass = prefix_pack_pass_tokens(2, 32, 48);
+    prefix_pack((const int32_t *const *)ids, len, NULL, q, 1, pass < 768 ? pass : 768, 0, &pk);
+    assert_true(pk.B > prefix_pack_rows_per_pass(&pk, 4, (size_t)pass, (size_t)512 << 20));
+    prefix_pack_free(&pk);
+    for (int i = 0; i < q; i++) free(ids[i]);
+    for (int i = 0; i < K; i++) free(texts[i]);
+    chat_free(&c);
+    gen_judge_free(&g);
+    free(path);
     tu_done(dir);
 }
 
@@ -211,10 +252,10 @@ static void test_judge_generative_refusals(void **state) {
  * labels A and B are single tokens, and the packed pass equals the unpacked one. */
 static void test_judge_generative_qwen3_tokenizer(void **state) {
     (void)state;
-    char *dir = tu_tmpdir(), why[512], *tok = xasprintf("%s/tok", dir), *path = xasprintf("%s/qwen3", dir);
+    char *dir = tu_tmpdir(), why[512], *tok = xasprintf("%s/tok", dir);
     if (!tk_qwen3_tokenizer(tok)) {
         tu_done(dir);
-        free(tok), free(path);
+        free(tok);
         fprintf(stderr, "skipped: the Qwen3 tokenizer package is not installed (scripts/npm_deps.sh)\n");
         skip();
     }
@@ -224,9 +265,10 @@ static void test_judge_generative_qwen3_tokenizer(void **state) {
                                .vocab = 151936, .ctx = 512, .rms_eps = 1e-6, .rope_theta = 1e6, .qk_norm = 1, .tied = 1};
     lm_t *m = lm_new_random(&c, tok, 9, why, sizeof why);
     assert_non_null(m);
-    assert_int_equal(lm_save_dir(m, path, 0, 0, why, sizeof why), 0);
-    lm_free(&m);
-    gen_judge_t *g = gen_judge_load(path, NULL, "A,B", why, sizeof why);
+    chat_template_t *chat = NULL;
+    if (folder_chat_template(tok, &chat, why, sizeof why) != 1) fprintf(stderr, "Qwen3's chat template: %s\n", why);
+    assert_non_null(chat);
+    gen_judge_t *g = gen_judge_new(m, chat, NULL, NULL, "A,B", why, sizeof why);
     if (!g) fprintf(stderr, "gen_judge_load: %s\n", why);
     assert_non_null(g);
     int a, b;
@@ -242,12 +284,12 @@ static void test_judge_generative_qwen3_tokenizer(void **state) {
     assert_true(len[0] > 20 && len[1] > 20);
     assert_int_equal(ids[0][0], 151644); /* <|im_start|> */
     double p[2];
-    assert_int_equal(gen_judge_p_first(g, (const int32_t *const *)ids, len, 2, 1, p, why, sizeof why), 0);
+    assert_int_equal(gen_judge_p_first(g, (const int32_t *const *)ids, len, 2, p, why, sizeof why), 0);
     for (int i = 0; i < 2; i++) assert_true(fabs(p[i] - s_alone(g, ids[i], len[i])) <= 1e-5);
     free(ids[0]), free(ids[1]);
     chat_free(&cv);
     gen_judge_free(&g);
-    free(tok), free(path);
+    free(tok);
     tu_done(dir);
 }
 
@@ -333,9 +375,11 @@ static void test_judge_generative_backend(void **state) {
     tu_done(dir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_judge_generative_matrix),
+        cmocka_unit_test(test_judge_generative_many),
         cmocka_unit_test(test_judge_generative_fill),
         cmocka_unit_test(test_judge_generative_refusals),
         cmocka_unit_test(test_judge_generative_backend),

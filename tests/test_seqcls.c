@@ -360,6 +360,7 @@ static int s_golden(const char *dir) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--golden")) return s_golden(argv[2]);
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seqcls_families),
         cmocka_unit_test(test_seqcls_refusals),
