@@ -169,6 +169,7 @@ int gen_judge_comparison_ids(const gen_judge_t *g, const chat_t *c, const char *
                              char *why, size_t wl) {
     char *text = gen_judge_fill(g, c, a, b);
     int n;
+    *ids = NULL;
     if (!g->chat) {
         n = lm_encode_prompt(g->lm, text, ids, why, wl);
     } else {

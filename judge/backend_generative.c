@@ -59,7 +59,8 @@ judge_backend_t *judge_backend_generative(const spar_config_t *cfg, char *why, s
     G->chat_prompts = cfg->task.kind == TASK_PROMPTS;
     char hex[65];
     gen_judge_digest_hex(g, hex);
-    snprintf(G->base.version, sizeof G->base.version, "generative-%.12s", hex);
+    /* the answers depend on the model, template and labels (the digest) and on the orders asked */
+    snprintf(G->base.version, sizeof G->base.version, "generative-%.12s%s", hex, G->both_orders ? "" : "-one-order");
     snprintf(G->base.serving, sizeof G->base.serving, "serving the generative judge %s (%s; template %s, labels %s%s)",
              cfg->judge.checkpoint, lm_describe(gen_judge_lm(g)), *cfg->judge.template ? cfg->judge.template : "built-in",
              cfg->judge.labels, G->both_orders ? ", both orders" : "");

@@ -27,6 +27,7 @@ typedef struct {
 /* The ids of response y to conversation c (*ids malloc'd); the count or -1 with why. */
 static int s_sequence(const seqcls_backend_t *S, const chat_t *c, const char *y, int32_t **ids, char *why, size_t wl) {
     const chat_template_t *t = seqcls_template(S->model);
+    *ids = NULL;
     if (!t) {
         char *conv = chat_readable_text(c), *text = xasprintf("%s%s", conv, y);
         int n = seqcls_encode(S->model, text, 1, ids, why, wl);
