@@ -12,8 +12,10 @@
 #include "common/rng.h"
 #include "common/util.h"
 
-/* Rows of a packed batch hold at most this many tokens (attention is quadratic in a row). */
-#define SEQCLS_ROW_MAX 2048
+/* Rows of a packed batch hold about this many tokens, or one sequence when it is longer:
+ * attention is quadratic in a row's length, and the shared prefix is repeated per row (as
+ * common/gen_judge.c measured, rows of 384..512 are the fastest). */
+#define SEQCLS_ROW_TARGET 512
 /* One forward pass holds at most prefix_pack_pass_tokens positions and this much attention (its
  * scores are rows x heads x T x T floats). */
 #define SEQCLS_PASS_ATT_BYTES ((size_t)512 << 20)
@@ -164,8 +166,7 @@ int seqcls_score_ids(seqcls_t *m, const int32_t *const *ids, const int *len, con
     if (n == 0) return 0;
     prefix_pack_t p;
     int pass = prefix_pack_pass_tokens(l->n_layer, l->d_model, l->d_ff);
-    int row_max = 2 * (l->ctx < SEQCLS_ROW_MAX / 2 ? l->ctx : SEQCLS_ROW_MAX / 2);
-    row_max = row_max < pass ? row_max : pass;
+    int row_max = SEQCLS_ROW_TARGET < pass ? SEQCLS_ROW_TARGET : pass;
     prefix_pack(ids, len, group, n, 1, row_max, m->cfg.pad_id >= 0 ? m->cfg.pad_id : 0, &p);
     /* a large batch is several passes of whole rows, each within the activation budget */
     int per = prefix_pack_rows_per_pass(&p, l->n_head, (size_t)pass, SEQCLS_PASS_ATT_BYTES), rc = 0, i = 0;

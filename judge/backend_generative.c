@@ -4,7 +4,6 @@
  * One request per call: a request's comparisons are already one packed forward pass. */
 #include "judge/backend.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,11 +37,10 @@ static void s_judge(judge_backend_t *b, const judge_call_t *calls, int n, const 
 
 static void s_destroy(judge_backend_t *b) {
     generative_t *G = (generative_t *)b;
-    if (G->both_orders)
+    if (G->both_orders && b->counted.order_pairs)
         log_info("judge: the generative judge's position bias (mean p_first(i, j) + p_first(j, i) - 1 over %llu pairs "
                  "asked in both orders; > 0 favours the first position) %.4f",
-                 (unsigned long long)b->counted.order_pairs,
-                 b->counted.order_pairs ? b->counted.position_bias_sum / (double)b->counted.order_pairs : NAN);
+                 (unsigned long long)b->counted.order_pairs, b->counted.position_bias_sum / (double)b->counted.order_pairs);
     gen_judge_free(&G->judge);
     free(G);
 }

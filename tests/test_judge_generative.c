@@ -166,10 +166,10 @@ static void test_judge_generative_many(void **state) {
             double want = (s_alone(g, ids[q], len[q]) + 1 - s_alone(g, ids[q + 1], len[q + 1])) / 2;
             assert_true(fabs(P[i * K + j] - want) <= 1e-5);
         }
-    /* the layout gen_judge_p_first uses (rows of min(2 ctx, pass) tokens) needs two passes */
+    /* the layout gen_judge_p_first uses (rows of min(512, pass) tokens) needs two passes */
     prefix_pack_t pk;
     int pass = prefix_pack_pass_tokens(2, 32, 48);
-    prefix_pack((const int32_t *const *)ids, len, NULL, q, 1, pass < 768 ? pass : 768, 0, &pk);
+    prefix_pack((const int32_t *const *)ids, len, NULL, q, 1, pass < 512 ? pass : 512, 0, &pk);
     assert_true(pk.B > prefix_pack_rows_per_pass(&pk, 4, (size_t)pass, (size_t)512 << 20));
     prefix_pack_free(&pk);
     for (int i = 0; i < q; i++) free(ids[i]);
