@@ -4,7 +4,9 @@
  * What is refused, and why (every other key is ignored, as transformers' config classes ignore
  * keys they do not read; a key listed here changes the model's function and spar does not
  * implement it):
- *   - architectures[0] other than the five classes, or a model_type that is not its own;
+ *   - architectures[0] other than the five classes, or a model_type that is not its own; a
+ *     sequence classifier (Llama/Mistral/Qwen2/Qwen3ForSequenceClassification) where a causal
+ *     LM is read, and a causal LM where a sequence classifier is (hf_config_read_seqcls);
  *   - quantization_config (the weights are not F32/F16/BF16 values of these tensors);
  *   - Llama family: hidden_act other than silu; rope_scaling (or transformers v5's
  *     rope_parameters) of a type other than default / llama3, or llama3 without its four
@@ -36,17 +38,31 @@
 #define HF_MAX_DIM (1 << 24) /* bounds every size, so products of two stay in 64 bits */
 
 static const struct {
-    const char *cls, *model_type;
+    const char *cls, *model_type, *seqcls;
 } s_arch[] = {
-    [HF_GPT2] = {"GPT2LMHeadModel", "gpt2"},
-    [HF_LLAMA] = {"LlamaForCausalLM", "llama"},
-    [HF_MISTRAL] = {"MistralForCausalLM", "mistral"},
-    [HF_QWEN2] = {"Qwen2ForCausalLM", "qwen2"},
-    [HF_QWEN3] = {"Qwen3ForCausalLM", "qwen3"},
+    [HF_GPT2] = {"GPT2LMHeadModel", "gpt2", NULL},
+    [HF_LLAMA] = {"LlamaForCausalLM", "llama", "LlamaForSequenceClassification"},
+    [HF_MISTRAL] = {"MistralForCausalLM", "mistral", "MistralForSequenceClassification"},
+    [HF_QWEN2] = {"Qwen2ForCausalLM", "qwen2", "Qwen2ForSequenceClassification"},
+    [HF_QWEN3] = {"Qwen3ForCausalLM", "qwen3", "Qwen3ForSequenceClassification"},
 };
 #define HF_N_ARCH 5
 
 const char *hf_arch_name(hf_arch_t a) { return (unsigned)a < HF_N_ARCH ? s_arch[a].cls : "unknown"; }
+const char *hf_seqcls_name(hf_arch_t a) { return (unsigned)a < HF_N_ARCH ? s_arch[a].seqcls : NULL; }
+
+static int s_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int hf_config_is_seqcls(const char *json, size_t len) {
+    json_t *j = json_loadb(json, len, 0, NULL);
+    const char *cls = json_string_value(json_array_get(json_object_get(j, "architectures"), 0));
+    int yes = cls && s_ends_with(cls, "ForSequenceClassification");
+    json_decref(j);
+    return yes;
+}
 
 /* A parse in progress: the file it names in errors and its reason buffer. */
 typedef struct {
@@ -254,7 +270,27 @@ static int s_gpt2(const s_ctx *x, json_t *j, gpt_config_t *c) {
     return 0;
 }
 
-int hf_config_parse(const char *json, size_t len, const char *origin, hf_config_t *out, char *why, size_t wl) {
+/* A sequence classifier's keys: num_labels as transformers derives it (id2label's size, else
+ * num_labels, else 2) and pad_token_id. */
+static int s_seqcls(const s_ctx *x, json_t *j, hf_config_t *c) {
+    json_t *labels = json_object_get(j, "id2label"), *pad = json_object_get(j, "pad_token_id");
+    if (labels && !json_is_null(labels)) {
+        if (!json_is_object(labels) || json_object_size(labels) < 1) return s_err(x, "id2label is not an object of labels");
+        c->num_labels = (int)json_object_size(labels);
+    } else if (s_int(x, j, "num_labels", 2, &c->num_labels)) {
+        return -1;
+    }
+    c->pad_id = -1;
+    if (pad && !json_is_null(pad)) {
+        if (!json_is_integer(pad) || json_integer_value(pad) < 0 || json_integer_value(pad) > HF_MAX_DIM)
+            return s_err(x, "pad_token_id is not a token id or null");
+        c->pad_id = (int)json_integer_value(pad);
+    }
+    return 0;
+}
+
+/* config.json text into out; seqcls: a sequence classifier is wanted, not a causal LM. */
+static int s_parse(const char *json, size_t len, const char *origin, int seqcls, hf_config_t *out, char *why, size_t wl) {
     s_ctx x = {origin, why, wl};
     memset(out, 0, sizeof *out);
     json_error_t e;
@@ -263,12 +299,19 @@ int hf_config_parse(const char *json, size_t len, const char *origin, hf_config_
         json_decref(j);
         return j ? s_err(&x, "not a JSON object") : s_err(&x, "line %d: %s", e.line, e.text);
     }
-    int rc = -1, a = -1;
+    int rc = -1, a = -1, is_seqcls = 0;
     json_t *archs = json_object_get(j, "architectures"), *mt = json_object_get(j, "model_type");
     const char *cls = json_string_value(json_array_get(archs, 0)), *type = json_string_value(mt);
-    for (int i = 0; i < HF_N_ARCH; i++)
+    for (int i = 0; i < HF_N_ARCH; i++) {
         if (cls ? !strcmp(cls, s_arch[i].cls) : type && !strcmp(type, s_arch[i].model_type)) a = i;
-    if (a < 0 && cls) {
+        if (cls && s_arch[i].seqcls && !strcmp(cls, s_arch[i].seqcls)) a = i, is_seqcls = 1;
+    }
+    if (a >= 0 && is_seqcls && !seqcls) {
+        s_err(&x, "architectures[0] '%s' is a sequence classifier (a reward model for judge.kind reward), not a causal language model", cls);
+    } else if (seqcls && !is_seqcls) {
+        s_err(&x, "architectures[0] '%s' is not a sequence classifier spar implements (LlamaForSequenceClassification, MistralForSequenceClassification, Qwen2ForSequenceClassification, Qwen3ForSequenceClassification)",
+              cls ? cls : "(missing)");
+    } else if (a < 0 && cls) {
         s_err(&x, "architectures[0] '%s' is not supported (spar implements LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel)", cls);
     } else if (a < 0) {
         s_err(&x, "architectures missing and model_type '%s' is not supported", type ? type : "(missing)");
@@ -279,7 +322,9 @@ int hf_config_parse(const char *json, size_t len, const char *origin, hf_config_
         s_err(&x, "quantization_config is set (spar reads F32, F16 and BF16 weights only)");
     } else {
         out->arch = (hf_arch_t)a;
-        snprintf(out->architecture, sizeof out->architecture, "%s", s_arch[a].cls);
+        out->seqcls = is_seqcls;
+        out->pad_id = -1;
+        snprintf(out->architecture, sizeof out->architecture, "%s", is_seqcls ? s_arch[a].seqcls : s_arch[a].cls);
         /* transformers' class defaults for the special tokens */
         int bos = a == HF_GPT2 ? 50256 : (a == HF_LLAMA || a == HF_MISTRAL) ? 1 : -1;
         int eos = a == HF_GPT2 ? 50256 : (a == HF_LLAMA || a == HF_MISTRAL) ? 2 : -1;
@@ -288,18 +333,23 @@ int hf_config_parse(const char *json, size_t len, const char *origin, hf_config_
         out->eos[0] = eos;
         rc = a == HF_GPT2 ? s_gpt2(&x, j, &out->gpt) : s_llama(&x, j, out->arch, &out->llama);
         if (rc == 0) rc = s_token_ids(&x, j, out);
+        if (rc == 0 && is_seqcls) rc = s_seqcls(&x, j, out);
     }
     json_decref(j);
     return rc;
 }
 
-int hf_config_read(const char *dir, hf_config_t *out, char *why, size_t wl) {
+int hf_config_parse(const char *json, size_t len, const char *origin, hf_config_t *out, char *why, size_t wl) {
+    return s_parse(json, len, origin, 0, out, why, wl);
+}
+
+static int s_read(const char *dir, int seqcls, hf_config_t *out, char *why, size_t wl) {
     char *path = xasprintf("%s/config.json", dir);
     size_t len;
     char *text = util_read_file(path, &len);
     int rc = -1;
     if (!text) snprintf(why, wl, "%s: cannot read: %s", path, strerror(errno));
-    else rc = hf_config_parse(text, len, path, out, why, wl);
+    else rc = s_parse(text, len, path, seqcls, out, why, wl);
     free(text);
     free(path);
     if (rc != 0) return rc;
@@ -321,10 +371,18 @@ int hf_config_read(const char *dir, hf_config_t *out, char *why, size_t wl) {
     return rc;
 }
 
+int hf_config_read(const char *dir, hf_config_t *out, char *why, size_t wl) { return s_read(dir, 0, out, why, wl); }
+
+int hf_config_read_seqcls(const char *dir, hf_config_t *out, char *why, size_t wl) {
+    return s_read(dir, 1, out, why, wl);
+}
+
 int hf_config_check(const hf_config_t *c, char *why, size_t wl) {
     const llama_config_t *l = &c->llama;
     const char *name = hf_arch_name(c->arch), *bad = NULL;
     if ((unsigned)c->arch >= HF_N_ARCH) bad = "is not an architecture spar implements";
+    else if (c->seqcls && (!s_arch[c->arch].seqcls || c->num_labels < 1 || c->pad_id < -1))
+        bad = "is not a sequence classifier spar implements (a Llama-family trunk, num_labels >= 1)";
     else if (c->n_eos < 0 || c->n_eos > HF_MAX_EOS) bad = "has an invalid number of EOS ids";
     else if (c->arch == HF_GPT2) {
         const gpt_config_t *g = &c->gpt;
@@ -378,7 +436,7 @@ static json_t *s_id(int id) { return id >= 0 ? json_integer(id) : json_null(); }
 
 char *hf_config_json(const hf_config_t *c, const char *dtype) {
     json_t *j = json_object();
-    json_object_set_new(j, "architectures", json_pack("[s]", hf_arch_name(c->arch)));
+    json_object_set_new(j, "architectures", json_pack("[s]", c->seqcls ? s_arch[c->arch].seqcls : hf_arch_name(c->arch)));
     json_object_set_new(j, "model_type", json_string(s_arch[c->arch].model_type));
     if (c->arch == HF_GPT2) {
         const gpt_config_t *g = &c->gpt;
@@ -428,6 +486,19 @@ char *hf_config_json(const hf_config_t *c, const char *dtype) {
     }
     json_object_set_new(j, "bos_token_id", s_id(c->bos_id));
     json_object_set_new(j, "eos_token_id", s_eos(c));
+    if (c->seqcls) { /* as transformers writes num_labels: the label maps */
+        json_t *id2label = json_object(), *label2id = json_object();
+        for (int i = 0; i < c->num_labels; i++) {
+            char id[16], label[32];
+            snprintf(id, sizeof id, "%d", i);
+            snprintf(label, sizeof label, "LABEL_%d", i);
+            json_object_set_new(id2label, id, json_string(label));
+            json_object_set_new(label2id, label, json_integer(i));
+        }
+        json_object_set_new(j, "id2label", id2label);
+        json_object_set_new(j, "label2id", label2id);
+        json_object_set_new(j, "pad_token_id", s_id(c->pad_id));
+    }
     json_object_set_new(j, "torch_dtype", json_string(dtype));
     char *text = s_dumps(j);
     json_decref(j);

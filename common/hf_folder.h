@@ -26,6 +26,12 @@ typedef enum { HF_GPT2, HF_LLAMA, HF_MISTRAL, HF_QWEN2, HF_QWEN3 } hf_arch_t;
 typedef struct {
     hf_arch_t arch;
     char architecture[64]; /* as config.json names it: "LlamaForCausalLM", ... */
+    /* A sequence classifier of the Llama family (LlamaForSequenceClassification, ...; read by
+     * hf_config_read_seqcls only): the trunk of arch, then score.weight (num_labels, hidden) on
+     * the final norm's output at the last token that is not pad_id, and no lm_head. */
+    int seqcls;
+    int num_labels; /* id2label's size, else num_labels, else transformers' default 2 */
+    int pad_id;     /* pad_token_id, -1: none */
     gpt_config_t gpt;      /* HF_GPT2 */
     llama_config_t llama;  /* the others */
     int bos_id;            /* -1: none */
@@ -35,6 +41,11 @@ typedef struct {
 
 /* The architecture's Hugging Face class name. */
 const char *hf_arch_name(hf_arch_t a);
+/* The sequence-classification class of a family ("LlamaForSequenceClassification"), NULL for
+ * GPT-2 (spar implements none). */
+const char *hf_seqcls_name(hf_arch_t a);
+/* Does config.json text name a *ForSequenceClassification architecture (any family)? */
+int hf_config_is_seqcls(const char *json, size_t len);
 
 /* Reads DIR/config.json and DIR/generation_config.json (optional). Returns 0, or -1 with the
  * reason (file and key) in why, e.g. "DIR/config.json: rope_scaling.rope_type 'dynamic' is not
@@ -44,8 +55,13 @@ const char *hf_arch_name(hf_arch_t a);
  * defaults of transformers' config class (e.g. tie_word_embeddings false for the Llama family,
  * true for GPT-2; Qwen3's head_dim 128; Mistral's sliding_window 4096). */
 int hf_config_read(const char *dir, hf_config_t *out, char *why, size_t whylen);
+/* The same for a sequence classifier's folder: architectures[0] must be one of
+ * hf_seqcls_name's classes (out->seqcls 1, num_labels and pad_id read); a causal LM is refused,
+ * as hf_config_read refuses a sequence classifier. num_labels is not checked here. */
+int hf_config_read_seqcls(const char *dir, hf_config_t *out, char *why, size_t whylen);
 /* The config.json text (malloc'd) of a configuration, as transformers writes it, with
- * torch_dtype set to dtype ("float32" | "bfloat16"). */
+ * torch_dtype set to dtype ("float32" | "bfloat16"); a sequence classifier's with its class,
+ * id2label / label2id of num_labels entries and pad_token_id. */
 char *hf_config_json(const hf_config_t *c, const char *dtype);
 /* The generation_config.json text (malloc'd): bos_token_id and eos_token_id. */
 char *hf_generation_config_json(const hf_config_t *c);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/gpt.h"
+#include "common/hf_folder.h"
 #include "common/log.h"
 #include "common/tokenizer.h"
 #include "common/util.h"
@@ -33,17 +34,37 @@ static int s_learned(const spar_config_t *cfg, int reward, judge_backend_t **out
     return 0;
 }
 
+/* A backend built from the config alone (why logged when it cannot be). */
+static int s_local(judge_backend_t *(*make)(const spar_config_t *, char *, size_t), const spar_config_t *cfg,
+                   judge_backend_t **out) {
+    char why[768];
+    gpt_set_threads((int)cfg->gpt.threads);
+    if ((*out = make(cfg, why, sizeof why))) return 0;
+    log_error("judge.checkpoint %s: %s", cfg->judge.checkpoint, why);
+    return 2;
+}
+
+int judge_checkpoint_is_seqcls(const char *dir) {
+    char *path = xasprintf("%s/config.json", dir);
+    size_t len;
+    char *text = util_read_file(path, &len);
+    int yes = text && hf_config_is_seqcls(text, len);
+    free(text);
+    free(path);
+    return yes;
+}
+
 int judge_backend_from_config(const spar_config_t *cfg, void *zctx, curve_t *curve, wire_t *wire,
                               judge_backend_t **out) {
     *out = NULL;
     switch (cfg->judge.kind) {
     case JUDGE_REWARD:
-    case JUDGE_PREFERENCE: return s_learned(cfg, cfg->judge.kind == JUDGE_REWARD, out);
+        if (judge_checkpoint_is_seqcls(cfg->judge.checkpoint)) return s_local(judge_backend_seqcls, cfg, out);
+        return s_learned(cfg, 1, out);
+    case JUDGE_PREFERENCE: return s_learned(cfg, 0, out);
     case JUDGE_REMOTE: return (*out = judge_backend_remote(cfg, zctx, curve, wire)) ? 0 : 1;
     case JUDGE_RULE: *out = judge_backend_rule(task_of(cfg)); return 0;
-    case JUDGE_GENERATIVE:
-        log_error("judge.kind generative: not built yet");
-        return 2;
+    case JUDGE_GENERATIVE: return s_local(judge_backend_generative, cfg, out);
     case JUDGE_AUTO: /* resolved by config_validate */
     case JUDGE_MATRIX: break;
     }
@@ -143,6 +164,26 @@ char **judge_request_texts(const Spar__JudgeRequest *r) {
         free(t);
     }
     return texts;
+}
+
+char **judge_request_response_texts(const Spar__JudgeRequest *r) {
+    char **texts = judge_request_texts(r);
+    for (size_t i = 0; i < r->n_responses; i++) {
+        const char *t = r->responses[i]->text;
+        if (t && *t) free(texts[i]), texts[i] = xstrdup(t);
+    }
+    return texts;
+}
+
+int judge_request_conversation(const Spar__JudgeRequest *r, int chat_prompts, chat_t *out, char *why, size_t wl) {
+    const char *prompt = r->prompt ? r->prompt : "";
+    if (!chat_prompts) {
+        chat_single_user(out, prompt);
+        return 0;
+    }
+    char inner[256];
+    if (chat_parse(prompt, strlen(prompt), out, inner, sizeof inner) == 0) return 0;
+    return util_refuse(why, wl, "the prompt is not a conversation: %s", inner);
 }
 
 void judge_free_texts(char **texts, size_t k) {

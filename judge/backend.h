@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/chat.h"
 #include "common/config.h"
 #include "common/curve.h"
 #include "common/judge_model.h"
@@ -36,6 +37,10 @@ typedef struct {
 typedef struct {
     uint64_t pairs, ties;              /* pairs i < j answered, and those at P = 1/2 (equal rewards) */
     uint64_t cache_hits, cache_misses; /* a learned judge's embedding cache */
+    /* a generative judge asking both orders: the sum over its pairs of
+     * p_first(i, j) + p_first(j, i) - 1 (> 0: it favours the first position), and the pairs */
+    double position_bias_sum;
+    uint64_t order_pairs;
 } judge_stats_t;
 
 typedef struct judge_backend judge_backend_t;
@@ -78,6 +83,14 @@ judge_backend_t *judge_backend_remote(const spar_config_t *cfg, void *zctx, curv
  * cache_entries: embeddings kept (0: none). */
 judge_backend_t *judge_backend_reward(judge_model_t *m, uint32_t cache_entries, const char *source);
 judge_backend_t *judge_backend_preference(judge_model_t *m, uint32_t cache_entries, const char *source);
+/* judge.kind reward on a Hugging Face *ForSequenceClassification folder (judge.checkpoint):
+ * common/seqcls.h's rewards of each response appended to the conversation. */
+judge_backend_t *judge_backend_seqcls(const spar_config_t *cfg, char *why, size_t whylen);
+/* judge.kind generative: common/gen_judge.h's pairwise LLM judge of a causal model folder. */
+judge_backend_t *judge_backend_generative(const spar_config_t *cfg, char *why, size_t whylen);
+/* Is DIR a Hugging Face sequence classifier's folder (config.json naming a
+ * *ForSequenceClassification), rather than a spar judge-train folder? */
+int judge_checkpoint_is_seqcls(const char *dir);
 
 /* The table, called through. For a local backend socket is NULL, pump does nothing and expire
  * returns -1 (nothing is ever due). */
@@ -101,6 +114,13 @@ void judge_backend_counted(const judge_backend_t *b, judge_stats_t *out);
 /* The responses' texts (malloc'd): byte tokens up to end-of-text; free with judge_free_texts. */
 char **judge_request_texts(const Spar__JudgeRequest *r);
 void judge_free_texts(char **texts, size_t k);
+/* The responses' texts as the actor rendered them (Response.text), for judges that read text
+ * with a tokenizer of their own; a response without text falls back to its byte tokens as
+ * judge_request_texts reads them. Free with judge_free_texts. */
+char **judge_request_response_texts(const Spar__JudgeRequest *r);
+/* The request's conversation: with chat_prompts (task.kind prompts) its prompt is a JSON
+ * conversation (common/chat.h), else plain text, one user message. 0 or -1 with why. */
+int judge_request_conversation(const Spar__JudgeRequest *r, int chat_prompts, chat_t *out, char *why, size_t whylen);
 
 /* The closing log line of a backend's cache: "judge: WHAT cache H hits, M misses, hit rate R". */
 void judge_backend_log_cache(const char *what, uint64_t hits, uint64_t misses);

@@ -14,6 +14,9 @@ Families (config["architectures"][0]):
                                         head_dim from the config (need not be hidden/heads)
   GPT2LMHeadModel                       LayerNorm, learned positions, Conv1D (in, out) weights,
                                         gelu_new, tied head
+  Llama/Mistral/Qwen2/Qwen3ForSequenceClassification
+                                        the family's trunk, no lm_head; score (num_labels, hidden),
+                                        no bias, read at the last token that is not pad_token_id
 """
 import math
 
@@ -25,8 +28,27 @@ DECODERS = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3
 GPT2 = "GPT2LMHeadModel"
 
 
+# A sequence classifier's trunk is its family's causal LM's: architecture() names that family.
+SEQCLS = {"LlamaForSequenceClassification": "LlamaForCausalLM",
+          "MistralForSequenceClassification": "MistralForCausalLM",
+          "Qwen2ForSequenceClassification": "Qwen2ForCausalLM",
+          "Qwen3ForSequenceClassification": "Qwen3ForCausalLM"}
+
+
 def architecture(cfg):
-    return cfg["architectures"][0]
+    a = cfg["architectures"][0]
+    return SEQCLS.get(a, a)
+
+
+def is_seqcls(cfg):
+    return cfg["architectures"][0] in SEQCLS
+
+
+def num_labels(cfg):
+    """As transformers' PretrainedConfig derives it: id2label's size, else num_labels, else 2."""
+    if cfg.get("id2label"):
+        return len(cfg["id2label"])
+    return cfg.get("num_labels", 2)
 
 
 def tied(cfg):
@@ -248,6 +270,39 @@ class DecoderLM(nn.Module):
         return self.lm_head(self.hidden(ids, caches))
 
 
+class DecoderSeqCls(nn.Module):
+    """*ForSequenceClassification: score = Linear(hidden, num_labels, bias=False) on the final
+    normed hidden states, read per sequence at the last position whose token is not
+    pad_token_id (transformers: argmax of position * (ids != pad), so 0 when every token is pad;
+    the last position when the config has no pad_token_id)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.model = DecoderBody(cfg)
+        self.score = nn.Linear(cfg["hidden_size"], num_labels(cfg), bias=False)
+        self.register_buffer("freqs", inv_freq(cfg), persistent=False)
+
+    hidden = DecoderLM.hidden
+
+    def forward(self, ids):
+        """[B, num_labels] scores of ids [B, T]."""
+        logits = self.score(self.hidden(ids))
+        pad = self.cfg.get("pad_token_id")
+        T = ids.shape[1]
+        if pad is None:
+            last = torch.full((ids.shape[0],), T - 1, dtype=torch.long)
+        else:
+            last = (torch.arange(T) * (ids != pad).long()).argmax(-1)
+        return logits[torch.arange(ids.shape[0]), last]
+
+
+@torch.no_grad()
+def seqcls_score(model, ids):
+    """The score (label 0) of one sequence of ids (a list)."""
+    return float(model(torch.tensor([ids]))[0, 0])
+
+
 # ---- GPT-2 ----------------------------------------------------------------------------------------
 
 class Conv1D(nn.Module):
@@ -350,6 +405,8 @@ def build(cfg, dtype=torch.float64):
     arch = architecture(cfg)
     if arch == GPT2:
         m = GPT2LM(cfg)
+    elif is_seqcls(cfg):
+        m = DecoderSeqCls(cfg)
     elif arch in DECODERS:
         m = DecoderLM(cfg)
     else:
@@ -396,7 +453,7 @@ def checkpoint_names(model):
     """The Hugging Face tensor names of model and their shapes: its state_dict less the tied head."""
     sd = model.state_dict()
     if tied(model.cfg):
-        sd.pop("lm_head.weight")
+        sd.pop("lm_head.weight", None)  # a sequence classifier has no head to pop
     return {k: tuple(v.shape) for k, v in sd.items()}
 
 
@@ -439,7 +496,7 @@ def state(model):
     """name -> tensor as a checkpoint holds it (tied head left out)."""
     sd = model.state_dict()
     if tied(model.cfg):
-        sd.pop("lm_head.weight")
+        sd.pop("lm_head.weight", None)  # a sequence classifier has no head to pop
     return dict(sd)
 
 
