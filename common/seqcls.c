@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/chat_text.h"
 #include "common/folder_template.h"
 #include "common/hf_tokenizer.h"
 #include "common/prefix_pack.h"
@@ -188,4 +189,24 @@ int seqcls_score_ids(seqcls_t *m, const int32_t *const *ids, const int *len, con
     }
     prefix_pack_free(&p);
     return rc;
+}
+
+/* seqcls_sequence_ids — see seqcls.h. */
+int seqcls_sequence_ids(const seqcls_t *m, const chat_t *c, const char *y, int32_t **ids, char *why, size_t wl) {
+    const chat_template_t *t = seqcls_template(m);
+    *ids = NULL;
+    if (!t) {
+        char *conv = chat_readable_text(c), *text = xasprintf("%s%s", conv, y);
+        int n = seqcls_encode(m, text, 1, ids, why, wl);
+        free(conv), free(text);
+        return n;
+    }
+    chat_t full = {xcalloc((size_t)c->n + 1, sizeof(chat_msg_t)), c->n + 1};
+    memcpy(full.msgs, c->msgs, sizeof(chat_msg_t) * (size_t)c->n);
+    full.msgs[c->n] = (chat_msg_t){"assistant", (char *)y};
+    char *text = chat_template_render(t, &full, 0, why, wl);
+    free(full.msgs); /* the messages are c's and y */
+    int n = text ? seqcls_encode(m, text, 0, ids, why, wl) : -1;
+    free(text);
+    return n;
 }

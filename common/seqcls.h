@@ -44,6 +44,11 @@ const chat_template_t *seqcls_template(const seqcls_t *m);
 /* Ids of text (malloc'd), with the tokenizer's special tokens (BOS, ...) when add_special.
  * Returns the count or -1 with why. */
 int seqcls_encode(const seqcls_t *m, const char *text, int add_special, int32_t **ids, char *why, size_t whylen);
+/* The ids the reward of response y to conversation c is read from (*ids malloc'd): the model's
+ * chat template rendering of c + [{"role": "assistant", "content": y}] (no generation prompt),
+ * encoded with no special tokens added; without a template, the conversation's readable text
+ * followed by y, encoded with the special tokens. The count, or -1 with why. */
+int seqcls_sequence_ids(const seqcls_t *m, const chat_t *c, const char *y, int32_t **ids, char *why, size_t whylen);
 /* The scores of n sequences (ids[i], len[i] >= 1 tokens, at most the context) into out; group
  * as prefix_pack's (NULL: one group). One packed forward pass. Returns 0, or -1 with why (the
  * sequence that is empty or too long named). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/lm.h"
+#include "common/seqcls.h"
 #include "common/util.h"
 
 /* ChatML, as SmolLM2 and Qwen write it. */
@@ -134,6 +135,18 @@ static int s_causal(const hf_config_t *c, const char *dir, const char *name, con
     return rc;
 }
 
+int tiny_reward_write(const hf_config_t *causal, const char *tokdir, const char *dir, uint64_t seed, char *why,
+                      size_t wl) {
+    hf_config_t c = *causal;
+    c.seqcls = 1, c.num_labels = 1, c.pad_id = c.n_eos > 1 ? c.eos[1] : -1;
+    snprintf(c.architecture, sizeof c.architecture, "%s", hf_seqcls_name(c.arch));
+    seqcls_t *m = seqcls_new_random(&c, tokdir, seed, why, wl);
+    if (!m) return -1;
+    int rc = seqcls_save_dir(m, dir, why, wl);
+    seqcls_free(&m);
+    return rc;
+}
+
 int tiny_models_write(const char *dir, const char *shape, uint64_t seed, char *why, size_t wl) {
     hf_config_t c;
     if (tiny_shape(shape, &c) != 0) {
@@ -144,6 +157,9 @@ int tiny_models_write(const char *dir, const char *shape, uint64_t seed, char *w
     int rc = tiny_tokenizer_write(tokdir, c.llama.vocab, why, wl);
     if (rc == 0) rc = s_causal(&c, dir, "policy", tokdir, seed, why, wl);
     if (rc == 0) rc = s_causal(&c, dir, "judge", tokdir, seed + 1, why, wl);
+    char *reward = xasprintf("%s/reward", dir);
+    if (rc == 0) rc = tiny_reward_write(&c, tokdir, reward, seed + 2, why, wl);
+    free(reward);
     free(tokdir);
     return rc;
 }

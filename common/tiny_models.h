@@ -30,6 +30,11 @@ int tiny_tokenizer_write(const char *dir, int vocab, char *why, size_t whylen);
 int tiny_shape(const char *name, hf_config_t *out);
 /* The names tiny_shape knows, for messages: "tiny, smollm2-135m, qwen2.5-0.5b". */
 extern const char tiny_shape_names[];
+/* A random reward model (the *ForSequenceClassification of c's architecture, num_labels 1, pad
+ * <|endoftext|> when c's second EOS is one) with tokenizer_dir's tokenizer, written to dir.
+ * Returns 0 or -1 with why. */
+int tiny_reward_write(const hf_config_t *c, const char *tokenizer_dir, const char *dir, uint64_t seed, char *why,
+                      size_t whylen);
 /* Writes dir/tokenizer, dir/policy, dir/judge and dir/reward of the shape, from seed. Returns 0 or
  * -1 with why. */
 int tiny_models_write(const char *dir, const char *shape, uint64_t seed, char *why, size_t whylen);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/chat_text.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/seqcls.h"
@@ -24,26 +23,6 @@ typedef struct {
     int chat_prompts; /* task.kind prompts: the prompt is a JSON conversation */
 } seqcls_backend_t;
 
-/* The ids of response y to conversation c (*ids malloc'd); the count or -1 with why. */
-static int s_sequence(const seqcls_backend_t *S, const chat_t *c, const char *y, int32_t **ids, char *why, size_t wl) {
-    const chat_template_t *t = seqcls_template(S->model);
-    *ids = NULL;
-    if (!t) {
-        char *conv = chat_readable_text(c), *text = xasprintf("%s%s", conv, y);
-        int n = seqcls_encode(S->model, text, 1, ids, why, wl);
-        free(conv), free(text);
-        return n;
-    }
-    chat_t full = {xcalloc((size_t)c->n + 1, sizeof(chat_msg_t)), c->n + 1};
-    memcpy(full.msgs, c->msgs, sizeof(chat_msg_t) * (size_t)c->n);
-    full.msgs[c->n] = (chat_msg_t){"assistant", (char *)y};
-    char *text = chat_template_render(t, &full, 0, why, wl);
-    free(full.msgs); /* the messages are c's and y */
-    int n = text ? seqcls_encode(S->model, text, 0, ids, why, wl) : -1;
-    free(text);
-    return n;
-}
-
 /* Request r's K sequences appended to the batch at *at; 0 or -1 with why (nothing appended). */
 static int s_request(const seqcls_backend_t *S, const Spar__JudgeRequest *r, int32_t **ids, int *len, int *at,
                      char *why, size_t wl) {
@@ -53,7 +32,7 @@ static int s_request(const seqcls_backend_t *S, const Spar__JudgeRequest *r, int
     char **texts = judge_request_response_texts(r);
     int ctx = seqcls_config(S->model)->llama.ctx, rc = 0, start = *at;
     for (size_t i = 0; i < k && rc == 0; i++) {
-        int n = s_sequence(S, &c, texts[i], &ids[*at], why, wl);
+        int n = seqcls_sequence_ids(S->model, &c, texts[i], &ids[*at], why, wl);
         if (n < 0) rc = -1;
         else if (n == 0 || n > ctx)
             rc = util_refuse(why, wl, "response %zu with its prompt is %d tokens, the reward model's context is %d", i, n, ctx),
