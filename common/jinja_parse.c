@@ -738,7 +738,10 @@ static int s_body(parser_t *P, const char *const *ends, jj_node_t ***body, int *
         jj_tok_t *t = s_cur(P);
         if (t->kind == JT_EOF) {
             if (ends) {
-                s_err(P, "the template ends before '{%% %s %%}'", ends[0]);
+                const char *end = ends[0];
+                for (int k = 0; ends[k]; k++)
+                    if (!strncmp(ends[k], "end", 3)) end = ends[k];
+                s_err(P, "the template ends before '{%% %s %%}'", end);
                 return -1;
             }
             break;
