@@ -651,9 +651,10 @@ static int s_for(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *n, jj_buf_t *out)
         s_loop_set(x, loop, "depth0", jv_int(x->arena, 0));
         s_loop_set(x, loop, "previtem", i ? items[i - 1] : jv_undef(x->arena, "previtem"));
         s_loop_set(x, loop, "nextitem", i + 1 < count ? items[i + 1] : jv_undef(x->arena, "nextitem"));
-        s_assign(x, ls, "loop", loop);
-        if (s_bind(x, ls, n->a, items[i])) return -1;
-        int st = s_exec(x, ls, n->body, n->nbody, out);
+        jj_scope_t *is = s_scope(x, sc); /* jinja2: what the body sets lasts one iteration */
+        s_assign(x, is, "loop", loop);
+        if (s_bind(x, is, n->a, items[i])) return -1;
+        int st = s_exec(x, is, n->body, n->nbody, out);
         if (st < 0) return -1;
         if (st == 1) break;
     }

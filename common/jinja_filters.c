@@ -95,27 +95,42 @@ static void s_put(jj_buf_t *b, int32_t c) {
     jj_buf_add(b, (const char *)u, (size_t)k);
 }
 
-enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE };
+enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE, CASE_TITLE_FILTER };
+
+/* The full case mappings Python applies where Unicode's simple ones give one code point: the
+ * unconditional ones of SpecialCasing.txt for Latin (ß, the ﬀ-ﬆ ligatures, İ). Returns the
+ * replacement text or NULL. */
+static const char *s_special_case(int32_t c, int mode) {
+    static const struct {
+        int32_t c;
+        const char *upper, *title, *lower;
+    } t[] = {{0xDF, "SS", "Ss", NULL},        {0xFB00, "FF", "Ff", NULL},  {0xFB01, "FI", "Fi", NULL},
+             {0xFB02, "FL", "Fl", NULL},      {0xFB03, "FFI", "Ffi", NULL}, {0xFB04, "FFL", "Ffl", NULL},
+             {0xFB05, "ST", "St", NULL},      {0xFB06, "ST", "St", NULL},   {0x130, NULL, NULL, "i\xcc\x87"}};
+    for (size_t k = 0; k < sizeof t / sizeof *t; k++)
+        if (t[k].c == c) return mode == CASE_UPPER ? t[k].upper : mode == CASE_LOWER ? t[k].lower : t[k].title;
+    return NULL;
+}
 
 /* upper(), lower(), title() and capitalize(), code point by code point (Unicode's simple case
- * mappings). */
+ * mappings, and the full ones of s_special_case). */
 static jv_t *s_case(jj_ctx_t *x, const jv_t *s, int mode) {
     jj_buf_t b = {0};
-    int prev_cased = 0, first = 1;
+    int prev_cased = 0, prev_sep = 0, first = 1;
     for (size_t i = 0, k; i < s->u.str.n; i += k) {
         int32_t c = jj_utf8_next(s->u.str.s + i, s->u.str.n - i, &k);
-        int32_t o = c;
-        switch (mode) {
-        case CASE_UPPER: o = utf8proc_toupper(c); break;
-        case CASE_LOWER: o = utf8proc_tolower(c); break;
-        case CASE_TITLE:
-            o = prev_cased ? utf8proc_tolower(c) : utf8proc_totitle(c);
-            prev_cased = s_cased(c);
-            break;
-        case CASE_CAPITALIZE: o = first ? utf8proc_totitle(c) : utf8proc_tolower(c); break;
-        }
+        int kind = mode;
+        if (mode == CASE_TITLE) kind = prev_cased ? CASE_LOWER : CASE_TITLE;
+        if (mode == CASE_CAPITALIZE) kind = first ? CASE_TITLE : CASE_LOWER;
+        /* jinja2's title filter: words begin after - ( { [ < or white space; their first character
+         * is upper-cased (not title-cased), the rest lower-cased */
+        if (mode == CASE_TITLE_FILTER) kind = first || prev_sep ? CASE_UPPER : CASE_LOWER;
+        prev_sep = jj_is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+        prev_cased = s_cased(c);
         first = 0;
-        s_put(&b, o);
+        const char *special = s_special_case(c, kind);
+        if (special) jj_buf_add(&b, special, strlen(special));
+        else s_put(&b, kind == CASE_UPPER ? utf8proc_toupper(c) : kind == CASE_LOWER ? utf8proc_tolower(c) : utf8proc_totitle(c));
     }
     return s_strv(x, &b);
 }
@@ -487,7 +502,7 @@ jv_t *jj_apply_filter(jj_ctx_t *x, const char *f, jv_t *v, const jj_args_t *args
     }
     if (!strcmp(f, "upper")) return s_case(x, jv_to_str(a, v), CASE_UPPER);
     if (!strcmp(f, "lower")) return s_case(x, jv_to_str(a, v), CASE_LOWER);
-    if (!strcmp(f, "title")) return s_case(x, jv_to_str(a, v), CASE_TITLE);
+    if (!strcmp(f, "title")) return s_case(x, jv_to_str(a, v), CASE_TITLE_FILTER);
     if (!strcmp(f, "capitalize")) return s_case(x, jv_to_str(a, v), CASE_CAPITALIZE);
     if (!strcmp(f, "first") || !strcmp(f, "last")) {
         jv_t *items = s_items_of(x, v);
