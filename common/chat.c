@@ -11,7 +11,7 @@
 int chat_parse(const char *json, size_t len, chat_t *out, char *why, size_t whylen) {
     memset(out, 0, sizeof *out);
     json_error_t e;
-    json_t *a = json_loadb(json, len, 0, &e);
+    json_t *a = json_loadb(json, len, JSON_DECODE_INT_AS_REAL, &e); /* other keys' numbers may be big */
     if (!a) {
         snprintf(why, whylen, "conversation: not JSON: %s (line %d)", e.text, e.line);
         return -1;
@@ -50,8 +50,12 @@ int chat_parse(const char *json, size_t len, chat_t *out, char *why, size_t whyl
 
 char *chat_to_json(const chat_t *c) {
     json_t *a = json_array();
-    for (int i = 0; i < c->n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s}", "role", c->msgs[i].role, "content", c->msgs[i].content));
+    for (int i = 0; i < c->n; i++) { /* unchecked here: json_dumps refuses what is not UTF-8 */
+        json_t *m = json_object();
+        json_object_set_new(m, "role", json_stringn_nocheck(c->msgs[i].role, strlen(c->msgs[i].role)));
+        json_object_set_new(m, "content", json_stringn_nocheck(c->msgs[i].content, strlen(c->msgs[i].content)));
+        json_array_append_new(a, m);
+    }
     char *s = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(a);
     return s;

@@ -26,7 +26,8 @@ typedef struct {
 /* A conversation from its JSON text (an array of {"role", "content"} objects, both strings; other
  * keys ignored). Returns 0, or -1 with why. */
 int chat_parse(const char *json, size_t len, chat_t *out, char *why, size_t whylen);
-/* The compact JSON of c (malloc'd), which chat_parse reads back to the same conversation. */
+/* The compact JSON of c (malloc'd), which chat_parse reads back to the same conversation; NULL when
+ * a role or content is not UTF-8. */
 char *chat_to_json(const chat_t *c);
 /* A conversation of one user message (the copy is c's). */
 void chat_single_user(chat_t *c, const char *text);

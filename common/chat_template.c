@@ -83,6 +83,10 @@ char *chat_template_render_vars(const chat_template_t *t, const chat_t *c, int a
     char *out = NULL;
     if (vars_json && jinja_vars_merge_json_object(v, vars_json, strlen(vars_json), why, whylen)) goto done;
     char *msgs = chat_to_json(c);
+    if (!msgs) {
+        snprintf(why, whylen, "the conversation holds text that is not UTF-8");
+        goto done;
+    }
     int st = jinja_vars_set_json(v, "messages", msgs, strlen(msgs), why, whylen);
     free(msgs);
     if (st) goto done;

@@ -252,6 +252,17 @@ static void test_chat_parse_and_json(void **state) {
     free(back);
     chat_free(&c);
     chat_free(&d);
+    /* text that is not UTF-8 (chat_single_user takes any bytes) is an error of the render, not dropped */
+    chat_single_user(&c, "caf\xe9");
+    chat_template_t *t = chat_template_new("{{ messages | length }}", "", "", why, sizeof why);
+    assert_null(chat_template_render(t, &c, 1, why, sizeof why));
+    assert_non_null(strstr(why, "not UTF-8"));
+    assert_null(chat_to_json(&c));
+    chat_template_free(&t);
+    chat_free(&c);
+    const char *big = "[{\"role\": \"user\", \"content\": \"x\", \"id\": 100000000000000000000000}]";
+    assert_int_equal(chat_parse(big, strlen(big), &c, why, sizeof why), 0);
+    chat_free(&c);
     assert_int_equal(chat_parse("[]", 2, &c, why, sizeof why), 0);
     assert_int_equal(c.n, 0);
     back = chat_to_json(&c);
