@@ -483,8 +483,87 @@ static jv_t *s_indent(jj_ctx_t *x, jv_t *v, const jj_args_t *args) {
     return s_strv(x, &b);
 }
 
+/* The arguments a function takes: at most npos positional ones, keywords among kw (NULL-ended; a
+ * keyword may name a positional parameter that was not given); -1 for any. */
+typedef struct {
+    const char *name;
+    int npos;
+    const char *kw[5];
+} signature_t;
+
+static const signature_t s_filter_sigs[] = {
+    {"trim", 1, {"chars"}},
+    {"length", 0, {NULL}},
+    {"count", 0, {NULL}},
+    {"tojson", 4, {"ensure_ascii", "indent", "separators", "sort_keys"}},
+    {"string", 0, {NULL}},
+    {"upper", 0, {NULL}},
+    {"lower", 0, {NULL}},
+    {"capitalize", 0, {NULL}},
+    {"title", 0, {NULL}},
+    {"first", 0, {NULL}},
+    {"last", 0, {NULL}},
+    {"join", 2, {"d", "attribute"}},
+    {"default", 2, {"default_value", "boolean"}},
+    {"d", 2, {"default_value", "boolean"}},
+    {"items", 0, {NULL}},
+    {"replace", 3, {"old", "new", "count"}},
+    {"list", 0, {NULL}},
+    {"safe", 0, {NULL}},
+    {"int", 2, {"default", "base"}},
+    {"float", 1, {"default"}},
+    {"abs", 0, {NULL}},
+    {"reverse", 0, {NULL}},
+    {"indent", 3, {"width", "first", "blank"}},
+    {"strip", 1, {NULL}},
+    {"lstrip", 1, {NULL}},
+    {"rstrip", 1, {NULL}},
+    {"split", 2, {"sep", "maxsplit"}},
+    {"startswith", 3, {NULL}},
+    {"endswith", 3, {NULL}},
+    {"replace()", 3, {NULL}},
+    {"join()", 1, {NULL}},
+    {"upper()", 0, {NULL}},
+    {"lower()", 0, {NULL}},
+    {"title()", 0, {NULL}},
+    {"capitalize()", 0, {NULL}},
+    {"items()", 0, {NULL}},
+    {"keys()", 0, {NULL}},
+    {"values()", 0, {NULL}},
+    {"get()", 2, {NULL}},
+};
+
+/* 0 when args fit the signature of name (a filter, or a method with "()" after its name where it
+ * has the name of a filter); -1 with Python's TypeError. Names without a signature take anything. */
+static int s_check_args(jj_ctx_t *x, const char *name, const jj_args_t *args) {
+    for (size_t k = 0; k < sizeof s_filter_sigs / sizeof *s_filter_sigs; k++) {
+        const signature_t *sg = &s_filter_sigs[k];
+        if (strcmp(sg->name, name)) continue;
+        if (args->npos > sg->npos) {
+            jj_fail(x, "%s() takes at most %d argument(s) (%d given)", name, sg->npos, args->npos);
+            return -1;
+        }
+        for (int i = 0; i < args->nkw; i++) {
+            int at = -1;
+            for (int j = 0; j < 5 && sg->kw[j]; j++)
+                if (!strcmp(sg->kw[j], args->kwnames[i])) at = j;
+            if (at < 0) {
+                jj_fail(x, "%s() got an unexpected keyword argument '%s'", name, args->kwnames[i]);
+                return -1;
+            }
+            if (at < args->npos) {
+                jj_fail(x, "%s() got multiple values for argument '%s'", name, args->kwnames[i]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    return 0;
+}
+
 jv_t *jj_apply_filter(jj_ctx_t *x, const char *f, jv_t *v, const jj_args_t *args) {
     jj_arena_t *a = x->arena;
+    if (s_check_args(x, f, args)) return NULL;
     if (!strcmp(f, "safe")) return v;
     if (!strcmp(f, "default") || !strcmp(f, "d")) {
         jv_t *def = jj_arg(args, 0, "default_value"), *boolean = jj_arg(args, 1, "boolean");
@@ -620,6 +699,9 @@ int jj_apply_test(jj_ctx_t *x, const char *t, const jv_t *v) {
 
 static jv_t *s_str_method(jj_ctx_t *x, const char *m, const jv_t *s, const jj_args_t *args) {
     jj_arena_t *a = x->arena;
+    char sig[32];
+    snprintf(sig, sizeof sig, "%s%s", m, jj_filter_known(m) ? "()" : "");
+    if (s_check_args(x, sig, args)) return NULL;
     if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip")) {
         jv_t *chars = jj_arg(args, 0, NULL);
         if (chars && chars->k == JV_NONE) chars = NULL;
@@ -667,6 +749,9 @@ static jv_t *s_str_method(jj_ctx_t *x, const char *m, const jv_t *s, const jj_ar
 
 static jv_t *s_dict_method(jj_ctx_t *x, const char *m, const jv_t *d, const jj_args_t *args) {
     jj_arena_t *a = x->arena;
+    char sig[32];
+    snprintf(sig, sizeof sig, "%s()", m);
+    if (s_check_args(x, sig, args)) return NULL;
     if (!strcmp(m, "items")) return s_dict_items(x, d);
     if (!strcmp(m, "keys") || !strcmp(m, "values")) {
         jv_t *l = jv_list(a, JV_LIST, d->u.dict.n);

@@ -282,9 +282,8 @@ static jj_node_t *s_subscript(parser_t *P, jj_node_t *obj) {
     }
     P->i++; /* '[' */
     vec_t args = {0};
-    while (!P->failed && !s_is_op(s_cur(P), "]")) {
+    while (!P->failed && !s_is_op(s_cur(P), "]")) { /* jinja2 takes no trailing comma here */
         if (args.n && !s_expect_op(P, ",")) return NULL;
-        if (s_is_op(s_cur(P), "]")) break;
         jj_node_t *e = s_subscribed(P);
         if (!e) return NULL;
         s_vec_push(P, &args, e);
@@ -514,8 +513,7 @@ static jj_node_t *s_expression(parser_t *P, int with_condexpr) { return with_con
 /* Does the current token end a tuple (jinja2's parse_tuple end rules)? */
 static int s_tuple_end(parser_t *P) {
     jj_tok_t *t = s_cur(P);
-    return t->kind == JT_STMT_END || t->kind == JT_EXPR_END || t->kind == JT_EOF || s_is_op(t, ")") ||
-           s_is_op(t, "=") || s_is_name(t, "in") || s_is_name(t, "recursive") || s_is_name(t, "if");
+    return t->kind == JT_STMT_END || t->kind == JT_EXPR_END || t->kind == JT_EOF || s_is_op(t, ")");
 }
 
 static jj_node_t *s_tuple(parser_t *P, int with_condexpr, int explicit_parens) {
@@ -595,9 +593,15 @@ static int s_end_tag(parser_t *P, const char *name) {
     return s_expect_kind(P, JT_STMT_END, "'%}'");
 }
 
+/* The end of a tag that opens a body: '%}', after an optional ':' (jinja2 takes one, as Python's). */
+static int s_body_start(parser_t *P) {
+    s_accept_op(P, ":");
+    return s_expect_kind(P, JT_STMT_END, "'%}'");
+}
+
 static jj_node_t *s_if(parser_t *P) {
     jj_node_t *n = s_node(P, JN_IF);
-    if (!(n->a = s_tuple(P, 0, 0)) || !s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+    if (!(n->a = s_tuple(P, 0, 0)) || !s_body_start(P)) return NULL;
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     if (s_body(P, ends, &n->body, &n->nbody)) return NULL;
     if (s_is_name(s_peek(P, 1), "elif")) {
@@ -611,7 +615,7 @@ static jj_node_t *s_if(parser_t *P) {
     }
     if (s_is_name(s_peek(P, 1), "else")) {
         P->i += 2;
-        if (!s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+        if (!s_body_start(P)) return NULL;
         static const char *const endif[] = {"endif", NULL};
         if (s_body(P, endif, &n->alt, &n->nalt)) return NULL;
     }
@@ -629,7 +633,7 @@ static jj_node_t *s_for(parser_t *P) {
         if (!(n->c = s_expression(P, 1))) return NULL;
     }
     if (s_is_name(s_cur(P), "recursive")) return s_refuse(P, "template uses a recursive loop");
-    if (!s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+    if (!s_body_start(P)) return NULL;
     P->loops++;
     static const char *const ends[] = {"endfor", "else", NULL};
     int st = s_body(P, ends, &n->body, &n->nbody);
@@ -637,7 +641,7 @@ static jj_node_t *s_for(parser_t *P) {
     if (st) return NULL;
     if (s_is_name(s_peek(P, 1), "else")) {
         P->i += 2;
-        if (!s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+        if (!s_body_start(P)) return NULL;
         static const char *const endfor[] = {"endfor", NULL};
         if (s_body(P, endfor, &n->alt, &n->nalt)) return NULL;
     }
@@ -655,7 +659,7 @@ static jj_node_t *s_set(parser_t *P) {
     }
     if (s_is_op(s_cur(P), "|")) return s_refuse(P, "template filters a block set");
     if (target->kind != JN_NAME) return s_err(P, "a block set assigns to one name");
-    if (!s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+    if (!s_body_start(P)) return NULL;
     jj_node_t *n = s_node(P, JN_SET_BLOCK);
     n->a = target;
     static const char *const ends[] = {"endset", NULL};
@@ -691,7 +695,7 @@ static jj_node_t *s_macro(parser_t *P) {
         }
         s_vec_push(P, &defaults, def);
     }
-    if (!s_expect_op(P, ")") || !s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+    if (!s_expect_op(P, ")") || !s_body_start(P)) return NULL;
     n->kids2 = (jj_node_t **)defaults.v, n->nkids2 = defaults.n;
     int loops = P->loops;
     P->loops = 0;
@@ -720,7 +724,7 @@ static jj_node_t *s_statement(parser_t *P) {
     }
     if (!strcmp(t->s, "generation")) {
         jj_node_t *n = s_node(P, JN_BLOCK);
-        if (!s_expect_kind(P, JT_STMT_END, "'%}'")) return NULL;
+        if (!s_body_start(P)) return NULL;
         static const char *const ends[] = {"endgeneration", NULL};
         if (s_body(P, ends, &n->body, &n->nbody)) return NULL;
         return s_end_tag(P, "endgeneration") ? n : NULL;
