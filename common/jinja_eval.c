@@ -87,6 +87,7 @@ static int64_t s_int(const jv_t *v) { return v->k == JV_INT ? v->u.i : v->u.b; }
 static const char *const s_op_names[] = {"+", "-", "*", "/", "//", "%", "**"};
 
 static jv_t *s_repeat(jj_ctx_t *x, const jv_t *seq, int64_t times) {
+    if (jv_is_gen(seq)) return jj_fail(x, "unsupported operand type(s) for *: 'generator' and 'int'");
     if (times < 0) times = 0;
     if (seq->k == JV_STR) {
         if (seq->u.str.n && (uint64_t)times > (1u << 30) / seq->u.str.n) return jj_fail(x, "a string repeated beyond 1 GiB");
@@ -161,7 +162,7 @@ static jv_t *s_arith(jj_ctx_t *x, int op, const jv_t *a, const jv_t *b) {
         memcpy(s + a->u.str.n, b->u.str.s, b->u.str.n);
         return jv_str_own(x->arena, s, n);
     }
-    if (op == JO_ADD && (a->k == JV_LIST || a->k == JV_TUPLE) && a->k == b->k) {
+    if (op == JO_ADD && (a->k == JV_LIST || a->k == JV_TUPLE) && a->k == b->k && !jv_is_gen(a) && !jv_is_gen(b)) {
         jv_t *l = jv_list(x->arena, a->k, a->u.list.n + b->u.list.n);
         memcpy(l->u.list.v, a->u.list.v, a->u.list.n * sizeof(jv_t *));
         memcpy(l->u.list.v + a->u.list.n, b->u.list.v, b->u.list.n * sizeof(jv_t *));
@@ -196,7 +197,7 @@ static int s_order(jj_ctx_t *x, const jv_t *a, const jv_t *b) {
         if (c) return c < 0 ? -1 : 1;
         return (a->u.str.n > b->u.str.n) - (a->u.str.n < b->u.str.n);
     }
-    if ((a->k == JV_LIST || a->k == JV_TUPLE) && a->k == b->k) {
+    if ((a->k == JV_LIST || a->k == JV_TUPLE) && a->k == b->k && !jv_is_gen(a) && !jv_is_gen(b)) {
         int r;
         return s_seq_cmp(x, a, b, &r) ? -2 : r;
     }
@@ -217,7 +218,7 @@ static int s_seq_cmp(jj_ctx_t *x, const jv_t *a, const jv_t *b, int *out) {
 }
 
 /* `a in b`: 1, 0, or -1 on an error. */
-static int s_contains(jj_ctx_t *x, const jv_t *a, const jv_t *b) {
+static int s_contains(jj_ctx_t *x, const jv_t *a, jv_t *b) {
     switch (b->k) {
     case JV_UNDEF: return 0;
     case JV_STR:
@@ -229,8 +230,12 @@ static int s_contains(jj_ctx_t *x, const jv_t *a, const jv_t *b) {
         return memmem(b->u.str.s, b->u.str.n, a->u.str.s, a->u.str.n) != NULL;
     case JV_LIST:
     case JV_TUPLE:
-        for (size_t i = 0; i < b->u.list.n; i++)
-            if (jv_equal(a, b->u.list.v[i])) return 1;
+        for (size_t i = b->u.list.gen ? b->u.list.pos : 0; i < b->u.list.n; i++)
+            if (jv_equal(a, b->u.list.v[i])) {
+                if (b->u.list.gen) b->u.list.pos = i + 1; /* a generator is consumed up to the match */
+                return 1;
+            }
+        if (b->u.list.gen) b->u.list.pos = b->u.list.n;
         return 0;
     case JV_DICT: return jv_dict_get(b, a) != NULL;
     default: jj_fail(x, "argument of type '%s' is not iterable", jv_type_name(b)); return -1;
@@ -295,6 +300,7 @@ static jv_t *s_getattr(jj_ctx_t *x, jv_t *obj, const char *name) {
 /* jinja2's getitem: obj[key] (items first, then attributes). */
 static jv_t *s_getitem(jj_ctx_t *x, jv_t *obj, jv_t *key) {
     if (obj->k == JV_UNDEF) return jj_fail(x, "'%s' is undefined (it has no item)", s_undef_name(obj));
+    if (jv_is_gen(obj)) return jv_undef(x->arena, NULL); /* a generator has no items */
     switch (obj->k) {
     case JV_DICT:
     case JV_NS: {
@@ -369,6 +375,7 @@ static jv_t *s_slice(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *n) {
     if (obj->k == JV_UNDEF) return jj_fail(x, "'%s' is undefined (it cannot be sliced)", s_undef_name(obj));
     int64_t step = parts[2] ? s_int(parts[2]) : 1;
     if (!step) return jj_fail(x, "slice step cannot be zero");
+    if (jv_is_gen(obj)) return jv_undef(x->arena, NULL);
     if (obj->k == JV_LIST || obj->k == JV_TUPLE) {
         int64_t start, count = s_slice_indices((int64_t)obj->u.list.n, parts[0], parts[1], step, &start);
         jv_t *l = jv_list(x->arena, obj->k, (size_t)count);
@@ -550,9 +557,9 @@ static jv_t *s_eval(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *n) {
         jj_buf_t b = {0};
         for (int k = 0; k < n->nkids; k++) {
             jv_t *v = s_eval(x, sc, n->kids[k]);
-            if (!v) {
+            if (!v || jv_is_gen(v)) {
                 free(b.s);
-                return NULL;
+                return v ? jj_fail(x, "printing a generator (what map, select and the like give) is not implemented: add | list") : NULL;
             }
             jv_write_str(&b, v);
         }
@@ -574,6 +581,7 @@ static jv_t *s_eval(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *n) {
 
 /* The items a for loop (or a filter) iterates: NULL with an error for what is not iterable. */
 static jv_t *s_iter_items(jj_ctx_t *x, jv_t *v) {
+    if (jv_is_gen(v)) return jv_drain(x->arena, v);
     switch (v->k) {
     case JV_LIST:
     case JV_TUPLE: return v;
@@ -687,6 +695,10 @@ static int s_exec(jj_ctx_t *x, jj_scope_t *sc, jj_node_t *const *body, int nbody
         case JN_OUTPUT: {
             jv_t *v = s_eval(x, sc, n->a);
             if (!v) return -1;
+            if (jv_is_gen(v)) {
+                jj_fail(x, "printing a generator (what map, select and the like give) is not implemented: add | list");
+                return -1;
+            }
             jv_write_str(out, v);
             break;
         }

@@ -250,6 +250,7 @@ static int s_affix(jj_ctx_t *x, const jv_t *s, const jv_t *a, int end) {
 
 /* What iterating v gives (list(v)): NULL with an error when v is not iterable. */
 static jv_t *s_items_of(jj_ctx_t *x, const jv_t *v) {
+    if (jv_is_gen(v)) return jv_drain(x->arena, (jv_t *)v);
     switch (v->k) {
     case JV_LIST:
     case JV_TUPLE: return (jv_t *)v;
@@ -347,6 +348,7 @@ static jv_t *s_select(jj_ctx_t *x, jv_t *v, const jj_args_t *args, int by_attr, 
     jv_t *test = jj_arg(args, by_attr ? 1 : 0, NULL);
     if (test && test->k != JV_STR) return jj_fail(x, "a test's name must be a string");
     jv_t *out = jv_list(x->arena, JV_LIST, 0);
+    out->u.list.gen = 1;
     size_t cap = 0;
     for (size_t i = 0; i < items->u.list.n; i++) {
         jv_t *item = items->u.list.v[i], *subject = item;
@@ -363,6 +365,7 @@ static jv_t *s_map(jj_ctx_t *x, jv_t *v, const jj_args_t *args) {
     if (!items) return NULL;
     jv_t *attr = jj_arg(args, -1, "attribute"), *def = jj_arg(args, -1, "default");
     jv_t *out = jv_list(x->arena, JV_LIST, items->u.list.n);
+    out->u.list.gen = 1;
     if (attr) {
         for (size_t i = 0; i < items->u.list.n; i++) {
             jv_t *r = s_attr_path(x, items->u.list.v[i], attr);
@@ -399,6 +402,7 @@ static jv_t *s_join(jj_ctx_t *x, jv_t *v, const jv_t *sep, const jv_t *attr) {
 }
 
 static jv_t *s_length(jj_ctx_t *x, const jv_t *v) {
+    if (jv_is_gen(v)) return jj_fail(x, "object of type 'generator' has no len()");
     switch (v->k) {
     case JV_STR: return jv_int(x->arena, (int64_t)jj_utf8_count(v->u.str.s, v->u.str.n));
     case JV_LIST:
@@ -564,6 +568,15 @@ static int s_check_args(jj_ctx_t *x, const char *name, const jj_args_t *args) {
 jv_t *jj_apply_filter(jj_ctx_t *x, const char *f, jv_t *v, const jj_args_t *args) {
     jj_arena_t *a = x->arena;
     if (s_check_args(x, f, args)) return NULL;
+    if (jv_is_gen(v) && (!strcmp(f, "string") || !strcmp(f, "trim") || !strcmp(f, "upper") || !strcmp(f, "lower") ||
+                         !strcmp(f, "title") || !strcmp(f, "capitalize") || !strcmp(f, "replace") ||
+                         !strcmp(f, "indent")))
+        return jj_fail(x, "the text of a generator (what map, select and the like give) is not implemented: add | list");
+    if (jv_is_gen(v) && !strcmp(f, "last")) return jj_fail(x, "'generator' object is not reversible");
+    if (jv_is_gen(v) && !strcmp(f, "first")) {
+        if (v->u.list.pos >= v->u.list.n) return jv_undef(a, NULL);
+        return v->u.list.v[v->u.list.pos++];
+    }
     if (!strcmp(f, "safe")) return v;
     if (!strcmp(f, "default") || !strcmp(f, "d")) {
         jv_t *def = jj_arg(args, 0, "default_value"), *boolean = jj_arg(args, 1, "boolean");
@@ -672,7 +685,7 @@ int jj_apply_test(jj_ctx_t *x, const char *t, const jv_t *v) {
     if (!strcmp(t, "iterable"))
         return k == JV_STR || k == JV_LIST || k == JV_TUPLE || k == JV_DICT || k == JV_UNDEF;
     if (!strcmp(t, "sequence"))
-        return k == JV_STR || k == JV_LIST || k == JV_TUPLE || k == JV_DICT || k == JV_UNDEF;
+        return !jv_is_gen(v) && (k == JV_STR || k == JV_LIST || k == JV_TUPLE || k == JV_DICT || k == JV_UNDEF);
     if (!strcmp(t, "number")) return k == JV_INT || k == JV_FLOAT || k == JV_BOOL;
     if (!strcmp(t, "integer")) return k == JV_INT;
     if (!strcmp(t, "float")) return k == JV_FLOAT;

@@ -85,6 +85,8 @@ struct jv {
         struct {
             jv_t **v;
             size_t n;
+            int gen;    /* a generator (what map, select, ... give): iterated once, no len() */
+            size_t pos; /* a generator's items taken so far */
         } list; /* JV_LIST, JV_TUPLE */
         struct {
             jv_t **keys, **vals;
@@ -113,6 +115,10 @@ void jv_dict_set(jj_arena_t *a, jv_t *d, jv_t *key, jv_t *val);
 jv_t *jv_dict_get(const jv_t *d, const jv_t *key); /* NULL when absent */
 jv_t *jv_dict_gets(const jv_t *d, const char *key, size_t n);
 jv_t *jv_func(jj_arena_t *a, jj_func_kind_t kind, const char *name);
+/* What iterating v takes: a generator's remaining items (as a list; the generator is then
+ * exhausted), or v itself. */
+jv_t *jv_drain(jj_arena_t *a, jv_t *v);
+int jv_is_gen(const jv_t *v);
 
 /* A JSON value as a value (jansson's json_t). */
 struct json_t;

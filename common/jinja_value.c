@@ -104,6 +104,17 @@ jv_t *jv_func(jj_arena_t *a, jj_func_kind_t kind, const char *name) {
     return v;
 }
 
+int jv_is_gen(const jv_t *v) { return v->k == JV_LIST && v->u.list.gen; }
+
+jv_t *jv_drain(jj_arena_t *a, jv_t *v) {
+    if (!jv_is_gen(v)) return v;
+    size_t n = v->u.list.n - v->u.list.pos;
+    jv_t *l = jv_list(a, JV_LIST, n);
+    memcpy(l->u.list.v, v->u.list.v + v->u.list.pos, n * sizeof(jv_t *));
+    v->u.list.pos = v->u.list.n;
+    return l;
+}
+
 jv_t *jv_from_json(jj_arena_t *a, json_t *j) {
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
@@ -136,7 +147,7 @@ int jv_truthy(const jv_t *v) {
     case JV_FLOAT: return v->u.f != 0;
     case JV_STR: return v->u.str.n > 0;
     case JV_LIST:
-    case JV_TUPLE: return v->u.list.n > 0;
+    case JV_TUPLE: return v->u.list.gen || v->u.list.n > 0;
     case JV_DICT: return v->u.dict.n > 0;
     default: return 1;
     }
@@ -161,7 +172,7 @@ int jv_equal(const jv_t *a, const jv_t *b) {
     case JV_STR: return a->u.str.n == b->u.str.n && !memcmp(a->u.str.s, b->u.str.s, a->u.str.n);
     case JV_LIST:
     case JV_TUPLE:
-        if (a->u.list.n != b->u.list.n) return 0;
+        if (a->u.list.gen || b->u.list.gen || a->u.list.n != b->u.list.n) return 0;
         for (size_t i = 0; i < a->u.list.n; i++)
             if (!jv_equal(a->u.list.v[i], b->u.list.v[i])) return 0;
         return 1;
@@ -179,7 +190,7 @@ int jv_equal(const jv_t *a, const jv_t *b) {
 const char *jv_type_name(const jv_t *v) {
     static const char *const names[] = {"Undefined", "NoneType", "bool", "int", "float", "str",
                                         "list", "tuple", "dict", "Namespace", "function"};
-    return names[v->k];
+    return jv_is_gen(v) ? "generator" : names[v->k];
 }
 
 /* ---- UTF-8 and Python's white space ---------------------------------------------------------- */
@@ -329,6 +340,10 @@ void jv_write_str(jj_buf_t *b, const jv_t *v) {
     case JV_FLOAT: s_write_float(b, v->u.f); return;
     case JV_STR: jj_buf_add(b, v->u.str.s, v->u.str.n); return;
     case JV_LIST:
+        if (v->u.list.gen) { /* Python prints its address; the callers that print refuse it first */
+            jj_buf_add(b, "<generator object>", 18);
+            return;
+        }
         jj_buf_addc(b, '[');
         s_write_items(b, v);
         jj_buf_addc(b, ']');
@@ -442,6 +457,10 @@ static int s_json(jj_buf_t *b, const jv_t *v, const json_opts_t *o, int depth) {
     case JV_STR: s_json_string(b, v->u.str.s, v->u.str.n, o->ensure_ascii); return 0;
     case JV_LIST:
     case JV_TUPLE:
+        if (v->u.list.gen) {
+            snprintf(o->why, o->whylen, "tojson: Object of type generator is not JSON serializable");
+            return -1;
+        }
         if (!v->u.list.n) {
             jj_buf_add(b, "[]", 2);
             return 0;

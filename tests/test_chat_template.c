@@ -81,6 +81,10 @@ static void test_chat_template_constructs(void **state) {
         {"{{ [3, 1, 2] | first }}{{ [3, 1, 2] | last }}{{ 'abc' | list }}{{ {'a': 1} | items | list }}{{ 'aXa' |"
          " replace('a', 'b') }}{{ 5 | string }}{{ '42' | int + 1 }}{{ -3 | abs }}",
          "32['a', 'b', 'c'][('a', 1)]bXb5433"},
+        /* map, select and the like give generators: true, iterated once */
+        {"{% set g = messages | map(attribute='role') %}{{ g | first }} {{ g | list }} {{ g | list }} "
+         "{{ 'y' if messages | selectattr('role', 'equalto', 'x') else 'n' }}",
+         "system ['user', 'assistant'] [] y"},
         {"{{ {'b': [1, 'é'], 'a': none} | tojson }} {{ [] | tojson(indent=2) }}", "{\"b\": [1, \"é\"], \"a\": null} []"},
         {"{{ {'k': [1, true]} | tojson(indent=2) }}", "{\n  \"k\": [\n    1,\n    true\n  ]\n}"},
         {"{{ 'a\nb\n' | indent(2) }}|{{ 'x' | indent(2, true) }}", "a\n  b\n|  x"},
@@ -112,6 +116,7 @@ static void test_chat_template_whitespace(void **state) {
     s_expect("{{ 'x' }}\n", "x"); /* one trailing newline of the template is dropped */
     s_expect("{{ 'x' }}\n\n", "x\n");
     s_expect("a\r\nb{% if true %}\r\nc{% endif %}", "a\nbc");
+    s_expect("{% if true: %}a{% else: %}b{% endif %}", "a"); /* jinja2 takes Python's colon */
     s_expect("{% generation %}{{ 'gen' }}{% endgeneration %}", "gen");
 }
 
@@ -169,6 +174,10 @@ static void test_chat_template_render_errors(void **state) {
     s_render_error("{{ x | tojson }}", "not JSON serializable");
     s_render_error("{{ range(1000000) | length }}", "Range too big");
     s_render_error("{{ 9223372036854775807 + 1 }}", "an integer beyond 64 bits");
+    s_render_error("{{ messages | map(attribute='role') | length }}", "object of type 'generator' has no len()");
+    s_render_error("{{ messages | map(attribute='role') }}", "printing a generator");
+    s_render_error("{{ [1] | tojson(ident=2) }}", "tojson() got an unexpected keyword argument 'ident'");
+    s_render_error("{{ 'x'.strip('a', 'b') }}", "strip() takes at most 1 argument(s) (2 given)");
 }
 
 static void test_chat_template_variables(void **state) {
