@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/bench_judge.h"
 #include "cli/bench_model.h"
+#include "cli/chat_cmd.h"
 #include "cli/lm_cmds.h"
 #include "cli/judge_train_cmd.h"
 #include "cli/launcher.h"
@@ -125,6 +126,7 @@ static int s_plot(int argc, char **argv) { return plot_main(argc - 1, argv + 1);
 static int s_monitor(int argc, char **argv) { return monitor_main(argc - 1, argv + 1); }
 static int s_tokenize(int argc, char **argv) { return tokenize_main(argc - 1, argv + 1); }
 static int s_tiny_models(int argc, char **argv) { return tiny_models_main(argc - 1, argv + 1); }
+static int s_chat(int argc, char **argv) { return chat_main(argc - 1, argv + 1); }
 static int s_help_cmd(int argc, char **argv);
 
 /* ---- the table of contents ------------------------------------------------------------------- */
@@ -164,6 +166,7 @@ static const command_t s_commands[] = {
      "a model folder's tokenizer on stdin lines: text → ids (--decode: ids → text)"},
     {"tiny-models", s_tiny_models, "tiny-models DIR",
      "write small random model folders (policy, generative judge, reward model) for the chat configs"},
+    {"chat", s_chat, "chat --model DIR", "a conversation (JSON, stdin) rendered with the folder's chat template (--ids)"},
     {"ping", s_ping, "ping ENDPOINT", "ask a learner or judge for its heartbeat (health checks)"},
     {"keygen", s_keygen, "keygen NAME...", "CURVE key pairs NAME.key and NAME.pub for security.curve (--out DIR)"},
     {"replay", s_replay, "replay RUN_DIR", "re-run every learner update from the run's records; check each checkpoint"},

@@ -26,7 +26,8 @@ typedef struct {
 /* A conversation from its JSON text (an array of {"role", "content"} objects, both strings; other
  * keys ignored). Returns 0, or -1 with why. */
 int chat_parse(const char *json, size_t len, chat_t *out, char *why, size_t whylen);
-/* The compact JSON of c (malloc'd), which chat_parse reads back to the same conversation. */
+/* The compact JSON of c (malloc'd), which chat_parse reads back to the same conversation; NULL when
+ * a role or content is not UTF-8. */
 char *chat_to_json(const chat_t *c);
 /* A conversation of one user message (the copy is c's). */
 void chat_single_user(chat_t *c, const char *text);
@@ -46,6 +47,15 @@ chat_template_t *chat_template_new(const char *source, const char *bos_token, co
  * gives it. NULL with why (e.g. the template's raise_exception message). */
 char *chat_template_render(const chat_template_t *t, const chat_t *c, int add_generation_prompt, char *why,
                            size_t whylen);
+/* The same with more variables: vars_json is a JSON object whose keys become template variables
+ * (what apply_chat_template's extra keyword arguments are, e.g. {"date_string": "26 Jul 2024"} or
+ * {"tools": [...]}), or NULL. messages, add_generation_prompt, bos_token and eos_token are always
+ * the ones above; tools and documents are None unless vars_json gives them. */
+char *chat_template_render_vars(const chat_template_t *t, const chat_t *c, int add_generation_prompt,
+                                const char *vars_json, char *why, size_t whylen);
+/* The BOS and EOS strings the template renders with. */
+const char *chat_template_bos(const chat_template_t *t);
+const char *chat_template_eos(const chat_template_t *t);
 void chat_template_free(chat_template_t **t);
 
 #endif
