@@ -451,7 +451,12 @@ static double s_num(json_t *o, const char *key) { return json_number_value(json_
 /* The last lines: the first and last iteration's figures of a complete run, else why it ended. */
 static void s_print_outcome(const launcher_t *R, int status, const char *why, double wall) {
     json_t *first = R->first, *last = R->last;
-    if (status == 0 && first && last && R->cfg.task.kind != TASK_GAME) {
+    if (status == 0 && first && last && R->cfg.task.kind == TASK_PROMPTS) {
+        printf("spar run: complete in %.1f s: win rate against the initial policy %.3f, mean length %.1f -> %.1f "
+               "tokens (truncated %.3f -> %.3f), lost %lld\n",
+               wall, s_num(last, "win_rate_vs_init"), s_num(first, "length_mean"), s_num(last, "length_mean"),
+               s_num(first, "truncated"), s_num(last, "truncated"), json_integer_value(json_object_get(last, "lost")));
+    } else if (status == 0 && first && last && R->cfg.task.kind != TASK_GAME) {
         printf("spar run: complete in %.1f s: accuracy %.3f -> %.3f (sampled %.3f -> %.3f), lost %lld\n", wall,
                s_num(first, "accuracy"), s_num(last, "accuracy"), s_num(first, "accuracy_sampled"),
                s_num(last, "accuracy_sampled"), json_integer_value(json_object_get(last, "lost")));

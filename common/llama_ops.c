@@ -173,11 +173,13 @@ void llama_attention_forward(float *out, float *att, const float *qkv, const int
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HD, scale, q, D, k, D, 0.0f, S, T);
             for (int t = 0; t < T; t++) {
                 float *a = S + (size_t)t * T, mx = -FLT_MAX, sum = 0;
-                if (sg) /* a hidden key's weight: exp(HIDDEN_SCORE - max) is exactly 0 */
+                if (sg) /* a hidden key's weight is exactly 0 (exp(HIDDEN_SCORE - max)) */
                     for (int u = 0; u < t; u++)
                         if (sg[u] != 0 && sg[u] != sg[t]) a[u] = HIDDEN_SCORE;
                 for (int u = 0; u <= t; u++) mx = a[u] > mx ? a[u] : mx;
-                for (int u = 0; u <= t; u++) sum += (a[u] = expf(a[u] - mx));
+                /* a hidden key's 0 set, not computed: expf's underflow path is slow, and packed
+                 * rows hide most keys */
+                for (int u = 0; u <= t; u++) sum += (a[u] = a[u] == HIDDEN_SCORE ? 0.0f : expf(a[u] - mx));
                 float inv = 1.0f / sum;
                 for (int u = 0; u <= t; u++) a[u] *= inv;
                 for (int u = t + 1; u < T; u++) a[u] = 0.0f;

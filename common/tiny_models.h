@@ -3,7 +3,8 @@
  * tokenizer (the 256 byte symbols, ChatML's <|im_start|> and <|im_end|>, <|endoftext|>) with a
  * ChatML chat template, a LlamaForCausalLM policy, a causal judge (judge.kind generative) and a
  * LlamaForSequenceClassification reward model (judge.kind reward), each a Hugging Face folder.
- * Random weights: they run the whole loop at real speed per parameter, they know nothing. */
+ * Random weights (the judges' drawn wider, so their verdicts depend on the text): they run the
+ * whole loop at real speed per parameter, and know nothing. */
 #ifndef SPAR_TINY_MODELS_H
 #define SPAR_TINY_MODELS_H
 

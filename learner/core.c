@@ -165,7 +165,10 @@ static void s_apo_extrapolate(learner_core_t *c) {
 }
 
 int core_finish_iteration(learner_core_t *c, uint64_t iteration, const train_result_t *tr) {
-    if (!isfinite(tr->loss) || tr->loss > 1e6 * (tr->loss_initial + 1e-12)) {
+    /* diverged: not finite, or a million times the first epoch's loss (at least 1e-4: a judge that
+     * barely tells the responses apart starts the loss near 0, and AdamW's first steps then move
+     * it to the scale of the learning rate, which is not divergence) */
+    if (!isfinite(tr->loss) || tr->loss > 1e6 * fmax(tr->loss_initial, 1e-4)) {
         log_error("iteration %llu: training diverged (loss %g after %g at the first epoch); lower learner.lr",
                   (unsigned long long)iteration, tr->loss, tr->loss_initial);
         return -1;
