@@ -561,7 +561,7 @@ static jj_node_t *s_target(parser_t *P, int with_ns) {
         s_vec_push(P, &names, n);
         if (!s_accept_op(P, ",")) break;
         is_tuple = 1;
-        if (s_is_name(s_cur(P), "in") || s_is_op(s_cur(P), "=") || s_is_op(s_cur(P), ")")) break;
+        if (s_is_op(s_cur(P), ")")) break; /* jinja2 takes a trailing comma only inside parentheses */
     }
     if (parens && !s_expect_op(P, ")")) return NULL;
     if (!is_tuple) return names.v[0];
