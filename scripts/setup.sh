@@ -7,11 +7,12 @@ set -eu
 # build: make, a C compiler, cmake, pkg-config and the libraries; tests: cmocka, iproute2 (the
 # multihost test's network namespaces), python3 with zmq/protobuf/yaml (the Python judge and
 # docker-compose checks), prometheus (the metrics test), python3-torch and numpy (the Hugging Face
-# checks), node and npm (the reference tokenizers, scripts/npm_deps.sh); spar plot: gnuplot
+# checks), python3-jinja2 (chat templates as transformers renders them), node and npm (the
+# reference tokenizers and @huggingface/jinja, scripts/npm_deps.sh); spar plot: gnuplot
 PKGS="make build-essential cmake pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 libopenblas-dev libyaml-dev libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev
 libpcre2-dev libutf8proc-dev gnuplot-nox iproute2 python3 python3-zmq python3-protobuf protobuf-compiler python3-yaml
-prometheus python3-torch python3-numpy"
+prometheus python3-torch python3-numpy python3-jinja2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
