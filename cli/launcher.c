@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/itertable.h"
+#include "common/prompt_set.h"
 #include "common/util.h"
 #include "common/curve.h"
 #include "learner/learner.h"
@@ -470,11 +471,25 @@ static void s_print_outcome(const launcher_t *R, int status, const char *why, do
     printf("spar run: iterations in %s/iterations.jsonl\n", R->run_dir);
 }
 
+/* A prompt file with a bad line ends the run before any process starts (exit 2). */
+static int s_check_prompt_file(const spar_config_t *cfg) {
+    if (cfg->task.kind != TASK_PROMPTS) return 0;
+    char why[600];
+    prompt_set_t *s = prompt_set_load(cfg->task.file, cfg->task.heldout, (uint64_t)cfg->run.seed, why, sizeof why);
+    if (!s) {
+        fprintf(stderr, "spar run: task.file %s\n", why);
+        return -1;
+    }
+    prompt_set_free(&s);
+    return 0;
+}
+
 int launcher_run(args_t *args) {
     static launcher_t R;
     memset(&R, 0, sizeof R);
     R.args = args;
     util_install_stop_signals();
+    if (s_check_prompt_file(&args->cfg) != 0) return 2;
     if (s_prepare(&R) != 0) return 1;
     double t0 = util_now_s();
     s_print_plan(&R);

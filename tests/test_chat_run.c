@@ -73,8 +73,8 @@ static char *s_config(const char *dir, const char *judge_kind, const char *judge
                       const char *extra) {
     char *cfg = xasprintf("%s/%s.yaml", dir, judge_kind);
     char *yaml = xasprintf("run:\n  name: chat\n  dir: %s/run-%s\n  iterations: 2\n"
-                           "learner:\n  control: ipc://%s/ctl\n  publish: ipc://%s/pub\n  lr: 1e-3\n"
-                           "judge:\n  kind: %s\n  checkpoint: %s\n  bind: ipc://%s/judge\n  endpoints: ipc://%s/judge\n"
+                           "learner:\n  control: ipc://%s/ctl.ipc\n  publish: ipc://%s/pub.ipc\n  lr: 1e-3\n"
+                           "judge:\n  kind: %s\n  checkpoint: %s\n  bind: ipc://%s/judge.ipc\n  endpoints: ipc://%s/judge.ipc\n  timeout_ms: 60000\n"
                            "task:\n  kind: prompts\n  file: %s\n  prompts: 4\n  heldout: 0.2\n  eval_prompts: 2\n"
                            "policy:\n  checkpoint: %s/policy\n"
                            "rollout:\n  samples_per_prompt: 4\n  max_new: 6\n%s",
