@@ -44,67 +44,83 @@ static int s_dump(json_t *o, const char *dir, const char *name, char *why, size_
     return rc ? -1 : 0;
 }
 
-/* Merges past the byte symbols and specials until the vocabulary has vocab ids: "x y" for
- * printable x, y, then "xy z". */
-static json_t *s_merges(json_t *vocab, int vocab_size) {
+/* tokenizer.json of the byte symbols, the merges and the specials, as tiny_byte_tokenizer_write
+ * describes it; the merges are a JSON list taken over. */
+static int s_tokenizer_json(const char *dir, json_t *merges, const char *const *specials, int n_specials, char *why,
+                            size_t wl) {
+    if (util_mkdirs(dir) != 0) {
+        json_decref(merges);
+        snprintf(why, wl, "%s: cannot create", dir);
+        return -1;
+    }
+    json_t *vocab = json_object(), *added = json_array();
+    for (int b = 0; b < 256; b++) {
+        char c[4];
+        s_byte_char(b, c);
+        json_object_set_new(vocab, c, json_integer(b));
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(merges, i, m) { /* "x y" -> the symbol "xy" */
+        char sym[64];
+        const char *t = json_string_value(m), *sp = strchr(t, ' ');
+        snprintf(sym, sizeof sym, "%.*s%s", (int)(sp - t), t, sp + 1);
+        json_object_set_new(vocab, sym, json_integer(256 + (json_int_t)i));
+    }
+    int first = 256 + (int)json_array_size(merges);
+    for (int k = 0; k < n_specials; k++) json_array_append_new(added, s_added(first + k, specials[k]));
+    json_t *tok = json_pack(
+        "{s:s, s:n, s:n, s:o, s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
+        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:o}}",
+        "version", "1.0", "truncation", "padding", "added_tokens", added, "normalizer", "pre_tokenizer", "type",
+        "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type",
+        "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "dropout",
+        "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
+        "ignore_merges", 0, "vocab", vocab, "merges", merges);
+    return s_dump(tok, dir, "tokenizer.json", why, wl);
+}
+
+int tiny_byte_tokenizer_write(const char *dir, const char *const *merges, int n_merges, const char *const *specials,
+                              int n_specials, char *why, size_t wl) {
+    json_t *list = json_array();
+    for (int i = 0; i < n_merges; i++) json_array_append_new(list, json_string(merges[i]));
+    return s_tokenizer_json(dir, list, specials, n_specials, why, wl);
+}
+
+/* Merges of printable characters until the vocabulary, with the byte symbols before them and the
+ * three specials after, has vocab_size ids: "x y" for printable x, y, then "xy z". */
+static json_t *s_merges(int vocab_size) {
     json_t *merges = json_array();
-    int id = TINY_VOCAB;
-    char pair[8], m[32], key[16];
-    for (int x = '!'; x <= '~' && id < vocab_size; x++)
-        for (int y = '!'; y <= '~' && id < vocab_size; y++) {
-            snprintf(pair, sizeof pair, "%c%c", x, y);
-            snprintf(m, sizeof m, "%c %c", x, y);
-            json_object_set_new(vocab, pair, json_integer(id++));
-            json_array_append_new(merges, json_string(m));
-        }
-    for (int x = '!'; x <= '~' && id < vocab_size; x++)
-        for (int y = '!'; y <= '~' && id < vocab_size; y++)
-            for (int z = '!'; z <= '~' && id < vocab_size; z++) {
-                snprintf(key, sizeof key, "%c%c%c", x, y, z);
+    int n = vocab_size - 256 - 3;
+    char m[32];
+    for (int x = '!'; x <= '~'; x++)
+        for (int y = '!'; y <= '~'; y++)
+            if ((int)json_array_size(merges) < n) {
+                snprintf(m, sizeof m, "%c %c", x, y);
+                json_array_append_new(merges, json_string(m));
+            }
+    for (int x = '!'; x <= '~'; x++)
+        for (int y = '!'; y <= '~'; y++)
+            for (int z = '!'; z <= '~' && (int)json_array_size(merges) < n; z++) {
                 snprintf(m, sizeof m, "%c%c %c", x, y, z);
-                json_object_set_new(vocab, key, json_integer(id++));
                 json_array_append_new(merges, json_string(m));
             }
     return merges;
 }
 
 int tiny_tokenizer_write(const char *dir, int vocab_size, char *why, size_t wl) {
-    if (util_mkdirs(dir) != 0) {
-        snprintf(why, wl, "%s: cannot create", dir);
-        return -1;
-    }
-    json_t *vocab = json_object();
-    for (int b = 0; b < 256; b++) {
-        char c[4];
-        s_byte_char(b, c);
-        json_object_set_new(vocab, c, json_integer(b));
-    }
-    json_t *added = json_pack("[o, o, o]", s_added(TINY_ENDOFTEXT, "<|endoftext|>"), s_added(TINY_IM_START, "<|im_start|>"),
-                              s_added(TINY_IM_END, "<|im_end|>"));
-    json_t *tok = json_pack(
-        "{s:s, s:n, s:n, s:o, s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
-        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:O, s:[]}}",
-        "version", "1.0", "truncation", "padding", "added_tokens", added, "normalizer", "pre_tokenizer", "type",
-        "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type",
-        "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "dropout",
-        "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
-        "ignore_merges", 0, "vocab", vocab, "merges");
-    json_object_set_new(json_object_get(tok, "model"), "merges", s_merges(vocab, vocab_size));
-    json_decref(vocab); /* tok holds it */
+    static const char *const specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    if (s_tokenizer_json(dir, s_merges(vocab_size), specials, 3, why, wl) != 0) return -1;
     json_t *cfg = json_pack("{s:b, s:n, s:s, s:s, s:s, s:i, s:s}", "add_prefix_space", 0, "bos_token", "eos_token",
                             "<|im_end|>", "pad_token", "<|endoftext|>", "chat_template", s_chatml, "model_max_length",
                             512, "tokenizer_class", "PreTrainedTokenizerFast");
-    if (s_dump(tok, dir, "tokenizer.json", why, wl) != 0) {
-        json_decref(cfg);
-        return -1;
-    }
     return s_dump(cfg, dir, "tokenizer_config.json", why, wl);
 }
 
 const char tiny_shape_names[] = "tiny, smollm2-135m, qwen2.5-0.5b";
 
 int tiny_shape(const char *name, hf_config_t *c) {
-    *c = (hf_config_t){.arch = HF_LLAMA, .bos_id = -1, .eos = {TINY_IM_END, TINY_ENDOFTEXT}, .n_eos = 2};
+    *c = (hf_config_t){.arch = HF_LLAMA, .bos_id = -1};
     llama_config_t *l = &c->llama;
     if (!strcmp(name, "tiny")) {
         *l = (llama_config_t){.n_layer = 2, .d_model = 64, .n_head = 4, .n_kv_head = 2, .head_dim = 16, .d_ff = 128,
@@ -120,6 +136,8 @@ int tiny_shape(const char *name, hf_config_t *c) {
     } else {
         return -1;
     }
+    /* EOS: <|im_end|> and <|endoftext|>, the last and the third-last ids (tiny_tokenizer_write) */
+    c->eos[0] = l->vocab - 1, c->eos[1] = l->vocab - 3, c->n_eos = 2;
     snprintf(c->architecture, sizeof c->architecture, "%s", hf_arch_name(c->arch));
     return 0;
 }

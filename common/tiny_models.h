@@ -13,12 +13,15 @@
 
 #include "common/hf_folder.h"
 
-/* The tokenizer's ids: bytes 0..255, then these; vocabulary TINY_VOCAB. */
-#define TINY_ENDOFTEXT 256
-#define TINY_IM_START 257
-#define TINY_IM_END 258
+/* The tokenizer's ids: bytes 0..255, the merges, then <|endoftext|>, <|im_start|>, <|im_end|> as
+ * the last three; without merges the vocabulary is TINY_VOCAB. */
 #define TINY_VOCAB 259
 
+/* A byte-level BPE tokenizer.json in dir (created): the 256 byte symbols (GPT-2's byte-to-character
+ * table), then the merges ("x y", ids from 256 in order; the merged symbol is x's text then y's),
+ * then the specials as special added tokens. Returns 0 or -1 with why. */
+int tiny_byte_tokenizer_write(const char *dir, const char *const *merges, int n_merges, const char *const *specials,
+                              int n_specials, char *why, size_t whylen);
 /* Writes tokenizer.json and tokenizer_config.json (the ChatML template; EOS <|im_end|>) into dir
  * (created), with vocab ids: past TINY_VOCAB, merges of printable characters (pairs, then a pair
  * and a character), so a random model of a real vocabulary size decodes every id it draws.

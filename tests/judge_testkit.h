@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/tiny_models.h"
 #include "common/util.h"
 #include "judge/backend.h"
 #include "tests/testutil.h"
@@ -22,52 +23,12 @@ static const char TK_CHATML[] =
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
     "'\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/* GPT-2's byte-to-character table: printable Latin-1 bytes stand for themselves, the others for
- * U+0100 onwards in byte order. Byte b's character as UTF-8 into out. */
-static void tk_byte_char(int b, char *out) {
-#define TK_PRINTABLE(x) (((x) >= '!' && (x) <= '~') || ((x) >= 0xA1 && (x) <= 0xAC) || ((x) >= 0xAE && (x) <= 0xFF))
-    int cp = b;
-    if (!TK_PRINTABLE(b)) {
-        int n = 0;
-        for (int x = 0; x < b; x++) n += !TK_PRINTABLE(x);
-        cp = 256 + n;
-    }
-#undef TK_PRINTABLE
-    if (cp < 0x80) out[0] = (char)cp, out[1] = 0;
-    else out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
-}
-
-static json_t *tk_added(int id, const char *content) {
-    return json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", id, "content", content, "single_word", 0, "lstrip", 0,
-                     "rstrip", 0, "normalized", 0, "special", 1);
-}
-
-/* dir/tokenizer.json, and with chat != 0 dir/tokenizer_config.json with TK_CHATML. */
+/* dir/tokenizer.json (merges "1 2" and "a b", then the specials TK_EOT, TK_IM_START, TK_IM_END),
+ * and with chat != 0 dir/tokenizer_config.json with TK_CHATML. */
 static void tk_write_tokenizer(const char *dir, int chat) {
-    assert_int_equal(util_mkdirs(dir), 0);
-    json_t *vocab = json_object();
-    for (int b = 0; b < 256; b++) {
-        char c[4];
-        tk_byte_char(b, c);
-        json_object_set_new(vocab, c, json_integer(b));
-    }
-    json_object_set_new(vocab, "12", json_integer(256));
-    json_object_set_new(vocab, "ab", json_integer(257));
-    json_t *added = json_pack("[o, o, o]", tk_added(TK_EOT, "<|endoftext|>"), tk_added(TK_IM_START, "<|im_start|>"),
-                              tk_added(TK_IM_END, "<|im_end|>"));
-    json_t *tok = json_pack(
-        "{s:s, s:n, s:o, s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
-        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[s, s]}}",
-        "version", "1.0", "truncation", "added_tokens", added, "normalizer", "pre_tokenizer", "type", "ByteLevel",
-        "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type", "ByteLevel",
-        "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "dropout", "unk_token",
-        "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0,
-        "vocab", vocab, "merges", "1 2", "a b");
-    json_object_set_new(tok, "padding", json_null());
-    char *path = xasprintf("%s/tokenizer.json", dir);
-    assert_int_equal(json_dump_file(tok, path, JSON_INDENT(1)), 0);
-    json_decref(tok);
-    free(path);
+    static const char *const merges[] = {"1 2", "a b"}, *const specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    char why[300], *path;
+    if (tiny_byte_tokenizer_write(dir, merges, 2, specials, 3, why, sizeof why) != 0) fail_msg("%s", why);
     if (chat) {
         json_t *tc = json_pack("{s:s, s:s, s:n, s:s}", "chat_template", TK_CHATML, "eos_token", "<|im_end|>",
                                "bos_token", "pad_token", "<|endoftext|>");

@@ -18,44 +18,16 @@
 #include "common/hf_folder.h"
 #include "common/lm.h"
 #include "common/records.h"
+#include "common/tiny_models.h"
 #include "common/util.h"
 
 enum { ITERS = 3 };
 
-static void s_byte_char(int b, char *out) {
-    int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF), cp = b;
-    if (!printable) {
-        int n = 0;
-        for (int x = 0; x < b; x++)
-            if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
-        cp = 256 + n;
-    }
-    if (cp < 0x80) out[0] = (char)cp, out[1] = 0;
-    else out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
-}
-
 /* A byte-level BPE tokenizer.json: the 256 bytes and <|endoftext|> (id 256). */
 static void s_write_tokenizer(const char *dir) {
-    json_t *vocab = json_object();
-    for (int b = 0; b < 256; b++) {
-        char c[4];
-        s_byte_char(b, c);
-        json_object_set_new(vocab, c, json_integer(b));
-    }
-    json_t *tok = json_pack(
-        "{s:s, s:n, s:[{s:i, s:s, s:b, s:b, s:b, s:b, s:b}], s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
-        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[]}}",
-        "version", "1.0", "truncation", "added_tokens", "id", 256, "content", "<|endoftext|>", "single_word", 0,
-        "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1, "normalizer", "pre_tokenizer", "type", "ByteLevel",
-        "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type", "ByteLevel",
-        "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "dropout", "unk_token",
-        "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0,
-        "vocab", vocab, "merges");
-    json_object_set_new(tok, "padding", json_null());
-    char *path = xasprintf("%s/tokenizer.json", dir);
-    assert_int_equal(json_dump_file(tok, path, JSON_INDENT(1)), 0);
-    json_decref(tok);
-    free(path);
+    static const char *const specials[] = {"<|endoftext|>"};
+    char why[300];
+    if (tiny_byte_tokenizer_write(dir, NULL, 0, specials, 1, why, sizeof why) != 0) fail_msg("%s", why);
 }
 
 /* A tiny random Llama folder at dir/name (weights from seed); returns its path. */
