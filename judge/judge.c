@@ -69,8 +69,13 @@ static void s_log_totals(const judge_t *J) {
              (unsigned long long)J->wire.bad_messages);
     judge_stats_t st = {0};
     if (J->backend) judge_backend_stats(J->backend, &st);
-    if (st.pairs) log_info("judge: %llu pairs judged, tie rate %.4f, position bias 0 (an answer's score never depends "
-                           "on its position)", (unsigned long long)st.pairs, (double)st.ties / (double)st.pairs);
+    if (st.pairs && st.order_pairs) /* asked in both orders: how much the first position is favoured */
+        log_info("judge: %llu pairs judged, tie rate %.4f, position bias %+.4f over %llu pairs asked both ways",
+                 (unsigned long long)st.pairs, (double)st.ties / (double)st.pairs,
+                 st.position_bias_sum / (double)st.order_pairs, (unsigned long long)st.order_pairs);
+    else if (st.pairs)
+        log_info("judge: %llu pairs judged, tie rate %.4f, position bias 0 (an answer's score never depends on its "
+                 "position)", (unsigned long long)st.pairs, (double)st.ties / (double)st.pairs);
 }
 
 /* Teardown in reverse of s_open and s_start; each part may be missing (a start that failed). */
