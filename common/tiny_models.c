@@ -142,12 +142,15 @@ int tiny_shape(const char *name, hf_config_t *c) {
     return 0;
 }
 
-/* A judge's weights drawn JUDGE_SPREAD times wider than the training initialisation (std 0.02):
- * at that width a random 2-layer model's outputs depend on the text it reads, so its verdicts
- * differ between responses instead of being a near-constant preference for a position. */
+/* The tiny judges' weights drawn JUDGE_SPREAD times wider than the training initialisation (std
+ * 0.02): at that width a random 2-layer model's outputs depend on the text it reads, so its
+ * verdicts differ between responses instead of being a near-constant preference for a position.
+ * Not the deep shapes (their residual stream would overflow): those are for measuring speed. */
 #define JUDGE_SPREAD 8.0f
+#define JUDGE_SPREAD_MAX_LAYERS 4
 
-static void s_spread(float *w, size_t n) {
+static void s_spread(const hf_config_t *c, float *w, size_t n) {
+    if (c->llama.n_layer > JUDGE_SPREAD_MAX_LAYERS) return;
     for (size_t i = 0; i < n; i++) w[i] *= JUDGE_SPREAD;
 }
 
@@ -155,7 +158,7 @@ static int s_causal(const hf_config_t *c, const char *dir, const char *name, con
                     char *why, size_t wl) {
     lm_t *m = lm_new_random(c, tokdir, seed, why, wl);
     if (!m) return -1;
-    if (strcmp(name, "policy") != 0) s_spread(lm_params(m), lm_n_params(m));
+    if (strcmp(name, "policy") != 0) s_spread(c, lm_params(m), lm_n_params(m));
     char *path = xasprintf("%s/%s", dir, name);
     int rc = lm_save_dir(m, path, 0, 0, why, wl);
     free(path);
@@ -170,8 +173,8 @@ int tiny_reward_write(const hf_config_t *causal, const char *tokdir, const char 
     snprintf(c.architecture, sizeof c.architecture, "%s", hf_seqcls_name(c.arch));
     seqcls_t *m = seqcls_new_random(&c, tokdir, seed, why, wl);
     if (!m) return -1;
-    s_spread(llama_params(seqcls_llama(m)), llama_n_params(seqcls_llama(m)));
-    s_spread(seqcls_score_weight(m), (size_t)c.llama.d_model);
+    s_spread(&c, llama_params(seqcls_llama(m)), llama_n_params(seqcls_llama(m)));
+    s_spread(&c, seqcls_score_weight(m), (size_t)c.llama.d_model);
     int rc = seqcls_save_dir(m, dir, why, wl);
     seqcls_free(&m);
     return rc;
