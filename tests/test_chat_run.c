@@ -192,7 +192,8 @@ static void test_chat_run_bad_prompts(void **state) {
     tu_done(dir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]); /* one ctest entry a test (tests/CMakeLists.txt) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chat_run_generative),
         cmocka_unit_test(test_chat_run_reward),
