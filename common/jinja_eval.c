@@ -579,38 +579,12 @@ static jv_t *s_eval(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *n) {
 
 /* ---- statements ------------------------------------------------------------------------------- */
 
-/* The items a for loop (or a filter) iterates: NULL with an error for what is not iterable. */
-static jv_t *s_iter_items(jj_ctx_t *x, jv_t *v) {
-    if (jv_is_gen(v)) return jv_drain(x->arena, v);
-    switch (v->k) {
-    case JV_LIST:
-    case JV_TUPLE: return v;
-    case JV_UNDEF: return jv_list(x->arena, JV_LIST, 0);
-    case JV_DICT: {
-        jv_t *l = jv_list(x->arena, JV_LIST, v->u.dict.n);
-        for (size_t i = 0; i < v->u.dict.n; i++) l->u.list.v[i] = v->u.dict.keys[i];
-        return l;
-    }
-    case JV_STR: {
-        jv_t *l = jv_list(x->arena, JV_LIST, jj_utf8_count(v->u.str.s, v->u.str.n));
-        size_t i = 0, k, c = 0;
-        while (i < v->u.str.n) {
-            jj_utf8_next(v->u.str.s + i, v->u.str.n - i, &k);
-            l->u.list.v[c++] = jv_str(x->arena, v->u.str.s + i, k);
-            i += k;
-        }
-        return l;
-    }
-    default: return jj_fail(x, "'%s' object is not iterable", jv_type_name(v));
-    }
-}
-
 static int s_bind(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *target, jv_t *v) {
     if (target->kind == JN_NAME) {
         s_assign(x, sc, target->name, v);
         return 0;
     }
-    jv_t *items = s_iter_items(x, v);
+    jv_t *items = jj_iter_items(x, v);
     if (!items) return -1;
     if (items->u.list.n != (size_t)target->nkids) {
         jj_fail(x, items->u.list.n > (size_t)target->nkids ? "too many values to unpack (expected %d)"
@@ -629,7 +603,7 @@ static void s_loop_set(jj_ctx_t *x, jv_t *loop, const char *key, jv_t *v) {
 static int s_for(jj_ctx_t *x, jj_scope_t *sc, const jj_node_t *n, jj_buf_t *out) {
     jv_t *it = s_eval(x, sc, n->b);
     if (!it) return -1;
-    jv_t *all = s_iter_items(x, it);
+    jv_t *all = jj_iter_items(x, it);
     if (!all) return -1;
     jj_scope_t *ls = s_scope(x, sc);
     jv_t **items = all->u.list.v;

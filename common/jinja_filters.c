@@ -249,7 +249,7 @@ static int s_affix(jj_ctx_t *x, const jv_t *s, const jv_t *a, int end) {
 /* ---- sequences -------------------------------------------------------------------------------- */
 
 /* What iterating v gives (list(v)): NULL with an error when v is not iterable. */
-static jv_t *s_items_of(jj_ctx_t *x, const jv_t *v) {
+jv_t *jj_iter_items(jj_ctx_t *x, const jv_t *v) {
     if (jv_is_gen(v)) return jv_drain(x->arena, (jv_t *)v);
     switch (v->k) {
     case JV_LIST:
@@ -341,7 +341,7 @@ static int s_test_with(jj_ctx_t *x, const char *name, const jv_t *v, const jj_ar
 }
 
 static jv_t *s_select(jj_ctx_t *x, jv_t *v, const jj_args_t *args, int by_attr, int keep) {
-    jv_t *items = s_items_of(x, v);
+    jv_t *items = jj_iter_items(x, v);
     if (!items) return NULL;
     jv_t *attr = by_attr ? jj_arg(args, 0, NULL) : NULL;
     if (by_attr && !attr) return jj_fail(x, "selectattr and rejectattr need an attribute");
@@ -361,7 +361,7 @@ static jv_t *s_select(jj_ctx_t *x, jv_t *v, const jj_args_t *args, int by_attr, 
 }
 
 static jv_t *s_map(jj_ctx_t *x, jv_t *v, const jj_args_t *args) {
-    jv_t *items = s_items_of(x, v);
+    jv_t *items = jj_iter_items(x, v);
     if (!items) return NULL;
     jv_t *attr = jj_arg(args, -1, "attribute"), *def = jj_arg(args, -1, "default");
     jv_t *out = jv_list(x->arena, JV_LIST, items->u.list.n);
@@ -386,7 +386,7 @@ static jv_t *s_map(jj_ctx_t *x, jv_t *v, const jj_args_t *args) {
 }
 
 static jv_t *s_join(jj_ctx_t *x, jv_t *v, const jv_t *sep, const jv_t *attr) {
-    jv_t *items = s_items_of(x, v);
+    jv_t *items = jj_iter_items(x, v);
     if (!items) return NULL;
     jj_buf_t b = {0};
     for (size_t i = 0; i < items->u.list.n; i++) {
@@ -597,7 +597,7 @@ jv_t *jj_apply_filter(jj_ctx_t *x, const char *f, jv_t *v, const jj_args_t *args
     if (!strcmp(f, "title")) return s_case(x, jv_to_str(a, v), CASE_TITLE_FILTER);
     if (!strcmp(f, "capitalize")) return s_case(x, jv_to_str(a, v), CASE_CAPITALIZE);
     if (!strcmp(f, "first") || !strcmp(f, "last")) {
-        jv_t *items = s_items_of(x, v);
+        jv_t *items = jj_iter_items(x, v);
         if (!items) return NULL;
         if (!items->u.list.n) return jv_undef(a, NULL);
         return items->u.list.v[f[0] == 'f' ? 0 : items->u.list.n - 1];
@@ -615,7 +615,7 @@ jv_t *jj_apply_filter(jj_ctx_t *x, const char *f, jv_t *v, const jj_args_t *args
         return s_replace(x, jv_to_str(a, v), jv_to_str(a, old), jv_to_str(a, new), c);
     }
     if (!strcmp(f, "list")) {
-        jv_t *items = s_items_of(x, v);
+        jv_t *items = jj_iter_items(x, v);
         if (!items) return NULL;
         jv_t *l = jv_list(a, JV_LIST, items->u.list.n);
         memcpy(l->u.list.v, items->u.list.v, items->u.list.n * sizeof(jv_t *));
@@ -659,7 +659,7 @@ jv_t *jj_apply_filter(jj_ctx_t *x, const char *f, jv_t *v, const jj_args_t *args
         return jj_fail(x, "bad operand type for abs(): '%s'", jv_type_name(v));
     }
     if (!strcmp(f, "reverse")) {
-        jv_t *items = s_items_of(x, v);
+        jv_t *items = jj_iter_items(x, v);
         if (!items) return NULL;
         size_t n = items->u.list.n;
         if (v->k == JV_STR) {
@@ -748,7 +748,7 @@ static jv_t *s_str_method(jj_ctx_t *x, const char *m, const jv_t *s, const jj_ar
     if (!strcmp(m, "join")) {
         jv_t *it = jj_arg(args, 0, NULL);
         if (!it) return jj_fail(x, "join() takes exactly one argument (0 given)");
-        jv_t *items = s_items_of(x, it);
+        jv_t *items = jj_iter_items(x, it);
         if (!items) return NULL;
         for (size_t i = 0; i < items->u.list.n; i++)
             if (items->u.list.v[i]->k != JV_STR)

@@ -218,6 +218,9 @@ typedef struct {
 } jj_ctx_t;
 /* Sets the error (the first one wins); returns NULL for the callers' convenience. */
 void *jj_fail(jj_ctx_t *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* What iterating v gives, as Python's list(v) (a loop, tuple unpacking, a filter): NULL with an
+ * error when v is not iterable (jinja_filters.c). */
+jv_t *jj_iter_items(jj_ctx_t *x, const jv_t *v);
 
 /* Arguments of a call, filter or method, evaluated. */
 typedef struct {
