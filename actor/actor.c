@@ -48,6 +48,7 @@ static void s_close(actor_t *A) {
     judges_free(A); /* its sockets leave the loop as they close */
     work_free(A);
     weights_free(A);
+    link_free(A);
     loop_destroy(&A->loop);
     actor_sockets_close(&A->sockets, goodbye ? 500 : -1); /* 500 ms: let the goodbye leave */
     wire_fini(&A->wire);

@@ -105,7 +105,21 @@ static void s_on_publish(loop_t *loop, void *socket, void *arg) {
     s_drain(arg, socket, s_on_broadcast);
 }
 
+void link_busy(actor_t *A, int busy) {
+    if (!busy) {
+        keepalive_end(A->link.keepalive);
+        return;
+    }
+    if (!A->link.welcomed) return; /* no heartbeats before the Welcome either */
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_ACTOR, .policy_version = weights_version(A),
+                          .bad_messages = A->wire.bad_messages, .groups_sent = work_groups_sent(A)};
+    keepalive_begin(A->link.keepalive, &hb);
+}
+
+void link_free(actor_t *A) { keepalive_free(&A->link.keepalive); }
+
 void link_start(actor_t *A) {
+    A->link.keepalive = keepalive_new(&A->wire, A->sockets.ctl, A->cfg->actor.heartbeat_ms);
     loop_add_socket(A->loop, A->sockets.ctl, s_on_control, A);
     loop_add_socket(A->loop, A->sockets.sub, s_on_publish, A);
     A->link.hello_timer = loop_add_timer(A->loop, loop_now(A->loop), s_hello_timer, A);

@@ -77,13 +77,17 @@ static void s_load(actor_t *A, uint64_t version, const uint8_t *blob, size_t len
     char why[256];
     uint64_t v = 0, lease_v;
     /* a LoRA version is adapters only: they go onto the base this machine loaded */
+    link_busy(A, 1); /* a real model's version takes seconds to unpack */
     policy_t *p = policy_load_onto(W->base, blob, len, &v, why, sizeof why);
+    link_busy(A, 0);
     if (!p || v != version) {
         log_warn("weights v%llu unusable: %s", (unsigned long long)version, p ? "version mismatch" : why);
         policy_destroy(&p);
         return;
     }
-    if (v == 0) { /* pi_ref, whatever else it is */
+    /* pi_ref, kept only for a lease with mixture opponents (a second copy of a real model is
+     * gigabytes): an algorithm that mixes asks for version 0 again with its first such lease */
+    if (v == 0 && work_lease_wants_ref(A)) {
         policy_destroy(&W->ref);
         W->ref = policy_clone(p);
     }

@@ -21,6 +21,8 @@ int work_lease_version(const actor_t *A, uint64_t *version) {
     return A->work.lease.open;
 }
 
+int work_lease_wants_ref(const actor_t *A) { return A->work.lease.open && A->work.lease.mix > 0; }
+
 static int s_busy(const work_t *W) {
     if (W->lease.open) return 1;
     for (int i = 0; i < W->n_rollouts; i++)
@@ -111,7 +113,10 @@ static void s_start_lease(actor_t *A) {
     work_t *W = &A->work;
     int64_t now = loop_now(A->loop);
     rollout_t **batch = xcalloc((size_t)W->lease.n, sizeof *batch);
-    if (lease_sample(&W->lease, weights_policy(A), weights_ref(A), link_seed(A), batch) == 0)
+    link_busy(A, 1); /* a lease of a real model samples for minutes */
+    int sampled = lease_sample(&W->lease, weights_policy(A), weights_ref(A), link_seed(A), batch);
+    link_busy(A, 0);
+    if (sampled == 0)
         for (int j = 0; j < W->lease.n; j++) s_task_add(A, batch[j], now + A->cfg->actor.delay_ms * (j + 1));
     free(batch);
     W->lease.open = 0;

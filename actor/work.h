@@ -36,6 +36,8 @@ void work_weights_refused(actor_t *A);
 void work_weights_loaded(actor_t *A);
 /* 1 with the open lease's version, 0 when no lease is open. */
 int work_lease_version(const actor_t *A, uint64_t *version);
+/* Does the open lease sample opponents from a mixture with pi_ref (version 0)? */
+int work_lease_wants_ref(const actor_t *A);
 uint64_t work_groups_sent(const actor_t *A);
 
 /* For the judge client: t waits in state until at_ms. */

@@ -10,6 +10,10 @@ every 0.2 s) and of all of them together.
 
     bench/chat_iteration.py SPAR [--shape smollm2-135m|qwen2.5-0.5b] [--lora 8] [--prompts 8]
                                  [--k 4] [--max-new 128] [--iterations 2] [--threads 2]
+                                 [--lr LR] [--batch-seqs N]
+
+The learning rate defaults to the published recipes' scale for a real model (5e-7 for the whole
+model as SPPO, 5e-5 with LoRA), not the tiny configs' 1e-4, at which a model of this size diverges.
 """
 import argparse
 import json
@@ -56,8 +60,12 @@ def main():
     ap.add_argument("--max-new", type=int, default=128)
     ap.add_argument("--iterations", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, help="learner.lr (default 5e-7, with --lora 5e-5)")
+    ap.add_argument("--batch-seqs", type=int, help="learner.batch_seqs, sequences per AdamW step (default K)")
     ap.add_argument("--keep", help="models folder to reuse (made when missing)")
     a = ap.parse_args()
+    lr = a.lr if a.lr is not None else (5e-5 if a.lora else 5e-7)
+    batch_seqs = a.batch_seqs or a.k
     work = tempfile.mkdtemp(prefix="spar-chat-bench.")
     models = a.keep or os.path.join(work, "models")
     try:
@@ -72,7 +80,8 @@ def main():
             "policy.checkpoint": os.path.join(models, "policy"), "policy.lora.rank": a.lora,
             "judge.kind": a.judge, "judge.checkpoint": os.path.join(models, "reward" if a.judge == "reward" else "judge"),
             "judge.timeout_ms": 600000, "learner.lease_timeout_ms": 3600000, "learner.prompts_per_lease": a.prompts,
-            "actor.count": 1, "gpt.threads": a.threads, "learner.batch_seqs": a.prompts * a.k,
+            "actor.count": 1, "gpt.threads": a.threads, "learner.batch_seqs": batch_seqs,
+            "learner.lr": lr,
         }
         cmd = [a.spar, "run", os.path.join(SRC, "configs", "chat-sppo.yaml")]
         for k, v in sets.items():
@@ -92,9 +101,15 @@ def main():
             print("spar run failed (%d); run folder %s" % (p.returncode, work))
             return 1
         lines = [json.loads(l) for l in open(os.path.join(work, "run", "iterations.jsonl"))]
+        if len(lines) < a.iterations + 1:
+            print(out)
+            print("spar run wrote %d of %d iteration lines" % (len(lines) - 1, a.iterations))
+            return 1
         print("shape %s, LoRA rank %d, judge %s of the same shape: %d prompts x K=%d, max_new %d, %d thread(s) per "
-              "process, total %.0f s" % (a.shape, a.lora, a.judge, a.prompts, a.k, a.max_new, a.threads,
-                                         time.time() - t0))
+              "process, lr %g, %d sequences per step, total %.0f s" %
+              (a.shape, a.lora, a.judge, a.prompts, a.k, a.max_new, a.threads, lr, batch_seqs, time.time() - t0))
+        ts0 = lines[0]["time_s"]
+        print("before iteration 1: the initial checkpoint %.1f s and evaluation %.1f s" % (ts0["checkpoint"], ts0["evaluation"]))
         for l in lines[1:]:
             ts = l["time_s"]
             print("iteration %d: %.1f s (collect %.1f: sampling %.1f, judging %.1f; frozen log-probs %.1f, training %.1f;"

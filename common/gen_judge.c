@@ -75,6 +75,7 @@ gen_judge_t *gen_judge_new(lm_t *m, chat_template_t *chat, const char *template_
                            const char *labels, char *why, size_t wl) {
     gen_judge_t *g = xcalloc(1, sizeof *g);
     g->lm = m;
+    lm_set_inference_only(m); /* a judge only reads next-token probabilities */
     g->chat = chat;
     g->tmpl = xstrdup(template_text ? template_text : gen_judge_builtin_template);
     static const char *const need[] = {"{prompt}", "{a}", "{b}"};

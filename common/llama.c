@@ -215,6 +215,24 @@ size_t llama_activation_bytes(const llama_t *m) {
     return sizeof(float) * (m->act_floats + llama_head_scratch_floats(m->head_chunk, m->cfg.d_model, m->cfg.vocab));
 }
 
+void llama_set_inference_only(llama_t *m) {
+    m->inference_only = 1;
+    free(m->grads);
+    m->grads = NULL;
+    llama_release_acts(m);
+}
+
+void llama_release_acts(llama_t *m) {
+    free(m->act_mem);
+    m->act_mem = NULL;
+    m->act_cap = m->act_floats = 0;
+    m->B = m->T = 0;
+    m->have_forward = 0;
+    free(m->head_scratch);
+    m->head_scratch = NULL;
+    m->head_scratch_cap = 0;
+}
+
 void llama_set_head_chunk(llama_t *m, int rows) { m->head_chunk = rows > 0 ? rows : s_default_chunk(m->cfg.vocab); }
 
 float *llama_head_scratch(llama_t *m) {

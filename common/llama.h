@@ -129,6 +129,13 @@ void llama_backward_hidden(llama_t *m, const float *dh);
  * one): the trunk's activations (B*T times d_model, d_ff and n_head*T for the attention) and
  * one head chunk (chunk * (V + 2 d_model)); never B*T*V. */
 size_t llama_activation_bytes(const llama_t *m);
+/* A model that only runs forward (a judge, pi_ref): its passes keep two layers' activations,
+ * reused in turn, instead of every layer's for a backward pass (at a real shape the difference
+ * is gigabytes), and it holds no gradients. llama_backward on it is a programming error. */
+void llama_set_inference_only(llama_t *m);
+/* Frees the last pass's activations (they are regrown by the next pass): for a model whose
+ * next pass is far off, e.g. the learner's policy between iterations. */
+void llama_release_acts(llama_t *m);
 /* Predicted positions per output-head chunk (rows <= 0: the default, about 64 MB of logits,
  * at most 256 rows). Results do not depend on it beyond float rounding. */
 void llama_set_head_chunk(llama_t *m, int rows);

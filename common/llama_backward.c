@@ -2,6 +2,7 @@
  * chunk's logits), then the trunk layer by layer from the top, with one layer's worth of
  * gradient scratch reused by every layer. Gradients of the parameters are added into
  * llama_grads(). Letters as in llama_forward.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,10 @@ static void s_backward_trunk(llama_t *m) {
 void llama_backward(llama_t *m, const llama_pred_t *p, int n, const double *dlp) {
     const llama_config_t *c = &m->cfg;
     size_t N = (size_t)m->B * m->T;
+    if (m->inference_only || !m->have_forward) {
+        fprintf(stderr, "llama_backward: %s\n", m->inference_only ? "an inference-only model" : "no forward pass");
+        abort();
+    }
     memset(m->d_hidden, 0, sizeof(float) * N * (size_t)c->d_model);
     if (n > 0) {
         int *rows = xmalloc(sizeof(int) * (size_t)n), *target = xmalloc(sizeof(int) * (size_t)n);

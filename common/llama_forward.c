@@ -31,7 +31,9 @@ static size_t s_layout(llama_t *m, int B, int T, float *base) {
     size_t N = (size_t)B * T, C = (size_t)c->d_model, HD = (size_t)c->head_dim, NH = (size_t)c->n_head;
     size_t NKV = (size_t)c->n_kv_head, D = (NH + 2 * NKV) * HD, F = (size_t)c->d_ff;
     cursor_t cur = {base, 0};
-    for (int l = 0; l < c->n_layer; l++) {
+    /* inference only: layer l works in set l % 2 and writes its output into the other's x */
+    int sets = m->inference_only && c->n_layer > 2 ? 2 : c->n_layer;
+    for (int l = 0; l < sets; l++) {
         llama_layer_acts_t *a = &m->acts[l];
         a->x = s_take(&cur, N * C);
         a->rstd1 = s_take(&cur, N);
@@ -47,18 +49,23 @@ static size_t s_layout(llama_t *m, int B, int T, float *base) {
         a->xn2 = s_take(&cur, N * C);
         a->gu = s_take(&cur, N * 2 * F);
     }
+    for (int l = sets; l < c->n_layer; l++) m->acts[l] = m->acts[l % 2];
     m->x_last = s_take(&cur, N * C);
     m->rstd_f = s_take(&cur, N);
     m->hidden = s_take(&cur, N * C);
     m->rope_cos = s_take(&cur, N * HD / 2);
     m->rope_sin = s_take(&cur, N * HD / 2);
-    m->d_res = s_take(&cur, N * C);
-    m->d_xn = s_take(&cur, N * C);
-    m->d_hidden = s_take(&cur, N * C);
-    m->d_ao = s_take(&cur, N * NH * HD);
-    m->d_qkr = s_take(&cur, N * D);
-    m->d_qkv = c->qk_norm ? s_take(&cur, N * D) : m->d_qkr;
-    m->d_gu = s_take(&cur, N * 2 * F);
+    if (m->inference_only) { /* no backward: none of its buffers */
+        m->d_res = m->d_xn = m->d_hidden = m->d_ao = m->d_qkr = m->d_qkv = m->d_gu = NULL;
+    } else {
+        m->d_res = s_take(&cur, N * C);
+        m->d_xn = s_take(&cur, N * C);
+        m->d_hidden = s_take(&cur, N * C);
+        m->d_ao = s_take(&cur, N * NH * HD);
+        m->d_qkr = s_take(&cur, N * D);
+        m->d_qkv = c->qk_norm ? s_take(&cur, N * D) : m->d_qkr;
+        m->d_gu = s_take(&cur, N * 2 * F);
+    }
     m->ff = s_take(&cur, N * F);
     m->att_scratch = s_take(&cur, (size_t)T * T);
     return cur.used;

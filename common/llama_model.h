@@ -48,6 +48,7 @@ struct llama {
 
     /* activations of the last forward pass, laid out for B x T (regrown only when too small) */
     int B, T, have_forward;
+    int inference_only;       /* llama_set_inference_only: two layers' activations, no backward */
     size_t act_floats, act_cap;
     float *act_mem;
     llama_layer_acts_t *acts; /* per layer */

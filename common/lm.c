@@ -324,6 +324,12 @@ float *lm_grads(lm_t *m) {
     return m->gpt ? gpt_grads(m->gpt) : lm_lora(m) ? lora_grads(lm_lora(m)) : llama_grads(m->llama);
 }
 void lm_zero_grad(lm_t *m) { m->gpt ? gpt_zero_grad(m->gpt) : llama_zero_grad(m->llama); }
+void lm_set_inference_only(lm_t *m) {
+    if (m->llama) llama_set_inference_only(m->llama);
+}
+void lm_release_acts(lm_t *m) {
+    if (m->llama) llama_release_acts(m->llama);
+}
 uint8_t *lm_decay_mask(const lm_t *m) {
     return m->gpt ? gpt_decay_mask(m->gpt) : lm_lora(m) ? lora_decay_mask(lm_lora(m)) : llama_decay_mask(m->llama);
 }

@@ -50,6 +50,9 @@ size_t lm_n_params(const lm_t *m);
 float *lm_params(lm_t *m);
 float *lm_grads(lm_t *m);
 void lm_zero_grad(lm_t *m);
+/* llama_set_inference_only / llama_release_acts for the Llama family; nothing for a GPT. */
+void lm_set_inference_only(lm_t *m);
+void lm_release_acts(lm_t *m);
 uint8_t *lm_decay_mask(const lm_t *m);
 /* Peak bytes of activations the last forward/backward held. */
 size_t lm_activation_bytes(const lm_t *m);

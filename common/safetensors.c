@@ -200,8 +200,9 @@ static uint8_t *s_header(const st_tensor_t *tensors, int n, const char *const *m
     return out;
 }
 
-void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
-                   const char *const *meta_values, int n_meta, size_t *len_out) {
+/* The header, with the digest of the tensors' data. */
+static uint8_t *s_digested_header(const st_tensor_t *tensors, int n, const char *const *meta_keys,
+                                  const char *const *meta_values, int n_meta, size_t *hlen, size_t *dlen) {
     uint8_t d[DIGEST_BYTES];
     char hex[2 * DIGEST_BYTES + 1];
     digest_state_t ds;
@@ -209,8 +210,27 @@ void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_ke
     for (int i = 0; i < n; i++) digest_update(&ds, tensors[i].data, tensors[i].nbytes);
     digest_end(&ds, d);
     digest_hex(d, hex);
+    return s_header(tensors, n, meta_keys, meta_values, n_meta, hex, NULL, hlen, dlen);
+}
+
+int st_write_atomic(const char *path, const st_tensor_t *tensors, int n, const char *const *meta_keys,
+                    const char *const *meta_values, int n_meta) {
     size_t hlen, dlen;
-    uint8_t *header = s_header(tensors, n, meta_keys, meta_values, n_meta, hex, NULL, &hlen, &dlen);
+    uint8_t *header = s_digested_header(tensors, n, meta_keys, meta_values, n_meta, &hlen, &dlen);
+    const void **parts = xmalloc(sizeof *parts * (size_t)(n + 1));
+    size_t *lens = xmalloc(sizeof *lens * (size_t)(n + 1));
+    parts[0] = header;
+    lens[0] = hlen;
+    for (int i = 0; i < n; i++) parts[i + 1] = tensors[i].data, lens[i + 1] = tensors[i].nbytes;
+    int rc = util_write_atomic_parts(path, parts, lens, n + 1);
+    free(parts), free(lens), free(header);
+    return rc;
+}
+
+void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
+                   const char *const *meta_values, int n_meta, size_t *len_out) {
+    size_t hlen, dlen;
+    uint8_t *header = s_digested_header(tensors, n, meta_keys, meta_values, n_meta, &hlen, &dlen);
     uint8_t *blob = xmalloc(hlen + dlen);
     memcpy(blob, header, hlen);
     free(header);

@@ -42,6 +42,11 @@ void st_free(st_file_t *f);
 void *st_serialize(const st_tensor_t *tensors, int n, const char *const *meta_keys,
                    const char *const *meta_values, int n_meta, size_t *len_out);
 
+/* The file st_serialize's blob would be, written straight from the tensors (no copy in memory)
+ * with util_write_atomic_parts. Returns 0 or -errno. */
+int st_write_atomic(const char *path, const st_tensor_t *tensors, int n, const char *const *meta_keys,
+                    const char *const *meta_values, int n_meta);
+
 /* Element size of a dtype, 0 when unknown. */
 size_t st_dtype_size(const char *dtype);
 /* Elements of a tensor (the product of its shape). */

@@ -57,7 +57,10 @@ static seqcls_t *s_new(const hf_config_t *c, const char *tokdir, uint64_t seed, 
     seqcls_t *m = xcalloc(1, sizeof *m);
     m->cfg = *c;
     int rc = (m->llama = s_trunk(c, seed, why, wl)) ? 0 : -1;
-    if (rc == 0) m->score = xcalloc((size_t)c->llama.d_model, sizeof(float));
+    if (rc == 0) {
+        llama_set_inference_only(m->llama); /* a reward model only scores */
+        m->score = xcalloc((size_t)c->llama.d_model, sizeof(float));
+    }
     if (rc == 0 && !(m->tok = hf_tokenizer_load(tokdir, why, wl))) rc = -1;
     if (rc == 0 && hf_tokenizer_vocab_size(m->tok) > c->llama.vocab)
         rc = util_refuse(why, wl, "%s: the tokenizer has %d ids but the model's vocabulary only %d", tokdir,

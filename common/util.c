@@ -108,7 +108,8 @@ char *util_read_file(const char *path, size_t *len_out) {
 
 /* Writes a temporary file and renames it over path; durable: fsync the file before and the
  * folder after the rename. */
-static int s_write_replace(const char *path, const void *data, size_t len, int durable) {
+static int s_write_replace(const char *path, const void *const *parts, const size_t *lens, int n_parts,
+                           int durable) {
     char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -116,20 +117,22 @@ static int s_write_replace(const char *path, const void *data, size_t len, int d
         free(tmp);
         return -e;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return -e;
+    for (int i = 0; i < n_parts; i++) {
+        const char *p = parts[i];
+        size_t left = lens[i];
+        while (left > 0) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                int e = errno;
+                close(fd);
+                unlink(tmp);
+                free(tmp);
+                return -e;
+            }
+            p += w;
+            left -= (size_t)w;
         }
-        p += w;
-        left -= (size_t)w;
     }
     if ((durable && fsync(fd) != 0) || close(fd) != 0) {
         int e = errno;
@@ -156,9 +159,13 @@ static int s_write_replace(const char *path, const void *data, size_t len, int d
     return 0;
 }
 
-int util_write_atomic(const char *path, const void *data, size_t len) { return s_write_replace(path, data, len, 1); }
+int util_write_atomic(const char *path, const void *data, size_t len) { return s_write_replace(path, &data, &len, 1, 1); }
 
-int util_write_replace(const char *path, const void *data, size_t len) { return s_write_replace(path, data, len, 0); }
+int util_write_atomic_parts(const char *path, const void *const *parts, const size_t *lens, int n_parts) {
+    return s_write_replace(path, parts, lens, n_parts, 1);
+}
+
+int util_write_replace(const char *path, const void *data, size_t len) { return s_write_replace(path, &data, &len, 1, 0); }
 
 int util_mkdirs(const char *path) {
     char *p = xstrdup(path);

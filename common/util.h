@@ -27,6 +27,8 @@ char *util_read_file(const char *path, size_t *len_out);
 /* Writes data atomically: temp file in the same folder, fsync, rename, fsync the folder.
  * Returns 0 or -errno. */
 int util_write_atomic(const char *path, const void *data, size_t len);
+/* util_write_atomic of the concatenation of n_parts buffers, without making it in memory. */
+int util_write_atomic_parts(const char *path, const void *const *parts, const size_t *lens, int n_parts);
 /* The same without the fsyncs: readers never see a partial file, but a crash may lose it (for
  * files rewritten every second, like status.json). */
 int util_write_replace(const char *path, const void *data, size_t len);

@@ -45,7 +45,7 @@ int wire_send(wire_t *w, void *sock, const wire_peer_t *peer, Spar__Envelope *en
     env->protocol_version = WIRE_PROTOCOL_VERSION;
     env->run_id = w->run_id;
     env->sender_id = w->sender_id;
-    env->seq = ++w->seq;
+    env->seq = __atomic_add_fetch(&w->seq, 1, __ATOMIC_RELAXED); /* common/keepalive.c sends from another thread */
     size_t len = spar__envelope__get_packed_size(env);
     zmq_msg_t msg;
     zmq_msg_init_size(&msg, len);

@@ -56,6 +56,10 @@ static void s_start(judge_t *J) {
     loop_set_stop_check(J->loop, util_stop_requested);
     serve_start(&J->serve, J->loop, &J->wire, J->router, J->backend, max_k);
     J->presence = presence_new(J->cfg, &J->wire, J->loop, serve_counts, &J->serve);
+    if (J->presence) {
+        J->serve.busy = presence_busy;
+        J->serve.busy_ctx = J->presence;
+    }
 }
 
 static int s_run(judge_t *J) {

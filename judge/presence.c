@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/keepalive.h"
 #include "common/util.h"
 #include "common/wire_socket.h"
 
@@ -32,6 +33,7 @@ struct presence {
     char endpoint[512];
     long heartbeat_ms;
     int answered; /* the learner has replied once: no more hellos needed */
+    keepalive_t *keepalive;
 };
 
 /* The first IPv4 address of this host that is not loopback, or 127.0.0.1. */
@@ -138,6 +140,7 @@ presence_t *presence_new(const spar_config_t *cfg, wire_t *wire, loop_t *loop, p
         return NULL;
     }
     s_hello(p);
+    p->keepalive = keepalive_new(wire, p->sock, p->heartbeat_ms);
     loop_add_socket(loop, p->sock, s_on_learner, p);
     p->heartbeat_timer = loop_add_timer(loop, loop_now(loop) + p->heartbeat_ms, s_heartbeat_timer, p);
     log_info("joining the judge pool of the learner at %s as %s", cfg->learner.control, ep);
@@ -207,9 +210,22 @@ static void s_term_bounded(void *zctx, long wait_ms) {
     }
 }
 
+void presence_busy(void *ctx, int busy) {
+    presence_t *p = ctx;
+    if (!p) return;
+    if (!busy) {
+        keepalive_end(p->keepalive);
+        return;
+    }
+    msg_heartbeat_t hb = {.role = SPAR__ROLE__ROLE_JUDGE, .bad_messages = p->wire->bad_messages};
+    p->counts(p->counts_ctx, &hb.requests_served, &hb.pairs_judged);
+    keepalive_begin(p->keepalive, &hb);
+}
+
 void presence_destroy(presence_t **pp) {
     presence_t *p = *pp;
     if (!p) return;
+    keepalive_free(&p->keepalive);
     int linger = p->answered ? 300 : 0; /* a goodbye to a learner that is there */
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
     (void)msg_send_shutdown(p->wire, p->sock, NULL, "judge stopping");

@@ -30,6 +30,10 @@ int presence_endpoint(const spar_config_t *cfg, char *out, size_t outlen);
  * while the learner is gone, never delays the judge's own socket. */
 presence_t *presence_new(const spar_config_t *cfg, wire_t *wire, loop_t *loop, presence_counts_fn counts,
                          void *ctx);
+/* A presence_t as ctx (NULL: nothing to do). Busy 1: the judge is about to compute for longer
+ * than a heartbeat period; its heartbeats go on from another thread (common/keepalive.h) until
+ * busy 0. The learner's socket is the presence's own, so the judge's other sockets stay its. */
+void presence_busy(void *ctx, int busy);
 /* Goodbye, then out of the loop (so before the loop is destroyed) and closed; safe with NULL.
  * Returns within 0.5 s even while the learner's name is being resolved (a goodbye to a learner
  * that answered lingers 300 ms, then 200 ms at most for the context; 200 ms in all when none

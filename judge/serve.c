@@ -56,7 +56,9 @@ typedef struct {
 } held_t;
 
 static void s_judge_held(serve_t *S, held_t *h) {
+    if (S->busy) S->busy(S->busy_ctx, 1);
     judge_backend_judge(S->backend, h->calls, h->n, &S->sink);
+    if (S->busy) S->busy(S->busy_ctx, 0);
     for (int q = 0; q < h->n; q++) wire_free(h->in[q]);
     h->n = 0;
 }

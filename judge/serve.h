@@ -20,6 +20,10 @@ typedef struct {
     judge_sink_t sink; /* where the backend's answers go: the ROUTER, counted as served */
     size_t max_k;      /* larger requests are refused before anything is allocated for them */
     uint64_t served;
+    /* called with 1 before the backend judges a batch and 0 after, to keep the judge's
+     * heartbeats going through a long batch (presence_busy); NULL: nothing to call */
+    void (*busy)(void *ctx, int busy);
+    void *busy_ctx;
 } serve_t;
 
 /* Serves on loop from now on: the ROUTER as a source, and for an asynchronous backend its

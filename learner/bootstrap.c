@@ -175,7 +175,6 @@ int learner_core_setup(learner_service_t *L) {
     iter_stats_init(&L->stats, (int)cfg->task.prompts, (int)L->online.max_staleness + 1);
     leases_init(&L->leases);
     learner_set_version(L, 0);
-    learner_blob_set(&L->ref_blob, L->core.ref, 0, (size_t)cfg->learner.chunk_bytes);
     return 0;
 }
 

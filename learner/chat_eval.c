@@ -101,6 +101,7 @@ void chat_metrics(chat_eval_t *e, policy_t *theta, policy_t *ref, uint64_t itera
         free(len);
         double *lp = xmalloc(sizeof(double) * (size_t)n), *lr = xmalloc(sizeof(double) * (size_t)n), kl = 0;
         policy_logprobs(theta, q, n, lp);
+        lm_release_acts(policy_lm(theta)); /* training's passes are of another shape */
         policy_logprobs(ref, q, n, lr);
         int m = 0;
         for (int i = 0; i < n; i++)

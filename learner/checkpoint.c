@@ -65,13 +65,11 @@ static int s_write_state(const learner_core_t *core, const char *run_dir, const 
     snprintf(vals[5], sizeof vals[5], "%" PRIu64, c->stale_total);
     const char *keys[6] = {"iteration", "version", "adam_t", "adamw_t", "steps", "stale_total"};
     const char *vp[6] = {vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]};
-    size_t len;
-    void *blob = st_serialize(ts, n, keys, vp, 6, &len);
     char *path = s_state_path(run_dir, c->iteration);
-    int rc = util_write_atomic(path, blob, len);
+    /* straight from the optimiser's arrays: a copy in memory would be twice the model's size */
+    int rc = st_write_atomic(path, ts, n, keys, vp, 6);
     if (rc != 0) log_error("cannot write %s: %s", path, strerror(-rc));
     free(path);
-    free(blob);
     return rc;
 }
 

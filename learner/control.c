@@ -113,6 +113,10 @@ static void s_send_grant(learner_service_t *L, const wire_peer_t *to, const leas
 /* Chunk index of version, or the error that it is not held. */
 static void s_send_chunk(learner_service_t *L, const wire_peer_t *to, uint64_t version, uint32_t index) {
     Spar__WeightsChunk c = SPAR__WEIGHTS_CHUNK__INIT;
+    /* pi_ref's blob (mixture opponents) is made the first time it is asked for after version 0:
+     * held from the start, it would be a second copy of a real model for every run */
+    if (version == 0 && L->blob.version != 0 && !L->ref_blob.data)
+        learner_blob_set(&L->ref_blob, L->core.ref, 0, (size_t)L->cfg->learner.chunk_bytes);
     const transfer_blob_t *b = version == L->blob.version ? &L->blob : version == 0 ? &L->ref_blob : NULL;
     transfer_blob_reply(b, version, index, &c);
     s_reply(L, to, SPAR__ENVELOPE__BODY_WEIGHTS_CHUNK, &c);

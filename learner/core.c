@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/gpt.h"
+#include "common/lm.h"
 #include "common/log.h"
 #include "common/stop.h"
 #include "common/util.h"
@@ -96,8 +97,8 @@ void core_tabular_initial(learner_core_t *c) {
 int core_setup(learner_core_t *c) {
     const spar_config_t *cfg = c->cfg;
     if (s_prompt_format(c) != 0) return -1;
-    c->prev = policy_clone(c->theta);
     c->ref = policy_clone(c->theta);
+    if (c->gpt) lm_set_inference_only(policy_lm(c->ref)); /* pi_ref is only ever read */
     if (!c->gpt) {
         int prompts, actions;
         policy_tabular_shape(c->theta, &prompts, &actions);
@@ -123,7 +124,6 @@ void core_teardown(learner_core_t *c) {
     optim_destroy(&c->optim);
     avg_iterate_free(&c->avg);
     policy_destroy(&c->theta);
-    policy_destroy(&c->prev);
     policy_destroy(&c->ref);
     policy_destroy(&c->apo_hat);
     free(c->nash_tau);
@@ -143,11 +143,11 @@ void core_begin_iteration(learner_core_t *c, uint64_t iteration) {
 }
 
 void core_train_synchronous(learner_core_t *c, Spar__RolloutGroup *const *groups, int n, train_result_t *tr) {
-    policy_copy(c->prev, c->theta); /* pi_t = the version that sampled; train theta from it */
     policy_t **prevs = xmalloc(sizeof *prevs * (size_t)(n ? n : 1));
     for (int p = 0; p < n; p++) prevs[p] = NULL; /* pi_t is theta before training: train reads it once */
     train_iteration(c->theta, prevs, c->ref, groups, n, &c->train, c->optim, tr);
     free(prevs);
+    if (c->gpt) lm_release_acts(policy_lm(c->theta)); /* the evaluation's passes are of another shape */
 }
 
 void core_train_step(learner_core_t *c, policy_t *const *prevs, Spar__RolloutGroup *const *groups, int n,

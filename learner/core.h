@@ -27,7 +27,7 @@ typedef struct {
     prompt_set_t *prompts;        /* task.kind prompts: the prompt file */
     char **stop;                  /* rollout.stop, parsed (n_stop of them) */
     int n_stop;
-    policy_t *theta, *prev, *ref; /* current, previous iterate pi_t, reference pi_0 */
+    policy_t *theta, *ref; /* current, reference pi_0 (pi_t is theta as the iteration starts) */
     policy_t *apo_hat;            /* APO: the last un-extrapolated solution */
     double tau;                   /* the regularised game's tau, 0 when none */
     double *nash_tau;             /* its equilibrium per prompt */

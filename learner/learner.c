@@ -93,10 +93,10 @@ static int s_run(learner_service_t *L) {
              L->net.wire.run_id, cfg->run.iterations, config_name(CFG_NAMES_ALG, cfg->algorithm.name),
              cfg->task.prompts, cfg->rollout.samples_per_prompt, cfg->learner.control, cfg->learner.publish,
              L->files.dir);
-    while ((long)L->iteration < cfg->run.iterations)
-        if (learner_iteration(L) != 0) break;
+    int failed = 0; /* an iteration that could not end (training diverged, a checkpoint failed) */
+    while (!failed && (long)L->iteration < cfg->run.iterations) failed = learner_iteration(L) != 0;
     int last_written = iterlog_finish(&L->iterlog, 1) == 0; /* the last checkpoint and line */
-    if ((long)L->iteration == cfg->run.iterations && last_written && !util_stop_requested()) {
+    if (!failed && (long)L->iteration == cfg->run.iterations && last_written && !util_stop_requested()) {
         log_info("run complete: %ld iterations", cfg->run.iterations);
         s_shutdown_phase(L);
         return 0;

@@ -12,8 +12,12 @@ void online_init(online_t *o, const spar_config_t *cfg, const policy_t *theta) {
     o->online = o->broadcast_every > 0;
     o->step_groups = cfg->learner.step_groups > 0 ? cfg->learner.step_groups : cfg->learner.prompts_per_lease;
     o->max_staleness = cfg->learner.max_staleness;
-    o->ring = xcalloc((size_t)o->max_staleness + 1, sizeof *o->ring);
-    for (long i = 0; i <= o->max_staleness; i++) o->ring[i] = policy_clone(theta);
+    /* the versions that sampled, for online steps only: synchronous training reads pi_t from
+     * theta itself, and a copy of a real model is gigabytes */
+    if (o->online) {
+        o->ring = xcalloc((size_t)o->max_staleness + 1, sizeof *o->ring);
+        for (long i = 0; i <= o->max_staleness; i++) o->ring[i] = policy_clone(theta);
+    }
     o->batch = xcalloc((size_t)cfg->task.prompts, sizeof *o->batch);
 }
 
@@ -31,12 +35,12 @@ int online_admits(const online_t *o, uint64_t current, uint64_t v, uint64_t min_
 }
 
 void online_remember(online_t *o, uint64_t v, const policy_t *theta) {
-    policy_copy(online_version(o, v), theta);
+    if (o->ring) policy_copy(online_version(o, v), theta);
     o->steps_since_broadcast = 0;
 }
 
 void online_reset(online_t *o, const policy_t *theta) {
-    for (long i = 0; i <= o->max_staleness; i++) policy_copy(o->ring[i], theta);
+    for (long i = 0; o->ring && i <= o->max_staleness; i++) policy_copy(o->ring[i], theta);
 }
 
 int online_add(online_t *o, int prompt) {

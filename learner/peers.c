@@ -122,6 +122,15 @@ void peers_strikes(peers_t *P, leases_t *leases) {
 
 int peers_tick(peers_t *P, const leases_t *leases, int64_t now, peer_left_t *left) {
     int n_left = 0;
+    /* A gap between ticks longer than a silence is the learner's own (training, a checkpoint):
+     * what peers sent meanwhile waits unread in its socket, so that time counts for nobody. */
+    int64_t away = P->ticked_ms ? now - P->ticked_ms : 0;
+    P->ticked_ms = now;
+    if (away > P->silent_ms)
+        for (int i = 0; i < P->n_peers; i++) {
+            peer_t *p = &P->peers[i];
+            p->last_seen_ms = p->last_seen_ms + away < now ? p->last_seen_ms + away : now;
+        }
     for (int i = 0; i < P->n_peers; i++) {
         peer_t *p = &P->peers[i];
         if (p->left) continue;

@@ -49,6 +49,7 @@ typedef struct {
     int delivered;        /* has every live actor reported it? */
     double delivery_ms;   /* how long that took (NAN until it happened) */
     int had_judges;       /* a judge registered once: the pool is published from then on */
+    int64_t ticked_ms;    /* the last peers_tick (0: none yet) */
 } peers_t;
 
 /* A departure: the caller releases the peer's leases, then logs it (peers_log_left). */

@@ -61,8 +61,8 @@ static void test_peers_silent_back_and_left(void **state) {
     peers_seen(&P, "a", 600); /* back */
     assert_false(a->silent);
     assert_int_equal(peers_live_actors(&P), 2);
-    /* a minute of silence: a departure event, once */
-    assert_int_equal(peers_tick(&P, &l, 1200, left), 0);
+    /* the learner ticks every 100 ms here: a minute of silence is a departure event, once */
+    for (int64_t t = 600; t <= 300 + PEERS_LEAVE_SILENT_MS; t += 100) assert_int_equal(peers_tick(&P, &l, t, left), 0);
     int n = peers_tick(&P, &l, 600 + PEERS_LEAVE_SILENT_MS, left);
     assert_int_equal(n, 2);
     assert_ptr_equal(left[0].peer, a);
@@ -71,6 +71,25 @@ static void test_peers_silent_back_and_left(void **state) {
     assert_string_equal(peers_state(&P, &l, a, 0), "left");
     assert_int_equal(peers_tick(&P, &l, 700 + PEERS_LEAVE_SILENT_MS, left), 0);
     assert_int_equal(peers_live_actors(&P), 0);
+    leases_free(&l);
+}
+
+/* Two minutes between ticks are the learner's own (it trained): nobody is silent for them,
+ * and silence counts again from there. */
+static void test_peers_learner_away_is_nobody_silence(void **state) {
+    (void)state;
+    leases_t l;
+    s_setup(&l);
+    peer_left_t left[MAX_PEERS];
+    peer_t *a = peers_touch(&P, &l, "a", SPAR__ROLE__ROLE_ACTOR, 0);
+    assert_int_equal(peers_tick(&P, &l, 100, left), 0);
+    assert_int_equal(peers_tick(&P, &l, 120100, left), 0);
+    assert_false(a->silent);
+    assert_false(a->left);
+    assert_int_equal(peers_tick(&P, &l, 120200, left), 0);
+    assert_false(a->silent); /* quiet 100 ms of the learner's listening */
+    assert_int_equal(peers_tick(&P, &l, 120100 + 5 * HB, left), 0);
+    assert_true(a->silent);
     leases_free(&l);
 }
 
@@ -192,6 +211,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peers_touch_hello_seen),
         cmocka_unit_test(test_peers_silent_back_and_left),
+        cmocka_unit_test(test_peers_learner_away_is_nobody_silence),
         cmocka_unit_test(test_peers_leave_is_a_holder_event),
         cmocka_unit_test(test_peers_eviction_when_full),
         cmocka_unit_test(test_peers_delivery),
