@@ -21,7 +21,7 @@ demo: build
 	$(BUILD)/spar run
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 $(CTEST_ARGS)
 
 bench: build
 	SPAR=$(CURDIR)/$(BUILD)/spar ./bench/quickstart.sh

@@ -20,12 +20,21 @@
 #define STATUS_MAX_PEERS 256 /* peers listed in status.json, replies and /metrics: their size is bounded */
 
 /* The peers status.json, the status reply and /metrics list, into out (indices into L->peers):
- * those that have not left, live ones first, at most STATUS_MAX_PEERS. Returns how many. */
+ * those that have not left, at most STATUS_MAX_PEERS: first the live ones that have done work
+ * (delivered groups, hold a lease, or a judge in the pool), then the other live ones, then the
+ * silent ones, so a flood of peers that only said Hello cannot push the working ones off the
+ * list. Returns how many. */
+static int s_rank(const learner_service_t *L, const peer_t *p) {
+    if (p->silent) return 2;
+    int worked = p->groups > 0 || p->judge_ok || leases_holds(&L->leases, p->id);
+    return worked ? 0 : 1;
+}
+
 static int s_listed_peers(const learner_service_t *L, int out[STATUS_MAX_PEERS]) {
     int n = 0;
-    for (int silent = 0; silent < 2; silent++)
+    for (int rank = 0; rank < 3; rank++)
         for (int i = 0; i < L->peers.n_peers && n < STATUS_MAX_PEERS; i++)
-            if (!L->peers.peers[i].left && L->peers.peers[i].silent == silent) out[n++] = i;
+            if (!L->peers.peers[i].left && s_rank(L, &L->peers.peers[i]) == rank) out[n++] = i;
     return n;
 }
 #define RECENT STATUS_RECENT
