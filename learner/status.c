@@ -31,10 +31,13 @@ static int s_rank(const learner_service_t *L, const peer_t *p) {
 }
 
 static int s_listed_peers(const learner_service_t *L, int out[STATUS_MAX_PEERS]) {
+    signed char rank[MAX_PEERS]; /* once per peer: s_rank looks through the leases */
+    for (int i = 0; i < L->peers.n_peers; i++)
+        rank[i] = L->peers.peers[i].left ? -1 : (signed char)s_rank(L, &L->peers.peers[i]);
     int n = 0;
-    for (int rank = 0; rank < 3; rank++)
+    for (int r = 0; r < 3; r++)
         for (int i = 0; i < L->peers.n_peers && n < STATUS_MAX_PEERS; i++)
-            if (!L->peers.peers[i].left && s_rank(L, &L->peers.peers[i]) == rank) out[n++] = i;
+            if (rank[i] == r) out[n++] = i;
     return n;
 }
 #define RECENT STATUS_RECENT
